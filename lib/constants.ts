@@ -1,0 +1,72 @@
+/**
+ * Names and numbers that never change at run time: topic names, file names,
+ * header keys, the pinned Kafka version and the defaults that config.ts
+ * documents. Settings a user may change live in config.ts.
+ */
+
+/** The one place the Apache Kafka version is pinned (pom.xml and compose read it from here). */
+export const KAFKA_VERSION = "3.9.1";
+
+/** Topic that carries order events. */
+export const ORDERS_TOPIC = "orders";
+/** Topic that receives input the tracker could not accept. */
+export const DLQ_TOPIC = "orders-dlq";
+
+export const PRODUCER_CLIENT_ID = "order-producer";
+export const TRACKER_CLIENT_ID = "order-tracker";
+export const TRACKER_GROUP_ID = "order-tracker";
+
+/** Audit trail of the tracker (JSON Lines), inside the data directory. */
+export const AUDIT_FILE_NAME = "tracker.events";
+/** Structured health log of the tracker (JSON Lines), inside the data directory. */
+export const HEALTH_LOG_FILE_NAME = "tracker.log";
+/** Where a torn last audit line is moved on start. */
+export const QUARANTINE_FILE_NAME = "tracker.events.quarantine";
+/** Lock file: one tracker owns one audit file. */
+export const TRACKER_LOCK_FILE_NAME = "tracker.lock";
+
+/** Subdirectories of the data directory. */
+export const RUN_DIR_NAME = "run";
+export const BROKER_DIR_NAME = "kafka";
+
+export const DEFAULTS = {
+  brokerHost: "127.0.0.1",
+  brokerPort: 9092,
+  controllerPort: 9093,
+  dataDir: "data",
+  jarsDir: `.cache/kafka-${KAFKA_VERSION}`,
+  partitions: 3,
+  replicationFactor: 1,
+  producerRatePerSec: 5,
+  logLevel: "info",
+  brokerReadyTimeoutMs: 60_000,
+  stopTimeoutMs: 15_000,
+  maxMessageBytes: 64 * 1024,
+} as const;
+
+/** Headers the tracker puts on a dead-letter record. */
+export const DLQ_HEADERS = {
+  sourceTopic: "dlq.source.topic",
+  sourcePartition: "dlq.source.partition",
+  sourceOffset: "dlq.source.offset",
+  errorClass: "dlq.error.class",
+  errorMessage: "dlq.error.message",
+  failedAt: "dlq.failed.at",
+} as const;
+
+/** Environment variables KafkaJS reads; processes must be allowed to read them. */
+export const KAFKAJS_ENV_VARS = [
+  "NODE_ENV",
+  "KAFKAJS_DEBUG_PROTOCOL_BUFFERS",
+  "KAFKAJS_DEBUG_EXTENDED_PROTOCOL_BUFFERS",
+  "KAFKAJS_NO_PARTITIONER_WARNING",
+  "KAFKAJS_LOG_LEVEL",
+] as const;
+
+/** Exit codes, as the house style defines them. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  badConfig: 2,
+  interrupted: 130,
+} as const;

@@ -1,0 +1,224 @@
+/**
+ * The only module that imports KafkaJS: client creation with logs routed to our
+ * logger, cluster readiness and idempotent topic creation. Swap the client here.
+ */
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type EachBatchPayload,
+  Kafka,
+  type KafkaMessage,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+  type Producer,
+  type RecordMetadata,
+} from "kafkajs";
+import { getLogger } from "@logtape/logtape";
+import process from "node:process";
+
+export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
+
+const kafkaLog = getLogger(["kafkajs"]);
+
+// KafkaJS's delay queue arms a timer with a negative delay when it is empty,
+// which Deno reports as a TimeoutNegativeWarning once per process (harmless:
+// the timer fires at once). Drop that one warning; pass every other on.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === "string" ? rest[0] : warning.name;
+  if (name === "TimeoutNegativeWarning") return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+function logCreator() {
+  return (
+    { level, log }: {
+      level: KafkaLogLevel;
+      log: { message: string; [key: string]: unknown };
+    },
+  ) => {
+    const { message, timestamp: _timestamp, logger: _logger, ...properties } = log;
+    switch (level) {
+      case KafkaLogLevel.ERROR:
+      case KafkaLogLevel.NOTHING:
+        kafkaLog.error(message, properties);
+        break;
+      case KafkaLogLevel.WARN:
+        kafkaLog.warn(message, properties);
+        break;
+      case KafkaLogLevel.INFO:
+        kafkaLog.info(message, properties);
+        break;
+      default:
+        kafkaLog.debug(message, properties);
+    }
+  };
+}
+
+/** Creates a client; KafkaJS logs go to the "kafkajs" log category. */
+export function createKafka(
+  { brokers, clientId, retries = 8 }: {
+    brokers: readonly string[];
+    clientId: string;
+    /** Connection retries before a call fails (KafkaJS backs off exponentially). */
+    retries?: number;
+  },
+): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...brokers],
+    logLevel: KafkaLogLevel.INFO,
+    logCreator,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries },
+  });
+}
+
+/** An idempotent producer: acks from all in-sync replicas, no duplicates on retry. */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: Number.MAX_SAFE_INTEGER },
+  });
+}
+
+/** A consumer-group member that never auto-commits. */
+export function createConsumer(
+  kafka: Kafka,
+  { groupId, ...rest }: { groupId: string } & Partial<ConsumerConfig>,
+): Consumer {
+  return kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    // Idle cost: a longer fetch wait means fewer empty fetch round trips.
+    maxWaitTimeInMs: 1_000,
+    ...rest,
+  });
+}
+
+/**
+ * Waits until a metadata request to the cluster succeeds.
+ *
+ * @throws {Error} when the deadline passes, with the last connection error as cause
+ */
+export async function waitForCluster(
+  brokers: readonly string[],
+  { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
+): Promise<{ brokers: number; elapsedMs: number }> {
+  const started = Date.now();
+  let lastError: unknown;
+  while (Date.now() - started < timeoutMs) {
+    signal?.throwIfAborted();
+    const admin = createKafka({ brokers, clientId: "readiness-probe", retries: 0 }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return { brokers: cluster.brokers.length, elapsedMs: Date.now() - started };
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(
+    `Cannot reach Kafka at ${brokers.join(",")}: no metadata after ${timeoutMs} ms (${
+      (lastError as Error | undefined)?.message ?? "no answer"
+    })`,
+    { cause: lastError },
+  );
+}
+
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+export type TopicOutcome =
+  | { topic: string; state: "created"; partitions: number }
+  | { topic: string; state: "exists"; partitions: number }
+  | { topic: string; state: "mismatch"; partitions: number; expected: number };
+
+/**
+ * Creates the topics that are missing; reports those that exist, and those
+ * whose partition count differs from the spec (never silently accepted).
+ */
+export async function ensureTopics(
+  brokers: readonly string[],
+  specs: readonly TopicSpec[],
+): Promise<TopicOutcome[]> {
+  const admin = createKafka({ brokers, clientId: "topic-setup" }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((spec) => !existing.has(spec.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map(({ topic, partitions, replicationFactor }) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor,
+        })),
+      });
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+    return specs.map((spec): TopicOutcome => {
+      const found = metadata.topics.find((t) => t.name === spec.topic);
+      const partitions = found?.partitions.length ?? 0;
+      if (partitions !== spec.partitions) {
+        return { topic: spec.topic, state: "mismatch", partitions, expected: spec.partitions };
+      }
+      return {
+        topic: spec.topic,
+        state: missing.includes(spec) ? "created" : "exists",
+        partitions,
+      };
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Offsets the group has committed, per partition of a topic (-1: none). */
+export async function committedOffsets(
+  brokers: readonly string[],
+  { groupId, topic }: { groupId: string; topic: string },
+): Promise<Map<number, number>> {
+  const admin = createKafka({ brokers, clientId: "offset-reader" }).admin();
+  await admin.connect();
+  try {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map(
+      (result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Latest offsets (the next offset to be written) per partition of a topic. */
+export async function endOffsets(
+  brokers: readonly string[],
+  topic: string,
+): Promise<Map<number, number>> {
+  const admin = createKafka({ brokers, clientId: "offset-reader" }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Creates a plain client for tests and tools that need the raw API. */
+export { Kafka };

@@ -1,0 +1,63 @@
+/**
+ * Logging set-up shared by the processes: human-readable lines on the console
+ * and, for the tracker, a JSON Lines health log. KafkaJS logs arrive here too
+ * (see kafka.ts), under the "kafkajs" category.
+ */
+import {
+  configure,
+  getConsoleSink,
+  getJsonLinesFormatter,
+  getLogger,
+  type Logger,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+import type { LogLevel } from "./config.ts";
+
+export type { Logger };
+
+/** Root category of this project's loggers. */
+export const LOG_ROOT = "order-tracking";
+
+/** Returns the logger of one component, e.g. `logger("tracker")`. */
+export function logger(component: string): Logger {
+  return getLogger([LOG_ROOT, component]);
+}
+
+/**
+ * Configures logging for a process. Returns a function that flushes and closes the sinks.
+ *
+ * @param options.level lowest level written
+ * @param options.jsonFile optional JSON Lines file (the tracker's health log)
+ */
+export async function setupLogging(
+  { level, jsonFile, kafkaLevel = level === "debug" ? "info" : "warning" }: {
+    level: LogLevel;
+    jsonFile?: string | undefined;
+    /** Lowest KafkaJS level written; KafkaJS is chatty at info (every join, every connect). */
+    kafkaLevel?: LogLevel | "fatal";
+  },
+): Promise<() => Promise<void>> {
+  const sinks: Record<string, Sink> = { console: getConsoleSink() };
+  if (jsonFile !== undefined) {
+    // Unbuffered: a metrics record or an error must be visible to the monitor at once.
+    sinks.file = getFileSink(jsonFile, { formatter: getJsonLinesFormatter(), bufferSize: 0 });
+  }
+  const sinkNames = Object.keys(sinks);
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: [LOG_ROOT], lowestLevel: level, sinks: sinkNames },
+      // KafkaJS is chatty at info (every join, every connect); its warnings matter.
+      {
+        category: ["kafkajs"],
+        lowestLevel: level === "debug" ? "info" : "warning",
+        sinks: sinkNames,
+      },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+  return () => reset();
+}

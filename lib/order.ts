@@ -1,0 +1,420 @@
+/**
+ * The order event: its type, its JSON wire format (snake_case, compatible with
+ * the original Go system) and the one function that turns untrusted bytes into
+ * an `OrderEvent` or an error saying which field is wrong and why. Pure.
+ */
+
+export const ORDER_STATUSES = [
+  "created",
+  "paid",
+  "shipped",
+  "delivered",
+  "cancelled",
+] as const;
+export type OrderStatus = typeof ORDER_STATUSES[number];
+
+/** `metadata.event_type` for each status. */
+export const EVENT_TYPES = {
+  created: "order_created",
+  paid: "order_paid",
+  shipped: "order_shipped",
+  delivered: "order_delivered",
+  cancelled: "order_cancelled",
+} as const satisfies Record<OrderStatus, string>;
+export type EventType = typeof EVENT_TYPES[OrderStatus];
+
+export const CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD"] as const;
+export type Currency = typeof CURRENCIES[number];
+
+export const PAYMENT_METHODS = [
+  "credit_card",
+  "debit_card",
+  "paypal",
+  "bank_transfer",
+  "apple_pay",
+  "google_pay",
+] as const;
+export type PaymentMethod = typeof PAYMENT_METHODS[number];
+
+export const LOYALTY_LEVELS = ["bronze", "silver", "gold", "platinum"] as const;
+export type LoyaltyLevel = typeof LOYALTY_LEVELS[number];
+
+/** Version written into `metadata.version`. */
+export const ORDER_SCHEMA_VERSION = "1.0";
+
+export interface OrderItem {
+  item_id: string;
+  item_name: string;
+  quantity: number;
+  unit_price: number;
+  total_price: number;
+}
+
+export interface InventoryStatus {
+  item_id: string;
+  item_name: string;
+  available_qty: number;
+  reserved_qty: number;
+  unit_price: number;
+  in_stock: boolean;
+  warehouse: string;
+}
+
+export interface CustomerInfo {
+  customer_id: string;
+  name: string;
+  email: string;
+  phone: string;
+  address: string;
+  loyalty_level: LoyaltyLevel;
+}
+
+export interface OrderMetadata {
+  /** RFC 3339 UTC. */
+  timestamp: string;
+  version: string;
+  event_type: EventType;
+  source: string;
+  correlation_id: string;
+}
+
+/** One event in an order's lifecycle; each event carries the whole order. */
+export interface OrderEvent {
+  order_id: string;
+  sequence: number;
+  status: OrderStatus;
+  items: OrderItem[];
+  sub_total: number;
+  tax: number;
+  shipping_fee: number;
+  total: number;
+  currency: Currency;
+  payment_method: PaymentMethod;
+  shipping_address: string;
+  metadata: OrderMetadata;
+  customer_info: CustomerInfo;
+  inventory_status: InventoryStatus[];
+  /** Extra field: epoch milliseconds when the producer created the event, for end-to-end latency. */
+  produced_at: number;
+}
+
+/** Why a message was rejected. `class` goes into the DLQ headers. */
+export const REJECTION_CLASSES = ["oversize", "deserialization", "schema", "validation"] as const;
+export type RejectionClass = typeof REJECTION_CLASSES[number];
+
+export interface Rejection {
+  class: RejectionClass;
+  message: string;
+}
+
+export type ParseResult =
+  | { ok: true; order: OrderEvent }
+  | { ok: false; rejection: Rejection };
+
+/** Converts an amount to integer cents; money is compared in cents only. */
+export function toCents(amount: number): number {
+  return Math.round(amount * 100);
+}
+
+/** Converts integer cents back to the wire's decimal amount. */
+export function fromCents(cents: number): number {
+  return Math.round(cents) / 100;
+}
+
+/** Serialises an order event to its wire bytes. */
+export function encodeOrder(order: OrderEvent): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(order));
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+// Deliberately simple: one @, no spaces, a dot in the domain (the original's rule).
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A field is wrong: `schema` for a missing field or a wrong type, `validation` for a broken rule. */
+class FieldError extends Error {
+  constructor(message: string, readonly kind: "schema" | "validation" = "validation") {
+    super(message);
+  }
+}
+
+function schemaError(message: string): FieldError {
+  return new FieldError(message, "schema");
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, field: string): Json {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw schemaError(`field "${field}" must be an object`);
+  }
+  return value as Json;
+}
+
+function text(parent: Json, key: string, path: string): string {
+  const value = parent[key];
+  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
+  if (typeof value !== "string") throw schemaError(`field "${path}" must be a string`);
+  if (value.trim() === "") throw new FieldError(`field "${path}" is empty`);
+  return value;
+}
+
+function finite(parent: Json, key: string, path: string): number {
+  const value = parent[key];
+  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw schemaError(`field "${path}" must be a finite number`);
+  }
+  return value;
+}
+
+function integer(parent: Json, key: string, path: string): number {
+  const value = finite(parent, key, path);
+  if (!Number.isSafeInteger(value)) throw schemaError(`field "${path}" must be an integer`);
+  return value;
+}
+
+function money(parent: Json, key: string, path: string): number {
+  const value = finite(parent, key, path);
+  if (value < 0) throw new FieldError(`field "${path}" must be >= 0, got ${value}`);
+  return value;
+}
+
+function member<T extends string>(
+  parent: Json,
+  key: string,
+  path: string,
+  allowed: readonly T[],
+): T {
+  const value = text(parent, key, path);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new FieldError(`field "${path}" is "${value}", expected one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+function array(parent: Json, key: string, path: string): unknown[] {
+  const value = parent[key];
+  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
+  if (!Array.isArray(value)) throw schemaError(`field "${path}" must be an array`);
+  return value;
+}
+
+function sameCents(a: number, b: number): boolean {
+  return Math.abs(toCents(a) - toCents(b)) <= 1;
+}
+
+function parseItem(value: unknown, index: number): OrderItem {
+  const path = `items[${index}]`;
+  const item = object(value, path);
+  const parsed: OrderItem = {
+    item_id: text(item, "item_id", `${path}.item_id`),
+    item_name: text(item, "item_name", `${path}.item_name`),
+    quantity: integer(item, "quantity", `${path}.quantity`),
+    unit_price: money(item, "unit_price", `${path}.unit_price`),
+    total_price: money(item, "total_price", `${path}.total_price`),
+  };
+  if (parsed.quantity <= 0) {
+    throw new FieldError(`field "${path}.quantity" must be > 0, got ${parsed.quantity}`);
+  }
+  if (!sameCents(parsed.unit_price * parsed.quantity, parsed.total_price)) {
+    throw new FieldError(
+      `field "${path}.total_price" is ${parsed.total_price}, expected ${
+        fromCents(toCents(parsed.unit_price) * parsed.quantity)
+      } (quantity × unit_price)`,
+    );
+  }
+  return parsed;
+}
+
+function parseInventory(value: unknown, index: number): InventoryStatus {
+  const path = `inventory_status[${index}]`;
+  const row = object(value, path);
+  const inStock = row["in_stock"];
+  if (typeof inStock !== "boolean") {
+    throw schemaError(`field "${path}.in_stock" must be a boolean`);
+  }
+  const parsed: InventoryStatus = {
+    item_id: text(row, "item_id", `${path}.item_id`),
+    item_name: text(row, "item_name", `${path}.item_name`),
+    available_qty: integer(row, "available_qty", `${path}.available_qty`),
+    reserved_qty: integer(row, "reserved_qty", `${path}.reserved_qty`),
+    unit_price: money(row, "unit_price", `${path}.unit_price`),
+    in_stock: inStock,
+    warehouse: text(row, "warehouse", `${path}.warehouse`),
+  };
+  if (parsed.available_qty < 0 || parsed.reserved_qty < 0) {
+    throw new FieldError(`field "${path}" has a negative quantity`);
+  }
+  return parsed;
+}
+
+function parseFields(root: Json): OrderEvent {
+  const orderId = text(root, "order_id", "order_id");
+  if (!UUID_V4.test(orderId)) throw new FieldError(`field "order_id" must be a UUID v4`);
+  const sequence = integer(root, "sequence", "sequence");
+  if (sequence < 0) throw new FieldError(`field "sequence" must be >= 0`);
+
+  const rawItems = array(root, "items", "items");
+  if (rawItems.length === 0) throw new FieldError(`field "items" is empty`);
+  const items = rawItems.map(parseItem);
+  const metadataJson = object(root["metadata"], "metadata");
+  const customerJson = object(root["customer_info"], "customer_info");
+
+  const status = member(root, "status", "status", ORDER_STATUSES);
+  const metadata: OrderMetadata = {
+    timestamp: text(metadataJson, "timestamp", "metadata.timestamp"),
+    version: text(metadataJson, "version", "metadata.version"),
+    event_type: member(
+      metadataJson,
+      "event_type",
+      "metadata.event_type",
+      Object.values(EVENT_TYPES),
+    ),
+    source: text(metadataJson, "source", "metadata.source"),
+    correlation_id: text(metadataJson, "correlation_id", "metadata.correlation_id"),
+  };
+  if (!RFC3339.test(metadata.timestamp) || Number.isNaN(Date.parse(metadata.timestamp))) {
+    throw new FieldError(`field "metadata.timestamp" must be an RFC 3339 date-time`);
+  }
+  if (metadata.event_type !== EVENT_TYPES[status]) {
+    throw new FieldError(
+      `field "metadata.event_type" is "${metadata.event_type}", expected "${
+        EVENT_TYPES[status]
+      }" for status "${status}"`,
+    );
+  }
+  const customer: CustomerInfo = {
+    customer_id: text(customerJson, "customer_id", "customer_info.customer_id"),
+    name: text(customerJson, "name", "customer_info.name"),
+    email: text(customerJson, "email", "customer_info.email"),
+    phone: text(customerJson, "phone", "customer_info.phone"),
+    address: text(customerJson, "address", "customer_info.address"),
+    loyalty_level: member(
+      customerJson,
+      "loyalty_level",
+      "customer_info.loyalty_level",
+      LOYALTY_LEVELS,
+    ),
+  };
+  // The message never quotes the address itself: health logs must not carry personal data.
+  if (!EMAIL.test(customer.email)) {
+    throw new FieldError(`field "customer_info.email" is not a valid email address`);
+  }
+
+  const order: OrderEvent = {
+    order_id: orderId,
+    sequence,
+    status,
+    items,
+    sub_total: money(root, "sub_total", "sub_total"),
+    tax: money(root, "tax", "tax"),
+    shipping_fee: money(root, "shipping_fee", "shipping_fee"),
+    total: money(root, "total", "total"),
+    currency: member(root, "currency", "currency", CURRENCIES),
+    payment_method: member(root, "payment_method", "payment_method", PAYMENT_METHODS),
+    shipping_address: text(root, "shipping_address", "shipping_address"),
+    metadata,
+    customer_info: customer,
+    inventory_status: array(root, "inventory_status", "inventory_status").map(parseInventory),
+    produced_at: integer(root, "produced_at", "produced_at"),
+  };
+
+  const itemsCents = items.reduce((sum, item) => sum + toCents(item.total_price), 0);
+  if (Math.abs(itemsCents - toCents(order.sub_total)) > 1) {
+    throw new FieldError(
+      `field "sub_total" is ${order.sub_total}, expected ${fromCents(itemsCents)} (sum of items)`,
+    );
+  }
+  const expectedTotal = toCents(order.sub_total) + toCents(order.tax) +
+    toCents(order.shipping_fee);
+  if (Math.abs(expectedTotal - toCents(order.total)) > 1) {
+    throw new FieldError(
+      `field "total" is ${order.total}, expected ${
+        fromCents(expectedTotal)
+      } (sub_total + tax + shipping_fee)`,
+    );
+  }
+  return order;
+}
+
+/**
+ * Parses and validates one message value.
+ *
+ * @param bytes the raw Kafka message value (null for a tombstone)
+ * @param options.maxBytes messages larger than this are rejected unread
+ */
+export function parseOrder(
+  bytes: Uint8Array | null,
+  { maxBytes }: { maxBytes: number },
+): ParseResult {
+  if (bytes === null) {
+    return {
+      ok: false,
+      rejection: { class: "deserialization", message: "Cannot parse order: message value is null" },
+    };
+  }
+  if (bytes.byteLength > maxBytes) {
+    return {
+      ok: false,
+      rejection: {
+        class: "oversize",
+        message: `Cannot parse order: message is ${bytes.byteLength} bytes, limit is ${maxBytes}`,
+      },
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(bytes));
+  } catch (error) {
+    return {
+      ok: false,
+      rejection: {
+        class: "deserialization",
+        message: `Cannot parse order: not UTF-8 JSON (${(error as Error).name})`,
+      },
+    };
+  }
+  try {
+    const root = object(json, "(root)");
+    return { ok: true, order: parseFields(root) };
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error;
+    return {
+      ok: false,
+      rejection: {
+        class: error.kind,
+        message: `Cannot accept order: ${error.message}`,
+      },
+    };
+  }
+}
+
+/** Statuses after which an order receives no more events. */
+export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set(["delivered", "cancelled"]);
+
+const NEXT_STATUSES: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  created: ["paid", "cancelled"],
+  paid: ["shipped", "cancelled"],
+  shipped: ["delivered"],
+  delivered: [],
+  cancelled: [],
+};
+
+/**
+ * Whether `next` may follow `previous` in an order's lifecycle. An order this
+ * instance has not seen before (`previous` undefined) may start anywhere: its
+ * earlier events may have gone to another consumer before a rebalance.
+ */
+export function isValidTransition(
+  previous: OrderStatus | undefined,
+  next: OrderStatus,
+): boolean {
+  return previous === undefined || NEXT_STATUSES[previous].includes(next);
+}
+
+/** The statuses that may follow `status` (empty for a finished order). */
+export function nextStatuses(status: OrderStatus): readonly OrderStatus[] {
+  return NEXT_STATUSES[status];
+}

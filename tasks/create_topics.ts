@@ -1,0 +1,72 @@
+/**
+ * Creates the orders topic and its dead-letter topic if they are missing.
+ * Idempotent; an existing topic with another partition count is reported and
+ * makes the task fail rather than being silently accepted.
+ *
+ * Usage: deno task topics
+ * Permissions: --allow-net to the brokers, --allow-env to the settings.
+ */
+import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { EXIT } from "../lib/constants.ts";
+import { ensureTopics, type TopicOutcome, waitForCluster } from "../lib/kafka.ts";
+import { setupLogging } from "../lib/logging.ts";
+
+const TOPICS_CLUSTER_TIMEOUT_MS = 15_000;
+
+/** Creates the project's topics; returns one outcome per topic. */
+export function createTopics(config: Config): Promise<TopicOutcome[]> {
+  return ensureTopics(config.brokers, [
+    {
+      topic: config.topic,
+      partitions: config.partitions,
+      replicationFactor: config.replicationFactor,
+    },
+    // One partition keeps the dead letters in arrival order; volume is low.
+    { topic: config.dlqTopic, partitions: 1, replicationFactor: config.replicationFactor },
+  ]);
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = resolveConfig(readConfigEnv(), Deno.args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  // The readiness wait below says what is wrong; KafkaJS's own retries would only repeat it.
+  const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
+  try {
+    await waitForCluster(config.brokers, { timeoutMs: TOPICS_CLUSTER_TIMEOUT_MS });
+    const outcomes = await createTopics(config);
+    let ok = true;
+    for (const outcome of outcomes) {
+      if (outcome.state === "mismatch") {
+        ok = false;
+        console.error(
+          `Topic ${outcome.topic} exists with ${outcome.partitions} partitions, expected ${outcome.expected}: ` +
+            `delete it or set ORDERS_PARTITIONS=${outcome.partitions}`,
+        );
+      } else {
+        console.log(
+          `Topic ${outcome.topic}: ${
+            outcome.state === "created" ? "created" : "exists"
+          } (${outcome.partitions} partitions)`,
+        );
+      }
+    }
+    return ok ? EXIT.ok : EXIT.failure;
+  } catch (error) {
+    console.error(
+      `Cannot create topics at ${config.brokers.join(",")}: ${(error as Error).message}`,
+    );
+    return EXIT.failure;
+  } finally {
+    await closeLogging();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main();
+}
