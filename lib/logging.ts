@@ -50,12 +50,7 @@ export async function setupLogging(
     sinks,
     loggers: [
       { category: [LOG_ROOT], lowestLevel: level, sinks: sinkNames },
-      // KafkaJS is chatty at info (every join, every connect); its warnings matter.
-      {
-        category: ["kafkajs"],
-        lowestLevel: level === "debug" ? "info" : "warning",
-        sinks: sinkNames,
-      },
+      { category: ["kafkajs"], lowestLevel: kafkaLevel, sinks: sinkNames },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
