@@ -220,5 +220,46 @@ export async function endOffsets(
   }
 }
 
+const defaultPartitioner = Partitioners.DefaultPartitioner();
+const partitionMetadataCache = new Map<number, { partitionId: number; leader: number }[]>();
+
+/**
+ * The partition the default (Java-compatible murmur2) partitioner picks for a
+ * key. Computed up front so the producer knows each message's partition and
+ * offset from the broker's per-partition base offset.
+ */
+export function partitionFor(key: string, partitions: number): number {
+  let metadata = partitionMetadataCache.get(partitions);
+  if (metadata === undefined) {
+    metadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
+    partitionMetadataCache.set(partitions, metadata);
+  }
+  return defaultPartitioner({
+    topic: "",
+    partitionMetadata: metadata as never,
+    message: { key, value: null },
+  });
+}
+
+/**
+ * The number of partitions of a topic.
+ *
+ * @throws {Error} when the topic does not exist
+ */
+export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = await admin.listTopics();
+    if (!topics.includes(topic)) {
+      throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata.topics[0]?.partitions.length ?? 0;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Creates a plain client for tests and tools that need the raw API. */
 export { Kafka };

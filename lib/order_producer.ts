@@ -1,0 +1,249 @@
+/**
+ * The producer's run loop: generate orders at the configured rate, send them in
+ * batches with an idempotent producer (key = order id), and account for every
+ * message: acknowledged (partition, offset), failed, or indeterminate (still
+ * unanswered when the shutdown deadline passed). Stops on its signal after
+ * flushing what is in flight.
+ */
+import { Buffer } from "node:buffer";
+import type { Config } from "./config.ts";
+import {
+  createIdempotentProducer,
+  createKafka,
+  partitionCount,
+  partitionFor,
+  type Producer,
+} from "./kafka.ts";
+import { encodeOrder, type OrderEvent } from "./order.ts";
+import { createOrderGenerator } from "./order_generator.ts";
+import { PRODUCER_CLIENT_ID } from "./constants.ts";
+import type { Logger } from "./logging.ts";
+
+/** Messages per send at most: large batches are what make KafkaJS fast. */
+export const MAX_BATCH = 1_000;
+/**
+ * Bytes per send at most: a partition's share of one send becomes one record
+ * batch, which must stay under the broker's message.max.bytes (1 MiB default).
+ */
+export const MAX_BATCH_BYTES = 512 * 1024;
+/** How long a shutdown waits for the send in flight before calling it indeterminate. */
+export const FLUSH_TIMEOUT_MS = 10_000;
+const PROGRESS_EVERY_MS = 10_000;
+
+export type Outcome = "acknowledged" | "failed" | "indeterminate";
+
+/** One line of the acks log. */
+export interface AckRecord {
+  outcome: Outcome;
+  order_id: string;
+  sequence: number;
+  status: string;
+  topic: string;
+  partition: number;
+  /** Present when acknowledged. */
+  offset?: number;
+  error?: string;
+}
+
+export interface ProducerSummary {
+  acknowledged: number;
+  failed: number;
+  indeterminate: number;
+  elapsedMs: number;
+}
+
+/** Writes acks-log lines; buffered, flushed after each batch. */
+interface AcksLog {
+  write(records: readonly AckRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function openAcksLog(path: string | undefined): Promise<AcksLog> {
+  if (path === undefined) return { write: async () => {}, close: async () => {} };
+  const file = await Deno.open(path, { create: true, append: true, mode: 0o640 });
+  const encoder = new TextEncoder();
+  return {
+    async write(records) {
+      if (records.length === 0) return;
+      const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+      const bytes = encoder.encode(text);
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    },
+    async close() {
+      await file.syncData();
+      file.close();
+    },
+  };
+}
+
+/** KafkaJS sizes values with Buffer methods; wrap the bytes without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Runs the producer until the count or duration is reached or `signal` aborts.
+ * Never throws for a broker outage: sends are retried with backoff by the
+ * client, and what is unanswered at shutdown is reported as indeterminate.
+ */
+export async function runProducer(
+  config: Config,
+  { signal, log, onReady }: { signal: AbortSignal; log: Logger; onReady?: () => void },
+): Promise<ProducerSummary> {
+  const { ratePerSec, count, durationMs, seed, acksLog: acksPath } = config.producer;
+  const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
+  const partitions = await partitionCount(kafka, config.topic);
+  const producer: Producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const acksLog = await openAcksLog(acksPath);
+  const generator = createOrderGenerator({ seed });
+  const summary: ProducerSummary = { acknowledged: 0, failed: 0, indeterminate: 0, elapsedMs: 0 };
+  const started = performance.now();
+  let generated = 0;
+  let lastProgress = started;
+
+  log.info("Producer ready: topic {topic} ({partitions} partitions), rate {rate}", {
+    topic: config.topic,
+    partitions,
+    rate: ratePerSec === 0 ? "max" : `${ratePerSec}/s`,
+    count: count || "unlimited",
+    seed: seed ?? "random",
+  });
+  onReady?.();
+
+  try {
+    while (!signal.aborted) {
+      const elapsed = performance.now() - started;
+      if (durationMs > 0 && elapsed >= durationMs) break;
+      let due = ratePerSec === 0
+        ? MAX_BATCH
+        : Math.floor((elapsed / 1000) * ratePerSec) - generated;
+      if (count > 0) due = Math.min(due, count - generated);
+      if (count > 0 && generated >= count) break;
+      if (due <= 0) {
+        await sleep(Math.max(5, 1000 / ratePerSec / 2), signal);
+        continue;
+      }
+      const batch: OrderEvent[] = [];
+      let bytes = 0;
+      while (batch.length < Math.min(due, MAX_BATCH) && bytes < MAX_BATCH_BYTES) {
+        const order = generator.next();
+        batch.push(order);
+        bytes += encodeOrder(order).byteLength;
+      }
+      generated += batch.length;
+      const records = await sendBatch(producer, batch, { config, partitions, signal });
+      for (const record of records) summary[record.outcome]++;
+      await acksLog.write(records);
+      if (records.some((r) => r.outcome === "failed")) {
+        log.error("Cannot deliver {failed} orders: {error}", {
+          failed: records.filter((r) => r.outcome === "failed").length,
+          error: records.find((r) => r.error)?.error,
+        });
+      }
+      const now = performance.now();
+      if (now - lastProgress >= PROGRESS_EVERY_MS) {
+        lastProgress = now;
+        log.info("Progress: {acknowledged} acknowledged, {failed} failed ({rate} msg/s)", {
+          ...summary,
+          rate: Math.round(summary.acknowledged / ((now - started) / 1000)),
+        });
+      }
+    }
+  } finally {
+    summary.elapsedMs = Math.round(performance.now() - started);
+    await acksLog.close();
+    await producer.disconnect().catch((error) =>
+      log.warn("Cannot disconnect cleanly: {error}", { error: String(error) })
+    );
+  }
+  return summary;
+}
+
+/**
+ * Sends one batch and returns one record per message. If `signal` aborts while
+ * the send is unanswered, waits up to FLUSH_TIMEOUT_MS, then reports the
+ * batch as indeterminate (it may or may not have been written).
+ */
+async function sendBatch(
+  producer: Producer,
+  batch: readonly OrderEvent[],
+  { config, partitions, signal }: { config: Config; partitions: number; signal: AbortSignal },
+): Promise<AckRecord[]> {
+  const placed = batch.map((order) => ({
+    order,
+    partition: partitionFor(order.order_id, partitions),
+  }));
+  const base = (order: OrderEvent, partition: number) => ({
+    order_id: order.order_id,
+    sequence: order.sequence,
+    status: order.status,
+    topic: config.topic,
+    partition,
+  });
+  const send = producer.send({
+    topic: config.topic,
+    acks: -1,
+    messages: placed.map(({ order, partition }) => ({
+      key: order.order_id,
+      value: asBuffer(encodeOrder(order)),
+      partition,
+      headers: { event_type: order.metadata.event_type },
+    })),
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const armDeadline = () => {
+    timer = setTimeout(() => resolveTimeout("timeout"), FLUSH_TIMEOUT_MS);
+  };
+  let resolveTimeout: (value: "timeout") => void = () => {};
+  const timedOut = new Promise<"timeout">((resolve) => {
+    resolveTimeout = resolve;
+  });
+  if (signal.aborted) armDeadline();
+  else signal.addEventListener("abort", armDeadline, { once: true });
+  try {
+    const result = await Promise.race([send, timedOut]);
+    if (result === "timeout") {
+      send.catch(() => {}); // Answered after we gave up: nothing left to record.
+      return placed.map(({ order, partition }) => ({
+        ...base(order, partition),
+        outcome: "indeterminate" as const,
+        error: `no answer within ${FLUSH_TIMEOUT_MS} ms of shutdown`,
+      }));
+    }
+    const baseOffsets = new Map(result.map((m) => [m.partition, Number(m.baseOffset)]));
+    const next = new Map<number, number>();
+    return placed.map(({ order, partition }) => {
+      const index = next.get(partition) ?? 0;
+      next.set(partition, index + 1);
+      return {
+        ...base(order, partition),
+        outcome: "acknowledged" as const,
+        offset: baseOffsets.get(partition)! + index,
+      };
+    });
+  } catch (error) {
+    return placed.map(({ order, partition }) => ({
+      ...base(order, partition),
+      outcome: "failed" as const,
+      error: (error as Error).message,
+    }));
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", armDeadline);
+  }
+}

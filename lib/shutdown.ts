@@ -1,0 +1,54 @@
+/**
+ * One AbortController per process: SIGINT and SIGTERM abort it so every loop
+ * stops taking work and drains. A second signal forces exit 130; a hard
+ * deadline is the backstop for a shutdown that hangs.
+ */
+import { EXIT } from "./constants.ts";
+
+export interface Shutdown {
+  /** Aborted on the first SIGINT/SIGTERM (reason: the signal's name). */
+  readonly signal: AbortSignal;
+  /** Removes the signal handlers and the deadline; call when the process is done. */
+  dispose(): void;
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Installs the handlers.
+ *
+ * @param options.hardDeadlineMs after the first signal, exit 1 if still running by then
+ * @param options.onSignal told of each signal (for a log line)
+ */
+export function installShutdown(
+  { hardDeadlineMs, onSignal }: {
+    hardDeadlineMs: number;
+    onSignal?: (signal: Deno.Signal, forced: boolean) => void;
+  },
+): Shutdown {
+  const controller = new AbortController();
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const handler = (signal: Deno.Signal) => () => {
+    const forced = controller.signal.aborted;
+    onSignal?.(signal, forced);
+    if (forced) Deno.exit(EXIT.interrupted);
+    controller.abort(signal);
+    deadline = setTimeout(() => {
+      console.error(`Shutdown did not finish within ${hardDeadlineMs} ms: exiting`);
+      Deno.exit(EXIT.failure);
+    }, hardDeadlineMs);
+    Deno.unrefTimer(deadline as unknown as number);
+  };
+  const installed = SIGNALS.map((signal) => {
+    const listener = handler(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return {
+    signal: controller.signal,
+    dispose() {
+      clearTimeout(deadline);
+      for (const [signal, listener] of installed) Deno.removeSignalListener(signal, listener);
+    },
+  };
+}

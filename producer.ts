@@ -1,0 +1,55 @@
+/**
+ * Producer entry: parse flags → build config → publish realistic orders to
+ * Kafka until the count or duration is reached or a signal arrives, then print
+ * how many were acknowledged, failed or indeterminate. Exit 0 only if nothing
+ * was lost.
+ */
+import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
+import { EXIT } from "./lib/constants.ts";
+import { logger, setupLogging } from "./lib/logging.ts";
+import { runProducer } from "./lib/order_producer.ts";
+import { installShutdown } from "./lib/shutdown.ts";
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = resolveConfig(readConfigEnv(), Deno.args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  if (config.help) {
+    console.log(usage("deno task producer"));
+    return EXIT.ok;
+  }
+  const closeLogging = await setupLogging({ level: config.logLevel });
+  const log = logger("producer");
+  const shutdown = installShutdown({
+    hardDeadlineMs: 20_000,
+    onSignal: (signal, forced) =>
+      log.warn(forced ? "{signal} again: exiting now" : "{signal}: stopping, flushing sends", {
+        signal,
+      }),
+  });
+  try {
+    const summary = await runProducer(config, { signal: shutdown.signal, log });
+    const lost = summary.failed + summary.indeterminate;
+    const line = "Producer stopped: {acknowledged} acknowledged, {failed} failed, " +
+      "{indeterminate} indeterminate in {seconds} s";
+    const properties = { ...summary, seconds: (summary.elapsedMs / 1000).toFixed(1) };
+    if (lost === 0) log.info(line, properties);
+    else log.error(line, properties);
+    return lost === 0 ? EXIT.ok : EXIT.failure;
+  } catch (error) {
+    log.error("Producer failed: {error}", { error: (error as Error).message });
+    return EXIT.failure;
+  } finally {
+    shutdown.dispose();
+    await closeLogging();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main();
+}
