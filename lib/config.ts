@@ -41,6 +41,7 @@ export const SETTINGS = {
   replicationFactor: { env: "REPLICATION_FACTOR", flag: undefined },
   groupId: { env: "TRACKER_GROUP_ID", flag: "group" },
   dataDir: { env: "DATA_DIR", flag: "data-dir" },
+  stateDir: { env: "STATE_DIR", flag: undefined },
   rate: { env: "PRODUCER_RATE", flag: "rate" },
   count: { env: "PRODUCER_COUNT", flag: "count" },
   duration: { env: "PRODUCER_DURATION_S", flag: "duration" },
@@ -63,6 +64,8 @@ export interface Paths {
   readonly healthLog: string;
   readonly quarantineFile: string;
   readonly trackerLock: string;
+  /** Orchestration state: PID files, process output and the local broker's data. */
+  readonly stateDir: string;
   /** PID files and process output of `deno task start`. */
   readonly runDir: string;
   /** Log dirs and generated configuration of the local broker. */
@@ -252,6 +255,7 @@ export function resolveConfig(
     : hostPortList(givenAllow.source, givenAllow.value, { allowEmpty: true });
 
   const dataDir = path("dataDir", DEFAULTS.dataDir);
+  const stateDir = path("stateDir", DEFAULTS.stateDir);
   const givenSeed = raw("seed");
   const seed = givenSeed === undefined
     ? undefined
@@ -288,8 +292,9 @@ export function resolveConfig(
       healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
       quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
       trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
-      runDir: join(dataDir, RUN_DIR_NAME),
-      brokerDir: join(dataDir, BROKER_DIR_NAME),
+      stateDir,
+      runDir: join(stateDir, RUN_DIR_NAME),
+      brokerDir: join(stateDir, BROKER_DIR_NAME),
     },
     producer: {
       ratePerSec: nonNegative("rate", DEFAULTS.producerRatePerSec),

@@ -25,7 +25,7 @@ export const QUARANTINE_FILE_NAME = "tracker.events.quarantine";
 /** Lock file: one tracker owns one audit file. */
 export const TRACKER_LOCK_FILE_NAME = "tracker.lock";
 
-/** Subdirectories of the data directory. */
+/** Subdirectories of the state directory. */
 export const RUN_DIR_NAME = "run";
 export const BROKER_DIR_NAME = "kafka";
 
@@ -34,6 +34,7 @@ export const DEFAULTS = {
   brokerPort: 9092,
   controllerPort: 9093,
   dataDir: "data",
+  stateDir: ".state",
   jarsDir: `.cache/kafka-${KAFKA_VERSION}`,
   partitions: 3,
   replicationFactor: 1,

@@ -46,7 +46,7 @@ export function permissionFlags(
   const orchestration = [
     // Orchestrators read the project's files (pom, compose file) and write only its state.
     `--allow-read`,
-    `--allow-write=${paths.dataDir},${config.jarsDir}`,
+    `--allow-write=${paths.dataDir},${paths.stateDir},${config.jarsDir}`,
     // Whole environment: node:child_process copies it into the detached children.
     "--allow-env",
     // Whole: sending a signal to a PID needs it, and so does starting Deno,
@@ -64,14 +64,13 @@ export function permissionFlags(
       ];
     }
     case "tracker": {
-      const own = [paths.auditFile, paths.healthLog, paths.quarantineFile, paths.trackerLock];
+      // Its own directory: audit trail, health log, quarantine and lock file.
       return [
         "--no-prompt",
         net,
         env(),
-        // Reads its own files back (rebuild state, repair a torn tail) and the data dir listing.
-        `--allow-read=${[paths.dataDir, ...own].join(",")}`,
-        `--allow-write=${own.join(",")}`,
+        `--allow-read=${paths.dataDir}`,
+        `--allow-write=${paths.dataDir}`,
       ];
     }
     case "monitor":

@@ -1,0 +1,61 @@
+/**
+ * Tracker entry: parse flags → build config → consume, validate and audit
+ * orders until a signal arrives (exit 0 after a clean stop) or the consumer
+ * fails (exit 1; nothing unsynced was committed).
+ */
+import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
+import { EXIT } from "./lib/constants.ts";
+import { logger, setupLogging } from "./lib/logging.ts";
+import { runTracker } from "./lib/order_tracker.ts";
+import { installShutdown } from "./lib/shutdown.ts";
+
+/** Shutdown must finish well inside the 10 s a supervisor allows. */
+const HARD_DEADLINE_MS = 9_000;
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = resolveConfig(readConfigEnv(), Deno.args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  if (config.help) {
+    console.log(usage("deno task tracker"));
+    return EXIT.ok;
+  }
+  await Deno.mkdir(config.paths.dataDir, { recursive: true });
+  const closeLogging = await setupLogging({
+    level: config.logLevel,
+    jsonFile: config.paths.healthLog,
+  });
+  const log = logger("tracker");
+  const shutdown = installShutdown({
+    hardDeadlineMs: HARD_DEADLINE_MS,
+    onSignal: (signal, forced) =>
+      log.warn(forced ? "{signal} again: exiting now" : "{signal}: finishing the batch in hand", {
+        signal,
+      }),
+  });
+  log.info("Tracker starting (pid {pid})", { pid: Deno.pid });
+  try {
+    const counters = await runTracker(config, { signal: shutdown.signal, log });
+    log.info(
+      "Tracker stopped: {received} received, {audited} audited, {dead_lettered} dead-lettered, " +
+        "{duplicates} duplicates, {redelivered} redelivered",
+      { ...counters },
+    );
+    return EXIT.ok;
+  } catch (error) {
+    log.error("Tracker failed: {error}", { error: (error as Error).message });
+    return EXIT.failure;
+  } finally {
+    shutdown.dispose();
+    await closeLogging();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main();
+}
