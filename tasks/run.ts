@@ -15,10 +15,22 @@ import { permissionFlags, type Role, ROLES } from "../lib/permissions.ts";
 
 /**
  * The argument list that runs `role` with its own permissions. The broker role
- * takes an action (`up`, `down`) before its flags.
+ * takes an action (`up`, `down`) before its flags; the test role passes its
+ * arguments to `deno test`.
+ *
+ * @param options.args the role's arguments
+ * @param options.env the settings the child will see (default: this process's)
+ * @throws {ConfigError} when a setting is bad
  */
-export function denoRunArgs(role: Role, args: readonly string[]): string[] {
-  const config = resolveConfig(readConfigEnv(), role === "broker" ? args.slice(1) : args);
+export function denoRunArgs(
+  role: Role,
+  { args = [], env = readConfigEnv() }: {
+    args?: readonly string[];
+    env?: Record<string, string | undefined>;
+  } = {},
+): string[] {
+  const configArgs = role === "broker" ? args.slice(1) : role === "test" ? [] : args;
+  const config = resolveConfig(env, configArgs);
   return [
     "run",
     ...permissionFlags(role, config, { projectDir: PROJECT_DIR }),
@@ -37,7 +49,7 @@ async function main(): Promise<number> {
   }
   let runArgs: string[];
   try {
-    runArgs = denoRunArgs(role as Role, args);
+    runArgs = denoRunArgs(role as Role, { args });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

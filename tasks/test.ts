@@ -1,0 +1,90 @@
+/**
+ * `deno task test`: starts a broker of its own (ports 19092/19093 and state in
+ * .state/test, so a running `deno task start` is left alone; or the cluster
+ * KAFKA_BROKERS names), runs the unit and integration tests against it, and
+ * stops it again, also when tests fail or are interrupted. Arguments go to
+ * `deno test` (e.g. a file or `--filter`). A JUnit report is written to
+ * .state/test/junit.xml.
+ *
+ * Permissions: as tasks/start.ts.
+ */
+import { join } from "node:path";
+import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { EXIT } from "../lib/constants.ts";
+import { brokerDown, brokerProcess, brokerUp } from "./broker.ts";
+import { runningPid } from "./process.ts";
+import { PROJECT_DIR } from "./project_dir.ts";
+
+export const TEST_BROKER_PORT = 19092;
+export const TEST_STATE_DIR = ".state/test";
+
+/** The settings of the test broker: the user's, with test ports and state directory. */
+export function testEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const port = Number(env.TEST_KAFKA_PORT ?? TEST_BROKER_PORT);
+  const testEnv: Record<string, string> = {
+    KAFKA_PORT: String(port),
+    KAFKA_CONTROLLER_PORT: String(port + 1),
+    STATE_DIR: TEST_STATE_DIR,
+    LOG_LEVEL: env.LOG_LEVEL ?? "warning",
+  };
+  if (env.KAFKA_BROKERS) testEnv.KAFKA_BROKERS = env.KAFKA_BROKERS;
+  if (env.KAFKA_PROVIDER) testEnv.KAFKA_PROVIDER = env.KAFKA_PROVIDER;
+  return testEnv;
+}
+
+async function runTests(config: Config, args: string[]): Promise<number> {
+  const junit = join(TEST_STATE_DIR, "junit.xml");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "test",
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      `--allow-write`,
+      "--allow-env",
+      "--allow-run",
+      `--junit-path=${junit}`,
+      ...(args.length > 0 ? args : ["tests/"]),
+    ],
+    cwd: PROJECT_DIR,
+    env: { KAFKA_BROKERS: config.brokers.join(","), STATE_DIR: TEST_STATE_DIR },
+    stdin: "null",
+  }).spawn();
+  const { code } = await child.status;
+  return code;
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    const env = readConfigEnv();
+    config = resolveConfig({ ...env, ...testEnv(env) });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  // Ctrl+C reaches `deno test` through the process group; stay alive to stop the broker.
+  const stayAlive = () => console.error("Interrupted: stopping the test broker");
+  Deno.addSignalListener("SIGINT", stayAlive);
+  Deno.addSignalListener("SIGTERM", stayAlive);
+  try {
+    if (!config.externalCluster && runningPid(brokerProcess(config), () => {}) === undefined) {
+      // A fresh broker each run: old test topics do not pile up.
+      await Deno.remove(config.paths.brokerDir, { recursive: true }).catch(() => {});
+    }
+    await brokerUp(config);
+    return await runTests(config, Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    return EXIT.failure;
+  } finally {
+    await brokerDown(config).catch((error) => console.error((error as Error).message));
+    Deno.removeSignalListener("SIGINT", stayAlive);
+    Deno.removeSignalListener("SIGTERM", stayAlive);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main();
+}

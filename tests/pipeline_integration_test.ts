@@ -1,0 +1,171 @@
+/**
+ * Integration: producer and tracker as real processes on the real broker.
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import {
+  readJsonLines,
+  spawnEntry,
+  tempDataDir,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from "./support.ts";
+import { committedOffsets, createKafka, ensureTopics } from "../lib/kafka.ts";
+import type { AuditRecord } from "../lib/audit_log.ts";
+import type { AckRecord } from "../lib/order_producer.ts";
+import { DLQ_HEADERS } from "../lib/constants.ts";
+
+async function setup() {
+  const brokers = testBrokers();
+  const topic = uniqueName("orders");
+  const dlqTopic = `${topic}-dlq`;
+  await ensureTopics(brokers, [
+    { topic, partitions: 3, replicationFactor: 1 },
+    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+  ]);
+  const data = await tempDataDir();
+  const env = {
+    ORDERS_TOPIC: topic,
+    DLQ_TOPIC: dlqTopic,
+    TRACKER_GROUP_ID: uniqueName("tracker"),
+    DATA_DIR: data.dir,
+    LOG_LEVEL: "info",
+  };
+  return { brokers, topic, dlqTopic, data, env };
+}
+
+Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits what was audited", async () => {
+  const { brokers, topic, data, env } = await setup();
+  const acksLog = join(data.dir, "acks.jsonl");
+  const count = 3_000;
+  const tracker = spawnEntry("tracker", { env });
+  try {
+    const producer = spawnEntry("producer", {
+      env,
+      args: ["--count", String(count), "--rate", "0", "--seed", "1", "--acks-log", acksLog],
+    });
+    const produced = await producer.exited;
+    assertEquals(produced.code, 0, producer.output());
+    assertMatch(producer.output(), new RegExp(`${count} acknowledged, 0 failed, 0 indeterminate`));
+
+    const acks = await readJsonLines<AckRecord>(acksLog);
+    assertEquals(acks.length, count);
+    assert(acks.every((a) => a.outcome === "acknowledged"));
+
+    const auditFile = join(data.dir, "tracker.events");
+    const audited = await waitFor("all orders in the audit trail", async () => {
+      const records = await readJsonLines<AuditRecord>(auditFile);
+      return records.length >= count ? records : undefined;
+    }, { timeoutMs: 60_000 });
+
+    // Exactly once, at the partition and offset the producer was told, with the right key.
+    const byPlace = new Map(audited.map((r) => [`${r.kafka_partition}/${r.kafka_offset}`, r]));
+    assertEquals(byPlace.size, audited.length, "no offset audited twice");
+    for (const ack of acks) {
+      const record = byPlace.get(`${ack.partition}/${ack.offset}`);
+      assert(record, `acknowledged ${ack.partition}/${ack.offset} is in the trail`);
+      assertEquals(record.order_id, ack.order_id);
+      assertEquals(record.kafka_key, ack.order_id);
+      assertEquals(record.outcome, "audited");
+    }
+
+    tracker.child.kill("SIGTERM");
+    const stopped = await tracker.exited;
+    assertEquals(stopped.code, 0, tracker.output());
+
+    const committed = await committedOffsets(brokers, { groupId: env.TRACKER_GROUP_ID, topic });
+    const lastAudited = new Map<number, number>();
+    for (const r of audited) {
+      lastAudited.set(
+        r.kafka_partition,
+        Math.max(lastAudited.get(r.kafka_partition) ?? -1, r.kafka_offset),
+      );
+    }
+    for (const [partition, last] of lastAudited) {
+      assertEquals(
+        committed.get(partition),
+        last + 1,
+        `partition ${partition}: committed = last audited + 1`,
+      );
+    }
+    const health = await Deno.readTextFile(join(data.dir, "tracker.log"));
+    assertMatch(health, /"Final metrics"/);
+    assertMatch(health, /Tracker stopped/);
+  } finally {
+    try {
+      tracker.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await tracker.exited;
+    await data.remove();
+  }
+});
+
+const POISON: Array<[string, string | null]> = [
+  ["not JSON", "this is not json"],
+  ["JSON array", "[1, 2, 3]"],
+  ["JSON null", "null"],
+  ["empty object", "{}"],
+  ["string for a number", JSON.stringify({ order_id: "x", sequence: "1" })],
+  ["tombstone", null],
+  ["oversize", JSON.stringify({ padding: "x".repeat(70 * 1024) })],
+];
+
+Deno.test("poison messages go to the dead-letter topic with headers while valid orders are audited", async () => {
+  const { brokers, topic, dlqTopic, data, env } = await setup();
+  const kafka = createKafka({ brokers, clientId: "poison-test" });
+  const producer = kafka.producer();
+  await producer.connect();
+  const tracker = spawnEntry("tracker", { env });
+  const dlqConsumer = kafka.consumer({ groupId: uniqueName("dlq-reader") });
+  try {
+    await producer.send({
+      topic,
+      messages: POISON.map(([name, value]) => ({ key: name, value })),
+    });
+    const valid = spawnEntry("producer", { env, args: ["--count", "200", "--rate", "0"] });
+    assertEquals((await valid.exited).code, 0, valid.output());
+
+    const auditFile = join(data.dir, "tracker.events");
+    const records = await waitFor("poison and valid orders in the trail", async () => {
+      const lines = await readJsonLines<AuditRecord>(auditFile);
+      return lines.length >= 200 + POISON.length ? lines : undefined;
+    }, { timeoutMs: 60_000 });
+    assertEquals(records.filter((r) => r.outcome === "audited").length, 200);
+    const rejected = records.filter((r) => r.outcome === "dead_lettered");
+    assertEquals(rejected.map((r) => r.kafka_key).sort(), POISON.map(([n]) => n).sort());
+
+    const dead: Array<{ key: string; headers: Record<string, string> }> = [];
+    await dlqConsumer.connect();
+    await dlqConsumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+    await dlqConsumer.run({
+      eachMessage: async ({ message }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        dead.push({ key: String(message.key), headers });
+      },
+    });
+    await waitFor("all poison in the DLQ", () => dead.length >= POISON.length ? true : undefined);
+    for (const [name] of POISON) {
+      const letter = dead.find((d) => d.key === name);
+      assert(letter, `${name} is in the DLQ`);
+      assertEquals(letter.headers[DLQ_HEADERS.sourceTopic], topic);
+      assertMatch(letter.headers[DLQ_HEADERS.sourceOffset] ?? "", /^\d+$/);
+      assertMatch(
+        letter.headers[DLQ_HEADERS.errorClass] ?? "",
+        /^(deserialization|schema|validation|oversize)$/,
+      );
+      assert((letter.headers[DLQ_HEADERS.errorMessage] ?? "").length > 0);
+    }
+    tracker.child.kill("SIGTERM");
+    assertEquals((await tracker.exited).code, 0, tracker.output());
+  } finally {
+    try {
+      tracker.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await tracker.exited;
+    await dlqConsumer.disconnect();
+    await producer.disconnect();
+    await data.remove();
+  }
+});

@@ -1,0 +1,97 @@
+/**
+ * What the integration tests share: the test broker's address, unique names,
+ * polling with a deadline, and entries run as real processes with their own
+ * permissions.
+ */
+import { join } from "node:path";
+import { denoRunArgs } from "../tasks/run.ts";
+import { PROJECT_DIR } from "../tasks/project_dir.ts";
+import type { Role } from "../lib/permissions.ts";
+
+/** The brokers `deno task test` started (or KAFKA_BROKERS named). */
+export function testBrokers(): string[] {
+  const brokers = Deno.env.get("KAFKA_BROKERS");
+  if (!brokers) {
+    throw new Error(
+      "Cannot run integration tests: KAFKA_BROKERS is not set; run them with `deno task test`",
+    );
+  }
+  return brokers.split(",");
+}
+
+/** A name no other test uses (topics, groups). */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  { timeoutMs = 30_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A running entry process whose output is collected. */
+export interface EntryProcess {
+  readonly child: Deno.ChildProcess;
+  /** stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code once the process ends and its output is read. */
+  readonly exited: Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Runs an entry (producer, tracker, ...) exactly as the deno.json tasks do: a
+ * child Deno with the role's own permissions and the given settings.
+ */
+export function spawnEntry(
+  role: Role,
+  { args = [], env }: { args?: string[]; env: Record<string, string> },
+): EntryProcess {
+  const fullEnv = { ...Deno.env.toObject(), ...env };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: denoRunArgs(role, { args, env: fullEnv }),
+    cwd: PROJECT_DIR,
+    env: fullEnv,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const exited = (async () => {
+    const status = await child.status;
+    await pumps;
+    return status;
+  })();
+  return { child, output: () => text, exited };
+}
+
+/** A fresh directory for one test's data, removed by the returned function. */
+export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const base = join(PROJECT_DIR, ".state", "test", "data");
+  await Deno.mkdir(base, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: base });
+  return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
+}
+
+/** Reads a JSON Lines file (complete lines only). */
+export async function readJsonLines<T>(path: string): Promise<T[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  return complete.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as T);
+}
