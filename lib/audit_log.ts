@@ -224,6 +224,8 @@ export class AuditFile {
     try {
       const repairedBytes = await repairTornTail(path, quarantinePath);
       const file = await Deno.open(path, { create: true, append: true, mode: 0o640 });
+      // The trail holds customers' personal data: never world-readable, whoever created it.
+      if (Deno.build.os !== "windows") await Deno.chmod(path, 0o640);
       return { audit: new AuditFile(file, lock), repairedBytes };
     } catch (error) {
       lock.close();

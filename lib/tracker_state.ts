@@ -69,7 +69,9 @@ export class TrackerState {
     if (this.#eventKeys.has(eventKey(order.order_id, order.status))) {
       return { kind: "duplicate", order };
     }
-    const previous = this.#openOrders.get(order.order_id);
+    // A finished order is no longer open, but its final event key is remembered.
+    const previous = this.#openOrders.get(order.order_id) ??
+      [...FINAL_STATUSES].find((final) => this.#eventKeys.has(eventKey(order.order_id, final)));
     if (!isValidTransition(previous, order.status)) {
       return {
         kind: "reject",

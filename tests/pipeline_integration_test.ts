@@ -139,10 +139,11 @@ Deno.test("poison messages go to the dead-letter topic with headers while valid 
     await dlqConsumer.connect();
     await dlqConsumer.subscribe({ topic: dlqTopic, fromBeginning: true });
     await dlqConsumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: ({ message }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
         dead.push({ key: String(message.key), headers });
+        return Promise.resolve();
       },
     });
     await waitFor("all poison in the DLQ", () => dead.length >= POISON.length ? true : undefined);

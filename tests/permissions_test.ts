@@ -1,0 +1,65 @@
+import { assert, assertEquals } from "./assert.ts";
+import { resolveConfig } from "../lib/config.ts";
+import { permissionFlags } from "../lib/permissions.ts";
+
+const projectDir = "/project";
+
+function flag(flags: string[], name: string): string | undefined {
+  return flags.find((f) => f === name || f.startsWith(`${name}=`));
+}
+
+Deno.test({
+  name: "each process gets only its own hosts, files and variables",
+  permissions: "none",
+  async fn(t) {
+    const config = resolveConfig({ KAFKA_PORT: "19092", DATA_DIR: "/srv/orders" });
+    await t.step("producer: the brokers, no files", () => {
+      const flags = permissionFlags("producer", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-write"), undefined);
+      assertEquals(flag(flags, "--allow-read"), undefined);
+      assertEquals(flag(flags, "--allow-run"), undefined);
+    });
+    await t.step("producer with an acks log may write that file only", () => {
+      const withLog = resolveConfig({}, ["--acks-log", "/tmp/acks.jsonl"]);
+      const flags = permissionFlags("producer", withLog, { projectDir });
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/tmp/acks.jsonl");
+    });
+    await t.step("tracker: the brokers and its data directory", () => {
+      const flags = permissionFlags("tracker", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders");
+      assertEquals(flag(flags, "--allow-run"), undefined);
+    });
+    await t.step("monitor: no network, reads only the tracker's files and terminal data", () => {
+      const flags = permissionFlags("monitor", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), undefined);
+      assertEquals(flag(flags, "--allow-write"), undefined);
+      const read = flag(flags, "--allow-read")!;
+      assert(read.includes("/srv/orders/tracker.events"));
+      assert(read.includes("/srv/orders/tracker.log"));
+      assert(!read.split(/[=,]/).includes("/srv/orders"), "not the whole data directory");
+    });
+    await t.step("no process is given everything", () => {
+      for (const role of ["producer", "tracker", "monitor", "topics", "broker", "start"] as const) {
+        const flags = permissionFlags(role, config, { projectDir });
+        assert(!flags.includes("-A") && !flags.includes("--allow-all"), role);
+        assert(flags.includes("--no-prompt"), role);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "extra hosts from KAFKA_ALLOW_HOSTS are allowed to Kafka clients",
+  permissions: "none",
+  fn() {
+    const config = resolveConfig({
+      KAFKA_BROKERS: "seed:9092",
+      KAFKA_ALLOW_HOSTS: "broker-1:9092,broker-2:9092",
+    });
+    const flags = permissionFlags("tracker", config, { projectDir });
+    assertEquals(flag(flags, "--allow-net"), "--allow-net=seed:9092,broker-1:9092,broker-2:9092");
+  },
+});

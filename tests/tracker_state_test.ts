@@ -1,0 +1,66 @@
+import { assertEquals } from "./assert.ts";
+import { TrackerState } from "../lib/tracker_state.ts";
+import { auditedRecord, deadLetterRecord } from "../lib/audit_log.ts";
+import type { OrderEvent, OrderStatus } from "../lib/order.ts";
+import { EVENT_TYPES } from "../lib/order.ts";
+import { createOrderGenerator } from "../lib/order_generator.ts";
+
+const base = createOrderGenerator({ seed: 1, now: () => 0 }).next();
+function event(orderId: string, status: OrderStatus): OrderEvent {
+  return {
+    ...structuredClone(base),
+    order_id: orderId,
+    status,
+    metadata: { ...base.metadata, event_type: EVENT_TYPES[status] },
+  };
+}
+const at = (offset: number, partition = 0) => ({
+  topic: "orders",
+  partition,
+  offset,
+  key: null,
+  size: 1,
+});
+
+Deno.test({
+  name: "tracker state recognises redeliveries, duplicates and lifecycle breaks",
+  permissions: "none",
+  async fn(t) {
+    const state = new TrackerState();
+    const a = "a0000000-0000-4000-8000-000000000000";
+    state.apply(auditedRecord(0, at(0), event(a, "created")));
+    state.apply(auditedRecord(0, at(1), event(a, "cancelled")));
+    await t.step("an offset already in the trail is a redelivery", () => {
+      assertEquals(
+        state.decide(at(1), { ok: true, order: event(a, "created") }).kind,
+        "redelivered",
+      );
+      assertEquals(state.decide(at(1, 1), { ok: true, order: event(a, "paid") }).kind, "reject");
+    });
+    await t.step("the same order event at a new offset is a duplicate", () => {
+      assertEquals(state.decide(at(2), { ok: true, order: event(a, "created") }).kind, "duplicate");
+    });
+    await t.step("an order first seen mid-life is accepted", () => {
+      const b = "b0000000-0000-4000-8000-000000000000";
+      assertEquals(state.decide(at(3), { ok: true, order: event(b, "shipped") }).kind, "audit");
+    });
+    await t.step("a rejected message's offset also counts as done", () => {
+      state.apply(deadLetterRecord(0, at(9, 2), { class: "schema", message: "x" }));
+      assertEquals(state.maxOffsets.get("orders/2"), 9);
+    });
+  },
+});
+
+Deno.test({
+  name: "tracker state forgets finished orders and stays within its limits",
+  permissions: "none",
+  fn() {
+    const state = new TrackerState({ maxOpenOrders: 10, maxEventKeys: 50 });
+    for (let i = 0; i < 100; i++) {
+      const id = `${String(i).padStart(8, "0")}-0000-4000-8000-000000000000`;
+      state.apply(auditedRecord(0, at(i * 2), event(id, "created")));
+      if (i % 2 === 0) state.apply(auditedRecord(0, at(i * 2 + 1), event(id, "cancelled")));
+    }
+    assertEquals(state.openOrders, 10);
+  },
+});
