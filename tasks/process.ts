@@ -21,7 +21,11 @@ export interface ManagedProcess {
   marker: string;
 }
 
-/** Whether a process with this PID is alive and (where /proc exists) runs our command. */
+/**
+ * Whether a process with this PID is alive and runs our command. The command
+ * line comes from `ps` (Deno reads /proc only with --allow-all); a zombie or a
+ * reused PID does not match the marker.
+ */
 export function isRunning(pid: number, marker: string): boolean {
   try {
     process.kill(pid, 0);
@@ -29,10 +33,14 @@ export function isRunning(pid: number, marker: string): boolean {
     return false;
   }
   try {
-    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
-    return cmdline.includes(marker);
+    const { code, stdout } = new Deno.Command("ps", {
+      args: ["-o", "args=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return code === 0 && new TextDecoder().decode(stdout).includes(marker);
   } catch {
-    return true; // No /proc (macOS): liveness is all we can tell.
+    return true; // No `ps`: liveness is all we can tell.
   }
 }
 
