@@ -99,6 +99,12 @@ export interface Config {
     readonly seed: number | undefined;
     readonly acksLog: string | undefined;
   };
+  readonly monitor: {
+    /** Print the current figures as text and exit (no terminal needed). */
+    readonly once: boolean;
+    /** Print the current view model as JSON and exit. */
+    readonly json: boolean;
+  };
   readonly logLevel: LogLevel;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
@@ -125,6 +131,8 @@ const FLAG_OPTIONS = {
   seed: { type: "string" },
   "acks-log": { type: "string" },
   "log-level": { type: "string" },
+  once: { type: "boolean" },
+  json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -133,7 +141,14 @@ export function usage(command: string): string {
   const lines = Object.values(SETTINGS)
     .filter((s) => s.flag !== undefined)
     .map((s) => `  --${s.flag!.padEnd(12)} (env ${s.env})`);
-  return [`Usage: ${command} [flags]`, "", "Flags:", ...lines].join("\n");
+  return [
+    `Usage: ${command} [flags]`,
+    "",
+    "Flags:",
+    ...lines,
+    "  --once         monitor: print the current figures and exit",
+    "  --json         monitor: print the current view as JSON and exit",
+  ].join("\n");
 }
 
 /**
@@ -303,6 +318,7 @@ export function resolveConfig(
       seed,
       acksLog,
     },
+    monitor: { once: flags.once === true, json: flags.json === true },
     logLevel: oneOf("logLevel", LOG_LEVELS, DEFAULTS.logLevel),
     brokerReadyTimeoutMs: integer("brokerReadyTimeoutMs", DEFAULTS.brokerReadyTimeoutMs, {
       min: 1000,

@@ -39,7 +39,13 @@ function logCreator() {
     },
   ) => {
     const { message, timestamp: _timestamp, logger: _logger, ...properties } = log;
-    switch (level) {
+    // A failed request is retried by KafkaJS itself (e.g. "coordinator is loading"
+    // for a second after a broker starts); a real failure surfaces at the call
+    // that gives up, so one request's error is a warning.
+    const effective = level === KafkaLogLevel.ERROR && message.startsWith("Response ")
+      ? KafkaLogLevel.WARN
+      : level;
+    switch (effective) {
       case KafkaLogLevel.ERROR:
       case KafkaLogLevel.NOTHING:
         kafkaLog.error(message, properties);

@@ -20,8 +20,54 @@ export const ROLES = {
 } as const;
 export type Role = keyof typeof ROLES;
 
-/** Where terminal descriptions live; blessed reads them to draw. */
-const TERMINFO_DIRS = ["/usr/share/terminfo", "/lib/terminfo", "/etc/terminfo"];
+/** Variables blessed reads to learn about the terminal. */
+const TERMINAL_ENV_VARS = [
+  "TERM",
+  "TERMINFO",
+  "TERMINFO_DIRS",
+  "TERMCAP",
+  "TERMPATH",
+  "TERM_PROGRAM",
+  "COLORTERM",
+  "NCURSES_NO_UTF8_ACS",
+  "NCURSES_CJK_WIDTH",
+  "NCURSES_UNICODE",
+  "NCURSES_NO_SETBUF",
+  "NCURSES_NO_PADDING",
+  "BLESSED_FORCE_MODES",
+  "HOME",
+  "DISPLAY",
+  "TMUX",
+  "VTE_VERSION",
+  "TERMINATOR_UUID",
+  "SHELL",
+  "WINDIR",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "ITERM_SESSION_ID",
+  "NCURSES_NO_MAGIC_COOKIE",
+  "NODE_V8_COVERAGE",
+];
+
+/**
+ * Where blessed looks for terminal descriptions, in its own order. It treats a
+ * denied read as fatal, so every place it tries must be readable.
+ */
+const TERMINFO_PATHS = [
+  "/usr/share/terminfo",
+  "/usr/share/lib/terminfo",
+  "/usr/lib/terminfo",
+  "/usr/local/share/terminfo",
+  "/usr/local/share/lib/terminfo",
+  "/usr/local/lib/terminfo",
+  "/usr/local/ncurses/lib/terminfo",
+  "/lib/terminfo",
+  "/etc/terminfo",
+  "/usr/share/misc/termcap",
+  "/etc/termcap",
+];
 
 /** Every host:port a Kafka client of this configuration may have to reach. */
 export function kafkaHosts(config: Config): string[] {
@@ -32,11 +78,12 @@ export function kafkaHosts(config: Config): string[] {
  * The `deno run` permission flags of a role.
  *
  * @param options.projectDir the project root, for reading the project's own files
+ * @param options.home the user's home directory (the monitor reads ~/.terminfo)
  */
 export function permissionFlags(
   role: Role,
   config: Config,
-  { projectDir }: { projectDir: string },
+  { projectDir, home }: { projectDir: string; home?: string | undefined },
 ): string[] {
   const { paths } = config;
   const kafkaEnv = [...CONFIG_ENV_VARS, ...KAFKAJS_ENV_VARS];
@@ -76,13 +123,14 @@ export function permissionFlags(
     case "monitor":
       return [
         "--no-prompt",
-        env(["TERM", "TERMINFO", "COLORTERM", "NCURSES_NO_UTF8_ACS", "LANG", "LC_ALL", "LC_CTYPE"]),
+        env(TERMINAL_ENV_VARS),
         `--allow-read=${
           [
             paths.auditFile,
             paths.healthLog,
             join(projectDir, "node_modules"),
-            ...TERMINFO_DIRS,
+            ...TERMINFO_PATHS,
+            ...(home ? [join(home, ".terminfo"), join(home, ".termcap")] : []),
           ].join(",")
         }`,
       ];

@@ -24,7 +24,7 @@ import { permissionFlags, type Role, ROLES } from "../lib/permissions.ts";
  */
 export function denoRunArgs(
   role: Role,
-  { args = [], env = readConfigEnv() }: {
+  { args = [], env = { ...readConfigEnv(), HOME: Deno.env.get("HOME") } }: {
     args?: readonly string[];
     env?: Record<string, string | undefined>;
   } = {},
@@ -33,7 +33,7 @@ export function denoRunArgs(
   const config = resolveConfig(env, configArgs);
   return [
     "run",
-    ...permissionFlags(role, config, { projectDir: PROJECT_DIR }),
+    ...permissionFlags(role, config, { projectDir: PROJECT_DIR, home: env.HOME }),
     join(PROJECT_DIR, ROLES[role]),
     ...args,
   ];
