@@ -1,0 +1,77 @@
+/**
+ * Integration: `deno task start` and `deno task stop` as a user runs them (on
+ * the test broker, named by KAFKA_BROKERS, so neither touches a broker).
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { readJsonLines, tempDataDir, uniqueName, waitFor } from "./support.ts";
+import { PROJECT_DIR } from "../tasks/project_dir.ts";
+import { isRunning } from "../tasks/process.ts";
+import type { AuditRecord } from "../lib/audit_log.ts";
+
+async function task(name: "start" | "stop", env: Record<string, string>) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-run", join(PROJECT_DIR, "tasks/run.ts"), name],
+    cwd: PROJECT_DIR,
+    env,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+Deno.test("start runs producer and tracker in the background; stop ends them; both twice", async () => {
+  const work = await tempDataDir();
+  const env = {
+    DATA_DIR: join(work.dir, "data"),
+    STATE_DIR: join(work.dir, "state"),
+    ORDERS_TOPIC: uniqueName("lifecycle"),
+    DLQ_TOPIC: uniqueName("lifecycle-dlq"),
+    TRACKER_GROUP_ID: uniqueName("lifecycle"),
+    PRODUCER_RATE: "50",
+  };
+  const pidOf = async (role: string) =>
+    Number(await Deno.readTextFile(join(env.STATE_DIR, "run", `${role}.pid`)));
+  let pids: number[] = [];
+  try {
+    const first = await task("start", env);
+    assertEquals(first.code, 0, first.output);
+    assertMatch(first.output, /Started tracker/);
+    assertMatch(first.output, /Started producer/);
+    assertMatch(first.output, /deno task monitor/);
+    pids = [await pidOf("tracker"), await pidOf("producer")];
+
+    const second = await task("start", env);
+    assertEquals(second.code, 0, second.output);
+    assertMatch(second.output, /tracker already running/);
+    assertMatch(second.output, /producer already running/);
+    assertEquals([await pidOf("tracker"), await pidOf("producer")], pids);
+
+    await waitFor("orders in the audit trail", async () => {
+      const lines = await readJsonLines<AuditRecord>(join(env.DATA_DIR, "tracker.events"));
+      return lines.length >= 20 ? true : undefined;
+    });
+
+    const stop = await task("stop", env);
+    assertEquals(stop.code, 0, stop.output);
+    assertMatch(stop.output, /Stopped producer/);
+    assertMatch(stop.output, /Stopped tracker/);
+    assert(!stop.output.includes("SIGKILL"), stop.output);
+    assertMatch(stop.output, /external cluster: leaving it running/);
+    // By command line: an exited child may linger as a zombie where PID 1 does not reap.
+    assert(!isRunning(pids[0]!, "tracker.ts") && !isRunning(pids[1]!, "producer.ts"), "none left");
+    const again = await task("stop", env);
+    assertEquals(again.code, 0, again.output);
+    assertMatch(again.output, /producer was not running/);
+
+    const producerOut = await Deno.readTextFile(join(env.STATE_DIR, "run", "producer.out"));
+    assertMatch(producerOut, /Producer stopped: \d+ acknowledged, 0 failed, 0 indeterminate/);
+  } finally {
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    await work.remove();
+  }
+});
