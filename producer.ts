@@ -34,10 +34,10 @@ async function main(): Promise<number> {
   });
   try {
     const summary = await runProducer(config, { signal: shutdown.signal, log });
-    const lost = summary.failed + summary.indeterminate;
+    const lost = summary.failed + summary.indeterminate + summary.unsent;
     const line = "Producer stopped: {acknowledged} acknowledged, {failed} failed, " +
-      "{indeterminate} indeterminate in {seconds} s";
-    const properties = { ...summary, seconds: (summary.elapsedMs / 1000).toFixed(1) };
+      "{indeterminate} indeterminate, {unsent} unsent in {seconds} s";
+    const properties = { ...summary, seconds: Math.round(summary.elapsedMs / 100) / 10 };
     if (lost === 0) log.info(line, properties);
     else log.error(line, properties);
     return lost === 0 ? EXIT.ok : EXIT.failure;

@@ -49,6 +49,10 @@ export interface ProducerSummary {
   acknowledged: number;
   failed: number;
   indeterminate: number;
+  /** Generated but never handed to a send (only if the loop failed mid-batch). */
+  unsent: number;
+  /** Bytes of the acknowledged message values. */
+  bytes: number;
   elapsedMs: number;
 }
 
@@ -75,6 +79,12 @@ async function openAcksLog(path: string | undefined): Promise<AcksLog> {
       file.close();
     },
   };
+}
+
+/** An order and its wire bytes, encoded once. */
+interface Encoded {
+  order: OrderEvent;
+  value: Uint8Array;
 }
 
 /** KafkaJS sizes values with Buffer methods; wrap the bytes without copying. */
@@ -111,7 +121,14 @@ export async function runProducer(
   await producer.connect();
   const acksLog = await openAcksLog(acksPath);
   const generator = createOrderGenerator({ seed });
-  const summary: ProducerSummary = { acknowledged: 0, failed: 0, indeterminate: 0, elapsedMs: 0 };
+  const summary: ProducerSummary = {
+    acknowledged: 0,
+    failed: 0,
+    indeterminate: 0,
+    unsent: 0,
+    bytes: 0,
+    elapsedMs: 0,
+  };
   const started = performance.now();
   let generated = 0;
   let lastProgress = started;
@@ -125,36 +142,49 @@ export async function runProducer(
   });
   onReady?.();
 
+  // One send in flight while the next batch is generated: the CPU work of
+  // faker and JSON overlaps the broker's round trip, and sends stay in order.
+  let inFlight: Promise<void> | undefined;
+  const settle = async (batch: Encoded[], bytes: number, send: Promise<AckRecord[]>) => {
+    const records = await send;
+    for (const record of records) summary[record.outcome]++;
+    if (records.every((r) => r.outcome === "acknowledged")) summary.bytes += bytes;
+    await acksLog.write(records);
+    const failed = records.filter((r) => r.outcome === "failed");
+    if (failed.length > 0) {
+      log.error("Cannot deliver {failed} of {batch} orders: {error}", {
+        failed: failed.length,
+        batch: batch.length,
+        error: failed[0]!.error,
+      });
+    }
+  };
+
   try {
     while (!signal.aborted) {
       const elapsed = performance.now() - started;
       if (durationMs > 0 && elapsed >= durationMs) break;
+      if (count > 0 && generated >= count) break;
       let due = ratePerSec === 0
         ? MAX_BATCH
         : Math.floor((elapsed / 1000) * ratePerSec) - generated;
       if (count > 0) due = Math.min(due, count - generated);
-      if (count > 0 && generated >= count) break;
       if (due <= 0) {
         await sleep(Math.max(5, 1000 / ratePerSec / 2), signal);
         continue;
       }
-      const batch: OrderEvent[] = [];
+      const batch: Encoded[] = [];
       let bytes = 0;
       while (batch.length < Math.min(due, MAX_BATCH) && bytes < MAX_BATCH_BYTES) {
         const order = generator.next();
-        batch.push(order);
-        bytes += encodeOrder(order).byteLength;
+        const value = encodeOrder(order);
+        batch.push({ order, value });
+        bytes += value.byteLength;
       }
       generated += batch.length;
-      const records = await sendBatch(producer, batch, { config, partitions, signal });
-      for (const record of records) summary[record.outcome]++;
-      await acksLog.write(records);
-      if (records.some((r) => r.outcome === "failed")) {
-        log.error("Cannot deliver {failed} orders: {error}", {
-          failed: records.filter((r) => r.outcome === "failed").length,
-          error: records.find((r) => r.error)?.error,
-        });
-      }
+      await inFlight;
+      inFlight = settle(batch, bytes, sendBatch(producer, batch, { config, partitions, signal }));
+
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_EVERY_MS) {
         lastProgress = now;
@@ -164,7 +194,9 @@ export async function runProducer(
         });
       }
     }
+    await inFlight;
   } finally {
+    summary.unsent = generated - summary.acknowledged - summary.failed - summary.indeterminate;
     summary.elapsedMs = Math.round(performance.now() - started);
     await acksLog.close();
     await producer.disconnect().catch((error) =>
@@ -181,11 +213,12 @@ export async function runProducer(
  */
 async function sendBatch(
   producer: Producer,
-  batch: readonly OrderEvent[],
+  batch: readonly Encoded[],
   { config, partitions, signal }: { config: Config; partitions: number; signal: AbortSignal },
 ): Promise<AckRecord[]> {
-  const placed = batch.map((order) => ({
+  const placed = batch.map(({ order, value }) => ({
     order,
+    value,
     partition: partitionFor(order.order_id, partitions),
   }));
   const base = (order: OrderEvent, partition: number) => ({
@@ -198,9 +231,9 @@ async function sendBatch(
   const send = producer.send({
     topic: config.topic,
     acks: -1,
-    messages: placed.map(({ order, partition }) => ({
+    messages: placed.map(({ order, value, partition }) => ({
       key: order.order_id,
-      value: asBuffer(encodeOrder(order)),
+      value: asBuffer(value),
       partition,
       headers: { event_type: order.metadata.event_type },
     })),

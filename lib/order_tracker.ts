@@ -69,7 +69,13 @@ function coordinates(topic: string, partition: number, message: KafkaMessage): M
  */
 export async function runTracker(
   config: Config,
-  { signal, log, onReady }: { signal: AbortSignal; log: Logger; onReady?: () => void },
+  { signal, log, onReady, onAudited }: {
+    signal: AbortSignal;
+    log: Logger;
+    onReady?: () => void;
+    /** Told after each synced and committed chunk (benchmarks use it). */
+    onAudited?: (counters: Readonly<TrackerCounters>) => void;
+  },
 ): Promise<TrackerCounters> {
   const { paths } = config;
   await Deno.mkdir(paths.dataDir, { recursive: true });
@@ -234,6 +240,7 @@ export async function runTracker(
       offset: String(Number(lastOffset) + 1),
     }]);
     lag.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastOffset) - 1));
+    onAudited?.(counters);
     await payload.heartbeat();
   }
 

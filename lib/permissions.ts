@@ -17,6 +17,9 @@ export const ROLES = {
   start: "tasks/start.ts",
   stop: "tasks/stop.ts",
   test: "tasks/test.ts",
+  "bench:producer": "tasks/bench_producer.ts",
+  "bench:tracker": "tasks/bench_tracker.ts",
+  verify: "tasks/verify.ts",
 } as const;
 export type Role = keyof typeof ROLES;
 
@@ -135,7 +138,16 @@ export function permissionFlags(
         }`,
       ];
     case "topics":
+    case "bench:producer":
       return ["--no-prompt", net, env()];
+    case "bench:tracker": {
+      // Its scratch data directory only.
+      const scratch = join(paths.stateDir, "bench");
+      return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
+    }
+    case "verify":
+      // Reads the trail and the acks log, asks Kafka for offsets and dead letters.
+      return ["--no-prompt", net, env(), "--allow-read"];
     case "broker":
     case "start":
     case "stop":

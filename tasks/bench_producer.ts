@@ -1,0 +1,76 @@
+/**
+ * `deno task bench:producer [--count N]`: publishes N generated orders as fast
+ * as possible to a fresh topic on the configured broker and prints msg/s and
+ * MB/s with the batching settings. A command that prints figures, not a test.
+ * Start a broker first (`deno task broker:up`).
+ *
+ * Permissions: --allow-net to the brokers, --allow-env to the settings.
+ */
+import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { EXIT } from "../lib/constants.ts";
+import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
+import { logger, setupLogging } from "../lib/logging.ts";
+import {
+  FLUSH_TIMEOUT_MS,
+  MAX_BATCH,
+  MAX_BATCH_BYTES,
+  runProducer,
+} from "../lib/order_producer.ts";
+
+const DEFAULT_COUNT = 50_000;
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    const args = Deno.args.includes("--count")
+      ? Deno.args
+      : ["--count", String(DEFAULT_COUNT), ...Deno.args];
+    const base = resolveConfig(readConfigEnv(), args);
+    const topic = `bench-producer-${crypto.randomUUID().slice(0, 8)}`;
+    config = { ...base, topic, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  const closeLogging = await setupLogging({ level: "warning" });
+  try {
+    await waitForCluster(config.brokers, { timeoutMs: 5_000 }).catch((error) => {
+      throw new Error(`${error.message}; start one with deno task broker:up`);
+    });
+    await ensureTopics(config.brokers, [{
+      topic: config.topic,
+      partitions: config.partitions,
+      replicationFactor: config.replicationFactor,
+    }]);
+    const controller = new AbortController();
+    const summary = await runProducer(config, { signal: controller.signal, log: logger("bench") });
+    const seconds = summary.elapsedMs / 1000;
+    console.log(
+      [
+        `orders        ${summary.acknowledged} acknowledged, ${
+          summary.failed + summary.indeterminate
+        } not`,
+        `throughput    ${Math.round(summary.acknowledged / seconds)} msg/s, ${
+          (summary.bytes / 1e6 / seconds).toFixed(1)
+        } MB/s (${Math.round(summary.bytes / Math.max(1, summary.acknowledged))} B/order)`,
+        `elapsed       ${seconds.toFixed(2)} s, including order generation and JSON encoding`,
+        `settings      batch ≤ ${MAX_BATCH} msgs / ${
+          MAX_BATCH_BYTES / 1024
+        } KiB, 1 send in flight, ` +
+        `acks=all, idempotent, ${config.partitions} partitions (flush timeout ${FLUSH_TIMEOUT_MS} ms)`,
+        `topic         ${config.topic} at ${config.brokers.join(",")}`,
+      ].join("\n"),
+    );
+    return summary.failed + summary.indeterminate === 0 ? EXIT.ok : EXIT.failure;
+  } catch (error) {
+    console.error(`Cannot run the producer benchmark: ${(error as Error).message}`);
+    return EXIT.failure;
+  } finally {
+    await closeLogging();
+  }
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main();
+}

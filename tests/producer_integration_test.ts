@@ -1,0 +1,126 @@
+/**
+ * Integration: the producer as a real process on the real broker, read back
+ * with a plain consumer.
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import {
+  readJsonLines,
+  spawnEntry,
+  tempDataDir,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from "./support.ts";
+import { createKafka, ensureTopics } from "../lib/kafka.ts";
+import type { AckRecord } from "../lib/order_producer.ts";
+import { parseOrder } from "../lib/order.ts";
+
+interface Seen {
+  key: string;
+  partition: number;
+  offset: number;
+  orderId: string;
+}
+
+async function readTopic(topic: string, expected: number): Promise<Seen[]> {
+  const kafka = createKafka({ brokers: testBrokers(), clientId: "read-back" });
+  const consumer = kafka.consumer({ groupId: uniqueName("read-back") });
+  const seen: Seen[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ partition, message }) => {
+        const parsed = parseOrder(message.value, { maxBytes: 1 << 20 });
+        assert(parsed.ok, "every produced message is a valid order");
+        seen.push({
+          key: String(message.key),
+          partition,
+          offset: Number(message.offset),
+          orderId: parsed.order.order_id,
+        });
+        return Promise.resolve();
+      },
+    });
+    await waitFor(`${expected} messages`, () => (seen.length >= expected ? true : undefined), {
+      timeoutMs: 60_000,
+    });
+    return seen;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+async function setup() {
+  const topic = uniqueName("produce");
+  await ensureTopics(testBrokers(), [{ topic, partitions: 3, replicationFactor: 1 }]);
+  const data = await tempDataDir();
+  return { topic, data, acksLog: join(data.dir, "acks.jsonl") };
+}
+
+Deno.test("every acknowledged order is in the topic exactly once, keyed by its order id, where the ack said", async () => {
+  const { topic, data, acksLog } = await setup();
+  try {
+    const count = 5_000;
+    const producer = spawnEntry("producer", {
+      env: { ORDERS_TOPIC: topic },
+      args: ["--count", String(count), "--rate", "0", "--acks-log", acksLog],
+    });
+    const status = await producer.exited;
+    assertEquals(status.code, 0, producer.output());
+    const acks = await readJsonLines<AckRecord>(acksLog);
+    assertEquals(acks.filter((a) => a.outcome === "acknowledged").length, count);
+
+    const seen = await readTopic(topic, count);
+    assertEquals(seen.length, count, "nothing extra");
+    const byPlace = new Map(seen.map((s) => [`${s.partition}/${s.offset}`, s]));
+    for (const ack of acks) {
+      const message = byPlace.get(`${ack.partition}/${ack.offset}`);
+      assert(message, `ack ${ack.partition}/${ack.offset} is in the topic`);
+      assertEquals(message.key, ack.order_id);
+      assertEquals(message.orderId, ack.order_id);
+    }
+    // Per-key order: each order's events sit in one partition, in lifecycle order.
+    const partitions = new Map<string, Set<number>>();
+    for (const s of seen) {
+      partitions.set(s.key, (partitions.get(s.key) ?? new Set()).add(s.partition));
+    }
+    assert([...partitions.values()].every((p) => p.size === 1), "one partition per order");
+  } finally {
+    await data.remove();
+  }
+});
+
+Deno.test("SIGTERM mid-run flushes: every acknowledged order is in the topic and the exit code tells the truth", async () => {
+  const { topic, data, acksLog } = await setup();
+  try {
+    const producer = spawnEntry("producer", {
+      env: { ORDERS_TOPIC: topic },
+      args: ["--rate", "2000", "--acks-log", acksLog],
+    });
+    await waitFor("some acknowledgements", async () => {
+      const acks = await readJsonLines<AckRecord>(acksLog);
+      return acks.length >= 500 ? true : undefined;
+    });
+    producer.child.kill("SIGTERM");
+    const status = await producer.exited;
+    const output = producer.output();
+    assertMatch(output, /SIGTERM/);
+    const summary =
+      /Producer stopped: (\d+) acknowledged, (\d+) failed, (\d+) indeterminate, (\d+) unsent/
+        .exec(output);
+    assert(summary, output);
+    const [acknowledged, failed, indeterminate, unsent] = summary.slice(1).map(Number);
+    assertEquals(status.code, failed! + indeterminate! + unsent! === 0 ? 0 : 1);
+
+    const acks = await readJsonLines<AckRecord>(acksLog);
+    const acked = acks.filter((a) => a.outcome === "acknowledged");
+    assertEquals(acked.length, acknowledged);
+    const seen = await readTopic(topic, acked.length);
+    const places = new Set(seen.map((s) => `${s.partition}/${s.offset}`));
+    for (const ack of acked) assert(places.has(`${ack.partition}/${ack.offset}`), "acked is there");
+  } finally {
+    await data.remove();
+  }
+});
