@@ -15,8 +15,8 @@ import { permissionFlags, type Role, ROLES } from "../lib/permissions.ts";
 
 /**
  * The argument list that runs `role` with its own permissions. The broker role
- * takes an action (`up`, `down`) before its flags; the test role passes its
- * arguments to `deno test`.
+ * takes an action (`up`, `down`) before its flags; test and verify read their
+ * settings from the environment only.
  *
  * @param options.args the role's arguments
  * @param options.env the settings the child will see (default: this process's)
@@ -29,7 +29,12 @@ export function denoRunArgs(
     env?: Record<string, string | undefined>;
   } = {},
 ): string[] {
-  const configArgs = role === "broker" ? args.slice(1) : role === "test" ? [] : args;
+  // The broker takes an action first; test and verify take arguments of their own.
+  const configArgs = role === "broker"
+    ? args.slice(1)
+    : role === "test" || role === "verify"
+    ? []
+    : args;
   const config = resolveConfig(env, configArgs);
   return [
     "run",
