@@ -7,7 +7,6 @@
 import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
-import { runProducer } from "./lib/order_producer.ts";
 import { installShutdown } from "./lib/shutdown.ts";
 
 async function main(): Promise<number> {
@@ -23,8 +22,9 @@ async function main(): Promise<number> {
     console.log(usage("deno task producer"));
     return EXIT.ok;
   }
-  const closeLogging = await setupLogging({ level: config.logLevel });
   const log = logger("producer");
+  // Signals are handled from here on: the Kafka client, slow to load, is
+  // imported only after, so a SIGTERM during start-up is a clean stop too.
   const shutdown = installShutdown({
     hardDeadlineMs: 20_000,
     onSignal: (signal, forced) =>
@@ -32,7 +32,9 @@ async function main(): Promise<number> {
         signal,
       }),
   });
+  const closeLogging = await setupLogging({ level: config.logLevel });
   try {
+    const { runProducer } = await import("./lib/order_producer.ts");
     const summary = await runProducer(config, { signal: shutdown.signal, log });
     const lost = summary.failed + summary.indeterminate + summary.unsent;
     const line = "Producer stopped: {acknowledged} acknowledged, {failed} failed, " +

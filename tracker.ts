@@ -6,7 +6,6 @@
 import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
-import { runTracker } from "./lib/order_tracker.ts";
 import { installShutdown } from "./lib/shutdown.ts";
 
 /** Shutdown must finish well inside the 10 s a supervisor allows. */
@@ -26,11 +25,9 @@ async function main(): Promise<number> {
     return EXIT.ok;
   }
   await Deno.mkdir(config.paths.dataDir, { recursive: true });
-  const closeLogging = await setupLogging({
-    level: config.logLevel,
-    jsonFile: config.paths.healthLog,
-  });
   const log = logger("tracker");
+  // Signals are handled from here on: the Kafka client, slow to load, is
+  // imported only after, so a SIGTERM during start-up is a clean stop too.
   const shutdown = installShutdown({
     hardDeadlineMs: HARD_DEADLINE_MS,
     onSignal: (signal, forced) =>
@@ -38,8 +35,13 @@ async function main(): Promise<number> {
         signal,
       }),
   });
+  const closeLogging = await setupLogging({
+    level: config.logLevel,
+    jsonFile: config.paths.healthLog,
+  });
   log.info("Tracker starting (pid {pid})", { pid: Deno.pid });
   try {
+    const { runTracker } = await import("./lib/order_tracker.ts");
     const counters = await runTracker(config, { signal: shutdown.signal, log });
     log.info(
       "Tracker stopped: {received} received, {audited} audited, {dead_lettered} dead-lettered, " +

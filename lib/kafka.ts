@@ -101,7 +101,11 @@ export function createConsumer(
   return kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
-    sessionTimeout: 30_000,
+    // A member that dies (SIGKILL) holds its partitions until its session
+    // expires: 10 s bounds failover, while heartbeats every 3 s (and after each
+    // audited chunk) keep a live member in.
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 20_000,
     heartbeatInterval: 3_000,
     // Idle cost: a longer fetch wait means fewer empty fetch round trips.
     maxWaitTimeInMs: 1_000,

@@ -115,12 +115,6 @@ export async function runProducer(
   { signal, log, onReady }: { signal: AbortSignal; log: Logger; onReady?: () => void },
 ): Promise<ProducerSummary> {
   const { ratePerSec, count, durationMs, seed, acksLog: acksPath } = config.producer;
-  const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
-  const partitions = await partitionCount(kafka, config.topic);
-  const producer: Producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  const acksLog = await openAcksLog(acksPath);
-  const generator = createOrderGenerator({ seed });
   const summary: ProducerSummary = {
     acknowledged: 0,
     failed: 0,
@@ -129,6 +123,13 @@ export async function runProducer(
     bytes: 0,
     elapsedMs: 0,
   };
+  if (signal.aborted) return summary; // Stopped during start-up: nothing generated.
+  const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
+  const partitions = await partitionCount(kafka, config.topic);
+  const producer: Producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const acksLog = await openAcksLog(acksPath);
+  const generator = createOrderGenerator({ seed });
   const started = performance.now();
   let generated = 0;
   let lastProgress = started;

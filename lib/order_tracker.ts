@@ -48,6 +48,11 @@ export interface TrackerCounters {
   dead_lettered: number;
 }
 
+/** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
+class AuditWriteError extends Error {
+  override name = "AuditWriteError";
+}
+
 /** The tracker failed in a way a restart may fix (stall, crash, disk, DLQ). */
 export class TrackerFailure extends Error {
   override name = "TrackerFailure";
@@ -160,6 +165,32 @@ export async function runTracker(
     });
   };
 
+  type DeadLetter = { message: KafkaMessage; record: AuditRecord };
+
+  /** Publishes the original bytes with their source and error in headers; resolves when acknowledged. */
+  async function sendDeadLetters(
+    batch: EachBatchPayload["batch"],
+    deadLetters: readonly DeadLetter[],
+  ): Promise<void> {
+    await dlq.send({
+      topic: config.dlqTopic,
+      acks: -1,
+      messages: deadLetters.map(({ message, record }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          [DLQ_HEADERS.sourceTopic]: batch.topic,
+          [DLQ_HEADERS.sourcePartition]: String(batch.partition),
+          [DLQ_HEADERS.sourceOffset]: message.offset,
+          [DLQ_HEADERS.errorClass]: record.error_class ?? "unknown",
+          [DLQ_HEADERS.errorMessage]: Buffer.from(record.error ?? ""),
+          [DLQ_HEADERS.failedAt]: record.timestamp,
+        },
+      })),
+    });
+  }
+
   async function handleChunk(
     payload: EachBatchPayload,
     messages: readonly KafkaMessage[],
@@ -167,7 +198,7 @@ export async function runTracker(
     const { batch } = payload;
     const now = Date.now();
     const records: AuditRecord[] = [];
-    const deadLetters: { message: KafkaMessage; record: AuditRecord }[] = [];
+    const deadLetters: DeadLetter[] = [];
     for (const message of messages) {
       counters.received++;
       const where = coordinates(batch.topic, batch.partition, message);
@@ -194,26 +225,12 @@ export async function runTracker(
       const last = records.at(-1);
       if (last && last.kafka_offset === where.offset) state.apply(last);
     }
-    if (deadLetters.length > 0) {
-      await dlq.send({
-        topic: config.dlqTopic,
-        acks: -1,
-        messages: deadLetters.map(({ message, record }) => ({
-          key: message.key,
-          value: message.value,
-          headers: {
-            ...message.headers,
-            [DLQ_HEADERS.sourceTopic]: batch.topic,
-            [DLQ_HEADERS.sourcePartition]: String(batch.partition),
-            [DLQ_HEADERS.sourceOffset]: message.offset,
-            [DLQ_HEADERS.errorClass]: record.error_class ?? "unknown",
-            [DLQ_HEADERS.errorMessage]: Buffer.from(record.error ?? ""),
-            [DLQ_HEADERS.failedAt]: record.timestamp,
-          },
-        })),
-      });
+    try {
+      if (deadLetters.length > 0) await sendDeadLetters(batch, deadLetters);
+      await audit.append(records);
+    } catch (error) {
+      throw new AuditWriteError((error as Error).message, { cause: error });
     }
-    await audit.append(records);
     // Counted only now: what is counted is on disk.
     for (const record of records) {
       if (record.outcome === "audited") {
@@ -244,6 +261,11 @@ export async function runTracker(
     await payload.heartbeat();
   }
 
+  if (signal.aborted) {
+    // Stopped during start-up: nothing was consumed, nothing to commit.
+    audit.close();
+    return counters;
+  }
   await Promise.all([dlq.connect(), consumer.connect()]);
   await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
   await consumer.run({
@@ -257,6 +279,9 @@ export async function runTracker(
         try {
           await handleChunk(payload, messages.slice(i, i + CHUNK_SIZE));
         } catch (error) {
+          // A group error (a rebalance, a moved coordinator) goes back to
+          // KafkaJS, which rejoins; redelivered offsets are then recognised.
+          if (!(error instanceof AuditWriteError)) throw error;
           // Disk or DLQ failure: nothing of this chunk is committed. Stop; a
           // restart resumes from the last commit and the trail dedups replays.
           log.error("Cannot finish a batch of {partition}: {error}", {

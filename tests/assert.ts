@@ -6,3 +6,4 @@ export const assertEquals: typeof assert.deepStrictEqual = assert.deepStrictEqua
 export const assertMatch: typeof assert.match = assert.match;
 export const assertRejects: typeof assert.rejects = assert.rejects;
 export const assertThrows: typeof assert.throws = assert.throws;
+export const assertNotEquals: typeof assert.notDeepStrictEqual = assert.notDeepStrictEqual;

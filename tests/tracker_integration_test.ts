@@ -1,0 +1,204 @@
+/**
+ * Integration: the tracker as a real process under crashes, restarts, a second
+ * member and damaged files, checked with the delivery checker.
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "./assert.ts";
+import {
+  type EntryProcess,
+  readJsonLines,
+  spawnEntry,
+  tempDataDir,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from "./support.ts";
+import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
+import { checkDelivery, formatReport } from "../lib/delivery_check.ts";
+import type { AuditRecord } from "../lib/audit_log.ts";
+import type { AckRecord } from "../lib/order_producer.ts";
+
+async function setup() {
+  const topic = uniqueName("track");
+  const dlqTopic = `${topic}-dlq`;
+  await ensureTopics(testBrokers(), [
+    { topic, partitions: 3, replicationFactor: 1 },
+    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+  ]);
+  const work = await tempDataDir();
+  const env = {
+    ORDERS_TOPIC: topic,
+    DLQ_TOPIC: dlqTopic,
+    TRACKER_GROUP_ID: uniqueName("group"),
+    DATA_DIR: join(work.dir, "a"),
+  };
+  return { topic, work, env, acksLog: join(work.dir, "acks.jsonl") };
+}
+
+async function stop(entry: EntryProcess, signal: Deno.Signal = "SIGTERM") {
+  try {
+    entry.child.kill(signal);
+  } catch { /* already exited */ }
+  return await entry.exited;
+}
+
+async function verify(
+  { topic, groupId, acksLog, auditFiles }: {
+    topic: string;
+    groupId: string;
+    acksLog: string;
+    auditFiles: string[];
+  },
+) {
+  const audit = (await Promise.all(auditFiles.map((f) => readJsonLines<AuditRecord>(f)))).flat();
+  return checkDelivery({
+    topic,
+    acks: await readJsonLines<AckRecord>(acksLog),
+    audit,
+    deadLetters: [],
+    committed: await committedOffsets(testBrokers(), { groupId, topic }),
+  });
+}
+
+async function auditedCount(files: string[]): Promise<number> {
+  let n = 0;
+  for (const f of files) n += (await readJsonLines<AuditRecord>(f)).length;
+  return n;
+}
+
+Deno.test("SIGKILL of the tracker at random moments, three times: nothing acknowledged is missing, nothing is audited twice", async () => {
+  const { topic, work, env, acksLog } = await setup();
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  const count = 8_000;
+  const producer = spawnEntry("producer", {
+    env,
+    args: ["--count", String(count), "--rate", "400", "--acks-log", acksLog],
+  });
+  let tracker = spawnEntry("tracker", { env });
+  try {
+    for (let kill = 1; kill <= 3; kill++) {
+      const before = await auditedCount([auditFile]);
+      await waitFor(
+        "the tracker at work",
+        async () => (await auditedCount([auditFile])) > before ? true : undefined,
+        { timeoutMs: 60_000 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 1_500));
+      assertEquals((await stop(tracker, "SIGKILL")).signal, "SIGKILL");
+      tracker = spawnEntry("tracker", { env });
+    }
+    assertEquals((await producer.exited).code, 0, producer.output());
+    await waitFor(
+      "every order audited",
+      async () => (await auditedCount([auditFile])) >= count ? true : undefined,
+      { timeoutMs: 90_000 },
+    );
+    assertEquals((await stop(tracker)).code, 0, tracker.output());
+    const report = await verify({
+      topic,
+      groupId: env.TRACKER_GROUP_ID,
+      acksLog,
+      auditFiles: [auditFile],
+    });
+    assert(report.ok, formatReport(report));
+    assertEquals(report.counts.audited, count);
+  } finally {
+    await stop(tracker, "SIGKILL");
+    await stop(producer, "SIGKILL");
+    await work.remove();
+  }
+});
+
+Deno.test("a second tracker in the group takes partitions, and after it is SIGKILLed nothing is lost", async () => {
+  const { topic, work, env, acksLog } = await setup();
+  const envB = { ...env, DATA_DIR: join(work.dir, "b") };
+  const files = [join(env.DATA_DIR, "tracker.events"), join(envB.DATA_DIR, "tracker.events")];
+  const count = 6_000;
+  const producer = spawnEntry("producer", {
+    env,
+    args: ["--count", String(count), "--rate", "400", "--acks-log", acksLog],
+  });
+  const a = spawnEntry("tracker", { env });
+  let b: EntryProcess | undefined;
+  try {
+    await waitFor(
+      "tracker A at work",
+      async () => (await auditedCount([files[0]!])) > 500 ? true : undefined,
+      { timeoutMs: 60_000 },
+    );
+    b = spawnEntry("tracker", { env: envB });
+    await waitFor(
+      "tracker B at work",
+      async () => (await auditedCount([files[1]!])) > 300 ? true : undefined,
+      { timeoutMs: 60_000 },
+    ).catch((error) => {
+      throw new Error(`${error.message}\nA:\n${a.output()}\nB:\n${b!.output()}`);
+    });
+    assertEquals((await stop(b, "SIGKILL")).signal, "SIGKILL");
+    assertEquals((await producer.exited).code, 0, producer.output());
+    await waitFor(
+      "every order audited by A or B",
+      async () => (await auditedCount(files)) >= count ? true : undefined,
+      { timeoutMs: 90_000 },
+    );
+    assertEquals((await stop(a)).code, 0, a.output());
+    const report = await verify({
+      topic,
+      groupId: env.TRACKER_GROUP_ID,
+      acksLog,
+      auditFiles: files,
+    });
+    assert(report.ok, formatReport(report));
+    assertEquals(report.counts.audited, count);
+  } finally {
+    await stop(a, "SIGKILL");
+    if (b) await stop(b, "SIGKILL");
+    await stop(producer, "SIGKILL");
+    await work.remove();
+  }
+});
+
+Deno.test("a second tracker on the same data directory refuses to start", async () => {
+  const { work, env } = await setup();
+  const first = spawnEntry("tracker", { env });
+  try {
+    await waitFor(
+      "the first tracker ready",
+      () => /Tracker ready/.test(first.output()) ? true : undefined,
+    );
+    const second = spawnEntry("tracker", { env });
+    const status = await second.exited;
+    assertNotEquals(status.code, 0);
+    assertMatch(second.output(), /another tracker holds .*tracker\.lock/);
+  } finally {
+    await stop(first);
+    await work.remove();
+  }
+});
+
+Deno.test("on start a torn last audit line is quarantined and logged; corruption elsewhere stops the tracker", async () => {
+  const { work, env } = await setup();
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  try {
+    await Deno.mkdir(env.DATA_DIR, { recursive: true });
+    await Deno.writeTextFile(auditFile, '{"timestamp":"2026-11-25T12:0');
+    const tracker = spawnEntry("tracker", { env });
+    await waitFor("ready", () => /Tracker ready/.test(tracker.output()) ? true : undefined);
+    assertEquals((await stop(tracker)).code, 0, tracker.output());
+    const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
+    assertMatch(health, /Repaired the audit trail: moved a torn last line \(29 bytes\)/);
+    assertEquals(await Deno.readTextFile(auditFile), "");
+    assertEquals(
+      await Deno.readTextFile(join(env.DATA_DIR, "tracker.events.quarantine")),
+      '{"timestamp":"2026-11-25T12:0\n',
+    );
+
+    await Deno.writeTextFile(auditFile, "not json at all\n{}\n");
+    const refused = spawnEntry("tracker", { env });
+    const status = await refused.exited;
+    assertEquals(status.code, 1);
+    assertMatch(refused.output(), /tracker\.events is corrupt \(Cannot parse audit line 1/);
+  } finally {
+    await work.remove();
+  }
+});
