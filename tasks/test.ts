@@ -4,7 +4,7 @@
  * KAFKA_BROKERS names), runs the unit and integration tests against it, and
  * stops it again, also when tests fail or are interrupted. Arguments go to
  * `deno test` (e.g. a file or `--filter`). A JUnit report is written to
- * .state/test/junit.xml.
+ * .state/test/junit.xml (.state/test-<port>/ with another TEST_KAFKA_PORT).
  *
  * Permissions: as tasks/start.ts.
  */
@@ -16,7 +16,10 @@ import { runningPid } from "./process.ts";
 import { PROJECT_DIR } from "./project_dir.ts";
 
 export const TEST_BROKER_PORT = 19092;
-export const TEST_STATE_DIR = ".state/test";
+/** State of the test broker; another TEST_KAFKA_PORT gets its own, so two runs can coexist. */
+export function testStateDir(port: number): string {
+  return port === TEST_BROKER_PORT ? ".state/test" : `.state/test-${port}`;
+}
 
 /** The settings of the test broker: the user's, with test ports and state directory. */
 export function testEnv(env: Record<string, string | undefined>): Record<string, string> {
@@ -24,7 +27,7 @@ export function testEnv(env: Record<string, string | undefined>): Record<string,
   const testEnv: Record<string, string> = {
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
-    STATE_DIR: TEST_STATE_DIR,
+    STATE_DIR: testStateDir(port),
     LOG_LEVEL: env.LOG_LEVEL ?? "warning",
   };
   if (env.KAFKA_BROKERS) testEnv.KAFKA_BROKERS = env.KAFKA_BROKERS;
@@ -33,7 +36,7 @@ export function testEnv(env: Record<string, string | undefined>): Record<string,
 }
 
 async function runTests(config: Config, args: string[]): Promise<number> {
-  const junit = join(TEST_STATE_DIR, "junit.xml");
+  const junit = join(config.paths.stateDir, "junit.xml");
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "test",
@@ -47,7 +50,7 @@ async function runTests(config: Config, args: string[]): Promise<number> {
       ...(args.length > 0 ? args : ["tests/"]),
     ],
     cwd: PROJECT_DIR,
-    env: { KAFKA_BROKERS: config.brokers.join(","), STATE_DIR: TEST_STATE_DIR },
+    env: { KAFKA_BROKERS: config.brokers.join(","), STATE_DIR: config.paths.stateDir },
     stdin: "null",
   }).spawn();
   const { code } = await child.status;
