@@ -16,10 +16,25 @@ import {
 } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
 import process from "node:process";
+import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 
 export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
 
 const kafkaLog = getLogger(["kafkajs"]);
+
+// KafkaJS 2.2.4's request queue re-arms a timer after every check, even with
+// nothing pending and no throttling; the delay it computes is then negative,
+// so the timer fires after 1 ms and re-arms itself: ~900 wake-ups a second per
+// broker connection, about 2% of a core for an idle consumer. Skip the timer
+// when there is nothing to check: push() schedules again when a request waits,
+// and a finished request checks the queue itself.
+type Queue = { pending: unknown[]; throttledUntil: number; scheduleCheckPendingRequests(): void };
+const queueProto = (RequestQueue as unknown as { prototype: Queue }).prototype;
+const scheduleCheck = queueProto.scheduleCheckPendingRequests;
+queueProto.scheduleCheckPendingRequests = function (this: Queue) {
+  if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+  scheduleCheck.call(this);
+};
 
 // KafkaJS's delay queue arms a timer with a negative delay when it is empty,
 // which Deno reports as a TimeoutNegativeWarning once per process (harmless:
