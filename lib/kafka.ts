@@ -286,5 +286,39 @@ export async function partitionCount(kafka: Kafka, topic: string): Promise<numbe
   }
 }
 
+/**
+ * Whether a failed send will fail again however often it is retried: the
+ * broker refused the request itself (a message too large, an invalid record,
+ * no authorisation). Connection failures and exhausted retries are transient.
+ */
+export function isPermanentSendError(error: unknown): boolean {
+  for (let e = error as Record<string, unknown> | undefined; e;) {
+    if (e.name === "KafkaJSProtocolError" && e.retriable === false) return true;
+    e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
+  }
+  return false;
+}
+
+const REJOIN_TYPES = new Set([
+  "UNKNOWN_MEMBER_ID",
+  "REBALANCE_IN_PROGRESS",
+  "NOT_COORDINATOR_FOR_GROUP",
+  "ILLEGAL_GENERATION",
+]);
+
+/**
+ * The group error inside `error` that a rejoin cures (the member was dropped
+ * after a broker outage, a rebalance started), or undefined. KafkaJS's
+ * commitOffsets wraps these in a non-retriable error, which would crash the
+ * consumer; its fetch loop rejoins when it gets the inner error instead.
+ */
+export function rejoinableGroupError(error: unknown): Error | undefined {
+  for (let e = error as Record<string, unknown> | undefined; e; ) {
+    if (typeof e.type === "string" && REJOIN_TYPES.has(e.type)) return e as unknown as Error;
+    e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
+  }
+  return undefined;
+}
+
 /** Creates a plain client for tests and tools that need the raw API. */
 export { Kafka };

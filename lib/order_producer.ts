@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import {
   createIdempotentProducer,
   createKafka,
+  isPermanentSendError,
   partitionCount,
   partitionFor,
   type Producer,
@@ -184,7 +185,17 @@ export async function runProducer(
       }
       generated += batch.length;
       await inFlight;
-      inFlight = settle(batch, bytes, sendBatch(producer, batch, { config, partitions, signal }));
+      if (signal.aborted) {
+        // Stopped while the previous send finished: this batch was never
+        // offered to Kafka, so it is dropped rather than sent after the stop.
+        generated -= batch.length;
+        break;
+      }
+      inFlight = settle(
+        batch,
+        bytes,
+        sendBatch(producer, batch, { config, partitions, signal, log }),
+      );
 
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_EVERY_MS) {
@@ -207,15 +218,26 @@ export async function runProducer(
   return summary;
 }
 
+/** Backoff between attempts of a batch while Kafka is unreachable. */
+const RETRY_INITIAL_MS = 500;
+const RETRY_MAX_MS = 10_000;
+
 /**
- * Sends one batch and returns one record per message. If `signal` aborts while
- * the send is unanswered, waits up to FLUSH_TIMEOUT_MS, then reports the
- * batch as indeterminate (it may or may not have been written).
+ * Sends one batch and returns one record per message. A transient failure
+ * (broker unreachable, leader moving) is retried with backoff for as long as
+ * it lasts, and reported; a permanent one (e.g. a message too large) fails the
+ * batch. Once `signal` aborts, the batch gets FLUSH_TIMEOUT_MS more; then what
+ * is still unanswered is indeterminate (it may or may not have been written).
  */
 async function sendBatch(
   producer: Producer,
   batch: readonly Encoded[],
-  { config, partitions, signal }: { config: Config; partitions: number; signal: AbortSignal },
+  { config, partitions, signal, log }: {
+    config: Config;
+    partitions: number;
+    signal: AbortSignal;
+    log: Logger;
+  },
 ): Promise<AckRecord[]> {
   const placed = batch.map(({ order, value }) => ({
     order,
@@ -229,53 +251,82 @@ async function sendBatch(
     topic: config.topic,
     partition,
   });
-  const send = producer.send({
-    topic: config.topic,
-    acks: -1,
-    messages: placed.map(({ order, value, partition }) => ({
-      key: order.order_id,
-      value: asBuffer(value),
-      partition,
-      headers: { event_type: order.metadata.event_type },
-    })),
-  });
+  const messages = placed.map(({ order, value, partition }) => ({
+    key: order.order_id,
+    value: asBuffer(value),
+    partition,
+    headers: { event_type: order.metadata.event_type },
+  }));
+
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Promise.withResolvers<"timeout">();
   const armDeadline = () => {
-    timer = setTimeout(() => resolveTimeout("timeout"), FLUSH_TIMEOUT_MS);
+    timer = setTimeout(() => deadline.resolve("timeout"), FLUSH_TIMEOUT_MS);
   };
-  let resolveTimeout: (value: "timeout") => void = () => {};
-  const timedOut = new Promise<"timeout">((resolve) => {
-    resolveTimeout = resolve;
-  });
   if (signal.aborted) armDeadline();
   else signal.addEventListener("abort", armDeadline, { once: true });
-  try {
-    const result = await Promise.race([send, timedOut]);
-    if (result === "timeout") {
-      send.catch(() => {}); // Answered after we gave up: nothing left to record.
-      return placed.map(({ order, partition }) => ({
-        ...base(order, partition),
-        outcome: "indeterminate" as const,
-        error: `no answer within ${FLUSH_TIMEOUT_MS} ms of shutdown`,
-      }));
-    }
-    const baseOffsets = new Map(result.map((m) => [m.partition, Number(m.baseOffset)]));
-    const next = new Map<number, number>();
-    return placed.map(({ order, partition }) => {
-      const index = next.get(partition) ?? 0;
-      next.set(partition, index + 1);
-      return {
-        ...base(order, partition),
-        outcome: "acknowledged" as const,
-        offset: baseOffsets.get(partition)! + index,
-      };
-    });
-  } catch (error) {
-    return placed.map(({ order, partition }) => ({
+  const indeterminate = (why: string) =>
+    placed.map(({ order, partition }) => ({
       ...base(order, partition),
-      outcome: "failed" as const,
-      error: (error as Error).message,
+      outcome: "indeterminate" as const,
+      error: why,
     }));
+
+  try {
+    let backoff = RETRY_INITIAL_MS;
+    const started = Date.now();
+    for (let attempt = 1;; attempt++) {
+      const send = producer.send({ topic: config.topic, acks: -1, messages });
+      send.catch(() => {}); // Settled later if the deadline wins: nothing left to record.
+      let result: Awaited<typeof send> | "timeout";
+      try {
+        result = await Promise.race([send, deadline.promise]);
+      } catch (error) {
+        if (isPermanentSendError(error)) {
+          return placed.map(({ order, partition }) => ({
+            ...base(order, partition),
+            outcome: "failed" as const,
+            error: (error as Error).message,
+          }));
+        }
+        log.error(
+          "Kafka unreachable for {seconds} s: retrying a batch of {count} (attempt {attempt}): {error}",
+          {
+            seconds: Math.round((Date.now() - started) / 1000),
+            count: batch.length,
+            attempt,
+            error: (error as Error).message,
+          },
+        );
+        const pause = new Promise<"retry">((resolve) =>
+          setTimeout(() => resolve("retry"), backoff)
+        );
+        if (await Promise.race([pause, deadline.promise]) === "timeout") {
+          return indeterminate(
+            `unacknowledged ${FLUSH_TIMEOUT_MS} ms after shutdown: ${(error as Error).message}`,
+          );
+        }
+        backoff = Math.min(backoff * 2, RETRY_MAX_MS);
+        continue;
+      }
+      if (result === "timeout") {
+        return indeterminate(`no answer within ${FLUSH_TIMEOUT_MS} ms of shutdown`);
+      }
+      if (attempt > 1) {
+        log.info("Kafka reachable again: batch delivered after {attempt} attempts", { attempt });
+      }
+      const baseOffsets = new Map(result.map((m) => [m.partition, Number(m.baseOffset)]));
+      const next = new Map<number, number>();
+      return placed.map(({ order, partition }) => {
+        const index = next.get(partition) ?? 0;
+        next.set(partition, index + 1);
+        return {
+          ...base(order, partition),
+          outcome: "acknowledged" as const,
+          offset: baseOffsets.get(partition)! + index,
+        };
+      });
+    }
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", armDeadline);

@@ -15,6 +15,7 @@ import {
   type EachBatchPayload,
   type KafkaMessage,
   type Producer,
+  rejoinableGroupError,
 } from "./kafka.ts";
 import {
   auditedRecord,
@@ -36,8 +37,13 @@ export const CHUNK_SIZE = 1_000;
 export const METRICS_INTERVAL_MS = 5_000;
 /** Window of the "now" figures (rates, latency percentiles). */
 export const METRICS_WINDOW_MS = 60_000;
-/** No fetch and no heartbeat for this long means the consumer is stalled. */
-export const STALL_TIMEOUT_MS = 90_000;
+/**
+ * No fetch and no heartbeat for this long, while KafkaJS is not retrying a
+ * failure either, means the consumer is stalled: the tracker exits non-zero.
+ */
+export const STALL_TIMEOUT_MS = 60_000;
+/** How often an outage (KafkaJS retrying, nothing fetched) is reported while it lasts. */
+export const OUTAGE_REPORT_MS = 15_000;
 
 export interface TrackerCounters {
   received: number;
@@ -122,6 +128,9 @@ export async function runTracker(
   const latency = new SlidingWindow({ windowMs: METRICS_WINDOW_MS, maxSamples: 20_000 });
   const lag = new Map<number, number>();
   let lastActivity = Date.now();
+  /** Last time KafkaJS reported a failure it is retrying (a crash it restarts from). */
+  let lastRetry = 0;
+  let lastOutageReport = 0;
 
   const kafka = createKafka({ brokers: config.brokers, clientId: TRACKER_CLIENT_ID });
   const dlq: Producer = createIdempotentProducer(kafka);
@@ -137,14 +146,17 @@ export async function runTracker(
   consumer.on(FETCH_START, () => (lastActivity = Date.now()));
   consumer.on(HEARTBEAT, () => (lastActivity = Date.now()));
   consumer.on(GROUP_JOIN, (event) => {
+    const partitions = event.payload.memberAssignment[config.topic] ?? [];
+    state.keepPartitions(new Set(partitions));
     log.info("Joined group {group}: partitions {partitions}", {
       group: config.groupId,
-      partitions: event.payload.memberAssignment[config.topic] ?? [],
+      partitions,
     });
   });
   consumer.on(CRASH, (event) => {
     const { error, restart } = event.payload;
     if (restart) {
+      lastRetry = Date.now();
       log.warn("Consumer crashed, KafkaJS restarts it: {error}", { error: error.message });
     } else {
       fail(new TrackerFailure(`Consumer crashed: ${error.message}`, { cause: error }));
@@ -251,11 +263,17 @@ export async function runTracker(
     throughput.addCount(now, messages.length);
     const lastOffset = messages.at(-1)!.offset;
     payload.resolveOffset(lastOffset);
-    await consumer.commitOffsets([{
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: String(Number(lastOffset) + 1),
-    }]);
+    try {
+      await consumer.commitOffsets([{
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(Number(lastOffset) + 1),
+      }]);
+    } catch (error) {
+      // The lines are on disk; after the rejoin their offsets come back as
+      // redeliveries, are recognised and committed then.
+      throw rejoinableGroupError(error) ?? error;
+    }
     lag.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(lastOffset) - 1));
     onAudited?.(counters);
     await payload.heartbeat();
@@ -308,10 +326,21 @@ export async function runTracker(
 
   const metricsTimer = setInterval(() => {
     emitMetrics();
-    if (Date.now() - lastActivity > STALL_TIMEOUT_MS) {
+    const now = Date.now();
+    const idleMs = now - lastActivity;
+    if (idleMs <= METRICS_INTERVAL_MS * 2) return;
+    if (now - lastRetry <= STALL_TIMEOUT_MS) {
+      // An outage: KafkaJS keeps retrying. Say so while it lasts; resume after.
+      if (now - lastOutageReport >= OUTAGE_REPORT_MS) {
+        lastOutageReport = now;
+        log.error("Kafka unreachable for {seconds} s: retrying, nothing is committed meanwhile", {
+          seconds: Math.round(idleMs / 1000),
+        });
+      }
+    } else if (idleMs > STALL_TIMEOUT_MS) {
       fail(
         new TrackerFailure(
-          `Consumer stalled: no fetch or heartbeat for ${STALL_TIMEOUT_MS / 1000} s`,
+          `Consumer stalled: no fetch, heartbeat or retry for ${STALL_TIMEOUT_MS / 1000} s`,
         ),
       );
     }

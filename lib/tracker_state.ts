@@ -41,7 +41,8 @@ function eventKey(orderId: string, status: string): string {
 export class TrackerState {
   #limits: TrackerStateLimits;
   #maxOffset = new Map<string, number>();
-  #openOrders = new Map<string, OrderStatus>();
+  /** Open orders: last status and the partition it came from. */
+  #openOrders = new Map<string, { status: OrderStatus; partition: number }>();
   #eventKeys = new Set<string>();
 
   constructor(limits: TrackerStateLimits = DEFAULT_LIMITS) {
@@ -70,7 +71,7 @@ export class TrackerState {
       return { kind: "duplicate", order };
     }
     // A finished order is no longer open, but its final event key is remembered.
-    const previous = this.#openOrders.get(order.order_id) ??
+    const previous = this.#openOrders.get(order.order_id)?.status ??
       [...FINAL_STATUSES].find((final) => this.#eventKeys.has(eventKey(order.order_id, final)));
     if (!isValidTransition(previous, order.status)) {
       return {
@@ -83,6 +84,17 @@ export class TrackerState {
       };
     }
     return { kind: "audit", order };
+  }
+
+  /**
+   * Forgets the open orders of partitions this instance no longer owns. While
+   * another member had them, it saw events this one did not: a later event
+   * must then count as first seen, not as a lifecycle break.
+   */
+  keepPartitions(owned: ReadonlySet<number>): void {
+    for (const [orderId, open] of this.#openOrders) {
+      if (!owned.has(open.partition)) this.#openOrders.delete(orderId);
+    }
   }
 
   /** Takes a record that is now in the trail into account. */
@@ -99,7 +111,7 @@ export class TrackerState {
     }
     this.#openOrders.delete(record.order_id);
     if (FINAL_STATUSES.has(status)) return;
-    this.#openOrders.set(record.order_id, status);
+    this.#openOrders.set(record.order_id, { status, partition: record.kafka_partition });
     if (this.#openOrders.size > this.#limits.maxOpenOrders) {
       this.#openOrders.delete(this.#openOrders.keys().next().value!);
     }

@@ -21,6 +21,7 @@ import {
   spawnDetached,
   stopManaged,
   tailOf,
+  waitForExit,
 } from "./process.ts";
 
 const POM = join(PROJECT_DIR, "tasks", "broker", "pom.xml");
@@ -392,6 +393,31 @@ export async function brokerDown(
     );
   }
   await Deno.remove(providerFile(config)).catch(() => {});
+}
+
+/**
+ * Kills the broker `up` started, without a clean shutdown (SIGKILL), for fault
+ * tests; `brokerUp` brings it back and it recovers its log.
+ *
+ * @throws {Error} for an external cluster, or when no broker runs
+ */
+export async function killBroker(config: Config): Promise<void> {
+  if (config.externalCluster) {
+    throw new Error("Cannot kill an external cluster (KAFKA_BROKERS)");
+  }
+  const provider = Deno.readTextFileSync(providerFile(config)).trim();
+  if (provider === "docker") {
+    const { code, output } = await run("docker", composeArgs(config, ["kill", "-s", "SIGKILL"]), {
+      env: composeEnv(config),
+    });
+    if (code !== 0) throw new Error(`Cannot kill the broker: ${lastLines(output)}`);
+    return;
+  }
+  const broker = brokerProcess(config);
+  const pid = runningPid(broker);
+  if (pid === undefined) throw new Error("Cannot kill the broker: it is not running");
+  Deno.kill(pid, "SIGKILL");
+  await waitForExit(pid, { marker: broker.marker, timeoutMs: 10_000 });
 }
 
 async function main(): Promise<number> {

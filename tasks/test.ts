@@ -50,7 +50,12 @@ async function runTests(config: Config, args: string[]): Promise<number> {
       ...(args.length > 0 ? args : ["tests/"]),
     ],
     cwd: PROJECT_DIR,
-    env: { KAFKA_BROKERS: config.brokers.join(","), STATE_DIR: config.paths.stateDir },
+    env: {
+      KAFKA_BROKERS: config.brokers.join(","),
+      STATE_DIR: config.paths.stateDir,
+      // Tests that kill the broker skip a cluster they did not start.
+      TEST_EXTERNAL_CLUSTER: config.externalCluster ? "1" : "0",
+    },
     stdin: "null",
   }).spawn();
   const { code } = await child.status;

@@ -5,7 +5,8 @@
  * offset gaps per partition and commits past what was audited. Exit 1 on any
  * loss, duplicate, gap or commit too far.
  *
- * Usage: deno task verify [--audit FILE]... [--acks-log FILE] [--json] [--offline]
+ * Usage: deno task verify [--audit FILE]... [--acks-log FILE] [--json] [--offline] [--since-first]
+ * (--since-first: a trail that starts after offset 0, e.g. a new trail on an old topic).
  * Settings (topic, group, brokers, data dir) come from the environment.
  * Permissions: --allow-read, --allow-net to the brokers, --allow-env.
  */
@@ -81,6 +82,7 @@ async function main(): Promise<number> {
       "acks-log": { type: "string" },
       json: { type: "boolean" },
       offline: { type: "boolean" },
+      "since-first": { type: "boolean" },
     },
     strict: true,
   });
@@ -102,6 +104,7 @@ async function main(): Promise<number> {
       committed: online
         ? await committedOffsets(config.brokers, { groupId: config.groupId, topic: config.topic })
         : undefined,
+      fromOffsetZero: !values["since-first"],
     });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? EXIT.ok : EXIT.failure;

@@ -7,6 +7,10 @@ import { join } from "node:path";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
+import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
+import { checkDelivery, type DeadLetterInput, type DeliveryReport } from "../lib/delivery_check.ts";
+import type { AuditRecord } from "../lib/audit_log.ts";
+import type { AckRecord } from "../lib/order_producer.ts";
 
 /** The brokers `deno task test` started (or KAFKA_BROKERS named). */
 export function testBrokers(): string[] {
@@ -48,6 +52,8 @@ export interface EntryProcess {
   output(): string;
   /** Resolves with the exit code once the process ends and its output is read. */
   readonly exited: Promise<Deno.CommandStatus>;
+  /** The exit status if the process has ended, else undefined. */
+  status(): Deno.CommandStatus | undefined;
 }
 
 /**
@@ -73,12 +79,14 @@ export function spawnEntry(
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
   };
   const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let final: Deno.CommandStatus | undefined;
   const exited = (async () => {
     const status = await child.status;
     await pumps;
+    final = status;
     return status;
   })();
-  return { child, output: () => text, exited };
+  return { child, output: () => text, exited, status: () => final };
 }
 
 /** A fresh directory for one test's data, removed by the returned function. */
@@ -94,4 +102,63 @@ export async function readJsonLines<T>(path: string): Promise<T[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
   const complete = text.slice(0, text.lastIndexOf("\n") + 1);
   return complete.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as T);
+}
+
+/**
+ * A fresh topic, dead-letter topic, group and work directory for one test;
+ * `env` runs entries on them (tracker data in `<work>/a`).
+ */
+export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
+  const topic = uniqueName(prefix);
+  const dlqTopic = `${topic}-dlq`;
+  await ensureTopics(testBrokers(), [
+    { topic, partitions, replicationFactor: 1 },
+    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+  ]);
+  const work = await tempDataDir();
+  const env = {
+    ORDERS_TOPIC: topic,
+    DLQ_TOPIC: dlqTopic,
+    TRACKER_GROUP_ID: uniqueName("group"),
+    DATA_DIR: join(work.dir, "a"),
+  };
+  return { topic, dlqTopic, work, env, acksLog: join(work.dir, "acks.jsonl") };
+}
+
+/** Signals an entry (SIGTERM by default) and waits for its exit. */
+export async function stopEntry(
+  entry: EntryProcess,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<Deno.CommandStatus> {
+  try {
+    entry.child.kill(signal);
+  } catch { /* already exited */ }
+  return await entry.exited;
+}
+
+/** Runs the delivery checker on a test's acks log, trail(s) and committed offsets. */
+export async function verifyDelivery(
+  { topic, groupId, acksLog, auditFiles, deadLetters = [] }: {
+    topic: string;
+    groupId: string;
+    acksLog: string;
+    auditFiles: string[];
+    deadLetters?: DeadLetterInput[];
+  },
+): Promise<DeliveryReport> {
+  const audit = (await Promise.all(auditFiles.map((f) => readJsonLines<AuditRecord>(f)))).flat();
+  return checkDelivery({
+    topic,
+    acks: await readJsonLines<AckRecord>(acksLog),
+    audit,
+    deadLetters,
+    committed: await committedOffsets(testBrokers(), { groupId, topic }),
+  });
+}
+
+/** Complete lines in the given audit files. */
+export async function auditLineCount(files: string[]): Promise<number> {
+  let n = 0;
+  for (const f of files) n += (await readJsonLines<AuditRecord>(f)).length;
+  return n;
 }

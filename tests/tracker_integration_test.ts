@@ -5,69 +5,18 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./assert.ts";
 import {
+  auditLineCount as auditedCount,
   type EntryProcess,
-  readJsonLines,
+  setupPipeline,
   spawnEntry,
-  tempDataDir,
-  testBrokers,
-  uniqueName,
+  stopEntry as stop,
+  verifyDelivery as verify,
   waitFor,
 } from "./support.ts";
-import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
-import { checkDelivery, formatReport } from "../lib/delivery_check.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
-import type { AckRecord } from "../lib/order_producer.ts";
-
-async function setup() {
-  const topic = uniqueName("track");
-  const dlqTopic = `${topic}-dlq`;
-  await ensureTopics(testBrokers(), [
-    { topic, partitions: 3, replicationFactor: 1 },
-    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
-  ]);
-  const work = await tempDataDir();
-  const env = {
-    ORDERS_TOPIC: topic,
-    DLQ_TOPIC: dlqTopic,
-    TRACKER_GROUP_ID: uniqueName("group"),
-    DATA_DIR: join(work.dir, "a"),
-  };
-  return { topic, work, env, acksLog: join(work.dir, "acks.jsonl") };
-}
-
-async function stop(entry: EntryProcess, signal: Deno.Signal = "SIGTERM") {
-  try {
-    entry.child.kill(signal);
-  } catch { /* already exited */ }
-  return await entry.exited;
-}
-
-async function verify(
-  { topic, groupId, acksLog, auditFiles }: {
-    topic: string;
-    groupId: string;
-    acksLog: string;
-    auditFiles: string[];
-  },
-) {
-  const audit = (await Promise.all(auditFiles.map((f) => readJsonLines<AuditRecord>(f)))).flat();
-  return checkDelivery({
-    topic,
-    acks: await readJsonLines<AckRecord>(acksLog),
-    audit,
-    deadLetters: [],
-    committed: await committedOffsets(testBrokers(), { groupId, topic }),
-  });
-}
-
-async function auditedCount(files: string[]): Promise<number> {
-  let n = 0;
-  for (const f of files) n += (await readJsonLines<AuditRecord>(f)).length;
-  return n;
-}
+import { formatReport } from "../lib/delivery_check.ts";
 
 Deno.test("SIGKILL of the tracker at random moments, three times: nothing acknowledged is missing, nothing is audited twice", async () => {
-  const { topic, work, env, acksLog } = await setup();
+  const { topic, work, env, acksLog } = await setupPipeline("track");
   const auditFile = join(env.DATA_DIR, "tracker.events");
   const count = 8_000;
   const producer = spawnEntry("producer", {
@@ -110,7 +59,7 @@ Deno.test("SIGKILL of the tracker at random moments, three times: nothing acknow
 });
 
 Deno.test("a second tracker in the group takes partitions, and after it is SIGKILLed nothing is lost", async () => {
-  const { topic, work, env, acksLog } = await setup();
+  const { topic, work, env, acksLog } = await setupPipeline("track");
   const envB = { ...env, DATA_DIR: join(work.dir, "b") };
   const files = [join(env.DATA_DIR, "tracker.events"), join(envB.DATA_DIR, "tracker.events")];
   const count = 6_000;
@@ -159,7 +108,7 @@ Deno.test("a second tracker in the group takes partitions, and after it is SIGKI
 });
 
 Deno.test("a second tracker on the same data directory refuses to start", async () => {
-  const { work, env } = await setup();
+  const { work, env } = await setupPipeline("track");
   const first = spawnEntry("tracker", { env });
   try {
     await waitFor(
@@ -177,7 +126,7 @@ Deno.test("a second tracker on the same data directory refuses to start", async 
 });
 
 Deno.test("on start a torn last audit line is quarantined and logged; corruption elsewhere stops the tracker", async () => {
-  const { work, env } = await setup();
+  const { work, env } = await setupPipeline("track");
   const auditFile = join(env.DATA_DIR, "tracker.events");
   try {
     await Deno.mkdir(env.DATA_DIR, { recursive: true });

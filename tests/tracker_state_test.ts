@@ -64,3 +64,21 @@ Deno.test({
     assertEquals(state.openOrders, 10);
   },
 });
+
+Deno.test({
+  name: "after losing a partition, an order's later events there count as first seen",
+  permissions: "none",
+  fn() {
+    const state = new TrackerState();
+    const id = "c0000000-0000-4000-8000-000000000000";
+    state.apply(auditedRecord(0, at(0, 2), event(id, "created")));
+    // Another member had partition 2 meanwhile and saw "paid" and "shipped".
+    assertEquals(
+      state.decide(at(5, 2), { ok: true, order: event(id, "delivered") }).kind,
+      "reject",
+    );
+    state.keepPartitions(new Set([0, 1]));
+    assertEquals(state.decide(at(5, 2), { ok: true, order: event(id, "delivered") }).kind, "audit");
+    assertEquals(state.openOrders, 0);
+  },
+});
