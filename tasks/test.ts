@@ -65,7 +65,7 @@ async function runTests(config: Config, args: string[]): Promise<number> {
 async function main(): Promise<number> {
   let config: Config;
   try {
-    const env = readConfigEnv();
+    const env = { ...readConfigEnv(), TEST_KAFKA_PORT: Deno.env.get("TEST_KAFKA_PORT") };
     config = resolveConfig({ ...env, ...testEnv(env) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
