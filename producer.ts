@@ -4,24 +4,14 @@
  * how many were acknowledged, failed or indeterminate. Exit 0 only if nothing
  * was lost.
  */
-import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
+import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
 import { installShutdown } from "./lib/shutdown.ts";
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
-  if (config.help) {
-    console.log(usage("deno task producer"));
-    return EXIT.ok;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task producer" });
+  if (typeof config === "number") return config;
   const log = logger("producer");
   // Signals are handled from here on: the Kafka client, slow to load, is
   // imported only after, so a SIGTERM during start-up is a clean stop too.

@@ -3,7 +3,7 @@
  * orders until a signal arrives (exit 0 after a clean stop) or the consumer
  * fails (exit 1; nothing unsynced was committed).
  */
-import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
+import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
 import { installShutdown } from "./lib/shutdown.ts";
@@ -12,18 +12,8 @@ import { installShutdown } from "./lib/shutdown.ts";
 const HARD_DEADLINE_MS = 9_000;
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
-  if (config.help) {
-    console.log(usage("deno task tracker"));
-    return EXIT.ok;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task tracker" });
+  if (typeof config === "number") return config;
   await Deno.mkdir(config.paths.dataDir, { recursive: true });
   const log = logger("tracker");
   // Signals are handled from here on: the Kafka client, slow to load, is

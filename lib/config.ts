@@ -12,6 +12,7 @@ import {
   BROKER_DIR_NAME,
   DEFAULTS,
   DLQ_TOPIC,
+  EXIT,
   HEALTH_LOG_FILE_NAME,
   ORDERS_TOPIC,
   QUARANTINE_FILE_NAME,
@@ -326,6 +327,36 @@ export function resolveConfig(
     stopTimeoutMs: integer("stopTimeoutMs", DEFAULTS.stopTimeoutMs, { min: 100 }),
   };
   return deepFreeze(config);
+}
+
+/**
+ * The configuration of a command from this process's environment and `args`,
+ * or the exit code to end with: 2 after printing a bad setting, 0 after
+ * printing the help that `--help` asked for.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(Deno.args, { command: "deno task tracker" });
+ * if (typeof config === "number") return config;
+ * ```
+ */
+export function loadConfig(
+  args: readonly string[],
+  { command }: { command: string },
+): Config | number {
+  let config: ReturnType<typeof resolveConfig>;
+  try {
+    config = resolveConfig(readConfigEnv(), args);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return EXIT.badConfig;
+  }
+  if (config.help) {
+    console.log(usage(command));
+    return EXIT.ok;
+  }
+  return config;
 }
 
 /** Reads the environment variables this project uses (only those: permissions stay scoped). */

@@ -11,7 +11,7 @@
  */
 import { join, resolve } from "node:path";
 import { PROJECT_DIR } from "./project_dir.ts";
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT, KAFKA_VERSION } from "../lib/constants.ts";
 import { waitForCluster } from "../lib/kafka.ts";
 import {
@@ -422,16 +422,8 @@ export async function killBroker(config: Config): Promise<void> {
 
 async function main(): Promise<number> {
   const [action, ...args] = Deno.args;
-  let config: Config;
-  try {
-    config = resolveConfig(readConfigEnv(), args);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      return EXIT.badConfig;
-    }
-    throw error;
-  }
+  const config = loadConfig(args, { command: "deno task broker:up" });
+  if (typeof config === "number") return config;
   try {
     if (action === "up") await brokerUp(config);
     else if (action === "down") await brokerDown(config);

@@ -6,7 +6,7 @@
  * Usage: deno task topics
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics, type TopicOutcome, waitForCluster } from "../lib/kafka.ts";
 import { setupLogging } from "../lib/logging.ts";
@@ -27,14 +27,8 @@ export function createTopics(config: Config): Promise<TopicOutcome[]> {
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task topics" });
+  if (typeof config === "number") return config;
   // The readiness wait below says what is wrong; KafkaJS's own retries would only repeat it.
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
   try {

@@ -7,7 +7,7 @@
  * (broker readiness), --allow-read, --allow-write to the data, state and jar
  * directories, --allow-env.
  */
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerUp } from "./broker.ts";
 import { PIPELINE_ROLES, pipelineProcess } from "./pipeline.ts";
@@ -85,14 +85,8 @@ Orders are flowing through Kafka at ${config.brokers.join(",")}.
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task start" });
+  if (typeof config === "number") return config;
   try {
     await start(config);
     return EXIT.ok;

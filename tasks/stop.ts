@@ -6,7 +6,7 @@
  *
  * Permissions: as tasks/start.ts.
  */
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerDown } from "./broker.ts";
 import { PIPELINE_ROLES, pipelineProcess } from "./pipeline.ts";
@@ -30,14 +30,8 @@ async function stop(config: Config): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task stop" });
+  if (typeof config === "number") return config;
   try {
     await stop(config);
     return EXIT.ok;

@@ -8,20 +8,10 @@ import { resolveConfig } from "../lib/config.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
 import { brokerProcess, brokerUp, newClusterId, serverProperties } from "../tasks/broker.ts";
 import { runningPid } from "../tasks/process.ts";
-import { testBrokers, uniqueName } from "./support.ts";
-
-function testConfig() {
-  const [broker] = testBrokers();
-  const port = broker!.split(":")[1]!;
-  return resolveConfig({
-    KAFKA_PORT: port,
-    KAFKA_CONTROLLER_PORT: String(Number(port) + 1),
-    STATE_DIR: Deno.env.get("STATE_DIR") ?? ".state/test",
-  });
-}
+import { testBrokerConfig, testBrokers, uniqueName } from "./support.ts";
 
 Deno.test("starting the broker again is a no-op that still checks readiness", async () => {
-  const config = testConfig();
+  const config = testBrokerConfig();
   const pidBefore = runningPid(brokerProcess(config));
   const lines: string[] = [];
   const state = await brokerUp(config, { log: (line) => lines.push(line) });

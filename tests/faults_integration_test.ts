@@ -17,6 +17,7 @@ import {
   setupPipeline,
   spawnEntry,
   stopEntry,
+  testBrokerConfig,
   testBrokers,
   uniqueName,
   verifyDelivery,
@@ -96,18 +97,6 @@ function figures(report: DeliveryReport, orders: number, recoverSeconds = "-") {
     duplicates: report.duplicateOffsets.length + report.duplicateOrders.length,
     recoverSeconds,
   };
-}
-
-/** The test broker's configuration (the one `deno task test` started). */
-function brokerConfig() {
-  const [broker] = testBrokers();
-  const port = broker!.split(":")[1]!;
-  return resolveConfig({
-    KAFKA_PORT: port,
-    KAFKA_CONTROLLER_PORT: String(Number(port) + 1),
-    STATE_DIR: Deno.env.get("STATE_DIR") ?? ".state/test",
-    BROKER_READY_TIMEOUT_MS: "120000",
-  });
 }
 
 /** Broker faults need a broker the tests started; an external cluster is left alone. */
@@ -193,7 +182,7 @@ Deno.test({
     "fault 2: broker SIGKILLed twice mid-stream — nothing lost, no duplicates, resumes within 60 s",
   ignore: external,
   async fn() {
-    const config = brokerConfig();
+    const config = testBrokerConfig();
     const { topic, env, acksLog } = await pipeline("f2");
     const auditFile = join(env.DATA_DIR, "tracker.events");
     const t = tracker(env);
@@ -275,7 +264,7 @@ Deno.test({
     "fault 3: broker down for a long time — both processes report it, then recover or exit non-zero",
   ignore: external,
   async fn() {
-    const config = brokerConfig();
+    const config = testBrokerConfig();
     const { topic, env, acksLog } = await pipeline("f3");
     const auditFile = join(env.DATA_DIR, "tracker.events");
     let t = tracker(env);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
+import { type Config, resolveConfig } from "../lib/config.ts";
 import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
 import { checkDelivery, type DeadLetterInput, type DeliveryReport } from "../lib/delivery_check.ts";
 import type { AuditRecord } from "../lib/audit_log.ts";
@@ -21,6 +22,22 @@ export function testBrokers(): string[] {
     );
   }
   return brokers.split(",");
+}
+
+/**
+ * The configuration of the broker `deno task test` started, as the broker
+ * tasks see it (its ports and state directory), to restart or kill it.
+ */
+export function testBrokerConfig(): Config {
+  const [broker] = testBrokers();
+  const port = broker!.split(":")[1]!;
+  return resolveConfig({
+    KAFKA_PORT: port,
+    KAFKA_CONTROLLER_PORT: String(Number(port) + 1),
+    STATE_DIR: Deno.env.get("STATE_DIR") ?? ".state/test",
+    // A broker killed with SIGKILL recovers its log before it answers.
+    BROKER_READY_TIMEOUT_MS: "120000",
+  });
 }
 
 /** A name no other test uses (topics, groups). */
