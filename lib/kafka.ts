@@ -313,7 +313,7 @@ const REJOIN_TYPES = new Set([
  * consumer; its fetch loop rejoins when it gets the inner error instead.
  */
 export function rejoinableGroupError(error: unknown): Error | undefined {
-  for (let e = error as Record<string, unknown> | undefined; e; ) {
+  for (let e = error as Record<string, unknown> | undefined; e;) {
     if (typeof e.type === "string" && REJOIN_TYPES.has(e.type)) return e as unknown as Error;
     e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
   }

@@ -42,13 +42,13 @@ export class MonitorFeed {
       return { changed: true, behindBytes: 1 };
     }
     for (const line of health.lines) {
-      const record = parse<HealthRecord>(line);
-      if (record && typeof record["@timestamp"] === "string") this.model.addHealth(record);
+      const record = parse(line);
+      if (record && isHealthRecord(record)) this.model.addHealth(record);
       else this.badLines++;
     }
     for (const line of audit.lines) {
-      const record = parse<AuditSummary>(line);
-      if (record && typeof record.timestamp === "string") this.model.addAudit(record);
+      const record = parse(line);
+      if (record && isAuditSummary(record)) this.model.addAudit(record);
       else this.badLines++;
     }
     return {
@@ -58,11 +58,32 @@ export class MonitorFeed {
   }
 }
 
-function parse<T>(line: string): T | undefined {
+function parse(line: string): Record<string, unknown> | undefined {
   try {
     const value = JSON.parse(line);
-    return typeof value === "object" && value !== null ? value as T : undefined;
+    return typeof value === "object" && value !== null ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+// The model reads these fields as these types; a line without them is a bad line, not a crash.
+function isHealthRecord(
+  value: Record<string, unknown>,
+): value is Record<string, unknown> & HealthRecord {
+  return typeof value["@timestamp"] === "string" && typeof value.level === "string" &&
+    typeof value.message === "string";
+}
+
+const OUTCOMES: ReadonlySet<unknown> = new Set(["audited", "dead_lettered", "duplicate"]);
+
+function isAuditSummary(
+  value: Record<string, unknown>,
+): value is Record<string, unknown> & AuditSummary {
+  const stringOrNull = (v: unknown) => v === null || typeof v === "string";
+  return typeof value.timestamp === "string" && OUTCOMES.has(value.outcome) &&
+    typeof value.kafka_partition === "number" && typeof value.kafka_offset === "number" &&
+    stringOrNull(value.status) && stringOrNull(value.order_id) &&
+    stringOrNull(value.error_class) &&
+    (value.latency_ms === null || typeof value.latency_ms === "number");
 }

@@ -25,6 +25,8 @@ const COLOURS: Record<Status, string> = {
 const LEVEL_COLOURS: Record<string, string> = {
   ERROR: "red",
   FATAL: "red",
+  // The JSON Lines formatter writes warnings as WARN.
+  WARN: "yellow",
   WARNING: "yellow",
   INFO: "white",
   DEBUG: "gray",
@@ -93,7 +95,7 @@ export function formatPanels(
     );
   const health = [
     paint(
-      truncate(`overall: ${view.health.overall.toUpperCase()}`, paneWidth),
+      truncate(`overall: ${view.health.overall.toUpperCase()}`, healthWidth),
       COLOURS[view.health.overall],
       tags,
     ),

@@ -1,0 +1,131 @@
+/**
+ * Unit: the monitor's feed, from the tracker's two files (in a temporary
+ * directory; nothing else is readable or writable to these tests) to the model.
+ */
+import { join } from "node:path";
+import { assertEquals } from "./assert.ts";
+import { MonitorFeed } from "../lib/monitor_feed.ts";
+
+const ROOT = await Deno.makeTempDir({ prefix: "monitor_feed_test_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(ROOT, { recursive: true }));
+const permissions: Deno.PermissionOptionsObject = { read: [ROOT], write: [ROOT] };
+
+const AT = "2026-03-01T12:00:00.000Z";
+
+const HEALTH_LINE = JSON.stringify({
+  "@timestamp": AT,
+  level: "INFO",
+  message: "Tracker starting (pid 42)",
+  logger: "order-tracking.tracker",
+  properties: { pid: 42 },
+});
+
+function auditLine(offset: number, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    timestamp: AT,
+    event_type: "order_created",
+    kafka_topic: "orders",
+    kafka_partition: 0,
+    kafka_offset: offset,
+    kafka_key: "0b7c9a52-3f5e-4e0c-9a57-0d5f5d6c1e11",
+    message_size: 900,
+    deserialized: true,
+    outcome: "audited",
+    order_id: "0b7c9a52-3f5e-4e0c-9a57-0d5f5d6c1e11",
+    status: "created",
+    error_class: null,
+    error: null,
+    latency_ms: 4,
+    order: null,
+    ...fields,
+  });
+}
+
+async function withFiles(
+  fn: (paths: { healthLog: string; auditFile: string; dir: string }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ dir: ROOT });
+  try {
+    await fn({ healthLog: join(dir, "tracker.log"), auditFile: join(dir, "tracker.events"), dir });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function catchUp(feed: MonitorFeed): Promise<void> {
+  for (let i = 0; (await feed.poll()).behindBytes > 0; i++) {
+    if (i > 1_000) throw new Error("Cannot catch up: the backlog does not shrink");
+  }
+}
+
+Deno.test({
+  name: "a bad line is counted, never fatal, and never reaches the figures",
+  permissions,
+  async fn() {
+    await withFiles(async ({ healthLog, auditFile }) => {
+      const badHealth = [
+        "not json",
+        "[1, 2]",
+        "null",
+        JSON.stringify({ "@timestamp": AT, level: "INFO" }),
+        JSON.stringify({ "@timestamp": AT, level: 40, message: "numeric level" }),
+        JSON.stringify({ "@timestamp": AT, level: "INFO", message: { text: "object" } }),
+      ];
+      const badAudit = [
+        '{"timestamp":',
+        JSON.stringify({ timestamp: AT }),
+        auditLine(1, { outcome: "lost" }),
+        auditLine(2, { order_id: 12_345_678 }),
+        auditLine(3, { status: 7 }),
+        auditLine(4, { latency_ms: "4" }),
+        auditLine(5, { kafka_offset: "5" }),
+        auditLine(6, { timestamp: 1_700_000_000_000 }),
+      ];
+      await Deno.writeTextFile(healthLog, [HEALTH_LINE, ...badHealth, ""].join("\n"));
+      await Deno.writeTextFile(
+        auditFile,
+        [auditLine(0), ...badAudit, auditLine(7, { outcome: "dead_lettered", status: null }), ""]
+          .join("\n"),
+      );
+      const feed = new MonitorFeed({ healthLog, auditFile });
+      await catchUp(feed);
+      assertEquals(feed.badLines, badHealth.length + badAudit.length);
+      const view = feed.model.view(Date.parse(AT) + 1_000);
+      assertEquals(
+        { total: view.figures.total, dlq: view.figures.deadLettered, logs: view.logs.length },
+        { total: 2, dlq: 1, logs: 1 },
+      );
+      assertEquals(view.events.map((e) => e.text), ["0/7 DLQ error", "0/0 0b7c9a52 created 4 ms"]);
+    });
+  },
+});
+
+Deno.test({
+  name: "when either file starts over, every figure starts over",
+  permissions,
+  async fn() {
+    await withFiles(async ({ healthLog, auditFile, dir }) => {
+      await Deno.writeTextFile(healthLog, HEALTH_LINE + "\n");
+      await Deno.writeTextFile(auditFile, [0, 1, 2].map((n) => auditLine(n) + "\n").join(""));
+      const feed = new MonitorFeed({ healthLog, auditFile });
+      await catchUp(feed);
+      assertEquals(feed.model.view(Date.parse(AT)).figures.total, 3);
+
+      // A new trail replaces the old one: the old counts must not mix with the new.
+      const next = join(dir, "next");
+      await Deno.writeTextFile(next, auditLine(0, { status: "paid" }) + "\n");
+      await Deno.rename(next, auditFile);
+      await catchUp(feed);
+      const view = feed.model.view(Date.parse(AT));
+      assertEquals(view.figures.total, 1);
+      assertEquals(view.lifecycle.paid, 1);
+      assertEquals(view.logs.length, 1, "the health log is read again too");
+
+      // The health log truncated: the same.
+      await Deno.writeTextFile(healthLog, "");
+      await catchUp(feed);
+      assertEquals(feed.model.view(Date.parse(AT)).logs.length, 0);
+      assertEquals(feed.model.view(Date.parse(AT)).figures.total, 1);
+    });
+  },
+});
