@@ -3,7 +3,7 @@
  * and audit trail and draw the dashboard (or, with --once / --json, print the
  * current figures and exit). Reads two files; no network.
  */
-import { ConfigError, readConfigEnv, resolveConfig, usage } from "./lib/config.ts";
+import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { MonitorFeed } from "./lib/monitor_feed.ts";
 import { formatOnce, formatPanels, type Panels } from "./lib/monitor_format.ts";
@@ -66,18 +66,8 @@ async function runDashboard(feed: MonitorFeed, signal: AbortSignal): Promise<voi
 }
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = resolveConfig(readConfigEnv(), Deno.args);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
-  if (config.help) {
-    console.log(usage("deno task monitor"));
-    return EXIT.ok;
-  }
+  const config = loadConfig(Deno.args, { command: "deno task monitor" });
+  if (typeof config === "number") return config;
   const feed = new MonitorFeed({
     healthLog: config.paths.healthLog,
     auditFile: config.paths.auditFile,

@@ -115,7 +115,7 @@ export function formatPanels(
 
   const logs = view.logs.map((row) =>
     paint(
-      truncate(`${clock(row.at)} ${row.level.slice(0, 4)} ${row.text}`, paneWidth),
+      truncate(`${clock(row.at)} ${row.level.slice(0, 5).padEnd(5)} ${row.text}`, paneWidth),
       LEVEL_COLOURS[row.level],
       tags,
     )

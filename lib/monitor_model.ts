@@ -444,7 +444,7 @@ export function truncate(text: string, width: number): string {
   if (width <= 0) return "";
   // Control characters are what this replaces: a row must stay one row.
   // deno-lint-ignore no-control-regex
-  const chars = Array.from(text.replace(/[\u0000-\u001f\u007f]/g, " "));
+  const chars = Array.from(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, " "));
   const widths = chars.map((c) => charWidth(c.codePointAt(0)!));
   if (widths.reduce((a, b) => a + b, 0) <= width) return chars.join("");
   let out = "";

@@ -557,7 +557,7 @@ Deno.test({
 
       const text = formatOnce(view, { width: 100 });
       assertEquals(clock(HOUR_AGO), "11:00:00");
-      assertMatch(text, /^11:00:00 INFO Tracker starting \(pid 42\)$/m);
+      assertMatch(text, /^11:00:00 INFO  Tracker starting \(pid 42\)$/m);
       assertMatch(text, /^11:00:10 \d\/\d+ [0-9a-f]{8} \w+ 4 ms$/m);
       assert(!text.includes(clock(NOW)), `no row shows the clock of now:\n${text}`);
       assertMatch(text, /now 0\.0 msg\/s/);
@@ -814,7 +814,7 @@ Deno.test({
     assert(!/\{\/?bold\}/.test(warning), warning);
     assertEquals(
       shown(warning),
-      `${clock(NOW - 3 * SECOND)} WARN Dead-lettered offset 2/123456789: validation: ` +
+      `${clock(NOW - 3 * SECOND)} WARN  Dead-lettered offset 2/123456789: validation: ` +
         '{"total": "日本語 😀 ＡＢＣ {bold}x{/bold}"}',
     );
     // Every tag left is one the formatter added: colours and the escapes.
