@@ -143,7 +143,8 @@ export class Dashboard {
       width: inner(1),
       healthWidth: inner(0.4),
       chartWidth: inner(0.6),
-      paneWidth: inner(0.5),
+      // The scrolling panes give a column to their scrollbar.
+      paneWidth: inner(0.5) - 1,
     };
   }
 
