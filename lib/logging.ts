@@ -6,9 +6,10 @@
 import {
   configure,
   getConsoleSink,
-  getJsonLinesFormatter,
   getLogger,
+  getTextFormatter,
   type Logger,
+  type LogRecord,
   reset,
   type Sink,
 } from "@logtape/logtape";
@@ -19,6 +20,28 @@ export type { Logger };
 
 /** Root category of this project's loggers. */
 export const LOG_ROOT = "order-tracking";
+
+/** A message's values as text: strings bare (no quotes), anything else as JSON. */
+function renderMessage(parts: readonly unknown[]): string {
+  return parts.map((part, i) =>
+    i % 2 === 0 || typeof part === "string" ? String(part) : JSON.stringify(part) ?? String(part)
+  ).join("");
+}
+
+/**
+ * One health-log line: the fields of LogTape's JSON Lines format
+ * (`@timestamp`, `level`, `message`, `logger`, `properties`), with the
+ * message's string values unquoted so it reads as a sentence.
+ */
+export function formatHealthLine(record: LogRecord): string {
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
+    message: renderMessage(record.message),
+    logger: record.category.join("."),
+    properties: record.properties,
+  }) + "\n";
+}
 
 /** Returns the logger of one component, e.g. `logger("tracker")`. */
 export function logger(component: string): Logger {
@@ -39,10 +62,12 @@ export async function setupLogging(
     kafkaLevel?: LogLevel | "fatal";
   },
 ): Promise<() => Promise<void>> {
-  const sinks: Record<string, Sink> = { console: getConsoleSink() };
+  const sinks: Record<string, Sink> = {
+    console: getConsoleSink({ formatter: getTextFormatter({ timestamp: "time", value: "bare" }) }),
+  };
   if (jsonFile !== undefined) {
     // Unbuffered: a metrics record or an error must be visible to the monitor at once.
-    sinks.file = getFileSink(jsonFile, { formatter: getJsonLinesFormatter(), bufferSize: 0 });
+    sinks.file = getFileSink(jsonFile, { formatter: formatHealthLine, bufferSize: 0 });
   }
   const sinkNames = Object.keys(sinks);
   await configure({

@@ -13,6 +13,8 @@ export interface Shutdown {
 }
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** Signals this soon after the first are copies of the same request. */
+const DUPLICATE_WINDOW_MS = 1_000;
 
 /**
  * Installs the handlers.
@@ -28,8 +30,14 @@ export function installShutdown(
 ): Shutdown {
   const controller = new AbortController();
   let deadline: ReturnType<typeof setTimeout> | undefined;
+  let firstAt = 0;
   const handler = (signal: Deno.Signal) => () => {
+    // One request often arrives more than once: a terminal's Ctrl+C reaches
+    // the whole process group, and `deno task` and the launcher pass signals
+    // on. Only a signal sent later, on purpose, forces the exit.
+    if (controller.signal.aborted && Date.now() - firstAt < DUPLICATE_WINDOW_MS) return;
     const forced = controller.signal.aborted;
+    firstAt ||= Date.now();
     onSignal?.(signal, forced);
     if (forced) Deno.exit(EXIT.interrupted);
     controller.abort(signal);

@@ -557,7 +557,7 @@ Deno.test({
 
       const text = formatOnce(view, { width: 100 });
       assertEquals(clock(HOUR_AGO), "11:00:00");
-      assertMatch(text, /^11:00:00 INFO  Tracker starting \(pid 42\)$/m);
+      assertMatch(text, /^11:00:00 INFO {2}Tracker starting \(pid 42\)$/m);
       assertMatch(text, /^11:00:10 \d\/\d+ [0-9a-f]{8} \w+ 4 ms$/m);
       assert(!text.includes(clock(NOW)), `no row shows the clock of now:\n${text}`);
       assertMatch(text, /now 0\.0 msg\/s/);
