@@ -22,6 +22,7 @@ import {
   uniqueName,
   verifyDelivery,
   waitFor,
+  waitForAuditLines,
 } from "./support.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { DLQ_HEADERS } from "../lib/constants.ts";
@@ -151,13 +152,7 @@ Deno.test("fault 1: baseline — all audited; SIGTERM everything; a restarted tr
     args: ["--count", String(SIZES.baseline), "--rate", "0", "--acks-log", acksLog],
   });
   assertEquals((await producer.exited).code, 0, producer.output());
-  await waitFor(
-    "all audited",
-    async () => (await auditLineCount([auditFile])) >= SIZES.baseline ? true : undefined,
-    {
-      timeoutMs: 60_000,
-    },
-  );
+  await waitForAuditLines([auditFile], SIZES.baseline, { timeoutMs: 60_000 });
   assertEquals((await stopEntry(first)).code, 0, first.output());
   const second = tracker(env);
   await waitFor(
@@ -223,13 +218,7 @@ Deno.test({
         recoveries.push((Date.now() - back) / 1000);
       }
       assertEquals((await producer.exited).code, 0, producer.output());
-      await waitFor(
-        "all audited",
-        async () => (await auditLineCount([auditFile])) >= SIZES.brokerKills ? true : undefined,
-        {
-          timeoutMs: 120_000,
-        },
-      );
+      await waitForAuditLines([auditFile], SIZES.brokerKills, { timeoutMs: 120_000 });
       assertEquals((await stopEntry(t)).code, 0, t.output());
       const report = await verifyDelivery({
         topic,
@@ -315,11 +304,7 @@ Deno.test({
       assertEquals(produced.code, 0, producer.output());
       const acked = (await readJsonLines<{ outcome: string }>(acksLog))
         .filter((a) => a.outcome === "acknowledged").length;
-      await waitFor(
-        "all acknowledged audited",
-        async () => (await auditLineCount([auditFile])) >= acked ? true : undefined,
-        { timeoutMs: 60_000 },
-      );
+      await waitForAuditLines([auditFile], acked, { timeoutMs: 60_000 });
       assertEquals((await stopEntry(t)).code, 0, t.output());
       const report = await verifyDelivery({
         topic,
@@ -374,13 +359,7 @@ Deno.test("fault 4: tracker SIGKILLed five times at random moments — nothing l
       t = tracker(env);
     }
     assertEquals((await producer.exited).code, 0, producer.output());
-    await waitFor(
-      "all audited",
-      async () => (await auditLineCount([auditFile])) >= SIZES.trackerKills ? true : undefined,
-      {
-        timeoutMs: 120_000,
-      },
-    );
+    await waitForAuditLines([auditFile], SIZES.trackerKills, { timeoutMs: 120_000 });
     assertEquals((await stopEntry(t)).code, 0, t.output());
     const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
     const repairs = health.match(/Repaired the audit trail/g)?.length ?? 0;
@@ -434,11 +413,7 @@ Deno.test("fault 5: tracker SIGTERM mid-stream — exits within 10 s, committed 
     const acked = (await readJsonLines<{ outcome: string }>(acksLog))
       .filter((a) => a.outcome === "acknowledged").length;
     const drain = tracker(env);
-    await waitFor(
-      "the rest audited",
-      async () => (await auditLineCount([auditFile])) >= acked ? true : undefined,
-      { timeoutMs: 60_000 },
-    );
+    await waitForAuditLines([auditFile], acked, { timeoutMs: 60_000 });
     assertEquals((await stopEntry(drain)).code, 0, drain.output());
     const report = await verifyDelivery({
       topic,
@@ -486,13 +461,7 @@ Deno.test("fault 6: poison flood interleaved with valid orders — all valid aud
       }
       await producer.send({ topic, acks: -1, messages });
     }
-    await waitFor(
-      "everything handled",
-      async () => (await auditLineCount([auditFile])) >= 2 * count ? true : undefined,
-      {
-        timeoutMs: 120_000,
-      },
-    );
+    await waitForAuditLines([auditFile], 2 * count, { timeoutMs: 120_000 });
     const records = await readJsonLines<AuditRecord>(auditFile);
     const audited = records.filter((r) => r.outcome === "audited").length;
     const rejected = records.filter((r) => r.outcome === "dead_lettered");
@@ -537,13 +506,7 @@ Deno.test("fault 7: a new consumer group started after the orders were produced 
   assertEquals((await producer.exited).code, 0, producer.output());
   const t = tracker(env);
   try {
-    await waitFor(
-      "all audited",
-      async () => (await auditLineCount([auditFile])) >= SIZES.newGroup ? true : undefined,
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    await waitForAuditLines([auditFile], SIZES.newGroup, { timeoutMs: 60_000 });
     assertEquals((await stopEntry(t)).code, 0, t.output());
     const report = await verifyDelivery({
       topic,
@@ -592,11 +555,7 @@ Deno.test("fault 8: a second tracker joins mid-stream and is SIGKILLed — nothi
     );
     const recover = (Date.now() - killed) / 1000;
     assertEquals((await producer.exited).code, 0, producer.output());
-    await waitFor(
-      "all audited",
-      async () => (await auditLineCount(files)) >= count ? true : undefined,
-      { timeoutMs: 90_000 },
-    );
+    await waitForAuditLines(files, count, { timeoutMs: 90_000 });
     assertEquals((await stopEntry(a)).code, 0, a.output());
     const report = await verifyDelivery({
       topic,

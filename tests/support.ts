@@ -179,3 +179,16 @@ export async function auditLineCount(files: string[]): Promise<number> {
   for (const f of files) n += (await readJsonLines<AuditRecord>(f)).length;
   return n;
 }
+
+/** Waits until the audit files hold at least `lines` complete lines. */
+export async function waitForAuditLines(
+  files: string[],
+  lines: number,
+  { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+): Promise<void> {
+  await waitFor(
+    `${lines} lines in the audit trail`,
+    async () => (await auditLineCount(files)) >= lines ? true : undefined,
+    { timeoutMs },
+  );
+}
