@@ -279,6 +279,8 @@ export async function runTracker(
     await payload.heartbeat();
   }
 
+  /** The chunk being audited and committed; shutdown lets it finish. */
+  let chunkInHand: Promise<void> = Promise.resolve();
   if (signal.aborted) {
     // Stopped during start-up: nothing was consumed, nothing to commit.
     audit.close();
@@ -295,7 +297,8 @@ export async function runTracker(
       for (let i = 0; i < messages.length; i += CHUNK_SIZE) {
         if (!payload.isRunning() || payload.isStale() || signal.aborted) break;
         try {
-          await handleChunk(payload, messages.slice(i, i + CHUNK_SIZE));
+          chunkInHand = handleChunk(payload, messages.slice(i, i + CHUNK_SIZE));
+          await chunkInHand;
         } catch (error) {
           // A group error (a rebalance, a moved coordinator) goes back to
           // KafkaJS, which rejoins; redelivered offsets are then recognised.
@@ -354,8 +357,11 @@ export async function runTracker(
     await Promise.race([aborted, failed.promise]);
   } finally {
     clearInterval(metricsTimer);
-    // Shutdown order: stop intake (stop waits for the batch in hand, which
-    // syncs and commits) → leave the group → close the DLQ producer → close the trail.
+    // Shutdown order: finish the chunk in hand (sync, then commit; no new
+    // chunk starts once the signal is aborted) → stop intake and leave the
+    // group → close the DLQ producer → close the trail. KafkaJS's stop() may
+    // leave the group before an eachBatch returns, so the chunk is awaited here.
+    await chunkInHand.catch(() => {});
     await consumer.stop().catch(() => {});
     await consumer.disconnect().catch((e) =>
       log.warn("Cannot leave the group cleanly: {error}", { error: String(e) })
