@@ -38,14 +38,25 @@ export function installShutdown(
     if (controller.signal.aborted && Date.now() - firstAt < DUPLICATE_WINDOW_MS) return;
     const forced = controller.signal.aborted;
     firstAt ||= Date.now();
-    onSignal?.(signal, forced);
+    // Act first, tell after: telling can fail (a closed stdout when the
+    // parent is gone) and must never keep the process from stopping.
+    if (!forced) {
+      controller.abort(signal);
+      deadline = setTimeout(() => {
+        try {
+          console.error(`Shutdown did not finish within ${hardDeadlineMs} ms: exiting`);
+        } finally {
+          Deno.exit(EXIT.failure);
+        }
+      }, hardDeadlineMs);
+      Deno.unrefTimer(deadline as unknown as number);
+    }
+    try {
+      onSignal?.(signal, forced);
+    } catch {
+      // Nowhere left to report it.
+    }
     if (forced) Deno.exit(EXIT.interrupted);
-    controller.abort(signal);
-    deadline = setTimeout(() => {
-      console.error(`Shutdown did not finish within ${hardDeadlineMs} ms: exiting`);
-      Deno.exit(EXIT.failure);
-    }, hardDeadlineMs);
-    Deno.unrefTimer(deadline as unknown as number);
   };
   const installed = SIGNALS.map((signal) => {
     const listener = handler(signal);
