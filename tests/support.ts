@@ -142,11 +142,26 @@ export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
   return { topic, dlqTopic, work, env, acksLog: join(work.dir, "acks.jsonl") };
 }
 
-/** Signals an entry (SIGTERM by default) and waits for its exit. */
+/** Lines an entry prints once its signal handling is installed and it is at work (or done). */
+const STARTED = /(Tracker|Producer) (ready|stopped|failed)/;
+
+/**
+ * Signals an entry (SIGTERM by default) and waits for its exit. A graceful
+ * signal waits for the entry's ready line first: a signal in the first
+ * milliseconds of start-up, before any handler exists, ends the process with
+ * 143, which is true but is not what such a test means to check.
+ */
 export async function stopEntry(
   entry: EntryProcess,
   signal: Deno.Signal = "SIGTERM",
 ): Promise<Deno.CommandStatus> {
+  if (signal !== "SIGKILL") {
+    await waitFor(
+      "the entry to start",
+      () => (entry.status() !== undefined || STARTED.test(entry.output()) ? true : undefined),
+      { timeoutMs: 60_000 },
+    );
+  }
   try {
     entry.child.kill(signal);
   } catch { /* already exited */ }

@@ -1,6 +1,7 @@
 /**
- * Integration: the tracker as a real process under crashes, restarts, a second
- * member and damaged files, checked with the delivery checker.
+ * Integration: the tracker as a real process under crashes, restarts, a lock
+ * and damaged files, checked with the delivery checker. (A second member of
+ * the group is fault 8 in faults_integration_test.ts.)
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./assert.ts";
@@ -53,55 +54,6 @@ Deno.test("SIGKILL of the tracker at random moments, three times: nothing acknow
     assertEquals(report.counts.audited, count);
   } finally {
     await stop(tracker, "SIGKILL");
-    await stop(producer, "SIGKILL");
-    await work.remove();
-  }
-});
-
-Deno.test("a second tracker in the group takes partitions, and after it is SIGKILLed nothing is lost", async () => {
-  const { topic, work, env, acksLog } = await setupPipeline("track");
-  const envB = { ...env, DATA_DIR: join(work.dir, "b") };
-  const files = [join(env.DATA_DIR, "tracker.events"), join(envB.DATA_DIR, "tracker.events")];
-  const count = 6_000;
-  const producer = spawnEntry("producer", {
-    env,
-    args: ["--count", String(count), "--rate", "400", "--acks-log", acksLog],
-  });
-  const a = spawnEntry("tracker", { env });
-  let b: EntryProcess | undefined;
-  try {
-    await waitFor(
-      "tracker A at work",
-      async () => (await auditedCount([files[0]!])) > 500 ? true : undefined,
-      { timeoutMs: 60_000 },
-    );
-    b = spawnEntry("tracker", { env: envB });
-    await waitFor(
-      "tracker B at work",
-      async () => (await auditedCount([files[1]!])) > 300 ? true : undefined,
-      { timeoutMs: 60_000 },
-    ).catch((error) => {
-      throw new Error(`${error.message}\nA:\n${a.output()}\nB:\n${b!.output()}`);
-    });
-    assertEquals((await stop(b, "SIGKILL")).signal, "SIGKILL");
-    assertEquals((await producer.exited).code, 0, producer.output());
-    await waitFor(
-      "every order audited by A or B",
-      async () => (await auditedCount(files)) >= count ? true : undefined,
-      { timeoutMs: 90_000 },
-    );
-    assertEquals((await stop(a)).code, 0, a.output());
-    const report = await verify({
-      topic,
-      groupId: env.TRACKER_GROUP_ID,
-      acksLog,
-      auditFiles: files,
-    });
-    assert(report.ok, formatReport(report));
-    assertEquals(report.counts.audited, count);
-  } finally {
-    await stop(a, "SIGKILL");
-    if (b) await stop(b, "SIGKILL");
     await stop(producer, "SIGKILL");
     await work.remove();
   }
