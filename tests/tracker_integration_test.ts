@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./assert.ts";
 import {
   auditLineCount as auditedCount,
-  type EntryProcess,
   setupPipeline,
   spawnEntry,
   stopEntry as stop,
