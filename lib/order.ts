@@ -413,8 +413,3 @@ export function isValidTransition(
 ): boolean {
   return previous === undefined || NEXT_STATUSES[previous].includes(next);
 }
-
-/** The statuses that may follow `status` (empty for a finished order). */
-export function nextStatuses(status: OrderStatus): readonly OrderStatus[] {
-  return NEXT_STATUSES[status];
-}

@@ -23,24 +23,18 @@ async function main(): Promise<number> {
     const args = Deno.args.includes("--count")
       ? Deno.args
       : ["--count", String(DEFAULT_COUNT), ...Deno.args];
-    const base = resolveConfig(readConfigEnv(), args);
+    const env = readConfigEnv();
+    const stateDir = resolveConfig(env).paths.stateDir;
     const id = crypto.randomUUID().slice(0, 8);
-    const dataDir = join(base.paths.stateDir, "bench", `tracker-${id}`);
-    config = {
-      ...base,
-      topic: `bench-tracker-${id}`,
-      dlqTopic: `bench-tracker-${id}-dlq`,
-      groupId: `bench-tracker-${id}`,
-      paths: {
-        ...base.paths,
-        dataDir,
-        auditFile: join(dataDir, "tracker.events"),
-        healthLog: join(dataDir, "tracker.log"),
-        quarantineFile: join(dataDir, "tracker.events.quarantine"),
-        trackerLock: join(dataDir, "tracker.lock"),
-      },
-      producer: { ...base.producer, ratePerSec: 0, acksLog: undefined },
-    };
+    // A scratch topic, group and data directory; config.ts derives the file paths.
+    const base = resolveConfig({
+      ...env,
+      ORDERS_TOPIC: `bench-tracker-${id}`,
+      DLQ_TOPIC: `bench-tracker-${id}-dlq`,
+      TRACKER_GROUP_ID: `bench-tracker-${id}`,
+      DATA_DIR: join(stateDir, "bench", `tracker-${id}`),
+    }, args);
+    config = { ...base, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);

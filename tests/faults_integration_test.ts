@@ -84,8 +84,12 @@ function record(scenario: string, figures: Omit<Row, "scenario" | "pass">, pass:
   );
 }
 
-function tail(text: string, lines = 40): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
+/** The error with the end of each entry's output appended, to see why a scenario failed. */
+function withOutput(error: unknown, entries: Record<string, EntryProcess>): Error {
+  const tails = Object.entries(entries).map(([name, entry]) =>
+    `--- ${name}:\n${entry.output().trimEnd().split("\n").slice(-40).join("\n")}`
+  );
+  return new Error([(error as Error).message, ...tails].join("\n"), { cause: error });
 }
 
 function figures(report: DeliveryReport, orders: number, recoverSeconds = "-") {
@@ -235,11 +239,7 @@ Deno.test({
       );
       assert(pass, formatReport(report));
     } catch (error) {
-      throw new Error(
-        `${(error as Error).message}\n--- tracker:\n${tail(t.output())}\n--- producer:\n${
-          tail(producer.output())
-        }`,
-      );
+      throw withOutput(error, { tracker: t, producer });
     } finally {
       await stopEntry(producer, "SIGKILL");
       await stopEntry(t, "SIGKILL");
@@ -322,11 +322,7 @@ Deno.test({
       record("3 long outage", figures(report, acked, `${recover.toFixed(1)} s`), pass);
       assert(pass, formatReport(report));
     } catch (error) {
-      throw new Error(
-        `${(error as Error).message}\n--- tracker:\n${tail(t.output())}\n--- producer:\n${
-          tail(producer.output())
-        }`,
-      );
+      throw withOutput(error, { tracker: t, producer });
     } finally {
       await stopEntry(producer, "SIGKILL");
       await stopEntry(t, "SIGKILL");

@@ -5,39 +5,20 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   readJsonLines,
+  setupPipeline,
   spawnEntry,
-  tempDataDir,
   testBrokers,
   uniqueName,
   waitFor,
 } from "./support.ts";
-import { committedOffsets, createKafka, ensureTopics } from "../lib/kafka.ts";
+import { committedOffsets, createKafka } from "../lib/kafka.ts";
 import type { AuditRecord } from "../lib/audit_log.ts";
 import type { AckRecord } from "../lib/order_producer.ts";
 import { DLQ_HEADERS } from "../lib/constants.ts";
 
-async function setup() {
-  const brokers = testBrokers();
-  const topic = uniqueName("orders");
-  const dlqTopic = `${topic}-dlq`;
-  await ensureTopics(brokers, [
-    { topic, partitions: 3, replicationFactor: 1 },
-    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
-  ]);
-  const data = await tempDataDir();
-  const env = {
-    ORDERS_TOPIC: topic,
-    DLQ_TOPIC: dlqTopic,
-    TRACKER_GROUP_ID: uniqueName("tracker"),
-    DATA_DIR: data.dir,
-    LOG_LEVEL: "info",
-  };
-  return { brokers, topic, dlqTopic, data, env };
-}
-
 Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits what was audited", async () => {
-  const { brokers, topic, data, env } = await setup();
-  const acksLog = join(data.dir, "acks.jsonl");
+  const { topic, work, env, acksLog } = await setupPipeline("orders");
+  const brokers = testBrokers();
   const count = 3_000;
   const tracker = spawnEntry("tracker", { env });
   try {
@@ -53,7 +34,7 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
     assertEquals(acks.length, count);
     assert(acks.every((a) => a.outcome === "acknowledged"));
 
-    const auditFile = join(data.dir, "tracker.events");
+    const auditFile = join(env.DATA_DIR, "tracker.events");
     const audited = await waitFor("all orders in the audit trail", async () => {
       const records = await readJsonLines<AuditRecord>(auditFile);
       return records.length >= count ? records : undefined;
@@ -89,7 +70,7 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
         `partition ${partition}: committed = last audited + 1`,
       );
     }
-    const health = await Deno.readTextFile(join(data.dir, "tracker.log"));
+    const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
     assertMatch(health, /"Final metrics"/);
     assertMatch(health, /Tracker stopped/);
   } finally {
@@ -97,7 +78,7 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
       tracker.child.kill("SIGKILL");
     } catch { /* already exited */ }
     await tracker.exited;
-    await data.remove();
+    await work.remove();
   }
 });
 
@@ -112,8 +93,8 @@ const POISON: Array<[string, string | null]> = [
 ];
 
 Deno.test("poison messages go to the dead-letter topic with headers while valid orders are audited", async () => {
-  const { brokers, topic, dlqTopic, data, env } = await setup();
-  const kafka = createKafka({ brokers, clientId: "poison-test" });
+  const { topic, dlqTopic, work, env } = await setupPipeline("poison");
+  const kafka = createKafka({ brokers: testBrokers(), clientId: "poison-test" });
   const producer = kafka.producer();
   await producer.connect();
   const tracker = spawnEntry("tracker", { env });
@@ -126,7 +107,7 @@ Deno.test("poison messages go to the dead-letter topic with headers while valid 
     const valid = spawnEntry("producer", { env, args: ["--count", "200", "--rate", "0"] });
     assertEquals((await valid.exited).code, 0, valid.output());
 
-    const auditFile = join(data.dir, "tracker.events");
+    const auditFile = join(env.DATA_DIR, "tracker.events");
     const records = await waitFor("poison and valid orders in the trail", async () => {
       const lines = await readJsonLines<AuditRecord>(auditFile);
       return lines.length >= 200 + POISON.length ? lines : undefined;
@@ -167,6 +148,6 @@ Deno.test("poison messages go to the dead-letter topic with headers while valid 
     await tracker.exited;
     await dlqConsumer.disconnect();
     await producer.disconnect();
-    await data.remove();
+    await work.remove();
   }
 });

@@ -138,6 +138,8 @@ export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
     DLQ_TOPIC: dlqTopic,
     TRACKER_GROUP_ID: uniqueName("group"),
     DATA_DIR: join(work.dir, "a"),
+    // Tests read the ready and stopped lines, which are info records.
+    LOG_LEVEL: "info",
   };
   return { topic, dlqTopic, work, env, acksLog: join(work.dir, "acks.jsonl") };
 }
