@@ -6,12 +6,14 @@
  */
 import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
+import { lifecycle } from "./lib/health_record.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
 import { installShutdown } from "./lib/shutdown.ts";
 
 async function main(): Promise<number> {
-  const config = loadConfig(Deno.args, { command: "deno task producer" });
+  const config = loadConfig(Deno.args, { command: "producer" });
   if (typeof config === "number") return config;
+  await Deno.mkdir(config.paths.producerDir, { recursive: true });
   const log = logger("producer");
   // Signals are handled from here on: the Kafka client, slow to load, is
   // imported only after, so a SIGTERM during start-up is a clean stop too.
@@ -22,19 +24,30 @@ async function main(): Promise<number> {
         signal,
       }),
   });
-  const closeLogging = await setupLogging({ level: config.logLevel });
+  const closeLogging = await setupLogging({
+    level: config.logLevel,
+    jsonFile: config.paths.producerLog,
+  });
+  log.info("Producer starting (pid {pid})", lifecycle("producer", "starting", { pid: Deno.pid }));
   try {
     const { runProducer } = await import("./lib/order_producer.ts");
     const summary = await runProducer(config, { signal: shutdown.signal, log });
     const lost = summary.failed + summary.indeterminate + summary.unsent;
     const line = "Producer stopped: {acknowledged} acknowledged, {failed} failed, " +
       "{indeterminate} indeterminate, {unsent} unsent in {seconds} s";
-    const properties = { ...summary, seconds: Math.round(summary.elapsedMs / 100) / 10 };
+    const properties = lifecycle("producer", "stopped", {
+      pid: Deno.pid,
+      ...summary,
+      seconds: Math.round(summary.elapsedMs / 100) / 10,
+    });
     if (lost === 0) log.info(line, properties);
     else log.error(line, properties);
     return lost === 0 ? EXIT.ok : EXIT.failure;
   } catch (error) {
-    log.error("Producer failed: {error}", { error: (error as Error).message });
+    log.error(
+      "Producer failed: {error}",
+      lifecycle("producer", "failed", { pid: Deno.pid, error: (error as Error).message }),
+    );
     return EXIT.failure;
   } finally {
     shutdown.dispose();

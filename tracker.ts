@@ -5,6 +5,7 @@
  */
 import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
+import { lifecycle } from "./lib/health_record.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
 import { installShutdown } from "./lib/shutdown.ts";
 
@@ -12,7 +13,7 @@ import { installShutdown } from "./lib/shutdown.ts";
 const HARD_DEADLINE_MS = 9_000;
 
 async function main(): Promise<number> {
-  const config = loadConfig(Deno.args, { command: "deno task tracker" });
+  const config = loadConfig(Deno.args, { command: "tracker" });
   if (typeof config === "number") return config;
   await Deno.mkdir(config.paths.dataDir, { recursive: true });
   const log = logger("tracker");
@@ -29,18 +30,21 @@ async function main(): Promise<number> {
     level: config.logLevel,
     jsonFile: config.paths.healthLog,
   });
-  log.info("Tracker starting (pid {pid})", { pid: Deno.pid });
+  log.info("Tracker starting (pid {pid})", lifecycle("tracker", "starting", { pid: Deno.pid }));
   try {
     const { runTracker } = await import("./lib/order_tracker.ts");
     const counters = await runTracker(config, { signal: shutdown.signal, log });
     log.info(
       "Tracker stopped: {received} received, {audited} audited, {dead_lettered} dead-lettered, " +
         "{duplicates} duplicates, {redelivered} redelivered",
-      { ...counters },
+      lifecycle("tracker", "stopped", { pid: Deno.pid, ...counters }),
     );
     return EXIT.ok;
   } catch (error) {
-    log.error("Tracker failed: {error}", { error: (error as Error).message });
+    log.error(
+      "Tracker failed: {error}",
+      lifecycle("tracker", "failed", { pid: Deno.pid, error: (error as Error).message }),
+    );
     return EXIT.failure;
   } finally {
     shutdown.dispose();

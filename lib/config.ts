@@ -2,6 +2,11 @@
  * The one place for settings: defaults, environment variables and command-line
  * flags become one validated, typed, frozen Config. Precedence: flag, env, default.
  *
+ * `SETTINGS` is the table every other view is derived from: the flag parser's
+ * options, `--help` of each command, the list of variables a process may read
+ * and the README's settings table (a test compares them). A default is written
+ * as a user would type it and goes through the same parser as their input.
+ *
  * `resolveConfig` is pure (the entry passes in the environment and the
  * arguments), so it is tested without any permission.
  */
@@ -10,11 +15,13 @@ import { join } from "node:path";
 import {
   AUDIT_FILE_NAME,
   BROKER_DIR_NAME,
-  DEFAULTS,
   DLQ_TOPIC,
   EXIT,
   HEALTH_LOG_FILE_NAME,
+  KAFKA_VERSION,
   ORDERS_TOPIC,
+  PRODUCER_DIR_NAME,
+  PRODUCER_LOG_FILE_NAME,
   QUARANTINE_FILE_NAME,
   RUN_DIR_NAME,
   TRACKER_GROUP_ID,
@@ -28,35 +35,253 @@ export type BrokerProvider = typeof BROKER_PROVIDERS[number];
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 export type LogLevel = typeof LOG_LEVELS[number];
 
-/** Every setting a user may change, with its environment variable and flag. */
+/** The commands (deno.json tasks) whose `--help` lists settings. */
+export const COMMANDS = [
+  "start",
+  "stop",
+  "monitor",
+  "producer",
+  "tracker",
+  "verify",
+  "topics",
+  "broker",
+  "test",
+  "bench:producer",
+  "bench:tracker",
+] as const;
+export type Command = typeof COMMANDS[number];
+
+const KAFKA_CLIENTS = [
+  "start",
+  "producer",
+  "tracker",
+  "verify",
+  "topics",
+  "test",
+  "bench:producer",
+  "bench:tracker",
+] as const satisfies readonly Command[];
+const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies readonly Command[];
+const PIPELINE = [
+  "start",
+  "stop",
+  "producer",
+  "tracker",
+  "monitor",
+  "verify",
+] as const satisfies readonly Command[];
+
+/** One row of the settings table. */
+export interface SettingSpec {
+  readonly env: string;
+  /** Long flag name (without "--"); absent when the setting is env-only. */
+  readonly flag?: string;
+  /** The default as a user would type it; absent when there is none. */
+  readonly default?: string;
+  /** How the default reads in help and the README when it is derived or absent. */
+  readonly shownDefault?: string;
+  /** One line: what it means and which values it takes. */
+  readonly help: string;
+  /** Commands whose `--help` lists it. */
+  readonly commands: readonly Command[];
+}
+
+/** Every setting a user may change. */
 export const SETTINGS = {
-  brokers: { env: "KAFKA_BROKERS", flag: "brokers" },
-  brokerPort: { env: "KAFKA_PORT", flag: undefined },
-  controllerPort: { env: "KAFKA_CONTROLLER_PORT", flag: undefined },
-  provider: { env: "KAFKA_PROVIDER", flag: undefined },
-  allowHosts: { env: "KAFKA_ALLOW_HOSTS", flag: undefined },
-  jarsDir: { env: "KAFKA_JARS_DIR", flag: undefined },
-  topic: { env: "ORDERS_TOPIC", flag: "topic" },
-  dlqTopic: { env: "DLQ_TOPIC", flag: "dlq-topic" },
-  partitions: { env: "ORDERS_PARTITIONS", flag: "partitions" },
-  replicationFactor: { env: "REPLICATION_FACTOR", flag: undefined },
-  groupId: { env: "TRACKER_GROUP_ID", flag: "group" },
-  dataDir: { env: "DATA_DIR", flag: "data-dir" },
-  stateDir: { env: "STATE_DIR", flag: undefined },
-  rate: { env: "PRODUCER_RATE", flag: "rate" },
-  count: { env: "PRODUCER_COUNT", flag: "count" },
-  duration: { env: "PRODUCER_DURATION_S", flag: "duration" },
-  seed: { env: "PRODUCER_SEED", flag: "seed" },
-  acksLog: { env: "PRODUCER_ACKS_LOG", flag: "acks-log" },
-  logLevel: { env: "LOG_LEVEL", flag: "log-level" },
-  brokerReadyTimeoutMs: { env: "BROKER_READY_TIMEOUT_MS", flag: undefined },
-  stopTimeoutMs: { env: "STOP_TIMEOUT_MS", flag: undefined },
-} as const satisfies Record<string, { env: string; flag: string | undefined }>;
+  brokers: {
+    env: "KAFKA_BROKERS",
+    flag: "brokers",
+    shownDefault: "local broker",
+    help: "`host:port[,host:port]` of an existing cluster; never started or stopped",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
+  allowHosts: {
+    env: "KAFKA_ALLOW_HOSTS",
+    help:
+      "extra `host:port` the clients may reach (brokers a cluster advertises beyond `KAFKA_BROKERS`)",
+    commands: KAFKA_CLIENTS,
+  },
+  brokerPort: {
+    env: "KAFKA_PORT",
+    default: "9092",
+    help: "port of the local broker (on 127.0.0.1)",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
+  controllerPort: {
+    env: "KAFKA_CONTROLLER_PORT",
+    default: "9093",
+    help: "KRaft controller port of the local broker",
+    commands: LOCAL_BROKER,
+  },
+  provider: {
+    env: "KAFKA_PROVIDER",
+    default: "auto",
+    help: "`auto` (Docker if an engine answers, else JVM), `docker` or `jvm`",
+    commands: LOCAL_BROKER,
+  },
+  jarsDir: {
+    env: "KAFKA_JARS_DIR",
+    default: `.cache/kafka-${KAFKA_VERSION}`,
+    help: "where Maven puts the broker's jars",
+    commands: LOCAL_BROKER,
+  },
+  brokerHeapOpts: {
+    env: "KAFKA_HEAP_OPTS",
+    default: "-Xms256m -Xmx512m",
+    help: "JVM heap of the local broker",
+    commands: LOCAL_BROKER,
+  },
+  topic: {
+    env: "ORDERS_TOPIC",
+    flag: "topic",
+    default: ORDERS_TOPIC,
+    help: "topic of order events",
+    commands: [...KAFKA_CLIENTS, "monitor"],
+  },
+  dlqTopic: {
+    env: "DLQ_TOPIC",
+    flag: "dlq-topic",
+    default: DLQ_TOPIC,
+    help: "dead-letter topic",
+    commands: ["start", "tracker", "verify", "topics", "bench:tracker"],
+  },
+  partitions: {
+    env: "ORDERS_PARTITIONS",
+    flag: "partitions",
+    default: "3",
+    help: "partitions of the orders topic",
+    commands: ["start", "topics", "bench:producer", "bench:tracker"],
+  },
+  replicationFactor: {
+    env: "REPLICATION_FACTOR",
+    default: "1",
+    help: "replication factor of both topics",
+    commands: ["start", "topics"],
+  },
+  groupId: {
+    env: "TRACKER_GROUP_ID",
+    flag: "group",
+    default: TRACKER_GROUP_ID,
+    help: "consumer group of the tracker",
+    commands: ["start", "tracker", "verify"],
+  },
+  dataDir: {
+    env: "DATA_DIR",
+    flag: "data-dir",
+    default: "data",
+    help:
+      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`",
+    commands: PIPELINE,
+  },
+  stateDir: {
+    env: "STATE_DIR",
+    default: ".state",
+    help: "PID files, process output, the local broker's data",
+    commands: [...LOCAL_BROKER, "bench:tracker"],
+  },
+  rate: {
+    env: "PRODUCER_RATE",
+    flag: "rate",
+    default: "5",
+    help: "orders per second; `0` = as fast as possible",
+    commands: ["start", "producer"],
+  },
+  count: {
+    env: "PRODUCER_COUNT",
+    flag: "count",
+    default: "0",
+    help: "orders to send; `0` = no limit",
+    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+  },
+  duration: {
+    env: "PRODUCER_DURATION_S",
+    flag: "duration",
+    default: "0",
+    help: "seconds to run; `0` = no limit",
+    commands: ["start", "producer"],
+  },
+  seed: {
+    env: "PRODUCER_SEED",
+    flag: "seed",
+    shownDefault: "random",
+    help: "makes the generated orders reproducible",
+    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+  },
+  acksLog: {
+    env: "PRODUCER_ACKS_LOG",
+    flag: "acks-log",
+    shownDefault: "none",
+    help: "file with one JSON line per message outcome",
+    commands: ["start", "producer", "verify"],
+  },
+  logLevel: {
+    env: "LOG_LEVEL",
+    flag: "log-level",
+    default: "info",
+    help: "`debug`, `info`, `warning` or `error`",
+    commands: ["start", "producer", "tracker"],
+  },
+  brokerReadyTimeoutMs: {
+    env: "BROKER_READY_TIMEOUT_MS",
+    default: "60000",
+    help: "how long `broker:up` waits for the broker to answer",
+    commands: LOCAL_BROKER,
+  },
+  stopTimeoutMs: {
+    env: "STOP_TIMEOUT_MS",
+    default: "15000",
+    help: "how long `stop` waits after SIGTERM before SIGKILL",
+    commands: ["stop"],
+  },
+  testBrokerPort: {
+    env: "TEST_KAFKA_PORT",
+    default: "19092",
+    help: "port of the broker `deno task test` starts (controller: +1)",
+    commands: ["test"],
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Flags of a command that are not settings (they change what the command does, not where). */
+export interface CommandOption {
+  readonly type: "boolean" | "string";
+  readonly multiple?: boolean;
+  readonly help: string;
+}
+
+/** The options each command takes besides the settings; `--help` is everyone's. */
+export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, CommandOption>>>> = {
+  monitor: {
+    once: { type: "boolean", help: "print the current figures as text and exit" },
+    json: { type: "boolean", help: "print the current view as JSON and exit" },
+  },
+  verify: {
+    audit: {
+      type: "string",
+      multiple: true,
+      help: "an audit trail to check (repeatable; default: the data directory's)",
+    },
+    json: { type: "boolean", help: "print the report as JSON" },
+    offline: { type: "boolean", help: "check the files only: no dead letters, no commits" },
+    "since-first": {
+      type: "boolean",
+      help: "a trail that starts after offset 0 (a new trail on an old topic)",
+    },
+  },
+};
+
+/** One or two examples per command for `--help`. */
+const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
+  start: ["deno task start", "KAFKA_BROKERS=kafka-1:9092 deno task start --rate 50"],
+  producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
+  tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
+  monitor: ["deno task monitor", "deno task monitor --once"],
+  verify: ["deno task verify", "deno task verify --offline --json"],
+};
 
 /** The environment variables this project reads. */
-export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((
-  s,
-) => s.env);
+export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
 
 /** Files and directories derived from the data directory. */
 export interface Paths {
@@ -65,6 +290,9 @@ export interface Paths {
   readonly healthLog: string;
   readonly quarantineFile: string;
   readonly trackerLock: string;
+  /** The producer's own files: its health log (lifecycle records `start` waits for). */
+  readonly producerDir: string;
+  readonly producerLog: string;
   /** Orchestration state: PID files, process output and the local broker's data. */
   readonly stateDir: string;
   /** PID files and process output of `deno task start`. */
@@ -81,6 +309,8 @@ export interface Config {
   readonly provider: BrokerProvider;
   readonly brokerPort: number;
   readonly controllerPort: number;
+  /** JVM options of the local broker's heap. */
+  readonly brokerHeapOpts: readonly string[];
   /** Extra host:port pairs processes may connect to (advertised listeners of an external cluster). */
   readonly allowHosts: readonly string[];
   readonly jarsDir: string;
@@ -100,15 +330,10 @@ export interface Config {
     readonly seed: number | undefined;
     readonly acksLog: string | undefined;
   };
-  readonly monitor: {
-    /** Print the current figures as text and exit (no terminal needed). */
-    readonly once: boolean;
-    /** Print the current view model as JSON and exit. */
-    readonly json: boolean;
-  };
   readonly logLevel: LogLevel;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
+  readonly testBrokerPort: number;
 }
 
 /** A setting has a bad value. Entries print the message and exit with code 2. */
@@ -117,39 +342,89 @@ export class ConfigError extends Error {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
-type SettingName = keyof typeof SETTINGS;
+export type OptionValues = Readonly<
+  Record<string, string | boolean | (string | boolean)[] | undefined>
+>;
 
-const FLAG_OPTIONS = {
-  brokers: { type: "string" },
-  topic: { type: "string" },
-  "dlq-topic": { type: "string" },
-  partitions: { type: "string" },
-  group: { type: "string" },
-  "data-dir": { type: "string" },
-  rate: { type: "string" },
-  count: { type: "string" },
-  duration: { type: "string" },
-  seed: { type: "string" },
-  "acks-log": { type: "string" },
-  "log-level": { type: "string" },
-  once: { type: "boolean" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+/**
+ * The flag parser's options: --help, the flags of the settings `command` uses
+ * and its own options (for no command: every flag there is).
+ */
+function flagOptions(
+  command: Command | undefined,
+): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+    help: { type: "boolean" },
+  };
+  for (const spec of Object.values(SETTINGS) as SettingSpec[]) {
+    if (spec.flag === undefined) continue;
+    if (command === undefined || spec.commands.includes(command)) {
+      options[spec.flag] = { type: "string" };
+    }
+  }
+  const tables = command === undefined
+    ? Object.values(COMMAND_OPTIONS)
+    : [COMMAND_OPTIONS[command] ?? {}];
+  for (const table of tables) {
+    for (const [name, option] of Object.entries(table)) {
+      options[name] = { type: option.type, ...(option.multiple ? { multiple: true } : {}) };
+    }
+  }
+  return options;
+}
 
-/** Help text listing the flags; entries print it for `--help`. */
-export function usage(command: string): string {
-  const lines = Object.values(SETTINGS)
-    .filter((s) => s.flag !== undefined)
-    .map((s) => `  --${s.flag!.padEnd(12)} (env ${s.env})`);
-  return [
-    `Usage: ${command} [flags]`,
-    "",
-    "Flags:",
-    ...lines,
-    "  --once         monitor: print the current figures and exit",
-    "  --json         monitor: print the current view as JSON and exit",
-  ].join("\n");
+function defaultText(spec: SettingSpec): string {
+  return spec.default ?? spec.shownDefault ?? "";
+}
+
+/** `--help` of a command: its settings and options, each with meaning, default and variable. */
+export function usage(command: Command): string {
+  const settings = (Object.values(SETTINGS) as SettingSpec[]).filter((s) =>
+    s.commands.includes(command)
+  );
+  const plain = (text: string) => text.replaceAll("`", "");
+  const flagged = settings.filter((s) => s.flag !== undefined);
+  const envOnly = settings.filter((s) => s.flag === undefined);
+  const options = Object.entries(COMMAND_OPTIONS[command] ?? {});
+  const row = (left: string, help: string, spec?: SettingSpec) => {
+    const extra = spec === undefined
+      ? ""
+      : ` (env ${spec.env}${defaultText(spec) ? `, default ${plain(defaultText(spec))}` : ""})`;
+    return `  ${left.padEnd(24)} ${plain(help)}${extra}`;
+  };
+  const lines = [`Usage: deno task ${command} [flags]`];
+  if (options.length > 0 || flagged.length > 0) {
+    lines.push("", "Flags:");
+    for (const [name, option] of options) {
+      lines.push(row(`--${name}${option.type === "string" ? " VALUE" : ""}`, option.help));
+    }
+    for (const spec of flagged) lines.push(row(`--${spec.flag} VALUE`, spec.help, spec));
+  }
+  lines.push(row("--help", "this help"));
+  if (envOnly.length > 0) {
+    lines.push("", "Environment:");
+    for (const spec of envOnly) {
+      lines.push(
+        `  ${spec.env.padEnd(24)} ${plain(spec.help)}${
+          defaultText(spec) ? ` (default ${plain(defaultText(spec))})` : ""
+        }`,
+      );
+    }
+  }
+  const examples = EXAMPLES[command];
+  if (examples) lines.push("", "Examples:", ...examples.map((e) => `  ${e}`));
+  lines.push("", "Flags win over environment variables, which win over defaults.");
+  return lines.join("\n");
+}
+
+/** The settings as README table rows: variable, flag, default, meaning (Markdown). */
+export function settingsTableRows(): string[][] {
+  return (Object.values(SETTINGS) as SettingSpec[]).map((spec) => [
+    `\`${spec.env}\``,
+    spec.flag === undefined ? "" : `\`--${spec.flag}\``,
+    spec.default !== undefined ? `\`${spec.default}\`` : spec.shownDefault ?? "",
+    spec.help,
+  ]);
 }
 
 /**
@@ -157,19 +432,21 @@ export function usage(command: string): string {
  *
  * @example
  * ```ts
- * const config = resolveConfig(Deno.env.toObject(), Deno.args);
+ * const config = resolveConfig(Deno.env.toObject(), Deno.args, { command: "tracker" });
  * ```
- * @throws {ConfigError} naming the setting whose value is bad
+ * @param options.command the command whose flags `args` may use (default: any)
+ * @throws {ConfigError} naming the setting whose value is bad, or the unknown flag
  */
 export function resolveConfig(
   env: Env,
   args: readonly string[] = [],
-): Config & { readonly help: boolean } {
-  let flags: Record<string, string | boolean | undefined>;
+  { command }: { command?: Command } = {},
+): Config & { readonly help: boolean; readonly options: OptionValues } {
+  let flags: OptionValues;
   try {
     flags = parseArgs({
       args: [...args],
-      options: FLAG_OPTIONS,
+      options: flagOptions(command),
       strict: true,
       allowPositionals: false,
     }).values;
@@ -179,154 +456,168 @@ export function resolveConfig(
       { cause: error },
     );
   }
+  const read = settingReader(env, flags);
 
-  const raw = (name: SettingName): { value: string; source: string } | undefined => {
-    const setting = SETTINGS[name];
-    const flagValue = setting.flag === undefined ? undefined : flags[setting.flag];
-    if (typeof flagValue === "string") {
-      return { value: flagValue, source: `--${setting.flag}` };
-    }
-    const envValue = env[setting.env];
-    if (envValue !== undefined && envValue !== "") {
-      return { value: envValue, source: setting.env };
-    }
-    return undefined;
-  };
-  const bad = (source: string, value: string, expected: string): never => {
-    throw new ConfigError(
-      `Cannot read configuration: ${source} is "${value}", expected ${expected}`,
-    );
-  };
-  const integer = (
-    name: SettingName,
-    fallback: number,
-    { min, max = Number.MAX_SAFE_INTEGER }: { min: number; max?: number },
-  ): number => {
-    const given = raw(name);
-    if (given === undefined) return fallback;
-    const n = Number(given.value.trim());
-    if (!/^-?\d+$/.test(given.value.trim()) || n < min || n > max) {
-      bad(given.source, given.value, `an integer from ${min} to ${max}`);
-    }
-    return n;
-  };
-  const nonNegative = (name: SettingName, fallback: number): number => {
-    const given = raw(name);
-    if (given === undefined) return fallback;
-    const n = Number(given.value.trim());
-    if (given.value.trim() === "" || !Number.isFinite(n) || n < 0) {
-      bad(given.source, given.value, "a number >= 0");
-    }
-    return n;
-  };
-  const name = (setting: SettingName, fallback: string): string => {
-    const given = raw(setting);
-    if (given === undefined) return fallback;
-    // Kafka's legal topic and group characters; also keeps names safe in file paths.
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(given.value)) {
-      bad(given.source, given.value, "1-249 characters of A-Z a-z 0-9 . _ -");
-    }
-    return given.value;
-  };
-  const oneOf = <T extends string>(
-    setting: SettingName,
-    allowed: readonly T[],
-    fallback: T,
-  ): T => {
-    const given = raw(setting);
-    if (given === undefined) return fallback;
-    const value = given.value.toLowerCase();
-    if (!(allowed as readonly string[]).includes(value)) {
-      bad(given.source, given.value, `one of ${allowed.join(", ")}`);
-    }
-    return value as T;
-  };
-  const path = (setting: SettingName, fallback: string): string => {
-    const given = raw(setting);
-    if (given === undefined) return fallback;
-    if (given.value.includes(",") || given.value.trim() !== given.value) {
-      bad(given.source, given.value, "a path without commas or surrounding spaces");
-    }
-    return given.value;
-  };
-
-  const brokerPort = integer("brokerPort", DEFAULTS.brokerPort, { min: 1, max: 65535 });
-  const controllerPort = integer("controllerPort", DEFAULTS.controllerPort, {
-    min: 1,
-    max: 65535,
-  });
+  const brokerPort = read.integer("brokerPort", { min: 1, max: 65535 });
+  const controllerPort = read.integer("controllerPort", { min: 1, max: 65535 });
   if (brokerPort === controllerPort) {
     throw new ConfigError(
       `Cannot read configuration: KAFKA_CONTROLLER_PORT equals KAFKA_PORT (${brokerPort}), expected two different ports`,
     );
   }
-
-  const givenBrokers = raw("brokers");
+  const givenBrokers = read.raw("brokers");
   const brokers = givenBrokers === undefined
-    ? [`${DEFAULTS.brokerHost}:${brokerPort}`]
+    ? [`127.0.0.1:${brokerPort}`]
     : hostPortList(givenBrokers.source, givenBrokers.value, { allowEmpty: false });
-  const givenAllow = raw("allowHosts");
+  const givenAllow = read.raw("allowHosts");
   const allowHosts = givenAllow === undefined
     ? []
     : hostPortList(givenAllow.source, givenAllow.value, { allowEmpty: true });
-
-  const dataDir = path("dataDir", DEFAULTS.dataDir);
-  const stateDir = path("stateDir", DEFAULTS.stateDir);
-  const givenSeed = raw("seed");
-  const seed = givenSeed === undefined
-    ? undefined
-    : integer("seed", 0, { min: 0, max: 2 ** 32 - 1 });
-  const acksLog = raw("acksLog") === undefined ? undefined : path("acksLog", "");
-  const topic = name("topic", ORDERS_TOPIC);
-  const dlqTopic = name("dlqTopic", DLQ_TOPIC);
+  const topic = read.name("topic");
+  const dlqTopic = read.name("dlqTopic");
   if (topic === dlqTopic) {
     throw new ConfigError(
       `Cannot read configuration: DLQ_TOPIC equals ORDERS_TOPIC ("${topic}"), expected two different topics`,
     );
   }
+  const dataDir = read.path("dataDir")!;
+  const stateDir = read.path("stateDir")!;
+  const producerDir = join(dataDir, PRODUCER_DIR_NAME);
 
   const config = {
     help: flags.help === true,
+    options: flags,
     brokers,
     externalCluster: givenBrokers !== undefined,
-    provider: oneOf("provider", BROKER_PROVIDERS, "auto"),
+    provider: read.oneOf("provider", BROKER_PROVIDERS),
     brokerPort,
     controllerPort,
+    brokerHeapOpts: read.words("brokerHeapOpts"),
     allowHosts,
-    jarsDir: path("jarsDir", DEFAULTS.jarsDir),
+    jarsDir: read.path("jarsDir")!,
     topic,
     dlqTopic,
-    partitions: integer("partitions", DEFAULTS.partitions, { min: 1, max: 1000 }),
-    replicationFactor: integer("replicationFactor", DEFAULTS.replicationFactor, {
-      min: 1,
-      max: 32,
-    }),
-    groupId: name("groupId", TRACKER_GROUP_ID),
+    partitions: read.integer("partitions", { min: 1, max: 1000 }),
+    replicationFactor: read.integer("replicationFactor", { min: 1, max: 32 }),
+    groupId: read.name("groupId"),
     paths: {
       dataDir,
       auditFile: join(dataDir, AUDIT_FILE_NAME),
       healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
       quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
       trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
+      producerDir,
+      producerLog: join(producerDir, PRODUCER_LOG_FILE_NAME),
       stateDir,
       runDir: join(stateDir, RUN_DIR_NAME),
       brokerDir: join(stateDir, BROKER_DIR_NAME),
     },
     producer: {
-      ratePerSec: nonNegative("rate", DEFAULTS.producerRatePerSec),
-      count: integer("count", 0, { min: 0 }),
-      durationMs: Math.round(nonNegative("duration", 0) * 1000),
-      seed,
-      acksLog,
+      ratePerSec: read.nonNegative("rate"),
+      count: read.integer("count", { min: 0 }),
+      durationMs: Math.round(read.nonNegative("duration") * 1000),
+      seed: read.raw("seed") === undefined
+        ? undefined
+        : read.integer("seed", { min: 0, max: 2 ** 32 - 1 }),
+      acksLog: read.path("acksLog"),
     },
-    monitor: { once: flags.once === true, json: flags.json === true },
-    logLevel: oneOf("logLevel", LOG_LEVELS, DEFAULTS.logLevel),
-    brokerReadyTimeoutMs: integer("brokerReadyTimeoutMs", DEFAULTS.brokerReadyTimeoutMs, {
-      min: 1000,
-    }),
-    stopTimeoutMs: integer("stopTimeoutMs", DEFAULTS.stopTimeoutMs, { min: 100 }),
+    logLevel: read.oneOf("logLevel", LOG_LEVELS),
+    brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
+    stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
+    testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65534 }),
   };
   return deepFreeze(config);
+}
+
+/** Reads and validates one setting at a time: flag, then env, then the table's default. */
+function settingReader(env: Env, flags: OptionValues) {
+  const raw = (name: SettingName): { value: string; source: string } | undefined => {
+    const spec: SettingSpec = SETTINGS[name];
+    const flagValue = spec.flag === undefined ? undefined : flags[spec.flag];
+    if (typeof flagValue === "string") return { value: flagValue, source: `--${spec.flag}` };
+    const envValue = env[spec.env];
+    if (envValue !== undefined && envValue !== "") return { value: envValue, source: spec.env };
+    return undefined;
+  };
+  /** The given value, or the default (which must pass the same checks). */
+  const value = (name: SettingName): { value: string; source: string } | undefined => {
+    const spec: SettingSpec = SETTINGS[name];
+    return raw(name) ??
+      (spec.default === undefined
+        ? undefined
+        : { value: spec.default, source: `the default of ${spec.env}` });
+  };
+  const bad = (source: string, given: string, expected: string): never => {
+    throw new ConfigError(
+      `Cannot read configuration: ${source} is "${given}", expected ${expected}`,
+    );
+  };
+  const required = (name: SettingName) => {
+    const given = value(name);
+    if (given === undefined) throw new TypeError(`Setting ${name} has no default`);
+    return given;
+  };
+  return {
+    raw,
+    integer(
+      name: SettingName,
+      { min, max = Number.MAX_SAFE_INTEGER }: { min: number; max?: number },
+    ) {
+      const given = required(name);
+      const n = Number(given.value.trim());
+      if (!/^-?\d+$/.test(given.value.trim()) || n < min || n > max) {
+        bad(given.source, given.value, `an integer from ${min} to ${max}`);
+      }
+      return n;
+    },
+    nonNegative(name: SettingName): number {
+      const given = required(name);
+      const n = Number(given.value.trim());
+      if (given.value.trim() === "" || !Number.isFinite(n) || n < 0) {
+        bad(given.source, given.value, "a number >= 0");
+      }
+      return n;
+    },
+    name(name: SettingName): string {
+      const given = required(name);
+      // Kafka's legal topic and group characters; also keeps names safe in file paths.
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(given.value)) {
+        bad(given.source, given.value, "1-249 characters of A-Z a-z 0-9 . _ -");
+      }
+      return given.value;
+    },
+    oneOf<T extends string>(name: SettingName, allowed: readonly T[]): T {
+      const given = required(name);
+      const lower = given.value.toLowerCase();
+      if (!(allowed as readonly string[]).includes(lower)) {
+        bad(given.source, given.value, `one of ${allowed.join(", ")}`);
+      }
+      return lower as T;
+    },
+    path(name: SettingName): string | undefined {
+      const given = value(name);
+      if (given === undefined) return undefined;
+      if (given.value.includes(",") || given.value.trim() !== given.value) {
+        bad(given.source, given.value, "a path without commas or surrounding spaces");
+      }
+      return given.value;
+    },
+    words(name: SettingName): string[] {
+      return required(name).value.split(/\s+/).filter(Boolean);
+    },
+  };
+}
+
+/** Whether a boolean command option was given. */
+export function optionSet(options: OptionValues, name: string): boolean {
+  return options[name] === true;
+}
+
+/** The values of a repeatable string option (empty when not given). */
+export function optionList(options: OptionValues, name: string): string[] {
+  const value = options[name];
+  const values = Array.isArray(value) ? value : [value];
+  return values.filter((v): v is string => typeof v === "string");
 }
 
 /**
@@ -336,20 +627,20 @@ export function resolveConfig(
  *
  * @example
  * ```ts
- * const config = loadConfig(Deno.args, { command: "deno task tracker" });
+ * const config = loadConfig(Deno.args, { command: "tracker" });
  * if (typeof config === "number") return config;
  * ```
  */
 export function loadConfig(
   args: readonly string[],
-  { command }: { command: string },
-): Config | number {
+  { command }: { command: Command },
+): (Config & { readonly options: OptionValues }) | number {
   let config: ReturnType<typeof resolveConfig>;
   try {
-    config = resolveConfig(readConfigEnv(), args);
+    config = resolveConfig(readConfigEnv(), args, { command });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
+    console.error(`${error.message} (deno task ${command} --help lists the settings)`);
     return EXIT.badConfig;
   }
   if (config.help) {

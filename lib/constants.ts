@@ -1,7 +1,7 @@
 /**
  * Names and numbers that never change at run time: topic names, file names,
- * header keys, the pinned Kafka version and the defaults that config.ts
- * documents. Settings a user may change live in config.ts.
+ * the pinned Kafka version and limits. Settings a user may change, with their
+ * defaults, live in config.ts; the dead-letter headers in dead_letter.ts.
  */
 
 /** The one place the Apache Kafka version is pinned (pom.xml and compose read it from here). */
@@ -25,35 +25,16 @@ export const QUARANTINE_FILE_NAME = "tracker.events.quarantine";
 /** Lock file: one tracker owns one audit file. */
 export const TRACKER_LOCK_FILE_NAME = "tracker.lock";
 
+/** The producer's directory inside the data directory, and its health log there. */
+export const PRODUCER_DIR_NAME = "producer";
+export const PRODUCER_LOG_FILE_NAME = "producer.log";
+
 /** Subdirectories of the state directory. */
 export const RUN_DIR_NAME = "run";
 export const BROKER_DIR_NAME = "kafka";
 
-export const DEFAULTS = {
-  brokerHost: "127.0.0.1",
-  brokerPort: 9092,
-  controllerPort: 9093,
-  dataDir: "data",
-  stateDir: ".state",
-  jarsDir: `.cache/kafka-${KAFKA_VERSION}`,
-  partitions: 3,
-  replicationFactor: 1,
-  producerRatePerSec: 5,
-  logLevel: "info",
-  brokerReadyTimeoutMs: 60_000,
-  stopTimeoutMs: 15_000,
-  maxMessageBytes: 64 * 1024,
-} as const;
-
-/** Headers the tracker puts on a dead-letter record. */
-export const DLQ_HEADERS = {
-  sourceTopic: "dlq.source.topic",
-  sourcePartition: "dlq.source.partition",
-  sourceOffset: "dlq.source.offset",
-  errorClass: "dlq.error.class",
-  errorMessage: "dlq.error.message",
-  failedAt: "dlq.failed.at",
-} as const;
+/** Larger order messages are rejected unread (oversize). */
+export const MAX_ORDER_BYTES = 64 * 1024;
 
 /** Environment variables KafkaJS reads; processes must be allowed to read them. */
 export const KAFKAJS_ENV_VARS = [

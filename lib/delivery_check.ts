@@ -4,33 +4,24 @@
  * (acknowledged but neither audited nor dead-lettered), duplicated, skipped
  * (offset gaps) or committed too far. Pure; tasks/verify.ts gathers the inputs.
  */
+import type { AckRecord } from "./ack_record.ts";
+import type { AuditRecord } from "./audit_record.ts";
+import type { DeadLetterSource } from "./dead_letter.ts";
 
-/** What the checker needs of an acks-log line. */
-export interface AckInput {
-  outcome: "acknowledged" | "failed" | "indeterminate";
-  order_id: string;
-  status: string;
-  topic: string;
-  partition: number;
-  offset?: number;
-}
+/** What the checker needs of an outcome line. */
+export type AckInput = Pick<
+  AckRecord,
+  "outcome" | "order_id" | "status" | "topic" | "partition" | "offset"
+>;
 
 /** What the checker needs of an audit line. */
-export interface AuditInput {
-  outcome: "audited" | "dead_lettered" | "duplicate";
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: number;
-  order_id: string | null;
-  status: string | null;
-}
+export type AuditInput = Pick<
+  AuditRecord,
+  "outcome" | "kafka_topic" | "kafka_partition" | "kafka_offset" | "order_id" | "status"
+>;
 
 /** A dead letter's source coordinates (from its headers). */
-export interface DeadLetterInput {
-  topic: string;
-  partition: number;
-  offset: number;
-}
+export type DeadLetterInput = Pick<DeadLetterSource, "topic" | "partition" | "offset">;
 
 export interface PartitionReport {
   partition: number;

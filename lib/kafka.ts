@@ -16,6 +16,8 @@ import {
 } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
 import process from "node:process";
+import { Buffer } from "node:buffer";
+import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 
 export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
@@ -29,12 +31,65 @@ const kafkaLog = getLogger(["kafkajs"]);
 // when there is nothing to check: push() schedules again when a request waits,
 // and a finished request checks the queue itself.
 type Queue = { pending: unknown[]; throttledUntil: number; scheduleCheckPendingRequests(): void };
-const queueProto = (RequestQueue as unknown as { prototype: Queue }).prototype;
-const scheduleCheck = queueProto.scheduleCheckPendingRequests;
-queueProto.scheduleCheckPendingRequests = function (this: Queue) {
-  if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
-  scheduleCheck.call(this);
-};
+type QueueClass = { prototype: Queue; new (options: Record<string, unknown>): Queue };
+
+/**
+ * What in KafkaJS's request queue differs from what the timer patch replaces,
+ * or undefined when it has the expected shape: a `scheduleCheckPendingRequests`
+ * method, and instances with a `pending` array and a numeric `throttledUntil`.
+ */
+export function requestQueueShapeProblem(queueClass: unknown): string | undefined {
+  if (typeof queueClass !== "function") return "it is not a class";
+  const proto = (queueClass as QueueClass).prototype;
+  if (typeof proto?.scheduleCheckPendingRequests !== "function") {
+    return "it has no scheduleCheckPendingRequests method";
+  }
+  let probe: Queue;
+  try {
+    const silent = () => {};
+    probe = new (queueClass as QueueClass)({
+      maxInFlightRequests: 1,
+      requestTimeout: 1_000,
+      enforceRequestTimeout: false,
+      clientId: "shape-probe",
+      broker: "shape-probe:0",
+      logger: { debug: silent, info: silent, warn: silent, error: silent },
+    });
+  } catch (error) {
+    return `it cannot be constructed as in 2.2.4 (${(error as Error).message})`;
+  }
+  if (!Array.isArray(probe.pending)) return "its instances have no pending array";
+  if (typeof probe.throttledUntil !== "number") {
+    return "its instances have no throttledUntil number";
+  }
+  return undefined;
+}
+
+/**
+ * Installs the timer patch on `queueClass`.
+ *
+ * @throws {Error} when the class does not have the shape the patch relies on
+ */
+export function patchRequestQueue(queueClass: unknown): void {
+  const problem = requestQueueShapeProblem(queueClass);
+  if (problem !== undefined) {
+    throw new Error(
+      `Cannot patch KafkaJS's request queue: ${problem}. The patch in lib/kafka.ts is written for kafkajs 2.2.4; check it against the installed version`,
+    );
+  }
+  const proto = (queueClass as QueueClass).prototype;
+  const scheduleCheck = proto.scheduleCheckPendingRequests;
+  proto.scheduleCheckPendingRequests = function (this: Queue) {
+    if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+    scheduleCheck.call(this);
+  };
+}
+patchRequestQueue(RequestQueue);
+
+/** The shape check of the installed KafkaJS's request queue (undefined: as the patch expects). */
+export function installedRequestQueueProblem(): string | undefined {
+  return requestQueueShapeProblem(RequestQueue);
+}
 
 // KafkaJS's delay queue arms a timer with a negative delay when it is empty,
 // which Deno reports as a TimeoutNegativeWarning once per process (harmless:
@@ -318,6 +373,35 @@ export function rejoinableGroupError(error: unknown): Error | undefined {
     e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
   }
   return undefined;
+}
+
+/** KafkaJS sizes values with Buffer methods; wrap the bytes without copying. */
+export function asBuffer(bytes: Uint8Array): Buffer;
+export function asBuffer(bytes: Uint8Array | null): Buffer | null;
+export function asBuffer(bytes: Uint8Array | null): Buffer | null {
+  if (bytes === null) return null;
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Publishes dead letters and resolves once all in-sync replicas have acknowledged them. */
+export async function publishDeadLetters(
+  producer: Producer,
+  topic: string,
+  letters: readonly DeadLetterMessage[],
+): Promise<void> {
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: letters.map(({ key, value, headers }) => ({
+      key: asBuffer(key),
+      value: asBuffer(value),
+      headers: Object.fromEntries(
+        Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
+      ),
+    })),
+  });
 }
 
 /** Creates a plain client for tests and tools that need the raw API. */

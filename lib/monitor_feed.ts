@@ -1,10 +1,13 @@
 /**
  * Feeds the monitor's model from the tracker's files: tails the health log and
- * the audit trail, parses each line (a bad line is counted, never fatal) and
- * starts the model over when a file is truncated or replaced.
+ * the audit trail, parses each line with its format's parser (a bad line is
+ * counted and shown, never fatal) and starts the model over when a file is
+ * truncated or replaced.
  */
+import { parseAuditLine } from "./audit_record.ts";
 import { FileTail } from "./file_tail.ts";
-import { type AuditSummary, type HealthRecord, MonitorModel } from "./monitor_model.ts";
+import { parseHealthLine } from "./health_record.ts";
+import { MonitorModel } from "./monitor_model.ts";
 
 /** Bytes per poll: audit lines carry whole orders, so read more of them. */
 const HEALTH_BYTES_PER_POLL = 512 * 1024;
@@ -14,9 +17,9 @@ export class MonitorFeed {
   #paths: { healthLog: string; auditFile: string };
   #health!: FileTail;
   #audit!: FileTail;
+  #auditLines = 0;
+  #skipped = 0;
   model!: MonitorModel;
-  /** Lines that were not valid records. */
-  badLines = 0;
 
   constructor(paths: { healthLog: string; auditFile: string }) {
     this.#paths = paths;
@@ -25,6 +28,8 @@ export class MonitorFeed {
 
   #startOver(): void {
     this.model = new MonitorModel();
+    this.#auditLines = 0;
+    this.#skipped = 0;
     this.#health = new FileTail(this.#paths.healthLog, { maxBytesPerPoll: HEALTH_BYTES_PER_POLL });
     this.#audit = new FileTail(this.#paths.auditFile, { maxBytesPerPoll: AUDIT_BYTES_PER_POLL });
   }
@@ -42,48 +47,22 @@ export class MonitorFeed {
       return { changed: true, behindBytes: 1 };
     }
     for (const line of health.lines) {
-      const record = parse(line);
-      if (record && isHealthRecord(record)) this.model.addHealth(record);
-      else this.badLines++;
+      const parsed = parseHealthLine(line);
+      if (parsed.ok) this.model.addHealth(parsed.entry);
+      else this.model.addUnreadable();
     }
     for (const line of audit.lines) {
-      const record = parse(line);
-      if (record && isAuditSummary(record)) this.model.addAudit(record);
-      else this.badLines++;
+      const parsed = parseAuditLine(line, ++this.#auditLines);
+      if (parsed.ok) this.model.addAudit(parsed.record);
+      else this.model.addUnreadable();
     }
+    // Lines too long to keep were skipped by the tails: unreadable too.
+    const skipped = this.#health.skippedLines + this.#audit.skippedLines;
+    this.model.addUnreadable(skipped - this.#skipped);
+    this.#skipped = skipped;
     return {
       changed: health.lines.length + audit.lines.length > 0,
       behindBytes: health.behindBytes + audit.behindBytes,
     };
   }
-}
-
-function parse(line: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(line);
-    return typeof value === "object" && value !== null ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// The model reads these fields as these types; a line without them is a bad line, not a crash.
-function isHealthRecord(
-  value: Record<string, unknown>,
-): value is Record<string, unknown> & HealthRecord {
-  return typeof value["@timestamp"] === "string" && typeof value.level === "string" &&
-    typeof value.message === "string";
-}
-
-const OUTCOMES: ReadonlySet<unknown> = new Set(["audited", "dead_lettered", "duplicate"]);
-
-function isAuditSummary(
-  value: Record<string, unknown>,
-): value is Record<string, unknown> & AuditSummary {
-  const stringOrNull = (v: unknown) => v === null || typeof v === "string";
-  return typeof value.timestamp === "string" && OUTCOMES.has(value.outcome) &&
-    typeof value.kafka_partition === "number" && typeof value.kafka_offset === "number" &&
-    stringOrNull(value.status) && stringOrNull(value.order_id) &&
-    stringOrNull(value.error_class) &&
-    (value.latency_ms === null || typeof value.latency_ms === "number");
 }

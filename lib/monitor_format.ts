@@ -78,7 +78,9 @@ export function formatPanels(
   const headline = [
     `received ${compact(f.total)}  audited ${compact(f.audited)}  DLQ ${
       compact(f.deadLettered)
-    }  duplicates ${compact(f.duplicates)}  success ${rate}`,
+    }  duplicates ${compact(f.duplicates)}  success ${rate}${
+      f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""
+    }`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${ms(f.latencyMs.p50)}/${
       ms(f.latencyMs.p95)
     }/${ms(f.latencyMs.p99)} ms  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${

@@ -5,6 +5,8 @@
  * keeps its own timestamp, so a replayed history never looks live. Pure: the
  * current time is passed in.
  */
+import type { AuditRecord } from "./audit_record.ts";
+import type { HealthEntry, MetricsRecord } from "./health_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 
 /** Window of the "now" figures. */
@@ -32,27 +34,6 @@ export const THRESHOLDS = {
 
 export type Status = "ok" | "warn" | "critical" | "unknown";
 
-/** A line of the health log as the logging library writes it. */
-export interface HealthRecord {
-  "@timestamp": string;
-  level: string;
-  message: string;
-  logger?: string;
-  properties?: Record<string, unknown>;
-}
-
-/** The fields of an audit line the monitor uses. */
-export interface AuditSummary {
-  timestamp: string;
-  outcome: "audited" | "dead_lettered" | "duplicate";
-  status: string | null;
-  order_id: string | null;
-  kafka_partition: number;
-  kafka_offset: number;
-  latency_ms: number | null;
-  error_class: string | null;
-}
-
 export interface Signal {
   name: string;
   status: Status;
@@ -72,6 +53,8 @@ export interface View {
     lagTotal: number | null;
     lagByPartition: Record<string, number>;
     uptimeSec: number | null;
+    /** Lines of either file that were not valid records (skipped). */
+    unreadableLines: number;
   };
   health: { overall: Status; signals: Signal[] };
   charts: { throughput: number[]; latencyP95: Array<number | null> };
@@ -90,7 +73,7 @@ export interface LogRow {
 
 export interface EventRow {
   at: number;
-  outcome: AuditSummary["outcome"];
+  outcome: AuditRecord["outcome"];
   text: string;
 }
 
@@ -162,34 +145,42 @@ export class MonitorModel {
   #errors: number[] = [];
   #logs: LogRow[] = [];
   #events: EventRow[] = [];
-  #metrics: { at: number; properties: Record<string, unknown> } | undefined;
+  #metrics: { at: number; record: MetricsRecord } | undefined;
+  #unreadable = 0;
   #trackerState: { at: number; stopped: boolean } | undefined;
   #trackerStartedAt: number | undefined;
   #lastRecordAt: number | null = null;
 
-  /** Takes one health-log record into account. */
-  addHealth(record: HealthRecord): void {
-    const at = Date.parse(record["@timestamp"]);
-    if (Number.isNaN(at)) return;
+  /** Takes one health-log entry into account. */
+  addHealth(entry: HealthEntry): void {
+    const { at } = entry;
     this.#seen(at);
-    const properties = record.properties ?? {};
-    if (record.message.startsWith("Tracker starting")) {
-      // A new run: the previous run's metrics no longer describe anything.
-      this.#trackerStartedAt = at;
-      this.#metrics = undefined;
+    let stopped = false;
+    if (entry.kind === "lifecycle" && entry.lifecycle.process === "tracker") {
+      const { phase } = entry.lifecycle;
+      if (phase === "starting") {
+        // A new run: the previous run's metrics no longer describe anything.
+        this.#trackerStartedAt = at;
+        this.#metrics = undefined;
+      }
+      stopped = phase === "stopped" || phase === "failed";
     }
-    if (properties.kind === "metrics") {
-      this.#metrics = { at, properties };
+    if (entry.kind === "metrics") {
+      this.#metrics = { at, record: entry.metrics };
     } else {
-      push(this.#logs, { at, level: record.level, text: record.message }, RECENT_ROWS);
+      push(this.#logs, { at, level: entry.level, text: entry.message }, RECENT_ROWS);
     }
-    if (record.level === "ERROR" || record.level === "FATAL") this.#errors.push(at);
-    const stopped = /^Tracker (stopped|failed)/.test(record.message);
+    if (entry.level === "ERROR" || entry.level === "FATAL") this.#errors.push(at);
     if ((this.#trackerState?.at ?? -Infinity) <= at) this.#trackerState = { at, stopped };
   }
 
+  /** Counts lines of either file that were not valid records. */
+  addUnreadable(count = 1): void {
+    this.#unreadable += count;
+  }
+
   /** Takes one audit record into account. */
-  addAudit(record: AuditSummary): void {
+  addAudit(record: AuditRecord): void {
     const at = Date.parse(record.timestamp);
     if (Number.isNaN(at)) return;
     this.#seen(at);
@@ -271,9 +262,9 @@ export class MonitorModel {
     const [p50 = null, p95 = null, p99 = null] = recent.percentiles([50, 95, 99]);
     const latencyMs = { p50, p95, p99 };
 
-    const metrics = this.#metrics?.properties;
-    const lagByPartition = isNumberRecord(metrics?.lag) ? metrics.lag : {};
-    const lagTotal = typeof metrics?.lag_total === "number" ? metrics.lag_total : null;
+    const metrics = this.#metrics?.record;
+    const lagByPartition = metrics?.lag ?? {};
+    const lagTotal = metrics?.lag_total ?? null;
     // A silent tracker may be long dead (a replayed log): an uptime counting on would look live.
     const running = this.#trackerState !== undefined && !this.#trackerState.stopped &&
       now - this.#trackerState.at <= SILENT_AFTER_MS;
@@ -316,6 +307,7 @@ export class MonitorModel {
         lagTotal,
         lagByPartition,
         uptimeSec,
+        unreadableLines: this.#unreadable,
       },
       health: { overall: worst(signals.map((s) => s.status)), signals },
       charts: { throughput: throughputSeries, latencyP95: latencySeries },
@@ -332,12 +324,7 @@ function push<T>(rows: T[], row: T, max: number): void {
   if (rows.length > max) rows.splice(0, rows.length - max);
 }
 
-function isNumberRecord(value: unknown): value is Record<string, number> {
-  return typeof value === "object" && value !== null &&
-    Object.values(value).every((v) => typeof v === "number");
-}
-
-function eventText(record: AuditSummary): string {
+function eventText(record: AuditRecord): string {
   const where = `${record.kafka_partition}/${record.kafka_offset}`;
   const id = record.order_id ? record.order_id.slice(0, 8) : "--------";
   switch (record.outcome) {

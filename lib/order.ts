@@ -189,7 +189,9 @@ function member<T extends string>(
 ): T {
   const value = text(parent, key, path);
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new FieldError(`field "${path}" is "${value}", expected one of ${allowed.join(", ")}`);
+    throw new FieldError(
+      `field "${path}" is ${quoted(value)}, expected one of ${allowed.join(", ")}`,
+    );
   }
   return value as T;
 }
@@ -199,6 +201,17 @@ function array(parent: Json, key: string, path: string): unknown[] {
   if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
   if (!Array.isArray(value)) throw schemaError(`field "${path}" must be an array`);
   return value;
+}
+
+/** Longest piece of a bad value quoted in a rejection: enough to recognise it, never a flood. */
+const QUOTE_CHARS = 40;
+
+/** A value quoted for a rejection message, cut to QUOTE_CHARS. Never used for personal data. */
+function quoted(value: string): string {
+  const chars = Array.from(value);
+  return chars.length <= QUOTE_CHARS
+    ? JSON.stringify(value)
+    : `${JSON.stringify(chars.slice(0, QUOTE_CHARS).join(""))}… (${chars.length} characters)`;
 }
 
 function sameCents(a: number, b: number): boolean {
@@ -280,7 +293,7 @@ function parseFields(root: Json): OrderEvent {
   }
   if (metadata.event_type !== EVENT_TYPES[status]) {
     throw new FieldError(
-      `field "metadata.event_type" is "${metadata.event_type}", expected "${
+      `field "metadata.event_type" is ${quoted(metadata.event_type)}, expected "${
         EVENT_TYPES[status]
       }" for status "${status}"`,
     );
@@ -376,6 +389,11 @@ export function parseOrder(
       },
     };
   }
+  return parseOrderValue(json);
+}
+
+/** Validates an already parsed JSON value as an order (e.g. the copy inside an audit line). */
+export function parseOrderValue(json: unknown): ParseResult {
   try {
     const root = object(json, "(root)");
     return { ok: true, order: parseFields(root) };

@@ -5,9 +5,10 @@
  * unanswered when the shutdown deadline passed). Stops on its signal after
  * flushing what is in flight.
  */
-import { Buffer } from "node:buffer";
 import type { Config } from "./config.ts";
+import { type AckRecord, encodeAckLines } from "./ack_record.ts";
 import {
+  asBuffer,
   createIdempotentProducer,
   createKafka,
   isPermanentSendError,
@@ -18,6 +19,7 @@ import {
 import { encodeOrder, type OrderEvent } from "./order.ts";
 import { createOrderGenerator } from "./order_generator.ts";
 import { PRODUCER_CLIENT_ID } from "./constants.ts";
+import { lifecycle } from "./health_record.ts";
 import type { Logger } from "./logging.ts";
 
 /** Messages per send at most: large batches are what make KafkaJS fast. */
@@ -30,21 +32,6 @@ export const MAX_BATCH_BYTES = 512 * 1024;
 /** How long a shutdown waits for the send in flight before calling it indeterminate. */
 export const FLUSH_TIMEOUT_MS = 10_000;
 const PROGRESS_EVERY_MS = 10_000;
-
-export type Outcome = "acknowledged" | "failed" | "indeterminate";
-
-/** One line of the acks log. */
-export interface AckRecord {
-  outcome: Outcome;
-  order_id: string;
-  sequence: number;
-  status: string;
-  topic: string;
-  partition: number;
-  /** Present when acknowledged. */
-  offset?: number;
-  error?: string;
-}
 
 export interface ProducerSummary {
   acknowledged: number;
@@ -70,8 +57,7 @@ async function openAcksLog(path: string | undefined): Promise<AcksLog> {
   return {
     async write(records) {
       if (records.length === 0) return;
-      const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
-      const bytes = encoder.encode(text);
+      const bytes = encoder.encode(encodeAckLines(records));
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
     },
@@ -86,11 +72,6 @@ async function openAcksLog(path: string | undefined): Promise<AcksLog> {
 interface Encoded {
   order: OrderEvent;
   value: Uint8Array;
-}
-
-/** KafkaJS sizes values with Buffer methods; wrap the bytes without copying. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -135,13 +116,17 @@ export async function runProducer(
   let generated = 0;
   let lastProgress = started;
 
-  log.info("Producer ready: topic {topic} ({partitions} partitions), rate {rate}", {
-    topic: config.topic,
-    partitions,
-    rate: ratePerSec === 0 ? "max" : `${ratePerSec}/s`,
-    count: count || "unlimited",
-    seed: seed ?? "random",
-  });
+  log.info(
+    "Producer ready: topic {topic} ({partitions} partitions), rate {rate}",
+    lifecycle("producer", "ready", {
+      pid: Deno.pid,
+      topic: config.topic,
+      partitions,
+      rate: ratePerSec === 0 ? "max" : `${ratePerSec}/s`,
+      count: count || "unlimited",
+      seed: seed ?? "random",
+    }),
+  );
   onReady?.();
 
   // One send in flight while the next batch is generated: the CPU work of

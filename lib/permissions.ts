@@ -7,21 +7,21 @@ import { join } from "node:path";
 import { type Config, CONFIG_ENV_VARS } from "./config.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
-/** What can be run, and the entry module of each. */
-export const ROLES = {
-  producer: "producer.ts",
-  tracker: "tracker.ts",
-  monitor: "monitor.ts",
-  topics: "tasks/create_topics.ts",
-  broker: "tasks/broker.ts",
-  start: "tasks/start.ts",
-  stop: "tasks/stop.ts",
-  test: "tasks/test.ts",
-  "bench:producer": "tasks/bench_producer.ts",
-  "bench:tracker": "tasks/bench_tracker.ts",
-  verify: "tasks/verify.ts",
-} as const;
-export type Role = keyof typeof ROLES;
+/** The processes a task can run; each has its own permission set below. */
+export const ROLES = [
+  "producer",
+  "tracker",
+  "monitor",
+  "topics",
+  "broker",
+  "start",
+  "stop",
+  "test",
+  "bench:producer",
+  "bench:tracker",
+  "verify",
+] as const;
+export type Role = typeof ROLES[number];
 
 /** Variables blessed reads to learn about the terminal. */
 const TERMINAL_ENV_VARS = [
@@ -105,12 +105,17 @@ export function permissionFlags(
   ];
   switch (role) {
     case "producer": {
-      const files = config.producer.acksLog === undefined ? [] : [config.producer.acksLog];
+      // Its own directory (health log) and the outcomes file, if any; never the trail.
+      const files = [
+        paths.producerDir,
+        ...(config.producer.acksLog ? [config.producer.acksLog] : []),
+      ];
       return [
         "--no-prompt",
         net,
         env(),
-        ...(files.length ? [`--allow-write=${files.join(",")}`] : []),
+        `--allow-read=${paths.producerDir}`,
+        `--allow-write=${files.join(",")}`,
       ];
     }
     case "tracker": {

@@ -21,11 +21,14 @@ const DUPLICATE_WINDOW_MS = 1_000;
  *
  * @param options.hardDeadlineMs after the first signal, exit 1 if still running by then
  * @param options.onSignal told of each signal (for a log line)
+ * @param options.exit ends the process when forced (default Deno.exit)
  */
 export function installShutdown(
-  { hardDeadlineMs, onSignal }: {
+  { hardDeadlineMs, onSignal, exit = Deno.exit }: {
     hardDeadlineMs: number;
     onSignal?: (signal: Deno.Signal, forced: boolean) => void;
+    /** How the process ends when forced (tests pass their own). */
+    exit?: (code: number) => void;
   },
 ): Shutdown {
   const controller = new AbortController();
@@ -46,7 +49,7 @@ export function installShutdown(
         try {
           console.error(`Shutdown did not finish within ${hardDeadlineMs} ms: exiting`);
         } finally {
-          Deno.exit(EXIT.failure);
+          exit(EXIT.failure);
         }
       }, hardDeadlineMs);
       Deno.unrefTimer(deadline as unknown as number);
@@ -56,7 +59,7 @@ export function installShutdown(
     } catch {
       // Nowhere left to report it.
     }
-    if (forced) Deno.exit(EXIT.interrupted);
+    if (forced) exit(EXIT.interrupted);
   };
   const installed = SIGNALS.map((signal) => {
     const listener = handler(signal);

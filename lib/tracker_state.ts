@@ -4,7 +4,7 @@
  * open order's last status (lifecycle checks). Bounded in memory, rebuilt from
  * the audit trail on start. Pure.
  */
-import type { AuditRecord } from "./audit_log.ts";
+import type { AuditRecord } from "./audit_record.ts";
 import {
   FINAL_STATUSES,
   isValidTransition,

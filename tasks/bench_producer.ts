@@ -25,7 +25,7 @@ async function main(): Promise<number> {
     const args = Deno.args.includes("--count")
       ? Deno.args
       : ["--count", String(DEFAULT_COUNT), ...Deno.args];
-    const base = resolveConfig(readConfigEnv(), args);
+    const base = resolveConfig(readConfigEnv(), args, { command: "bench:producer" });
     const topic = `bench-producer-${crypto.randomUUID().slice(0, 8)}`;
     config = { ...base, topic, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
   } catch (error) {

@@ -27,13 +27,17 @@ async function main(): Promise<number> {
     const stateDir = resolveConfig(env).paths.stateDir;
     const id = crypto.randomUUID().slice(0, 8);
     // A scratch topic, group and data directory; config.ts derives the file paths.
-    const base = resolveConfig({
-      ...env,
-      ORDERS_TOPIC: `bench-tracker-${id}`,
-      DLQ_TOPIC: `bench-tracker-${id}-dlq`,
-      TRACKER_GROUP_ID: `bench-tracker-${id}`,
-      DATA_DIR: join(stateDir, "bench", `tracker-${id}`),
-    }, args);
+    const base = resolveConfig(
+      {
+        ...env,
+        ORDERS_TOPIC: `bench-tracker-${id}`,
+        DLQ_TOPIC: `bench-tracker-${id}-dlq`,
+        TRACKER_GROUP_ID: `bench-tracker-${id}`,
+        DATA_DIR: join(stateDir, "bench", `tracker-${id}`),
+      },
+      args,
+      { command: "bench:tracker" },
+    );
     config = { ...base, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -1,22 +1,41 @@
 /**
- * Launcher behind every deno.json task: resolves the configuration (a bad value
- * is a one-line error, exit 2), then runs the role's module in a child Deno with
- * only the permissions lib/permissions.ts computes for it, forwarding signals
- * and the exit code.
+ * Launcher behind every deno.json task: `tasks/run.ts <script> [args]` resolves
+ * the configuration (a bad value is a one-line error, exit 2), then runs the
+ * script in a child Deno with only the permissions lib/permissions.ts computes
+ * for its role, forwarding signals and the exit code.
  *
  * Permissions: --allow-env (to read the settings), --allow-run (to start Deno,
  * whose path depends on how it was installed).
  */
 import { join } from "node:path";
-import { PROJECT_DIR } from "./project_dir.ts";
+import { PROJECT_DIR } from "./_project_dir.ts";
 import { ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { permissionFlags, type Role, ROLES } from "../lib/permissions.ts";
+import { permissionFlags, type Role } from "../lib/permissions.ts";
+
+/** The script each role runs (deno.json names the script; this gives its role). */
+export const SCRIPTS: Readonly<Record<Role, string>> = {
+  producer: "producer.ts",
+  tracker: "tracker.ts",
+  monitor: "monitor.ts",
+  topics: "tasks/topics.ts",
+  broker: "tasks/broker.ts",
+  start: "tasks/start.ts",
+  stop: "tasks/stop.ts",
+  test: "tasks/test.ts",
+  "bench:producer": "tasks/bench_producer.ts",
+  "bench:tracker": "tasks/bench_tracker.ts",
+  verify: "tasks/verify.ts",
+};
+
+/** The role whose script is `script` (as deno.json names it), or undefined. */
+export function roleOf(script: string): Role | undefined {
+  return (Object.keys(SCRIPTS) as Role[]).find((role) => SCRIPTS[role] === script);
+}
 
 /**
  * The argument list that runs `role` with its own permissions. The broker role
- * takes an action (`up`, `down`) before its flags; test and verify read their
- * settings from the environment only.
+ * takes an action (`up`, `down`) before its flags; test takes `deno test`'s.
  *
  * @param options.args the role's arguments
  * @param options.env the settings the child will see (default: this process's)
@@ -29,32 +48,30 @@ export function denoRunArgs(
     env?: Record<string, string | undefined>;
   } = {},
 ): string[] {
-  // The broker takes an action first; test and verify take arguments of their own.
-  const configArgs = role === "broker"
-    ? args.slice(1)
-    : role === "test" || role === "verify"
-    ? []
-    : args;
-  const config = resolveConfig(env, configArgs);
+  const configArgs = role === "broker" ? args.slice(1) : role === "test" ? [] : args;
+  const config = resolveConfig(env, configArgs, { command: role });
   return [
     "run",
     ...permissionFlags(role, config, { projectDir: PROJECT_DIR, home: env.HOME }),
-    join(PROJECT_DIR, ROLES[role]),
+    join(PROJECT_DIR, SCRIPTS[role]),
     ...args,
   ];
 }
 
 async function main(): Promise<number> {
-  const [role, ...args] = Deno.args;
-  if (role === undefined || !(role in ROLES)) {
+  const [script, ...args] = Deno.args;
+  const role = script === undefined ? undefined : roleOf(script);
+  if (role === undefined) {
     console.error(
-      `Cannot run: unknown role "${role ?? ""}", expected one of ${Object.keys(ROLES).join(", ")}`,
+      `Cannot run: unknown script "${script ?? ""}", expected one of ${
+        Object.values(SCRIPTS).join(", ")
+      }`,
     );
     return EXIT.badConfig;
   }
   let runArgs: string[];
   try {
-    runArgs = denoRunArgs(role as Role, { args });
+    runArgs = denoRunArgs(role, { args });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

@@ -1,7 +1,8 @@
 /**
  * `deno task start`: broker up (unless KAFKA_BROKERS names a cluster) → topics →
- * tracker and producer started detached, each with a PID file and its output in
- * its own log file. Safe to run twice: what runs is left running.
+ * tracker and producer started detached, each with a PID file, its output in
+ * its own file, and a wait for its `ready` lifecycle record. Safe to run twice:
+ * what runs is left running.
  *
  * Permissions: --allow-run (Deno, java, mvn, docker), --allow-net=127.0.0.1
  * (broker readiness), --allow-read, --allow-write to the data, state and jar
@@ -9,15 +10,21 @@
  */
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { brokerUp } from "./broker.ts";
-import { PIPELINE_ROLES, pipelineProcess } from "./pipeline.ts";
-import { isRunning, runningPid, spawnDetached, tailOf } from "./process.ts";
+import { brokerUp } from "./_broker.ts";
+import {
+  healthLogOf,
+  lastLifecycle,
+  PIPELINE_ROLES,
+  pipelineProcess,
+  type PipelineRole,
+  readFrom,
+} from "./_pipeline.ts";
+import { isRunning, runningPid, spawnDetached, tailOf } from "./_process.ts";
 import { denoRunArgs } from "./run.ts";
-import { PROJECT_DIR } from "./project_dir.ts";
+import { PROJECT_DIR } from "./_project_dir.ts";
 
-/** How long a started process may take to print its ready line. */
+/** How long a started process may take to say it is ready. */
 const READY_TIMEOUT_MS = 60_000;
-const READY_PATTERN = /(Producer|Tracker) ready/;
 
 async function runTopics(): Promise<boolean> {
   const { code } = await new Deno.Command(Deno.execPath(), {
@@ -29,28 +36,29 @@ async function runTopics(): Promise<boolean> {
   return code === 0;
 }
 
+/** Waits for the `ready` lifecycle record of process `pid` in the role's health log. */
 async function waitForReady(
-  role: string,
-  { pid, logFile, marker, offset }: {
-    pid: number;
-    logFile: string;
-    marker: string;
-    offset: number;
-  },
+  config: Config,
+  role: PipelineRole,
+  { pid, healthLogOffset }: { pid: number; healthLogOffset: number },
 ): Promise<void> {
+  const managed = pipelineProcess(config, role);
+  const healthLog = healthLogOf(config, role);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const text = await Deno.readTextFile(logFile).catch(() => "");
-    if (READY_PATTERN.test(text.slice(offset))) return;
-    if (!isRunning(pid, marker)) {
+    const record = lastLifecycle(await readFrom(healthLog, healthLogOffset), pid);
+    if (record?.phase === "ready") return;
+    if (record?.phase === "failed" || !isRunning(pid, managed.marker)) {
       throw new Error(
-        `Cannot start ${role}: it exited. Last lines of ${logFile}:\n${tailOf(logFile, 15)}`,
+        `Cannot start ${role}: it exited${
+          typeof record?.error === "string" ? ` (${record.error})` : ""
+        }. Last lines of ${managed.logFile}:\n${tailOf(managed.logFile, 15)}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(
-    `Cannot start ${role}: not ready after ${READY_TIMEOUT_MS / 1000} s (see ${logFile})`,
+    `Cannot start ${role}: not ready after ${READY_TIMEOUT_MS / 1000} s (see ${managed.logFile})`,
   );
 }
 
@@ -66,18 +74,15 @@ async function start(config: Config): Promise<void> {
       console.log(`${role} already running (pid ${running})`);
       continue;
     }
-    const offset = await Deno.stat(managed.logFile).then((s) => s.size, () => 0);
-    const pid = spawnDetached(managed, {
-      command: Deno.execPath(),
-      args: denoRunArgs(role),
-    });
-    await waitForReady(role, { pid, logFile: managed.logFile, marker: managed.marker, offset });
+    const healthLogOffset = await Deno.stat(healthLogOf(config, role)).then((s) => s.size, () => 0);
+    const pid = spawnDetached(managed, { command: Deno.execPath(), args: denoRunArgs(role) });
+    await waitForReady(config, role, { pid, healthLogOffset });
     console.log(`Started ${role} (pid ${pid}, output in ${managed.logFile})`);
   }
   console.log(`
 Orders are flowing through Kafka at ${config.brokers.join(",")}.
   audit trail   ${config.paths.auditFile}
-  health log    ${config.paths.healthLog}
+  health logs   ${config.paths.healthLog}, ${config.paths.producerLog}
   process logs  ${config.paths.runDir}/{producer,tracker,broker}.out
 
   deno task monitor    live dashboard
@@ -85,7 +90,7 @@ Orders are flowing through Kafka at ${config.brokers.join(",")}.
 }
 
 async function main(): Promise<number> {
-  const config = loadConfig(Deno.args, { command: "deno task start" });
+  const config = loadConfig(Deno.args, { command: "start" });
   if (typeof config === "number") return config;
   try {
     await start(config);

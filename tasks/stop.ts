@@ -8,9 +8,9 @@
  */
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { brokerDown } from "./broker.ts";
-import { PIPELINE_ROLES, pipelineProcess } from "./pipeline.ts";
-import { stopManaged } from "./process.ts";
+import { brokerDown } from "./_broker.ts";
+import { PIPELINE_ROLES, pipelineProcess } from "./_pipeline.ts";
+import { stopManaged } from "./_process.ts";
 
 async function stop(config: Config): Promise<void> {
   for (const role of [...PIPELINE_ROLES].reverse()) {
@@ -30,7 +30,7 @@ async function stop(config: Config): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const config = loadConfig(Deno.args, { command: "deno task stop" });
+  const config = loadConfig(Deno.args, { command: "stop" });
   if (typeof config === "number") return config;
   try {
     await stop(config);

@@ -9,21 +9,20 @@
  * Permissions: as tasks/start.ts.
  */
 import { join } from "node:path";
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, ConfigError, readConfigEnv, resolveConfig, SETTINGS } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { brokerDown, brokerProcess, brokerUp } from "./broker.ts";
-import { runningPid } from "./process.ts";
-import { PROJECT_DIR } from "./project_dir.ts";
+import { brokerDown, brokerProcess, brokerUp } from "./_broker.ts";
+import { runningPid } from "./_process.ts";
+import { PROJECT_DIR } from "./_project_dir.ts";
 
-export const TEST_BROKER_PORT = 19092;
 /** State of the test broker; another TEST_KAFKA_PORT gets its own, so two runs can coexist. */
 export function testStateDir(port: number): string {
-  return port === TEST_BROKER_PORT ? ".state/test" : `.state/test-${port}`;
+  return port === Number(SETTINGS.testBrokerPort.default) ? ".state/test" : `.state/test-${port}`;
 }
 
 /** The settings of the test broker: the user's, with test ports and state directory. */
 export function testEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const port = Number(env.TEST_KAFKA_PORT ?? TEST_BROKER_PORT);
+  const port = resolveConfig(env).testBrokerPort;
   const testEnv: Record<string, string> = {
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
@@ -65,7 +64,7 @@ async function runTests(config: Config, args: string[]): Promise<number> {
 async function main(): Promise<number> {
   let config: Config;
   try {
-    const env = { ...readConfigEnv(), TEST_KAFKA_PORT: Deno.env.get("TEST_KAFKA_PORT") };
+    const env = readConfigEnv();
     config = resolveConfig({ ...env, ...testEnv(env) });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

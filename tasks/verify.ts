@@ -1,37 +1,33 @@
 /**
  * `deno task verify`: checks that nothing acknowledged was lost. Reads the
- * audit trail(s), optionally the producer's acks log, the dead-letter topic
+ * audit trail(s), optionally the producer's outcomes, the dead-letter topic
  * and the group's committed offsets, and reports counts, losses, duplicates,
  * offset gaps per partition and commits past what was audited. Exit 1 on any
  * loss, duplicate, gap or commit too far.
  *
  * Usage: deno task verify [--audit FILE]... [--acks-log FILE] [--json] [--offline] [--since-first]
- * (--since-first: a trail that starts after offset 0, e.g. a new trail on an old topic).
- * Settings (topic, group, brokers, data dir) come from the environment.
  * Permissions: --allow-read, --allow-net to the brokers, --allow-env.
  */
-import { parseArgs } from "node:util";
-import { readConfigEnv, resolveConfig } from "../lib/config.ts";
-import { DLQ_HEADERS, EXIT } from "../lib/constants.ts";
+import { loadConfig, optionList, optionSet } from "../lib/config.ts";
+import { EXIT } from "../lib/constants.ts";
 import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
-import { forEachLine } from "../lib/audit_log.ts";
-import {
-  type AckInput,
-  type AuditInput,
-  checkDelivery,
-  type DeadLetterInput,
-  formatReport,
-} from "../lib/delivery_check.ts";
+import { forEachLine } from "../lib/audit_trail.ts";
+import { type AuditRecord, parseAuditLine } from "../lib/audit_record.ts";
+import { type AckRecord, parseAckLine } from "../lib/ack_record.ts";
+import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
+import { checkDelivery, type DeadLetterInput, formatReport } from "../lib/delivery_check.ts";
 import { setupLogging } from "../lib/logging.ts";
 
-async function readLines<T>(path: string): Promise<T[]> {
+/** Every record of a JSON Lines file, through its format's parser; a bad line is an error. */
+async function readRecords<T>(
+  path: string,
+  parse: (line: string, n: number) => { ok: true; record: T } | { ok: false; error: string },
+): Promise<T[]> {
   const out: T[] = [];
   await forEachLine(path, (line, n) => {
-    try {
-      out.push(JSON.parse(line) as T);
-    } catch (error) {
-      throw new SyntaxError(`Cannot parse ${path} line ${n}: not valid JSON`, { cause: error });
-    }
+    const parsed = parse(line, n);
+    if (!parsed.ok) throw new SyntaxError(`${path}: ${parsed.error}`);
+    out.push(parsed.record);
   });
   return out;
 }
@@ -55,12 +51,8 @@ async function readDeadLetters(brokers: readonly string[], dlqTopic: string) {
     check();
     await consumer.run({
       eachMessage: ({ partition, message }) => {
-        const h = message.headers ?? {};
-        letters.push({
-          topic: String(h[DLQ_HEADERS.sourceTopic] ?? ""),
-          partition: Number(String(h[DLQ_HEADERS.sourcePartition] ?? "-1")),
-          offset: Number(String(h[DLQ_HEADERS.sourceOffset] ?? "-1")),
-        });
+        const parsed = parseDeadLetterHeaders(message.headers);
+        if (parsed.ok) letters.push(parsed.source);
         seen.set(partition, Number(message.offset) + 1);
         check();
         return Promise.resolve();
@@ -75,27 +67,21 @@ async function readDeadLetters(brokers: readonly string[], dlqTopic: string) {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      audit: { type: "string", multiple: true },
-      "acks-log": { type: "string" },
-      json: { type: "boolean" },
-      offline: { type: "boolean" },
-      "since-first": { type: "boolean" },
-    },
-    strict: true,
-  });
-  const config = resolveConfig(readConfigEnv());
+  const config = loadConfig(Deno.args, { command: "verify" });
+  if (typeof config === "number") return config;
+  const { options } = config;
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "error" });
   try {
-    const audit: AuditInput[] = [];
-    for (const path of values.audit ?? [config.paths.auditFile]) {
-      audit.push(...await readLines<AuditInput>(path));
+    const audit: AuditRecord[] = [];
+    const auditPaths = optionList(options, "audit");
+    for (const path of auditPaths.length > 0 ? auditPaths : [config.paths.auditFile]) {
+      for (const record of await readRecords(path, parseAuditLine)) audit.push(record);
     }
-    const acksPath = values["acks-log"];
-    const acks = acksPath === undefined ? undefined : await readLines<AckInput>(acksPath);
-    const online = !values.offline;
+    const acksPath = config.producer.acksLog;
+    const acks: AckRecord[] | undefined = acksPath === undefined
+      ? undefined
+      : await readRecords(acksPath, parseAckLine);
+    const online = !optionSet(options, "offline");
     const report = checkDelivery({
       topic: config.topic,
       acks,
@@ -104,9 +90,11 @@ async function main(): Promise<number> {
       committed: online
         ? await committedOffsets(config.brokers, { groupId: config.groupId, topic: config.topic })
         : undefined,
-      fromOffsetZero: !values["since-first"],
+      fromOffsetZero: !optionSet(options, "since-first"),
     });
-    console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    console.log(
+      optionSet(options, "json") ? JSON.stringify(report, null, 2) : formatReport(report),
+    );
     return report.ok ? EXIT.ok : EXIT.failure;
   } catch (error) {
     console.error(`Cannot verify: ${(error as Error).message}`);

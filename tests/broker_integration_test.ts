@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
-import { brokerProcess, brokerUp, newClusterId, serverProperties } from "../tasks/broker.ts";
-import { runningPid } from "../tasks/process.ts";
+import { brokerProcess, brokerUp, newClusterId, serverProperties } from "../tasks/_broker.ts";
+import { runningPid } from "../tasks/_process.ts";
 import { testBrokerConfig, testBrokers, uniqueName } from "./support.ts";
 
 Deno.test("starting the broker again is a no-op that still checks readiness", async () => {

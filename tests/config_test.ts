@@ -1,5 +1,5 @@
-import { assertEquals, assertThrows } from "./assert.ts";
-import { ConfigError, resolveConfig } from "../lib/config.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
+import { ConfigError, resolveConfig, settingsTableRows, usage } from "../lib/config.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",
@@ -70,4 +70,69 @@ Deno.test({
       });
     }
   },
+});
+
+Deno.test({
+  name: "--help of a command lists only its settings, each with meaning, default and variable",
+  permissions: "none",
+  fn() {
+    const producer = usage("producer");
+    assertMatch(producer, /^Usage: deno task producer \[flags\]/);
+    assertMatch(
+      producer,
+      /--rate VALUE +orders per second; 0 = as fast as possible \(env PRODUCER_RATE, default 5\)/,
+    );
+    assertMatch(producer, /--seed VALUE .*\(env PRODUCER_SEED, default random\)/);
+    assertMatch(producer, /Examples:\n {2}deno task producer/);
+    for (const foreign of ["--once", "--group", "--dlq-topic", "KAFKA_CONTROLLER_PORT"]) {
+      assert(!producer.includes(foreign), `producer help does not list ${foreign}`);
+    }
+    const monitor = usage("monitor");
+    assertMatch(monitor, /--once +print the current figures as text and exit/);
+    assert(!monitor.includes("--rate"), "monitor help does not list --rate");
+    assertMatch(usage("broker"), /Environment:\n(.*\n)* {2}KAFKA_HEAP_OPTS +JVM heap/);
+  },
+});
+
+Deno.test({
+  name: "a command refuses another command's flags",
+  permissions: "none",
+  fn() {
+    assertThrows(
+      () => resolveConfig({}, ["--once"], { command: "producer" }),
+      (e: unknown) => e instanceof ConfigError && /Unknown option '--once'/.test(e.message),
+    );
+    assertEquals(resolveConfig({}, ["--once"], { command: "monitor" }).options.once, true);
+    assertEquals(
+      resolveConfig({}, ["--rate", "2"], { command: "producer" }).producer.ratePerSec,
+      2,
+    );
+  },
+});
+
+Deno.test({
+  name: "every default in the table passes its own setting's checks",
+  permissions: "none",
+  fn() {
+    const config = resolveConfig({});
+    assertEquals(config.brokerHeapOpts, ["-Xms256m", "-Xmx512m"]);
+    assertEquals(config.testBrokerPort, 19092);
+    assertEquals(config.stopTimeoutMs, 15_000);
+  },
+});
+
+Deno.test("the README's settings table is the settings table", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const section = readme.split("\n## Settings\n")[1]?.split("\n## ")[0] ?? "";
+  const rows = section.split("\n")
+    .filter((line) => line.startsWith("|") && !/^\|[\s-|]+\|$/.test(line))
+    .slice(1) // the header row
+    .map((line) => line.slice(1, -1).split("|").map((cell) => cell.trim()));
+  const expected = settingsTableRows();
+  assertEquals(
+    rows,
+    expected,
+    "README.md's settings table differs from SETTINGS in lib/config.ts; its rows should be:\n" +
+      expected.map((row) => `| ${row.join(" | ")} |`).join("\n"),
+  );
 });

@@ -13,7 +13,8 @@ import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   auditLineCount,
   type EntryProcess,
-  readJsonLines,
+  readAckRecords,
+  readAuditRecords,
   setupPipeline,
   spawnEntry,
   stopEntry,
@@ -25,15 +26,14 @@ import {
   waitForAuditLines,
 } from "./support.ts";
 import { resolveConfig } from "../lib/config.ts";
-import { DLQ_HEADERS } from "../lib/constants.ts";
+import { DLQ_HEADERS } from "../lib/dead_letter.ts";
 import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
 import { type DeadLetterInput, type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { encodeOrder } from "../lib/order.ts";
 import { permissionFlags } from "../lib/permissions.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
-import { brokerUp, killBroker } from "../tasks/broker.ts";
-import { PROJECT_DIR } from "../tasks/project_dir.ts";
+import { brokerUp, killBroker } from "../tasks/_broker.ts";
+import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 
 const FULL = Deno.env.get("FAULTS") === "full";
 const SIZES = FULL
@@ -302,7 +302,7 @@ Deno.test({
       const recover = (Date.now() - back) / 1000;
       const produced = await stopEntry(producer);
       assertEquals(produced.code, 0, producer.output());
-      const acked = (await readJsonLines<{ outcome: string }>(acksLog))
+      const acked = (await readAckRecords(acksLog))
         .filter((a) => a.outcome === "acknowledged").length;
       await waitForAuditLines([auditFile], acked, { timeoutMs: 60_000 });
       assertEquals((await stopEntry(t)).code, 0, t.output());
@@ -389,7 +389,7 @@ Deno.test("fault 5: tracker SIGTERM mid-stream — exits within 10 s, committed 
     const status = await stopEntry(t);
     const seconds = (performance.now() - sent) / 1000;
     assertEquals(status.code, 0, t.output());
-    const audited = await readJsonLines<AuditRecord>(auditFile);
+    const audited = await readAuditRecords(auditFile);
     const last = new Map<number, number>();
     for (const r of audited) {
       last.set(r.kafka_partition, Math.max(last.get(r.kafka_partition) ?? -1, r.kafka_offset));
@@ -406,7 +406,7 @@ Deno.test("fault 5: tracker SIGTERM mid-stream — exits within 10 s, committed 
     );
     // Then the rest: a new tracker drains what was produced after the stop.
     assertEquals((await stopEntry(producer)).code, 0, producer.output());
-    const acked = (await readJsonLines<{ outcome: string }>(acksLog))
+    const acked = (await readAckRecords(acksLog))
       .filter((a) => a.outcome === "acknowledged").length;
     const drain = tracker(env);
     await waitForAuditLines([auditFile], acked, { timeoutMs: 60_000 });
@@ -458,7 +458,7 @@ Deno.test("fault 6: poison flood interleaved with valid orders — all valid aud
       await producer.send({ topic, acks: -1, messages });
     }
     await waitForAuditLines([auditFile], 2 * count, { timeoutMs: 120_000 });
-    const records = await readJsonLines<AuditRecord>(auditFile);
+    const records = await readAuditRecords(auditFile);
     const audited = records.filter((r) => r.outcome === "audited").length;
     const rejected = records.filter((r) => r.outcome === "dead_lettered");
     const letters = await readDeadLetters(dlqTopic, count);
@@ -618,7 +618,7 @@ Deno.test("fault 9: the data directory runs out of space — clear error, nothin
     assertEquals(status.code, 1, full.output());
     assertMatch(full.output(), /Cannot audit a batch: .*(space|No space)/i);
     // Nothing past what is on disk was committed.
-    const onDisk = await readJsonLines<AuditRecord>(join(small, "tracker.events"));
+    const onDisk = await readAuditRecords(join(small, "tracker.events"));
     const committed = await committedOffsets(testBrokers(), {
       groupId: env.TRACKER_GROUP_ID,
       topic,
@@ -757,7 +757,7 @@ Deno.test("fault 11: no customer personal data in any health log after the runs 
     for (const entry of entries) {
       if (!entry.isDirectory) continue;
       const trail = join(dir, entry.name, "tracker.events");
-      for (const r of await readJsonLines<AuditRecord>(trail)) {
+      for (const r of await readAuditRecords(trail)) {
         const c = r.order?.customer_info;
         if (!c) continue;
         for (const value of [c.email, c.phone, c.name, c.address, r.order!.shipping_address]) {

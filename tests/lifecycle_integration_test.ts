@@ -4,14 +4,19 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { readJsonLines, tempDataDir, uniqueName, waitFor } from "./support.ts";
-import { PROJECT_DIR } from "../tasks/project_dir.ts";
-import { isRunning } from "../tasks/process.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
+import { readAuditRecords, tempDataDir, uniqueName, waitFor } from "./support.ts";
+import { PROJECT_DIR } from "../tasks/_project_dir.ts";
+import { isRunning } from "../tasks/_process.ts";
 
 async function task(name: "start" | "stop", env: Record<string, string>) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-env", "--allow-run", join(PROJECT_DIR, "tasks/run.ts"), name],
+    args: [
+      "run",
+      "--allow-env",
+      "--allow-run",
+      join(PROJECT_DIR, "tasks/run.ts"),
+      `tasks/${name}.ts`,
+    ],
     cwd: PROJECT_DIR,
     env,
     stdin: "null",
@@ -48,7 +53,7 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     assertEquals([await pidOf("tracker"), await pidOf("producer")], pids);
 
     await waitFor("orders in the audit trail", async () => {
-      const lines = await readJsonLines<AuditRecord>(join(env.DATA_DIR, "tracker.events"));
+      const lines = await readAuditRecords(join(env.DATA_DIR, "tracker.events"));
       return lines.length >= 20 ? true : undefined;
     });
 

@@ -89,8 +89,8 @@ Deno.test({
       );
       const feed = new MonitorFeed({ healthLog, auditFile });
       await catchUp(feed);
-      assertEquals(feed.badLines, badHealth.length + badAudit.length);
       const view = feed.model.view(Date.parse(AT) + 1_000);
+      assertEquals(view.figures.unreadableLines, badHealth.length + badAudit.length);
       assertEquals(
         { total: view.figures.total, dlq: view.figures.deadLettered, logs: view.logs.length },
         { total: 2, dlq: 1, logs: 1 },

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
-  readJsonLines,
+  readAuditRecords,
   spawnEntry,
   tempDataDir,
   testBrokers,
@@ -16,11 +16,11 @@ import {
   waitFor,
 } from "./support.ts";
 import { ensureTopics } from "../lib/kafka.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
+import type { AuditRecord } from "../lib/audit_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order.ts";
 import type { View } from "../lib/monitor_model.ts";
 import { denoRunArgs } from "../tasks/run.ts";
-import { PROJECT_DIR } from "../tasks/project_dir.ts";
+import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 
 /** Fewer than 1000, so the headline prints every count exactly (no "1.23k"). */
 const ORDERS = 300;
@@ -182,7 +182,7 @@ Deno.test("the monitor in a terminal shows what the audit trail holds, quits on 
     assertEquals((await producer.exited).code, 0, producer.output());
     const auditFile = join(data.dir, "tracker.events");
     const records = await waitFor("every order in the audit trail", async () => {
-      const lines = await readJsonLines<AuditRecord>(auditFile);
+      const lines = await readAuditRecords(auditFile);
       return lines.length >= ORDERS ? lines : undefined;
     }, { timeoutMs: 30_000 });
     const expected = figuresOf(records);

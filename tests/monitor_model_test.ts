@@ -3,15 +3,17 @@
  * the way the tracker makes them (the logging library's JSON Lines formatter,
  * the audit trail's record builders) and a fixed clock.
  */
-import { getJsonLinesFormatter, type LogLevel } from "@logtape/logtape";
+import type { LogLevel } from "@logtape/logtape";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   auditedRecord,
   type AuditRecord,
   deadLetterRecord,
   duplicateRecord,
+  encodeAuditLines,
   type MessageCoordinates,
-} from "../lib/audit_log.ts";
+  parseAuditLine,
+} from "../lib/audit_record.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import type { OrderStatus } from "../lib/order.ts";
 import {
@@ -19,7 +21,6 @@ import {
   clock,
   compact,
   duration,
-  type HealthRecord,
   healthSignals,
   MonitorModel,
   NOW_WINDOW_MS,
@@ -33,20 +34,26 @@ import {
   worst,
 } from "../lib/monitor_model.ts";
 import { formatOnce, formatPanels, type Panels } from "../lib/monitor_format.ts";
+import {
+  formatHealthLine,
+  type HealthEntry,
+  lifecycle,
+  type LifecyclePhase,
+  parseHealthLine,
+} from "../lib/health_record.ts";
+import { TrackerMetrics } from "../lib/tracker_metrics.ts";
 
 const NOW = Date.parse("2026-03-01T12:00:00.000Z");
 const SECOND = 1_000;
 
-const jsonLines = getJsonLinesFormatter();
-
-/** A health-log record exactly as the tracker's logging library writes and the feed parses it. */
+/** A health-log entry exactly as the tracker's logging writes it and the feed parses it. */
 function healthRecord(
   at: number,
   level: LogLevel,
   message: string,
   properties: Record<string, unknown> = {},
-): HealthRecord {
-  const line = jsonLines({
+): HealthEntry {
+  const line = formatHealthLine({
     category: ["order-tracking", "tracker"],
     level,
     message: [message],
@@ -54,32 +61,39 @@ function healthRecord(
     timestamp: at,
     properties,
   });
-  return JSON.parse(line) as HealthRecord;
+  const parsed = parseHealthLine(line);
+  assert(parsed.ok, parsed.ok ? "" : parsed.error);
+  return parsed.entry;
 }
 
-/** The record the tracker writes every 5 s (see emitMetrics in lib/order_tracker.ts). */
+/** The record the tracker writes every 5 s (TrackerMetrics.toRecord). */
 function metricsRecord(
   at: number,
   { lag = { "0": 0, "1": 0, "2": 0 }, uptimeS = 0 }: {
     lag?: Record<string, number>;
     uptimeS?: number;
   } = {},
-): HealthRecord {
-  return healthRecord(at, "info", "Metrics", {
-    kind: "metrics",
-    received: 0,
-    audited: 0,
-    invalid: 0,
-    duplicates: 0,
-    redelivered: 0,
-    dead_lettered: 0,
-    rate_per_sec: 0,
-    latency_ms: { p50: null, p95: null, p99: null, count: 0 },
-    lag,
-    lag_total: Object.values(lag).reduce((a, b) => a + b, 0),
-    open_orders: 0,
-    uptime_s: uptimeS,
-  });
+): HealthEntry {
+  const metrics = new TrackerMetrics({ startedAt: at - uptimeS * 1000 });
+  for (const [partition, lagged] of Object.entries(lag)) {
+    metrics.setLag(Number(partition), { highWatermark: lagged, nextOffset: 0 });
+  }
+  return healthRecord(at, "info", "Metrics", { ...metrics.toRecord(at, { openOrders: 0 }) });
+}
+
+/** A tracker lifecycle entry, as tracker.ts writes it. */
+function lifecycleRecord(
+  at: number,
+  phase: LifecyclePhase,
+  message: string,
+  figures: Record<string, unknown> = {},
+): HealthEntry {
+  return healthRecord(
+    at,
+    phase === "failed" ? "error" : "info",
+    message,
+    lifecycle("tracker", phase, { pid: 42, ...figures }),
+  );
 }
 
 const orders = createOrderGenerator({ seed: 3, now: () => NOW });
@@ -90,9 +104,11 @@ function coordinates(): MessageCoordinates {
   return { topic: "orders", partition: offset % 3, offset, key: null, size: 1_200 };
 }
 
-/** What the feed hands the model: the record after a trip through its JSON line. */
+/** What the feed hands the model: the record after a trip through its line and parser. */
 function asRead(record: AuditRecord): AuditRecord {
-  return JSON.parse(JSON.stringify(record)) as AuditRecord;
+  const parsed = parseAuditLine(encodeAuditLines([record]).trimEnd(), 1);
+  assert(parsed.ok, parsed.ok ? "" : parsed.error);
+  return parsed.record;
 }
 
 function audited(
@@ -372,7 +388,9 @@ Deno.test({
         const model = new MonitorModel();
         assertEquals(statusOf(model.view(NOW), "tracker"), { status: "unknown", reason: "no-log" });
         const started = NOW - 60 * SECOND;
-        model.addHealth(healthRecord(started, "info", "Tracker starting (pid 42)", { pid: 42 }));
+        model.addHealth(
+          lifecycleRecord(started, "starting", "Tracker starting (pid 42)", { pid: 42 }),
+        );
         model.addHealth(metricsRecord(NOW - 5 * SECOND, { lag: { "0": 3, "1": 0, "2": 4 } }));
         let view = model.view(NOW);
         assertEquals(statusOf(view, "tracker"), { status: "ok", reason: "alive" });
@@ -386,15 +404,21 @@ Deno.test({
           reason: "silent",
         });
 
-        model.addHealth(healthRecord(NOW, "info", "Final metrics", { kind: "metrics", lag: {} }));
+        model.addHealth(metricsRecord(NOW, { lag: {} }));
         model.addHealth(
-          healthRecord(NOW, "info", "Tracker stopped: 10 received, 10 audited, 0 dead-lettered"),
+          lifecycleRecord(
+            NOW,
+            "stopped",
+            "Tracker stopped: 10 received, 10 audited, 0 dead-lettered",
+          ),
         );
         view = model.view(NOW + SECOND);
         assertEquals(statusOf(view, "tracker"), { status: "warn", reason: "stopped" });
         assertEquals(view.figures.uptimeSec, null, "a stopped tracker has no uptime");
 
-        model.addHealth(healthRecord(NOW + 2 * SECOND, "info", "Tracker starting (pid 43)"));
+        model.addHealth(
+          lifecycleRecord(NOW + 2 * SECOND, "starting", "Tracker starting (pid 43)", { pid: 43 }),
+        );
         view = model.view(NOW + 3 * SECOND);
         assertEquals(statusOf(view, "tracker"), { status: "ok", reason: "alive" });
         assertEquals(view.figures.uptimeSec, 1);
@@ -405,14 +429,18 @@ Deno.test({
 
     await t.step("a tracker that fails is stopped too", () => {
       const model = new MonitorModel();
-      model.addHealth(healthRecord(NOW - 2 * SECOND, "info", "Tracker starting (pid 7)"));
-      model.addHealth(healthRecord(NOW - SECOND, "error", "Tracker failed: disk full"));
+      model.addHealth(
+        lifecycleRecord(NOW - 2 * SECOND, "starting", "Tracker starting (pid 7)", { pid: 7 }),
+      );
+      model.addHealth(lifecycleRecord(NOW - SECOND, "failed", "Tracker failed: disk full"));
       assertEquals(statusOf(model.view(NOW), "tracker"), { status: "warn", reason: "stopped" });
     });
 
     await t.step("lag behind with nothing flowing is stuck; once orders flow it is not", () => {
       const model = new MonitorModel();
-      model.addHealth(healthRecord(NOW - 30 * SECOND, "info", "Tracker starting (pid 8)"));
+      model.addHealth(
+        lifecycleRecord(NOW - 30 * SECOND, "starting", "Tracker starting (pid 8)", { pid: 8 }),
+      );
       model.addHealth(
         metricsRecord(NOW - 2 * SECOND, { lag: { "0": THRESHOLDS.lag.critical, "1": 0 } }),
       );
@@ -427,7 +455,9 @@ Deno.test({
 
     await t.step("all quiet and current is OK overall", () => {
       const model = new MonitorModel();
-      model.addHealth(healthRecord(NOW - 30 * SECOND, "info", "Tracker starting (pid 9)"));
+      model.addHealth(
+        lifecycleRecord(NOW - 30 * SECOND, "starting", "Tracker starting (pid 9)", { pid: 9 }),
+      );
       model.addHealth(metricsRecord(NOW - 2 * SECOND));
       for (let i = 0; i < 10; i++) model.addAudit(audited(NOW - i * 100));
       assertEquals(model.view(NOW).health.overall, "ok");
@@ -516,8 +546,12 @@ Deno.test({
     const HOUR_AGO = NOW - 3_600_000;
     function replay(): MonitorModel {
       const model = new MonitorModel();
-      model.addHealth(healthRecord(HOUR_AGO, "info", "Tracker starting (pid 42)", { pid: 42 }));
-      model.addHealth(healthRecord(HOUR_AGO + 400, "info", 'Tracker ready: group "order-tracker"'));
+      model.addHealth(
+        lifecycleRecord(HOUR_AGO, "starting", "Tracker starting (pid 42)", { pid: 42 }),
+      );
+      model.addHealth(
+        lifecycleRecord(HOUR_AGO + 400, "ready", 'Tracker ready: group "order-tracker"'),
+      );
       // 10 s of traffic at 10 orders a second, 2 rejections, and the tracker's metrics.
       for (let i = 0; i < 100; i++) {
         model.addAudit(
@@ -567,7 +601,7 @@ Deno.test({
     await t.step("a tracker that stopped an hour ago", () => {
       const model = replay();
       model.addHealth(
-        healthRecord(HOUR_AGO + 16 * SECOND, "info", "Tracker stopped: 100 received"),
+        lifecycleRecord(HOUR_AGO + 16 * SECOND, "stopped", "Tracker stopped: 100 received"),
       );
       const view = model.view(NOW);
       assertEquals(view.figures.throughputPerSec, 0);
@@ -743,7 +777,11 @@ Deno.test({
 /** A view with everything a pane can hold at its longest: wide text, braces, every status. */
 function busyView(): View {
   const model = new MonitorModel();
-  model.addHealth(healthRecord(NOW - 50 * SECOND, "info", "Tracker starting (pid 4242424)"));
+  model.addHealth(
+    lifecycleRecord(NOW - 50 * SECOND, "starting", "Tracker starting (pid 4242424)", {
+      pid: 4242424,
+    }),
+  );
   model.addHealth(
     healthRecord(
       NOW - 3 * SECOND,

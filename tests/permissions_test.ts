@@ -13,17 +13,17 @@ Deno.test({
   permissions: "none",
   async fn(t) {
     const config = resolveConfig({ KAFKA_PORT: "19092", DATA_DIR: "/srv/orders" });
-    await t.step("producer: the brokers, no files", () => {
+    await t.step("producer: the brokers and its own directory, never the trail", () => {
       const flags = permissionFlags("producer", config, { projectDir });
       assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
-      assertEquals(flag(flags, "--allow-write"), undefined);
-      assertEquals(flag(flags, "--allow-read"), undefined);
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders/producer");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/producer");
       assertEquals(flag(flags, "--allow-run"), undefined);
     });
-    await t.step("producer with an acks log may write that file only", () => {
+    await t.step("producer with an outcomes file may write that file too", () => {
       const withLog = resolveConfig({}, ["--acks-log", "/tmp/acks.jsonl"]);
       const flags = permissionFlags("producer", withLog, { projectDir });
-      assertEquals(flag(flags, "--allow-write"), "--allow-write=/tmp/acks.jsonl");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=data/producer,/tmp/acks.jsonl");
     });
     await t.step("tracker: the brokers and its data directory", () => {
       const flags = permissionFlags("tracker", config, { projectDir });

@@ -4,7 +4,8 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
-  readJsonLines,
+  readAckRecords,
+  readAuditRecords,
   setupPipeline,
   spawnEntry,
   testBrokers,
@@ -12,9 +13,7 @@ import {
   waitFor,
 } from "./support.ts";
 import { committedOffsets, createKafka } from "../lib/kafka.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
-import type { AckRecord } from "../lib/order_producer.ts";
-import { DLQ_HEADERS } from "../lib/constants.ts";
+import { DLQ_HEADERS } from "../lib/dead_letter.ts";
 
 Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits what was audited", async () => {
   const { topic, work, env, acksLog } = await setupPipeline("orders");
@@ -30,13 +29,13 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
     assertEquals(produced.code, 0, producer.output());
     assertMatch(producer.output(), new RegExp(`${count} acknowledged, 0 failed, 0 indeterminate`));
 
-    const acks = await readJsonLines<AckRecord>(acksLog);
+    const acks = await readAckRecords(acksLog);
     assertEquals(acks.length, count);
     assert(acks.every((a) => a.outcome === "acknowledged"));
 
     const auditFile = join(env.DATA_DIR, "tracker.events");
     const audited = await waitFor("all orders in the audit trail", async () => {
-      const records = await readJsonLines<AuditRecord>(auditFile);
+      const records = await readAuditRecords(auditFile);
       return records.length >= count ? records : undefined;
     }, { timeoutMs: 60_000 });
 
@@ -109,7 +108,7 @@ Deno.test("poison messages go to the dead-letter topic with headers while valid 
 
     const auditFile = join(env.DATA_DIR, "tracker.events");
     const records = await waitFor("poison and valid orders in the trail", async () => {
-      const lines = await readJsonLines<AuditRecord>(auditFile);
+      const lines = await readAuditRecords(auditFile);
       return lines.length >= 200 + POISON.length ? lines : undefined;
     }, { timeoutMs: 60_000 });
     assertEquals(records.filter((r) => r.outcome === "audited").length, 200);

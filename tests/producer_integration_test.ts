@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
-  readJsonLines,
+  readAckRecords,
   spawnEntry,
   tempDataDir,
   testBrokers,
@@ -13,7 +13,6 @@ import {
   waitFor,
 } from "./support.ts";
 import { createKafka, ensureTopics } from "../lib/kafka.ts";
-import type { AckRecord } from "../lib/order_producer.ts";
 import { parseOrder } from "../lib/order.ts";
 
 interface Seen {
@@ -69,7 +68,7 @@ Deno.test("every acknowledged order is in the topic exactly once, keyed by its o
     });
     const status = await producer.exited;
     assertEquals(status.code, 0, producer.output());
-    const acks = await readJsonLines<AckRecord>(acksLog);
+    const acks = await readAckRecords(acksLog);
     assertEquals(acks.filter((a) => a.outcome === "acknowledged").length, count);
 
     const seen = await readTopic(topic, count);
@@ -100,7 +99,7 @@ Deno.test("SIGTERM mid-run flushes: every acknowledged order is in the topic and
       args: ["--rate", "2000", "--acks-log", acksLog],
     });
     await waitFor("some acknowledgements", async () => {
-      const acks = await readJsonLines<AckRecord>(acksLog);
+      const acks = await readAckRecords(acksLog);
       return acks.length >= 500 ? true : undefined;
     });
     producer.child.kill("SIGTERM");
@@ -114,7 +113,7 @@ Deno.test("SIGTERM mid-run flushes: every acknowledged order is in the topic and
     const [acknowledged, failed, indeterminate, unsent] = summary.slice(1).map(Number);
     assertEquals(status.code, failed! + indeterminate! + unsent! === 0 ? 0 : 1);
 
-    const acks = await readJsonLines<AckRecord>(acksLog);
+    const acks = await readAckRecords(acksLog);
     const acked = acks.filter((a) => a.outcome === "acknowledged");
     assertEquals(acked.length, acknowledged);
     const seen = await readTopic(topic, acked.length);

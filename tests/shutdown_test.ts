@@ -1,34 +1,71 @@
+/** Unit: one shutdown request per signal burst, a forced exit on a later one, a hard deadline. */
+import FakeTimers from "@sinonjs/fake-timers";
 import { assert, assertEquals } from "./assert.ts";
 import { installShutdown } from "../lib/shutdown.ts";
 
+// Real timers, taken before fake ones are installed: signal listeners do not
+// keep the event loop alive, so a real timer must while a signal is on its way.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
+}
+
+/** Sends a signal to this process and waits (5 s at most) until the handler has seen it. */
+async function deliver(signal: Deno.Signal, seen: { next: Promise<void> }): Promise<void> {
+  const arrived = seen.next;
+  Deno.kill(Deno.pid, signal);
+  let timer: ReturnType<typeof realSetTimeout> | undefined;
+  const lost = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(() => reject(new Error(`${signal} was not handled`)), 5_000);
+  });
+  await Promise.race([arrived, lost]).finally(() => realClearTimeout(timer));
+}
+
 Deno.test("a signal aborts the shutdown signal even when reporting it fails", async () => {
+  const clock = FakeTimers.install({
+    now: 1_000_000,
+    toFake: ["Date", "setTimeout", "clearTimeout"],
+  });
+  const exits: number[] = [];
   const told: string[] = [];
+  let arrived = Promise.withResolvers<void>();
+  const seen = {
+    get next() {
+      return arrived.promise;
+    },
+  };
   const shutdown = installShutdown({
-    hardDeadlineMs: 60_000,
-    onSignal: (signal) => {
-      told.push(signal);
+    hardDeadlineMs: 9_000,
+    exit: (code) => exits.push(code),
+    onSignal: (signal, forced) => {
+      told.push(`${signal}${forced ? " forced" : ""}`);
+      arrived.resolve();
+      arrived = Promise.withResolvers<void>();
       throw new Error("stdout is closed");
     },
   });
   try {
-    const aborted = new Promise<void>((resolve) =>
-      shutdown.signal.addEventListener("abort", () => resolve(), { once: true })
-    );
-    // Signal listeners do not keep the event loop alive; this timer does, and
-    // bounds the wait (if the signal were lost, the test fails here).
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const lost = new Promise<void>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("the signal did not abort")), 5_000);
-    });
-    Deno.kill(Deno.pid, "SIGTERM");
-    await Promise.race([aborted, lost]).finally(() => clearTimeout(timer));
+    await deliver("SIGTERM", seen);
     assert(shutdown.signal.aborted);
     assertEquals(shutdown.signal.reason, "SIGTERM");
-    // A copy of the same request a moment later is not a second, forcing signal.
+
+    // A copy of the same request a moment later (the launcher passing it on) is ignored.
+    clock.tick(500);
     Deno.kill(Deno.pid, "SIGTERM");
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assertEquals(told, ["SIGTERM"]);
+    await realSleep(200);
+    // A later signal, on purpose, forces the exit.
+    clock.tick(1_000);
+    await deliver("SIGTERM", seen);
+    assertEquals(told, ["SIGTERM", "SIGTERM forced"]);
+    assertEquals(exits, [130]);
+
+    // The hard deadline is the backstop for a shutdown that hangs.
+    clock.tick(9_000);
+    assertEquals(exits, [130, 1]);
   } finally {
     shutdown.dispose();
+    clock.uninstall();
   }
 });

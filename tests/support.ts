@@ -5,13 +5,13 @@
  */
 import { join } from "node:path";
 import { denoRunArgs } from "../tasks/run.ts";
-import { PROJECT_DIR } from "../tasks/project_dir.ts";
+import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
 import { type Config, resolveConfig } from "../lib/config.ts";
 import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
 import { checkDelivery, type DeadLetterInput, type DeliveryReport } from "../lib/delivery_check.ts";
-import type { AuditRecord } from "../lib/audit_log.ts";
-import type { AckRecord } from "../lib/order_producer.ts";
+import { type AuditRecord, parseAuditLine } from "../lib/audit_record.ts";
+import { type AckRecord, parseAckLine } from "../lib/ack_record.ts";
 
 /** The brokers `deno task test` started (or KAFKA_BROKERS named). */
 export function testBrokers(): string[] {
@@ -114,11 +114,28 @@ export async function tempDataDir(): Promise<{ dir: string; remove: () => Promis
   return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
 }
 
-/** Reads a JSON Lines file (complete lines only). */
-export async function readJsonLines<T>(path: string): Promise<T[]> {
+/** The complete lines of a file ("" when it does not exist yet). */
+async function completeLines(path: string): Promise<string[]> {
   const text = await Deno.readTextFile(path).catch(() => "");
-  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-  return complete.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as T);
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "");
+}
+
+/** The records of an audit trail file, through its parser (a bad line fails the test). */
+export async function readAuditRecords(path: string): Promise<AuditRecord[]> {
+  return (await completeLines(path)).map((line, i) => {
+    const parsed = parseAuditLine(line, i + 1);
+    if (!parsed.ok) throw new Error(`${path}: ${parsed.error}`);
+    return parsed.record;
+  });
+}
+
+/** The records of a producer outcomes file, through its parser (a bad line fails the test). */
+export async function readAckRecords(path: string): Promise<AckRecord[]> {
+  return (await completeLines(path)).map((line, i) => {
+    const parsed = parseAckLine(line, i + 1);
+    if (!parsed.ok) throw new Error(`${path}: ${parsed.error}`);
+    return parsed.record;
+  });
 }
 
 /**
@@ -180,10 +197,10 @@ export async function verifyDelivery(
     deadLetters?: DeadLetterInput[];
   },
 ): Promise<DeliveryReport> {
-  const audit = (await Promise.all(auditFiles.map((f) => readJsonLines<AuditRecord>(f)))).flat();
+  const audit = (await Promise.all(auditFiles.map((f) => readAuditRecords(f)))).flat();
   return checkDelivery({
     topic,
-    acks: await readJsonLines<AckRecord>(acksLog),
+    acks: await readAckRecords(acksLog),
     audit,
     deadLetters,
     committed: await committedOffsets(testBrokers(), { groupId, topic }),
@@ -193,7 +210,7 @@ export async function verifyDelivery(
 /** Complete lines in the given audit files. */
 export async function auditLineCount(files: string[]): Promise<number> {
   let n = 0;
-  for (const f of files) n += (await readJsonLines<AuditRecord>(f)).length;
+  for (const f of files) n += (await readAuditRecords(f)).length;
   return n;
 }
 

@@ -1,6 +1,6 @@
 import { assertEquals } from "./assert.ts";
 import { TrackerState } from "../lib/tracker_state.ts";
-import { auditedRecord, deadLetterRecord } from "../lib/audit_log.ts";
+import { auditedRecord, deadLetterRecord } from "../lib/audit_record.ts";
 import type { OrderEvent, OrderStatus } from "../lib/order.ts";
 import { EVENT_TYPES } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";

@@ -27,7 +27,7 @@ export function createTopics(config: Config): Promise<TopicOutcome[]> {
 }
 
 async function main(): Promise<number> {
-  const config = loadConfig(Deno.args, { command: "deno task topics" });
+  const config = loadConfig(Deno.args, { command: "topics" });
   if (typeof config === "number") return config;
   // The readiness wait below says what is wrong; KafkaJS's own retries would only repeat it.
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });

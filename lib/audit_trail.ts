@@ -1,150 +1,10 @@
 /**
- * The tracker's audit trail: one JSON line per consumed message, append-only,
- * synced to disk before any offset is committed. The record format, the parser
- * and the torn-tail split are pure; `AuditFile` is the thin file shell (lock,
- * repair, append + fdatasync).
+ * The tracker's audit trail on disk: append-only JSON Lines (the format is
+ * audit_record.ts's), synced to disk before any offset is committed. The
+ * torn-tail split is pure; `AuditFile` is the thin file shell (lock, repair,
+ * append + fdatasync) and `forEachLine` streams a file's lines.
  */
-import type { OrderEvent, RejectionClass } from "./order.ts";
-
-export const AUDIT_OUTCOMES = ["audited", "dead_lettered", "duplicate"] as const;
-export type AuditOutcome = typeof AUDIT_OUTCOMES[number];
-
-/** One line of `tracker.events`. Field names follow the original Go tracker's records. */
-export interface AuditRecord {
-  /** When the tracker received the message (RFC 3339 UTC). */
-  timestamp: string;
-  /** The order's event type, or "rejected" for input that is not a valid order. */
-  event_type: string;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: number;
-  kafka_key: string | null;
-  message_size: number;
-  /** Whether the value was valid JSON. */
-  deserialized: boolean;
-  outcome: AuditOutcome;
-  order_id: string | null;
-  status: string | null;
-  error_class: RejectionClass | null;
-  error: string | null;
-  /** From the order's produce time to this record; null when unknown. */
-  latency_ms: number | null;
-  /** The order itself; null when rejected or a duplicate (already in the trail). */
-  order: OrderEvent | null;
-}
-
-/** The message coordinates and size every record carries. */
-export interface MessageCoordinates {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: string | null;
-  size: number;
-}
-
-/** Builds the record of an accepted order. */
-export function auditedRecord(
-  at: number,
-  message: MessageCoordinates,
-  order: OrderEvent,
-): AuditRecord {
-  return {
-    ...common(at, message),
-    event_type: order.metadata.event_type,
-    deserialized: true,
-    outcome: "audited",
-    order_id: order.order_id,
-    status: order.status,
-    error_class: null,
-    error: null,
-    latency_ms: Math.max(0, at - order.produced_at),
-    order,
-  };
-}
-
-/** Builds the record of a message sent to the dead-letter topic. */
-export function deadLetterRecord(
-  at: number,
-  message: MessageCoordinates,
-  rejection: { class: RejectionClass; message: string },
-): AuditRecord {
-  return {
-    ...common(at, message),
-    event_type: "rejected",
-    deserialized: rejection.class !== "deserialization" && rejection.class !== "oversize",
-    outcome: "dead_lettered",
-    order_id: null,
-    status: null,
-    error_class: rejection.class,
-    error: rejection.message,
-    latency_ms: null,
-    order: null,
-  };
-}
-
-/** Builds the record of an event already in the trail (same order id and event type). */
-export function duplicateRecord(
-  at: number,
-  message: MessageCoordinates,
-  order: OrderEvent,
-): AuditRecord {
-  return {
-    ...common(at, message),
-    event_type: order.metadata.event_type,
-    deserialized: true,
-    outcome: "duplicate",
-    order_id: order.order_id,
-    status: order.status,
-    error_class: null,
-    error: null,
-    latency_ms: null,
-    order: null,
-  };
-}
-
-function common(at: number, message: MessageCoordinates) {
-  return {
-    timestamp: new Date(at).toISOString(),
-    kafka_topic: message.topic,
-    kafka_partition: message.partition,
-    kafka_offset: message.offset,
-    kafka_key: message.key,
-    message_size: message.size,
-  };
-}
-
-/** Serialises records as JSON Lines (each ends with "\n"). */
-export function formatAuditLines(records: readonly AuditRecord[]): string {
-  let text = "";
-  for (const record of records) text += JSON.stringify(record) + "\n";
-  return text;
-}
-
-/**
- * Parses one line of the trail.
- *
- * @throws {SyntaxError} naming the line when it is not an audit record
- */
-export function parseAuditLine(line: string, lineNumber: number): AuditRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    throw new SyntaxError(`Cannot parse audit line ${lineNumber}: not valid JSON`, {
-      cause: error,
-    });
-  }
-  const record = value as Partial<AuditRecord> | null;
-  if (
-    typeof record !== "object" || record === null ||
-    typeof record.kafka_topic !== "string" || typeof record.kafka_partition !== "number" ||
-    typeof record.kafka_offset !== "number" ||
-    !(AUDIT_OUTCOMES as readonly unknown[]).includes(record.outcome)
-  ) {
-    throw new SyntaxError(`Cannot parse audit line ${lineNumber}: not an audit record`);
-  }
-  return record as AuditRecord;
-}
+import { type AuditRecord, encodeAuditLines } from "./audit_record.ts";
 
 /**
  * Splits file contents into the complete lines and a torn tail: the bytes after
@@ -236,7 +96,7 @@ export class AuditFile {
   /** Appends the records and syncs them to disk (fdatasync); returns the bytes written. */
   async append(records: readonly AuditRecord[]): Promise<number> {
     if (records.length === 0) return 0;
-    const bytes = this.#encoder.encode(formatAuditLines(records));
+    const bytes = this.#encoder.encode(encodeAuditLines(records));
     let written = 0;
     while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
     await this.#file.syncData();

@@ -1,0 +1,172 @@
+/**
+ * The health log format, owned here alone: one JSON line per log record (the
+ * fields of LogTape's JSON Lines format, message rendered as a sentence), and
+ * the structured kinds other processes read by their fields, never by their
+ * wording: `metrics` (the tracker's figures every few seconds) and `lifecycle`
+ * (a process starting, ready, stopped or failed). The formatter, the one parser
+ * the monitor and `start` use, and the builders of the structured kinds. Pure.
+ */
+import type { LogRecord } from "@logtape/logtape";
+import type { LatencySummary } from "./metrics.ts";
+
+/** The tracker's figures, written as the properties of a `kind: "metrics"` record. */
+export interface MetricsRecord {
+  kind: "metrics";
+  /** True for the last record of a run. */
+  final: boolean;
+  received: number;
+  audited: number;
+  invalid: number;
+  duplicates: number;
+  redelivered: number;
+  dead_lettered: number;
+  /** Messages handled per second over the last minute. */
+  rate_per_sec: number;
+  /** End-to-end latency over the last minute. */
+  latency_ms: LatencySummary;
+  /** Messages not yet consumed, per partition (as of the last chunk of each). */
+  lag: Record<string, number>;
+  lag_total: number;
+  open_orders: number;
+  uptime_s: number;
+}
+
+export const LIFECYCLE_PHASES = ["starting", "ready", "stopped", "failed"] as const;
+export type LifecyclePhase = typeof LIFECYCLE_PHASES[number];
+export const LIFECYCLE_PROCESSES = ["tracker", "producer"] as const;
+export type LifecycleProcess = typeof LIFECYCLE_PROCESSES[number];
+
+/** A process's lifecycle, written as the properties of a `kind: "lifecycle"` record. */
+export interface LifecycleRecord {
+  kind: "lifecycle";
+  process: LifecycleProcess;
+  phase: LifecyclePhase;
+  pid: number;
+  /** The phase's figures (counters at stop, the error of a failure, ...). */
+  [figure: string]: unknown;
+}
+
+/** The properties of a lifecycle record; the message template may name any of them. */
+export function lifecycle(
+  process: LifecycleProcess,
+  phase: LifecyclePhase,
+  { pid, ...figures }: { pid: number; [figure: string]: unknown },
+): LifecycleRecord {
+  return { ...figures, kind: "lifecycle", process, phase, pid };
+}
+
+/** Levels as the health log writes them. */
+export const HEALTH_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"] as const;
+export type HealthLevel = typeof HEALTH_LEVELS[number];
+
+/** One parsed line of a health log. */
+export type HealthEntry =
+  & { at: number; level: HealthLevel; message: string; logger: string }
+  & (
+    | { kind: "log"; properties: Record<string, unknown> }
+    | { kind: "metrics"; metrics: MetricsRecord }
+    | { kind: "lifecycle"; lifecycle: LifecycleRecord }
+  );
+
+/** A message's values as text: strings bare (no quotes), anything else as JSON. */
+function renderMessage(parts: readonly unknown[]): string {
+  return parts.map((part, i) =>
+    i % 2 === 0 || typeof part === "string" ? String(part) : JSON.stringify(part) ?? String(part)
+  ).join("");
+}
+
+/**
+ * One health-log line: `@timestamp`, `level`, `message`, `logger`, `properties`,
+ * with the message's string values unquoted so it reads as a sentence.
+ */
+export function formatHealthLine(record: LogRecord): string {
+  return JSON.stringify({
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
+    message: renderMessage(record.message),
+    logger: record.category.join("."),
+    properties: record.properties,
+  }) + "\n";
+}
+
+export type HealthLineResult = { ok: true; entry: HealthEntry } | { ok: false; error: string };
+
+const LEVELS: ReadonlySet<unknown> = new Set(HEALTH_LEVELS);
+
+/** Parses one health-log line; a `metrics` or `lifecycle` record must have its fields. */
+export function parseHealthLine(line: string): HealthLineResult {
+  const fail = (why: string): HealthLineResult => ({
+    ok: false,
+    error: `Cannot parse health log line: ${why}`,
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return fail("not valid JSON");
+  }
+  if (!isObject(value)) return fail("not a log record");
+  const at = typeof value["@timestamp"] === "string" ? Date.parse(value["@timestamp"]) : NaN;
+  if (Number.isNaN(at)) return fail("@timestamp is not a date-time");
+  const level = value.level === "WARNING" ? "WARN" : value.level;
+  if (!LEVELS.has(level)) return fail(`level is not one of ${HEALTH_LEVELS}`);
+  if (typeof value.message !== "string") return fail("message is not a string");
+  const properties = value.properties ?? {};
+  if (!isObject(properties)) return fail("properties is not an object");
+  const base = {
+    at,
+    level: level as HealthLevel,
+    message: value.message,
+    logger: typeof value.logger === "string" ? value.logger : "",
+  };
+  if (properties.kind === "metrics") {
+    const metrics = parseMetrics(properties);
+    return metrics === undefined
+      ? fail("a metrics record lacks a figure")
+      : { ok: true, entry: { ...base, kind: "metrics", metrics } };
+  }
+  if (properties.kind === "lifecycle") {
+    const record = parseLifecycle(properties);
+    return record === undefined
+      ? fail("a lifecycle record lacks its process, phase or pid")
+      : { ok: true, entry: { ...base, kind: "lifecycle", lifecycle: record } };
+  }
+  return { ok: true, entry: { ...base, kind: "log", properties } };
+}
+
+const METRIC_COUNTS = [
+  "received",
+  "audited",
+  "invalid",
+  "duplicates",
+  "redelivered",
+  "dead_lettered",
+  "rate_per_sec",
+  "lag_total",
+  "open_orders",
+  "uptime_s",
+] as const;
+
+function parseMetrics(p: Record<string, unknown>): MetricsRecord | undefined {
+  if (!METRIC_COUNTS.every((name) => typeof p[name] === "number")) return undefined;
+  const lag = p.lag;
+  if (!isObject(lag) || !Object.values(lag).every((v) => typeof v === "number")) return undefined;
+  const latency = p.latency_ms;
+  const numberOrNull = (v: unknown) => v === null || typeof v === "number";
+  if (
+    !isObject(latency) || !numberOrNull(latency.p50) || !numberOrNull(latency.p95) ||
+    !numberOrNull(latency.p99) || typeof latency.count !== "number"
+  ) return undefined;
+  return { ...(p as unknown as MetricsRecord), final: p.final === true };
+}
+
+function parseLifecycle(p: Record<string, unknown>): LifecycleRecord | undefined {
+  if (!(LIFECYCLE_PROCESSES as readonly unknown[]).includes(p.process)) return undefined;
+  if (!(LIFECYCLE_PHASES as readonly unknown[]).includes(p.phase)) return undefined;
+  if (!Number.isSafeInteger(p.pid)) return undefined;
+  return p as LifecycleRecord;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,80 @@
+/**
+ * The monitor's run loop: catch up with the tracker's files, then either print
+ * the current figures once (text or JSON) or redraw the dashboard at most every
+ * FRAME_MS until quit or signalled. The terminal is imported only for the
+ * dashboard, so `--once` and `--json` never load it.
+ */
+import { MonitorFeed } from "./monitor_feed.ts";
+import { formatOnce, formatPanels, type Panels } from "./monitor_format.ts";
+
+/** Redraws at most this often (5-10 Hz). */
+const FRAME_MS = 100;
+/** Time-based figures (rates, "silent") change with no new line: redraw anyway. */
+const IDLE_REDRAW_MS = 1_000;
+
+/** The tracker's files the monitor reads. */
+export interface MonitorFiles {
+  healthLog: string;
+  auditFile: string;
+}
+
+/** Reads all there is now and prints the figures as text (or JSON). */
+export async function printOnce(
+  files: MonitorFiles,
+  { json }: { json: boolean },
+): Promise<string> {
+  const feed = new MonitorFeed(files);
+  while ((await feed.poll()).behindBytes > 0) { /* read the backlog in bounded chunks */ }
+  const view = feed.model.view(Date.now());
+  return json ? JSON.stringify(view, null, 2) : formatOnce(view, { width: 100 });
+}
+
+function statusLine({ paused, behindBytes }: { paused: boolean; behindBytes: number }): string {
+  const state = paused ? "{yellow-bg}{black-fg} PAUSED {/}" : "{green-fg}live{/green-fg}";
+  const backlog = behindBytes > 0
+    ? `  reading history… ${Math.ceil(behindBytes / 1024)} KiB left`
+    : "";
+  return ` ${state}  q quit  p pause  tab switch pane  ↑↓ scroll  ? help${backlog}`;
+}
+
+/** Draws the live dashboard until the user quits or `signal` aborts; restores the terminal. */
+export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Promise<void> {
+  const { Dashboard } = await import("./dashboard.ts");
+  const feed = new MonitorFeed(files);
+  let paused = false;
+  let dirty = true;
+  const done = Promise.withResolvers<void>();
+  const dashboard = new Dashboard({
+    quit: () => done.resolve(),
+    togglePause: () => {
+      paused = !paused;
+      dirty = true;
+    },
+  }, { onResize: () => (dirty = true) });
+  signal.addEventListener("abort", () => done.resolve(), { once: true });
+  let lastDraw = 0;
+  let shown: Panels | undefined;
+  try {
+    while (true) {
+      const tick = new Promise((resolve) => setTimeout(resolve, FRAME_MS));
+      const { changed, behindBytes } = await feed.poll();
+      const now = Date.now();
+      const status = () => statusLine({ paused, behindBytes });
+      if (!paused && (dirty || changed || now - lastDraw >= IDLE_REDRAW_MS)) {
+        // Rows are cut to the current size, so a resize redraws from the view.
+        shown = formatPanels(feed.model.view(now), { ...dashboard.widths(), tags: true });
+        dashboard.draw(shown, { status: status() });
+        lastDraw = now;
+        dirty = false;
+      } else if (paused && dirty && shown) {
+        // Paused: the figures stay as they were; only the status line changes.
+        dashboard.draw(shown, { status: status() });
+        dirty = false;
+      }
+      const winner = await Promise.race([tick.then(() => "tick"), done.promise.then(() => "done")]);
+      if (winner === "done") break;
+    }
+  } finally {
+    dashboard.destroy();
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The one way orchestration tasks run other programs: an argument list (never
+ * a shell string), output captured, an optional timeout, and errors that carry
+ * the end of the program's output so a failure explains itself.
+ */
+
+/** A program exited non-zero; the message ends with the tail of its output. */
+export class CommandError extends Error {
+  override name = "CommandError";
+}
+
+export interface CommandResult {
+  code: number;
+  /** stdout followed by stderr. */
+  output: string;
+}
+
+export interface CommandOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs a program to completion.
+ *
+ * @throws {Deno.errors.NotFound} when it is not installed; an AbortError on timeout
+ */
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  { cwd, env, timeoutMs }: CommandOptions = {},
+): Promise<CommandResult> {
+  const { code, stdout, stderr } = await new Deno.Command(command, {
+    args: [...args],
+    ...(cwd ? { cwd } : {}),
+    ...(env ? { env } : {}),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/**
+ * Runs a program that must succeed and returns its output.
+ *
+ * @param what the action, for the error: "Cannot fetch the Kafka broker"
+ * @throws {CommandError} "<what>: <command> exited with <code>" and the output's last lines
+ */
+export async function runChecked(
+  what: string,
+  command: string,
+  args: readonly string[],
+  options: CommandOptions = {},
+): Promise<string> {
+  const { code, output } = await runCommand(command, args, options);
+  if (code !== 0) {
+    throw new CommandError(`${what}: ${command} exited with ${code}\n${errorTail(output)}`);
+  }
+  return output;
+}
+
+/** Whether a program runs and exits 0 (false when missing, not allowed or too slow). */
+export async function commandWorks(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 5_000,
+): Promise<boolean> {
+  try {
+    return (await runCommand(command, args, { timeoutMs })).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The last lines of some output, indented and marked, for an error message. */
+export function errorTail(text: string, lines = 15): string {
+  return text.trimEnd().split("\n").slice(-lines).map((l) => `  | ${l}`).join("\n");
+}

@@ -1,0 +1,126 @@
+/** Unit: what a chunk of consumed messages produces, without a broker. */
+import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
+import { planChunk } from "../lib/chunk_plan.ts";
+import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
+import { encodeOrder, EVENT_TYPES, type OrderEvent, type OrderStatus } from "../lib/order.ts";
+import { createOrderGenerator } from "../lib/order_generator.ts";
+import { TrackerState } from "../lib/tracker_state.ts";
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+const encoder = new TextEncoder();
+const options = { now: NOW, maxOrderBytes: 64 * 1024 };
+
+function message(offset: number, value: Uint8Array | string | null, key: string | null = null) {
+  return {
+    offset,
+    key: key === null ? null : encoder.encode(key),
+    value: typeof value === "string" ? encoder.encode(value) : value,
+    headers: { event_type: "x" },
+  };
+}
+
+function withStatus(order: OrderEvent, status: OrderStatus): OrderEvent {
+  return { ...order, status, metadata: { ...order.metadata, event_type: EVENT_TYPES[status] } };
+}
+
+Deno.test({
+  name: "planChunk audits valid orders and dead-letters bad input, in offset order",
+  permissions: "none",
+  fn() {
+    const orders = createOrderGenerator({ seed: 9, now: () => NOW - 20 });
+    const first = orders.next();
+    const chunk = {
+      topic: "orders",
+      partition: 1,
+      messages: [
+        message(10, encodeOrder(first), first.order_id),
+        message(11, "not json", "poison-1"),
+        message(12, null),
+        message(13, encodeOrder(orders.next())),
+      ],
+    };
+    const plan = planChunk(new TrackerState(), chunk, options);
+    assertEquals(plan.records.map((r) => [r.kafka_offset, r.outcome]), [
+      [10, "audited"],
+      [11, "dead_lettered"],
+      [12, "dead_lettered"],
+      [13, "audited"],
+    ]);
+    assertEquals(plan.records[0]!.latency_ms, 20);
+    assertEquals(plan.records[0]!.kafka_key, first.order_id);
+    assertEquals(plan.commitOffset, 14);
+    assertEquals(plan.redelivered, 0);
+    assertEquals(plan.deadLetters.length, 2);
+    const letter = plan.deadLetters[0]!;
+    assertEquals(new TextDecoder().decode(letter.value!), "not json");
+    assertEquals(new TextDecoder().decode(letter.key!), "poison-1");
+    assertEquals(letter.headers.event_type, "x", "the message's own headers travel on");
+    const source = parseDeadLetterHeaders(letter.headers);
+    assert(source.ok);
+    assertEquals(
+      [
+        source.source.topic,
+        source.source.partition,
+        source.source.offset,
+        source.source.errorClass,
+      ],
+      ["orders", 1, 11, "deserialization"],
+    );
+    assertMatch(source.source.error, /not UTF-8 JSON/);
+  },
+});
+
+Deno.test({
+  name: "planChunk writes nothing for offsets already in the trail, and still commits past them",
+  permissions: "none",
+  fn() {
+    const state = new TrackerState();
+    const orders = createOrderGenerator({ seed: 10, now: () => NOW });
+    const values = [0, 1, 2].map(() => encodeOrder(orders.next()));
+    const chunk = (from: number) => ({
+      topic: "orders",
+      partition: 0,
+      messages: values.slice(from).map((v, i) => message(from + i, v)),
+    });
+    assertEquals(planChunk(state, chunk(0), options).records.length, 3);
+    const again = planChunk(state, chunk(1), options);
+    assertEquals([again.records.length, again.redelivered, again.commitOffset], [0, 2, 3]);
+  },
+});
+
+Deno.test({
+  name: "later messages of a chunk see earlier ones: duplicates and lifecycle breaks",
+  permissions: "none",
+  fn() {
+    const order = createOrderGenerator({ seed: 11, now: () => NOW }).next();
+    const chunk = {
+      topic: "orders",
+      partition: 0,
+      messages: [
+        message(0, encodeOrder(order)),
+        message(1, encodeOrder(order)),
+        message(2, encodeOrder(withStatus(order, "cancelled"))),
+        message(3, encodeOrder(withStatus(order, "paid"))),
+      ],
+    };
+    const plan = planChunk(new TrackerState(), chunk, options);
+    assertEquals(plan.records.map((r) => r.outcome), [
+      "audited",
+      "duplicate",
+      "audited",
+      "dead_lettered",
+    ]);
+    assertMatch(plan.records[3]!.error!, /cannot follow "cancelled"/);
+  },
+});
+
+Deno.test({
+  name: "an empty chunk is a programming error",
+  permissions: "none",
+  fn() {
+    assertThrows(
+      () => planChunk(new TrackerState(), { topic: "t", partition: 0, messages: [] }, options),
+      RangeError,
+    );
+  },
+});

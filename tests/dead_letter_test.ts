@@ -1,0 +1,73 @@
+/** Unit: the dead-letter format — builder and header parser. */
+import { Buffer } from "node:buffer";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { deadLetterMessage, DLQ_HEADERS, parseDeadLetterHeaders } from "../lib/dead_letter.ts";
+import { deadLetterRecord } from "../lib/audit_record.ts";
+
+const encoder = new TextEncoder();
+
+Deno.test({
+  name: "a dead letter keeps the original key, bytes and headers and says where and why",
+  permissions: "none",
+  fn() {
+    const message = {
+      offset: 17,
+      key: encoder.encode("k-1"),
+      value: encoder.encode("{bad"),
+      headers: { trace: "abc", [DLQ_HEADERS.errorClass]: "forged" },
+    };
+    const record = deadLetterRecord(Date.UTC(2026, 0, 1), {
+      topic: "orders",
+      partition: 2,
+      offset: 17,
+      key: "k-1",
+      size: 4,
+    }, { class: "deserialization", message: "Cannot parse order: not UTF-8 JSON" });
+    const letter = deadLetterMessage({ topic: "orders", partition: 2, message }, record);
+    assertEquals(letter.key, message.key);
+    assertEquals(letter.value, message.value);
+    assertEquals(letter.headers.trace, "abc");
+    assertEquals(letter.headers[DLQ_HEADERS.errorClass], "deserialization", "ours win a clash");
+    // Read back as KafkaJS hands headers over: Buffers.
+    const asRead = Object.fromEntries(
+      Object.entries(letter.headers).map(([k, v]) => [k, Buffer.from(v)]),
+    );
+    const parsed = parseDeadLetterHeaders(asRead);
+    assert(parsed.ok);
+    assertEquals(parsed.source, {
+      topic: "orders",
+      partition: 2,
+      offset: 17,
+      errorClass: "deserialization",
+      error: "Cannot parse order: not UTF-8 JSON",
+      failedAt: "2026-01-01T00:00:00.000Z",
+    });
+  },
+});
+
+Deno.test({
+  name: "headers without a source are not read as a dead letter",
+  permissions: "none",
+  fn() {
+    for (
+      const headers of [
+        undefined,
+        { [DLQ_HEADERS.sourcePartition]: "1", [DLQ_HEADERS.sourceOffset]: "2" },
+        {
+          [DLQ_HEADERS.sourceTopic]: "t",
+          [DLQ_HEADERS.sourcePartition]: "x",
+          [DLQ_HEADERS.sourceOffset]: "2",
+        },
+        {
+          [DLQ_HEADERS.sourceTopic]: "t",
+          [DLQ_HEADERS.sourcePartition]: "1",
+          [DLQ_HEADERS.sourceOffset]: "-3",
+        },
+      ]
+    ) {
+      const parsed = parseDeadLetterHeaders(headers);
+      assert(!parsed.ok);
+      assertMatch(parsed.error, /^Cannot read dead letter: header dlq\.source\./);
+    }
+  },
+});
