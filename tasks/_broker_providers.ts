@@ -12,6 +12,7 @@ import {
   isRunning,
   type ManagedProcess,
   runningPid,
+  runningProcess,
   spawnDetached,
   stopManaged,
   waitForExit,
@@ -286,11 +287,10 @@ const jvm: BrokerProvider = {
     );
   },
   async kill(config) {
-    const broker = brokerProcess(config);
-    const pid = runningPid(broker);
-    if (pid === undefined) throw new Error("Cannot kill the broker: it is not running");
-    Deno.kill(pid, "SIGKILL");
-    await waitForExit(pid, { marker: broker.marker, timeoutMs: 10_000 });
+    const running = runningProcess(brokerProcess(config));
+    if (running === undefined) throw new Error("Cannot kill the broker: it is not running");
+    Deno.kill(running.pid, "SIGKILL");
+    await waitForExit(running, { timeoutMs: 10_000 });
   },
   gone(config) {
     const broker = brokerProcess(config);

@@ -1,10 +1,16 @@
 /**
  * Background processes of the orchestration tasks: spawn detached with a PID
- * file and a log file, tell a live process from a stale PID file, stop with
+ * file and a log file, tell our live process from a stale PID file, stop with
  * SIGTERM and a bounded wait before SIGKILL.
  *
+ * A PID file records the process's start time and full command line as `ps`
+ * reports them: a PID the system reused for someone else's process (after a
+ * reboot, or a crash long ago) never matches both, so `stop` never signals it.
+ * PID files from before (a bare number) are recognised by a marker in the
+ * command line, as they were then.
+ *
  * Permissions: --allow-read and --allow-write to the run directory, --allow-run
- * (signals need it).
+ * (signals and `ps` need it).
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
@@ -17,58 +23,127 @@ export interface ManagedProcess {
   name: string;
   pidFile: string;
   logFile: string;
-  /** A string the process's command line contains: tells our process from a reused PID. */
+  /** A string the process's command line contains (for PID files without an identity). */
   marker: string;
 }
 
+/** Who a process is: what `ps` says of its start and command line. */
+export interface ProcessIdentity {
+  pid: number;
+  started: string;
+  command: string;
+}
+
+/** Length of `ps -o lstart`'s fixed-width date ("Thu Nov 26 12:37:21 2026"). */
+const LSTART_CHARS = 24;
+
+/** The start time and command line of a live process, or undefined (gone, or no `ps`). */
+export function identify(pid: number): ProcessIdentity | undefined {
+  // 0 and negative PIDs name process groups: never ask about (or signal) those.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  try {
+    const { code, stdout } = new Deno.Command("ps", {
+      args: ["-ww", "-o", "lstart=", "-o", "args=", "-p", String(pid)],
+      env: { LC_ALL: "C" },
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    if (code !== 0) return undefined;
+    const line = new TextDecoder().decode(stdout).trimEnd();
+    return {
+      pid,
+      started: line.slice(0, LSTART_CHARS).trim(),
+      command: line.slice(LSTART_CHARS).trim(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Whether a process with this PID is alive and runs our command. The command
- * line comes from `ps` (Deno reads /proc only with --allow-all); a zombie or a
- * reused PID does not match the marker.
+ * Whether a process with this PID is alive and runs our command: its command
+ * line contains `marker` (a zombie or a reused PID does not).
  */
 export function isRunning(pid: number, marker: string): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
   } catch {
     return false;
   }
-  try {
-    const { code, stdout } = new Deno.Command("ps", {
-      args: ["-o", "args=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    return code === 0 && new TextDecoder().decode(stdout).includes(marker);
-  } catch {
-    return true; // No `ps`: liveness is all we can tell.
-  }
+  const identity = identify(pid);
+  return identity === undefined ? true : identity.command.includes(marker);
 }
 
-/**
- * The PID of a running managed process, or undefined. A PID file whose process
- * is gone (or is someone else's) is stale: it is removed and reported.
- */
-export function runningPid(
-  managed: ManagedProcess,
-  onStale: (message: string) => void = console.log,
-): number | undefined {
-  let text: string;
+/** Whether the process `identity` describes is still the one running under its PID. */
+export function isSameProcess(identity: ProcessIdentity): boolean {
+  const now = identify(identity.pid);
+  return now !== undefined && now.started === identity.started && now.command === identity.command;
+}
+
+/** A PID file's contents: an identity, or a bare PID (files from before identities). */
+function readPidFile(text: string): ProcessIdentity | { pid: number; legacy: true } | undefined {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { pid: Number(trimmed), legacy: true };
   try {
-    text = Deno.readTextFileSync(managed.pidFile).trim();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
+    const value = JSON.parse(trimmed);
+    if (
+      Number.isSafeInteger(value?.pid) && typeof value.started === "string" &&
+      typeof value.command === "string"
+    ) return { pid: value.pid, started: value.started, command: value.command };
+  } catch {
+    // Not ours.
   }
-  const pid = Number(text);
-  if (Number.isSafeInteger(pid) && pid > 0 && isRunning(pid, managed.marker)) return pid;
-  Deno.removeSync(managed.pidFile);
-  onStale(`Removed stale PID file of ${managed.name} (${managed.pidFile}: "${text}")`);
   return undefined;
 }
 
 /**
+ * The identity of a running managed process, or undefined. A PID file whose
+ * process is gone (or is someone else's now) is stale: it is removed and reported.
+ */
+export function runningProcess(
+  managed: ManagedProcess,
+  onStale: (message: string) => void = console.log,
+): ProcessIdentity | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(managed.pidFile);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const recorded = readPidFile(text);
+  if (recorded !== undefined && "legacy" in recorded) {
+    if (isRunning(recorded.pid, managed.marker)) {
+      return identify(recorded.pid) ?? { ...recorded, started: "", command: "" };
+    }
+  } else if (recorded !== undefined && isSameProcess(recorded)) {
+    return recorded;
+  }
+  Deno.removeSync(managed.pidFile);
+  onStale(
+    `Removed stale PID file of ${managed.name} (${managed.pidFile}: "${text.trim().slice(0, 60)}")`,
+  );
+  return undefined;
+}
+
+/** The PID of a running managed process, or undefined (see `runningProcess`). */
+export function runningPid(
+  managed: ManagedProcess,
+  onStale: (message: string) => void = console.log,
+): number | undefined {
+  return runningProcess(managed, onStale)?.pid;
+}
+
+/**
  * Starts a detached process (own session) with stdout and stderr appended to its
- * log file. It inherits this process's environment.
+ * log file, and records its identity in the PID file. It inherits this
+ * process's environment.
  */
 export function spawnDetached(
   managed: ManagedProcess,
@@ -86,24 +161,30 @@ export function spawnDetached(
       throw new Error(`Cannot start ${managed.name}: ${command} did not start`);
     }
     child.unref();
-    Deno.writeTextFileSync(managed.pidFile, `${child.pid}\n`);
+    // spawn returns once the program is executing: ps shows its final command line.
+    const identity = identify(child.pid) ?? { pid: child.pid, started: "", command: "" };
+    Deno.writeTextFileSync(managed.pidFile, `${JSON.stringify(identity)}\n`);
     return child.pid;
   } finally {
     closeSync(fd);
   }
 }
 
-/** Waits until `pid` has exited or the deadline passes; true if it exited. */
+/** Waits until `process` has exited or the deadline passes; true if it exited. */
 export async function waitForExit(
-  pid: number,
-  { marker, timeoutMs }: { marker: string; timeoutMs: number },
+  identity: ProcessIdentity,
+  { timeoutMs }: { timeoutMs: number },
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const alive =
+    () => (identity.started === ""
+      ? identify(identity.pid) !== undefined
+      : isSameProcess(identity));
   while (Date.now() < deadline) {
-    if (!isRunning(pid, marker)) return true;
+    if (!alive()) return true;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return !isRunning(pid, marker);
+  return !alive();
 }
 
 export type StopOutcome = "not-running" | "stopped" | "killed";
@@ -116,14 +197,14 @@ export async function stopManaged(
   managed: ManagedProcess,
   { timeoutMs }: { timeoutMs: number },
 ): Promise<StopOutcome> {
-  const pid = runningPid(managed);
-  if (pid === undefined) return "not-running";
+  const identity = runningProcess(managed);
+  if (identity === undefined) return "not-running";
   let outcome: StopOutcome = "stopped";
   try {
-    process.kill(pid, "SIGTERM");
-    if (!await waitForExit(pid, { marker: managed.marker, timeoutMs })) {
-      process.kill(pid, "SIGKILL");
-      await waitForExit(pid, { marker: managed.marker, timeoutMs: 5_000 });
+    process.kill(identity.pid, "SIGTERM");
+    if (!await waitForExit(identity, { timeoutMs })) {
+      process.kill(identity.pid, "SIGKILL");
+      await waitForExit(identity, { timeoutMs: 5_000 });
       outcome = "killed";
     }
   } catch (error) {

@@ -35,8 +35,14 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     TRACKER_GROUP_ID: uniqueName("lifecycle"),
     PRODUCER_RATE: "50",
   };
-  const pidOf = async (role: string) =>
-    Number(await Deno.readTextFile(join(env.STATE_DIR, "run", `${role}.pid`)));
+  /** The PID a PID file records (with the process's start time and command line). */
+  const pidOf = async (role: string) => {
+    const recorded = JSON.parse(await Deno.readTextFile(join(env.STATE_DIR, "run", `${role}.pid`)));
+    // Never NaN or 0: a signal to PID 0 would reach this test's whole process group.
+    assert(Number.isSafeInteger(recorded.pid) && recorded.pid > 0, JSON.stringify(recorded));
+    assertMatch(recorded.command, new RegExp(`${role}\\.ts`));
+    return recorded.pid as number;
+  };
   let pids: number[] = [];
   try {
     const first = await task("start", env);
@@ -72,7 +78,7 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     const producerOut = await Deno.readTextFile(join(env.STATE_DIR, "run", "producer.out"));
     assertMatch(producerOut, /Producer stopped: \d+ acknowledged, 0 failed, 0 indeterminate/);
   } finally {
-    for (const pid of pids) {
+    for (const pid of pids.filter((p) => p > 0)) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch { /* already gone */ }

@@ -1,0 +1,65 @@
+/**
+ * Shell: PID files that know whose process they name. Spawns `sleep` as a
+ * managed process in a temporary directory (needs run permission, no broker).
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import {
+  identify,
+  type ManagedProcess,
+  runningProcess,
+  spawnDetached,
+  stopManaged,
+} from "../tasks/_process.ts";
+
+async function withManaged(fn: (managed: ManagedProcess) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "process_test_" });
+  const managed = {
+    name: "sleeper",
+    pidFile: join(dir, "sleeper.pid"),
+    logFile: join(dir, "sleeper.out"),
+    marker: "sleep",
+  };
+  try {
+    await fn(managed);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a PID file records start time and command; stop ends exactly that process", async () => {
+  await withManaged(async (managed) => {
+    const pid = spawnDetached(managed, { command: "sleep", args: ["30"] });
+    const recorded = JSON.parse(await Deno.readTextFile(managed.pidFile));
+    assertEquals(recorded.pid, pid);
+    assertMatch(recorded.command, /^(\/usr\/bin\/)?sleep 30$/);
+    assertMatch(recorded.started, /^\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4}$/);
+    assertEquals(runningProcess(managed)?.pid, pid);
+    assertEquals(await stopManaged(managed, { timeoutMs: 5_000 }), "stopped");
+    assertEquals(identify(pid), undefined);
+  });
+});
+
+Deno.test("a PID now used by someone else's process is stale: it is never signalled", async () => {
+  await withManaged(async (managed) => {
+    // Someone else's process, with the very command ours had, started at another time.
+    const other = spawnDetached(
+      { ...managed, pidFile: `${managed.pidFile}.other` },
+      { command: "sleep", args: ["30"] },
+    );
+    try {
+      const identity = identify(other)!;
+      await Deno.writeTextFile(
+        managed.pidFile,
+        JSON.stringify({ ...identity, started: "Mon Jan  1 00:00:00 2024" }),
+      );
+      const reports: string[] = [];
+      assertEquals(runningProcess(managed, (m) => reports.push(m)), undefined);
+      assertMatch(reports[0] ?? "", /Removed stale PID file of sleeper/);
+      assertEquals(await stopManaged(managed, { timeoutMs: 1_000 }), "not-running");
+      assert(identify(other) !== undefined, "the other process still runs");
+    } finally {
+      Deno.kill(other, "SIGKILL");
+    }
+  });
+});
