@@ -11,7 +11,8 @@ import { installShutdown } from "./lib/shutdown.ts";
 async function main(): Promise<number> {
   const config = loadConfig(Deno.args, { command: "monitor" });
   if (typeof config === "number") return config;
-  const files = { healthLog: config.paths.healthLog, auditFile: config.paths.auditFile };
+  const { healthLog, auditFile, checkpointFile } = config.paths;
+  const files = { healthLog, auditFile, checkpointFile };
   const json = optionSet(config.options, "json");
   if (json || optionSet(config.options, "once")) {
     console.log(await printOnce(files, { json }));

@@ -18,6 +18,8 @@ export interface AckRecord {
   partition: number;
   /** Present when acknowledged. */
   offset?: number;
+  /** The cluster that acknowledged it; absent in files written before it was kept. */
+  cluster_id?: string;
   error?: string;
 }
 
@@ -61,5 +63,8 @@ export function parseAckLine(line: string, lineNumber: number): AckLineResult {
   }
   if (r.offset !== undefined && !count(r.offset)) return fail("offset is not an integer >= 0");
   if (r.error !== undefined && typeof r.error !== "string") return fail("error is not a string");
+  if (r.cluster_id !== undefined && typeof r.cluster_id !== "string") {
+    return fail("cluster_id is not a string");
+  }
   return { ok: true, record: value as AckRecord };
 }

@@ -25,6 +25,8 @@ export interface AuditRecord {
   kafka_partition: number;
   kafka_offset: number;
   kafka_key: string | null;
+  /** The Kafka record's timestamp (ms since the epoch); null in lines written before it was kept. */
+  kafka_timestamp: number | null;
   message_size: number;
   /** Whether the value was valid JSON. */
   deserialized: boolean;
@@ -49,7 +51,40 @@ export interface MessageCoordinates {
   partition: number;
   offset: number;
   key: string | null;
+  /** The Kafka record's timestamp (ms), when known. */
+  timestamp?: number | null;
   size: number;
+}
+
+/**
+ * What identifies the message at an offset well enough to notice that the
+ * offset now holds another one (a recreated topic, a wiped broker): its record
+ * timestamp, size and key. Undefined when the timestamp is unknown.
+ */
+export function messageFingerprint(
+  { timestamp, size, key }: { timestamp: number | null; size: number; key: string | null },
+): string | undefined {
+  if (timestamp === null) return undefined;
+  return `${timestamp}/${size}/${key === null ? "-" : hashText(key)}`;
+}
+
+/** The fingerprint of the message an audit record describes. */
+export function recordFingerprint(record: AuditRecord): string | undefined {
+  return messageFingerprint({
+    timestamp: record.kafka_timestamp,
+    size: record.message_size,
+    key: record.kafka_key,
+  });
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: a short stand-in for a key of any length. */
+function hashText(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
 }
 
 /** Builds the record of an accepted order. */
@@ -119,6 +154,7 @@ function common(at: number, message: MessageCoordinates) {
     kafka_partition: message.partition,
     kafka_offset: message.offset,
     kafka_key: message.key,
+    kafka_timestamp: message.timestamp ?? null,
     message_size: message.size,
   };
 }
@@ -151,6 +187,12 @@ export function parseAuditLine(line: string, lineNumber: number): AuditLineResul
   } catch {
     return { ok: false, error: `Cannot parse audit line ${lineNumber}: not valid JSON` };
   }
+  if (typeof value === "object" && value !== null && "trail_segment" in value) {
+    return {
+      ok: false,
+      error: `Cannot parse audit line ${lineNumber}: a segment header, not an audit record`,
+    };
+  }
   const problem = auditProblem(value);
   if (problem !== undefined) {
     return { ok: false, error: `Cannot parse audit line ${lineNumber}: ${problem}` };
@@ -176,6 +218,11 @@ function auditProblem(value: unknown): string | undefined {
     return "timestamp is not a date-time";
   }
   if (!stringOrNull(r.kafka_key)) return "kafka_key is not a string or null";
+  if (r.kafka_timestamp === undefined) r.kafka_timestamp = null; // lines from before it was kept
+  if (r.kafka_timestamp !== null && !Number.isSafeInteger(r.kafka_timestamp)) {
+    return "kafka_timestamp is not an integer or null";
+  }
+  if (!offset(r.message_size)) return "message_size is not an integer >= 0";
   if (!stringOrNull(r.order_id)) return "order_id is not a string or null";
   if (r.status !== null && !STATUSES.has(r.status)) {
     return `status ${quote(r.status)} is not one of ${ORDER_STATUSES}`;
@@ -207,4 +254,85 @@ export function auditedOrder(record: AuditRecord): OrderEvent | undefined {
   if (record.order === null) return undefined;
   const parsed = parseOrderValue(record.order);
   return parsed.ok ? parsed.order : undefined;
+}
+
+/**
+ * A trail epoch: one topic on one cluster. Offsets are only comparable within
+ * an epoch; a trail whose cluster or topic changes, or whose topic's offsets
+ * went back (recreated), starts a new one rather than skip new messages.
+ */
+export interface TrailEpoch {
+  /** 1, 2, …; 0 for a trail written before epochs were recorded. */
+  number: number;
+  /** The Kafka cluster id; null when unknown (an old trail). */
+  cluster_id: string | null;
+  topic: string | null;
+  started_at: string;
+  /** Why the epoch started, in a sentence fragment. */
+  reason: string;
+  /** True when the epoch adopted the previous one's offsets (an old trail on the same cluster). */
+  continues_offsets: boolean;
+}
+
+/** The first line of every trail segment since epochs are recorded. */
+export interface SegmentHeader {
+  /** The segment's number: 1 for the first, then one more for each. */
+  trail_segment: number;
+  /** Random id of the whole trail: a reader seeing another id is reading another trail. */
+  trail_id: string;
+  epoch: TrailEpoch;
+  created_at: string;
+}
+
+/** Serialises a segment header as a trail line (ends with "\n"). */
+export function encodeSegmentHeader(header: SegmentHeader): string {
+  return JSON.stringify(header) + "\n";
+}
+
+export type TrailLineResult =
+  | { ok: true; kind: "record"; record: AuditRecord }
+  | { ok: true; kind: "header"; header: SegmentHeader }
+  | { ok: false; error: string };
+
+/** Parses one line of a trail segment: an audit record or the segment's header. */
+export function parseTrailLine(line: string, lineNumber: number): TrailLineResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, error: `Cannot parse audit line ${lineNumber}: not valid JSON` };
+  }
+  if (typeof value === "object" && value !== null && "trail_segment" in value) {
+    const problem = headerProblem(value as Record<string, unknown>);
+    return problem === undefined
+      ? { ok: true, kind: "header", header: value as SegmentHeader }
+      : { ok: false, error: `Cannot parse audit line ${lineNumber}: ${problem}` };
+  }
+  const problem = auditProblem(value);
+  if (problem !== undefined) {
+    return { ok: false, error: `Cannot parse audit line ${lineNumber}: ${problem}` };
+  }
+  return { ok: true, kind: "record", record: value as AuditRecord };
+}
+
+function headerProblem(h: Record<string, unknown>): string | undefined {
+  if (!Number.isSafeInteger(h.trail_segment) || (h.trail_segment as number) < 1) {
+    return "trail_segment is not an integer >= 1";
+  }
+  if (typeof h.trail_id !== "string") return "trail_id is not a string";
+  if (typeof h.created_at !== "string") return "created_at is not a string";
+  const e = h.epoch as Record<string, unknown> | null;
+  if (typeof e !== "object" || e === null) return "epoch is not an object";
+  if (!Number.isSafeInteger(e.number) || (e.number as number) < 0) {
+    return "epoch.number is not an integer >= 0";
+  }
+  if (e.cluster_id !== null && typeof e.cluster_id !== "string") {
+    return "epoch.cluster_id is not a string or null";
+  }
+  if (e.topic !== null && typeof e.topic !== "string") return "epoch.topic is not a string or null";
+  if (typeof e.started_at !== "string" || typeof e.reason !== "string") {
+    return "epoch.started_at or epoch.reason is not a string";
+  }
+  if (typeof e.continues_offsets !== "boolean") return "epoch.continues_offsets is not a boolean";
+  return undefined;
 }

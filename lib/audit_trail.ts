@@ -1,172 +1,396 @@
 /**
- * The tracker's audit trail on disk: append-only JSON Lines (the format is
- * audit_record.ts's), synced to disk before any offset is committed. The
- * torn-tail split is pure; `AuditFile` is the thin file shell (lock, repair,
- * append + fdatasync) and `forEachLine` streams a file's lines.
+ * The tracker's audit trail on disk: segments of JSON Lines (the format is
+ * audit_record.ts's; each segment opens with a header naming its epoch),
+ * synced before any offset is committed, one tracker at a time (a lock file).
+ * It owns the tracker's state: on open it loads the checkpoint and replays
+ * only the lines written after it (or rebuilds both from every segment when
+ * the checkpoint is missing or unreadable), so start-up does not grow with the
+ * trail. It writes a new checkpoint every CHECKPOINT_MIN_BYTES or so of trail,
+ * at each rotation and on close; it rotates by size and, when asked, deletes
+ * the oldest segments (retention).
  */
-import { type AuditRecord, encodeAuditLines } from "./audit_record.ts";
+import {
+  type AuditRecord,
+  encodeAuditLines,
+  encodeSegmentHeader,
+  parseTrailLine,
+  type SegmentHeader,
+  type TrailEpoch,
+} from "./audit_record.ts";
+import type { Paths } from "./config.ts";
+import { forEachLine, SegmentedLog, segmentPaths } from "./segmented_log.ts";
+import {
+  addToTotals,
+  emptyTotals,
+  encodeCheckpoint,
+  parseCheckpoint,
+  type TrailCheckpoint,
+  type TrailTotals,
+} from "./trail_checkpoint.ts";
+import { DEFAULT_LIMITS, TrackerState, type TrackerStateLimits } from "./tracker_state.ts";
 
-/**
- * Splits file contents into the complete lines and a torn tail: the bytes after
- * the last newline, left by a crash in the middle of a write. Pure.
- */
-export function splitTornTail(bytes: Uint8Array): { completeLength: number; tail: Uint8Array } {
-  const lastNewline = bytes.lastIndexOf(0x0a);
-  const completeLength = lastNewline + 1;
-  return { completeLength, tail: bytes.subarray(completeLength) };
-}
+/** A checkpoint is written once this much trail has been appended since the last one… */
+export const CHECKPOINT_MIN_BYTES = 32 * 1024 * 1024;
+/** …or twice the last checkpoint's size, if more: its cost stays under half the trail's. */
+const CHECKPOINT_SIZE_FACTOR = 2;
 
-/** Thrown when another tracker holds the audit file. */
+/** Thrown when another tracker holds the trail. */
 export class AuditLockedError extends Error {
   override name = "AuditLockedError";
 }
 
-/** Calls `onLine` for each complete line of a file, streaming (large trails never sit in memory). */
-export async function forEachLine(
-  path: string,
-  onLine: (line: string, lineNumber: number) => void,
-): Promise<number> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
-  }
-  const decoder = new TextDecoder();
-  let pending = "";
-  let lineNumber = 0;
-  for await (const chunk of file.readable) {
-    pending += decoder.decode(chunk, { stream: true });
-    let start = 0;
-    for (let end = pending.indexOf("\n"); end !== -1; end = pending.indexOf("\n", start)) {
-      lineNumber++;
-      onLine(pending.slice(start, end), lineNumber);
-      start = end + 1;
-    }
-    pending = pending.slice(start);
-  }
-  return lineNumber;
+export interface TrailOptions {
+  paths: Pick<Paths, "dataDir" | "auditFile" | "checkpointFile" | "quarantineFile" | "trackerLock">;
+  /** The active segment is closed once it holds this many bytes. */
+  segmentBytes: number;
+  /** All segments together are kept under this many bytes (oldest deleted first); 0 keeps all. */
+  retentionBytes: number;
+  limits?: TrackerStateLimits;
 }
 
-/**
- * The audit file of one tracker: locked against a second tracker, repaired on
- * open, appended and synced.
- */
-export class AuditFile {
-  #file: Deno.FsFile;
-  #lock: Deno.FsFile;
-  #encoder = new TextEncoder();
+/** What opening the trail found and did. */
+export interface TrailOpenReport {
+  /** Bytes of a torn last line moved to quarantine (0: none). */
+  repairedBytes: number;
+  /** Lines read after the checkpoint (or in all, when rebuilt). */
+  replayedLines: number;
+  /** Why the state was rebuilt from every segment, if it was. */
+  rebuiltBecause: string | undefined;
+  elapsedMs: number;
+}
+
+/** The epoch of a trail with no header yet (new, or written before epochs were recorded). */
+function unknownEpoch(reason: string): TrailEpoch {
+  return {
+    number: 0,
+    cluster_id: null,
+    topic: null,
+    started_at: new Date().toISOString(),
+    reason,
+    continues_offsets: false,
+  };
+}
+
+/** The audit trail of one tracker. */
+export class AuditTrail {
+  readonly state: TrackerState;
+  readonly #options: TrailOptions;
+  readonly #log: SegmentedLog;
+  readonly #lock: Deno.FsFile;
+  #trailId: string;
+  #epoch: TrailEpoch;
+  #totals: TrailTotals;
+  #deleted: { segments: number; bytes: number };
+  /** Bytes of trail appended since the last checkpoint, and that checkpoint's size. */
+  #sinceCheckpoint = 0;
+  #checkpointBytes = 0;
   #closed = false;
 
-  private constructor(file: Deno.FsFile, lock: Deno.FsFile) {
-    this.#file = file;
+  private constructor(
+    options: TrailOptions,
+    log: SegmentedLog,
+    lock: Deno.FsFile,
+    loaded: Loaded,
+  ) {
+    this.#options = options;
+    this.#log = log;
     this.#lock = lock;
+    this.state = loaded.state;
+    this.#trailId = loaded.trailId;
+    this.#epoch = loaded.epoch;
+    this.#totals = loaded.totals;
+    this.#deleted = loaded.deleted;
   }
 
   /**
-   * Takes the lock, moves a torn last line to the quarantine file and opens the
-   * trail for appending.
+   * Takes the lock, repairs a torn last line, and loads the state from the
+   * checkpoint and the lines after it (or from every segment).
    *
-   * @returns the file and, if a tail was repaired, its size in bytes
    * @throws {AuditLockedError} when another tracker holds the lock
+   * @throws {SyntaxError} naming the file and line when a line is not a trail line
    */
   static async open(
-    { path, lockPath, quarantinePath }: { path: string; lockPath: string; quarantinePath: string },
-  ): Promise<{ audit: AuditFile; repairedBytes: number }> {
-    const lock = await Deno.open(lockPath, { create: true, write: true, mode: 0o640 });
+    options: TrailOptions,
+  ): Promise<{ trail: AuditTrail; report: TrailOpenReport }> {
+    const started = performance.now();
+    const { paths } = options;
+    await Deno.mkdir(paths.dataDir, { recursive: true });
+    const lock = await Deno.open(paths.trackerLock, { create: true, write: true, mode: 0o640 });
     if (!await lock.tryLock(true)) {
       lock.close();
       throw new AuditLockedError(
-        `Cannot open ${path}: another tracker holds ${lockPath}; give each tracker its own DATA_DIR`,
+        `Cannot open ${paths.auditFile}: another tracker holds ${paths.trackerLock}; give each tracker its own DATA_DIR`,
       );
     }
     try {
-      const repairedBytes = await repairTornTail(path, quarantinePath);
-      const file = await Deno.open(path, { create: true, append: true, mode: 0o640 });
-      // The trail holds customers' personal data: never world-readable, whoever created it.
-      if (Deno.build.os !== "windows") await Deno.chmod(path, 0o640);
-      return { audit: new AuditFile(file, lock), repairedBytes };
+      const { log, repairedBytes } = await SegmentedLog.open(paths.auditFile, {
+        quarantinePath: paths.quarantineFile,
+      });
+      let loaded: Loaded;
+      try {
+        loaded = await load(options);
+      } catch (error) {
+        log.close();
+        throw error;
+      }
+      const trail = new AuditTrail(options, log, lock, loaded);
+      if (loaded.rebuiltBecause !== undefined || loaded.replayedLines > 0) {
+        await trail.#writeCheckpoint();
+      }
+      return {
+        trail,
+        report: {
+          repairedBytes,
+          replayedLines: loaded.replayedLines,
+          rebuiltBecause: loaded.rebuiltBecause,
+          elapsedMs: Math.round(performance.now() - started),
+        },
+      };
     } catch (error) {
       lock.close();
       throw error;
     }
   }
 
-  /** Appends the records and syncs them to disk (fdatasync); returns the bytes written. */
-  async append(records: readonly AuditRecord[]): Promise<number> {
-    if (records.length === 0) return 0;
-    const bytes = this.#encoder.encode(encodeAuditLines(records));
-    let written = 0;
-    while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
-    await this.#file.syncData();
-    return written;
+  get epoch(): TrailEpoch {
+    return this.#epoch;
   }
 
-  /** Closes the file and releases the lock. Idempotent. */
-  close(): void {
+  /** Lifetime counts of the trail. */
+  get totals(): Readonly<TrailTotals> {
+    return this.#totals;
+  }
+
+  /** Appends the records, syncs them, and rotates or checkpoints when due. */
+  async append(records: readonly AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const bytes = new TextEncoder().encode(encodeAuditLines(records));
+    await this.#log.append(bytes, { sync: true });
+    for (const record of records) addToTotals(this.#totals, record);
+    this.#sinceCheckpoint += bytes.length;
+    if (this.#log.bytes >= this.#options.segmentBytes) {
+      await this.#rotate();
+    } else if (
+      this.#sinceCheckpoint >=
+        Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
+    ) {
+      await this.#writeCheckpoint();
+    }
+  }
+
+  /**
+   * Starts a new epoch: a new segment whose header records it (the current
+   * segment is used when it is still empty). Offsets are forgotten unless
+   * `keepOffsets` (a trail adopted as it is).
+   */
+  async beginEpoch(
+    { clusterId, topic, reason, keepOffsets = false }: {
+      clusterId: string;
+      topic: string;
+      reason: string;
+      keepOffsets?: boolean;
+    },
+  ): Promise<TrailEpoch> {
+    this.#epoch = {
+      number: this.#epoch.number + 1,
+      cluster_id: clusterId,
+      topic,
+      started_at: new Date().toISOString(),
+      reason,
+      continues_offsets: keepOffsets,
+    };
+    if (!keepOffsets) this.state.resetOffsets();
+    if (this.#log.bytes === 0) {
+      await this.#log.append(this.#header(), { sync: true });
+      await this.#writeCheckpoint();
+    } else {
+      await this.#rotate();
+    }
+    return this.#epoch;
+  }
+
+  #header(): Uint8Array {
+    const header: SegmentHeader = {
+      trail_segment: this.#log.segment,
+      trail_id: this.#trailId,
+      epoch: this.#epoch,
+      created_at: new Date().toISOString(),
+    };
+    return new TextEncoder().encode(encodeSegmentHeader(header));
+  }
+
+  async #rotate(): Promise<void> {
+    await this.#log.rotate(new Uint8Array());
+    await this.#log.append(this.#header(), { sync: true });
+    if (this.#options.retentionBytes > 0) {
+      const deleted = await this.#log.enforceRetention(this.#options.retentionBytes);
+      this.#deleted.segments += deleted.segments;
+      this.#deleted.bytes += deleted.bytes;
+    }
+    await this.#writeCheckpoint();
+  }
+
+  /** Writes the checkpoint atomically (temporary file, sync, rename). */
+  async #writeCheckpoint(): Promise<void> {
+    const checkpoint: TrailCheckpoint = {
+      trail_id: this.#trailId,
+      written_at: new Date().toISOString(),
+      position: { segment: this.#log.segment, bytes: this.#log.bytes },
+      epoch: this.#epoch,
+      totals: this.#totals,
+      deleted: this.#deleted,
+      state: this.state.snapshot(),
+    };
+    const bytes = new TextEncoder().encode(encodeCheckpoint(checkpoint));
+    const path = this.#options.paths.checkpointFile;
+    const temporary = `${path}.tmp`;
+    const file = await Deno.open(temporary, {
+      create: true,
+      write: true,
+      truncate: true,
+      mode: 0o640,
+    });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temporary, path);
+    this.#sinceCheckpoint = 0;
+    this.#checkpointBytes = bytes.length;
+  }
+
+  /** Writes a last checkpoint (so the next start reads nothing), closes the files and the lock. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.close();
-    this.#lock.close();
-  }
-}
-
-/** Bytes read per step when looking backwards for the last newline. */
-const TAIL_SCAN_BYTES = 64 * 1024;
-
-/** Finds where the torn tail starts by reading backwards from the end (never the whole file). */
-async function tornTailStart(file: Deno.FsFile, size: number): Promise<number> {
-  let end = size;
-  while (end > 0) {
-    const start = Math.max(0, end - TAIL_SCAN_BYTES);
-    const chunk = new Uint8Array(end - start);
-    await file.seek(start, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < chunk.length) {
-      const n = await file.read(chunk.subarray(read));
-      if (n === null) break;
-      read += n;
+    try {
+      if (this.#sinceCheckpoint > 0) await this.#writeCheckpoint();
+    } finally {
+      this.#log.close();
+      this.#lock.close();
     }
-    const { completeLength } = splitTornTail(chunk);
-    if (completeLength > 0) return start + completeLength;
-    end = start;
   }
-  return 0;
+
+  /** Closes without a checkpoint (after a failed write the state may be ahead of the disk). */
+  abandon(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#log.close();
+    } finally {
+      this.#lock.close();
+    }
+  }
 }
 
-async function repairTornTail(path: string, quarantinePath: string): Promise<number> {
-  let file: Deno.FsFile;
+/** What `load` reconstructs. */
+interface Loaded {
+  state: TrackerState;
+  trailId: string;
+  epoch: TrailEpoch;
+  totals: TrailTotals;
+  deleted: { segments: number; bytes: number };
+  replayedLines: number;
+  rebuiltBecause: string | undefined;
+}
+
+/** Loads the state: from the checkpoint and what follows it, or from every segment. */
+async function load(options: TrailOptions): Promise<Loaded> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const segments = await segmentPaths(options.paths.auditFile);
+  const read = await readCheckpoint(options.paths.checkpointFile, segments);
+  if (read.ok) {
+    const { checkpoint } = read;
+    const loaded: Loaded = {
+      state: TrackerState.restore(checkpoint.state, limits),
+      trailId: checkpoint.trail_id,
+      epoch: checkpoint.epoch,
+      totals: checkpoint.totals,
+      deleted: checkpoint.deleted,
+      replayedLines: 0,
+      rebuiltBecause: undefined,
+    };
+    for (const segment of segments.filter((s) => s.number >= checkpoint.position.segment)) {
+      const from = segment.number === checkpoint.position.segment ? checkpoint.position.bytes : 0;
+      loaded.replayedLines += await replay(segment.path, loaded, { from });
+    }
+    return loaded;
+  }
+  const loaded: Loaded = {
+    state: new TrackerState(limits),
+    trailId: crypto.randomUUID(),
+    epoch: unknownEpoch("a trail without a recorded epoch"),
+    totals: emptyTotals(),
+    deleted: { segments: 0, bytes: 0 },
+    replayedLines: 0,
+    rebuiltBecause: read.missing ? undefined : read.error,
+  };
+  for (const segment of segments) loaded.replayedLines += await replay(segment.path, loaded);
+  if (loaded.replayedLines > 0 && read.missing) loaded.rebuiltBecause = "there was no checkpoint";
+  if (segments[0]!.number > 1) {
+    // Retention deleted the first segments; their counts are gone with them.
+    loaded.deleted.segments = segments[0]!.number - 1;
+  }
+  return loaded;
+}
+
+/** Reads a segment's lines from `from` into `loaded`; returns how many lines it read. */
+async function replay(path: string, loaded: Loaded, { from = 0 } = {}): Promise<number> {
+  return await forEachLine(path, (line, n) => {
+    const parsed = parseTrailLine(line, n);
+    if (!parsed.ok) {
+      throw new SyntaxError(
+        `${path}: ${parsed.error}${from > 0 ? ` (counting from byte ${from})` : ""}`,
+      );
+    }
+    if (parsed.kind === "header") {
+      const { epoch, trail_id } = parsed.header;
+      // A new epoch's offsets start afresh, as they did when it began; the
+      // headers of later segments of the same epoch change nothing.
+      if (epoch.number !== loaded.epoch.number && !epoch.continues_offsets) {
+        loaded.state.resetOffsets();
+      }
+      loaded.trailId = trail_id;
+      loaded.epoch = epoch;
+      return;
+    }
+    loaded.state.apply(parsed.record);
+    addToTotals(loaded.totals, parsed.record);
+  }, { from });
+}
+
+/** The checkpoint, if it exists, parses and fits the segments on disk. */
+async function readCheckpoint(
+  path: string,
+  segments: Array<{ number: number; path: string }>,
+): Promise<
+  { ok: true; checkpoint: TrailCheckpoint } | { ok: false; missing: boolean; error: string }
+> {
+  let text: string;
   try {
-    file = await Deno.open(path, { read: true });
+    text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
+    if (error instanceof Deno.errors.NotFound) return { ok: false, missing: true, error: "" };
     throw error;
   }
-  let tail: Uint8Array;
-  let completeLength: number;
-  try {
-    const { size } = await file.stat();
-    completeLength = await tornTailStart(file, size);
-    tail = new Uint8Array(size - completeLength);
-    await file.seek(completeLength, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < tail.length) {
-      const n = await file.read(tail.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
-  } finally {
-    file.close();
+  const parsed = parseCheckpoint(text);
+  if (!parsed.ok) return { ok: false, missing: false, error: parsed.error };
+  const { position } = parsed.checkpoint;
+  const segment = segments.find((s) => s.number === position.segment);
+  const size = segment === undefined
+    ? -1
+    : await Deno.stat(segment.path).then((s) => s.size, () => -1);
+  if (size < position.bytes) {
+    return {
+      ok: false,
+      missing: false,
+      error: `the checkpoint is at byte ${position.bytes} of segment ${position.segment}, which ${
+        size < 0 ? "does not exist" : `holds ${size} bytes`
+      }`,
+    };
   }
-  if (tail.length === 0) return 0;
-  const quarantine = await Deno.open(quarantinePath, { create: true, append: true, mode: 0o640 });
-  try {
-    await quarantine.write(new Uint8Array([...tail, 0x0a]));
-    await quarantine.syncData();
-  } finally {
-    quarantine.close();
-  }
-  await Deno.truncate(path, completeLength);
-  return tail.length;
+  return parsed;
 }

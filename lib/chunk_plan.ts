@@ -1,8 +1,11 @@
 /**
  * What a chunk of consumed messages produces, decided without any I/O: one
- * audit record per message that is not a redelivery, and a dead letter for each
- * rejected one. The tracker's shell then publishes the dead letters, appends
- * and syncs the records, and commits. Pure (time is passed in).
+ * audit record per message that is not a redelivery, a dead letter for each
+ * rejected one, and whether its offsets may be committed. Or, when the
+ * partition's offsets went back under the trail (a recreated topic, another
+ * cluster), nothing but that finding. The tracker's shell then publishes the
+ * dead letters, appends and syncs the records, and commits. Pure (time is
+ * passed in).
  */
 import {
   auditedRecord,
@@ -10,6 +13,7 @@ import {
   deadLetterRecord,
   duplicateRecord,
   type MessageCoordinates,
+  messageFingerprint,
 } from "./audit_record.ts";
 import { type DeadLetterMessage, deadLetterMessage, type SourceMessage } from "./dead_letter.ts";
 import { parseOrder } from "./order.ts";
@@ -19,19 +23,38 @@ import type { TrackerState } from "./tracker_state.ts";
 export interface Chunk {
   topic: string;
   partition: number;
+  /** The partition's high watermark when the batch was fetched. */
+  highWatermark: number;
   messages: readonly SourceMessage[];
 }
 
-export interface ChunkPlan {
-  /** One per message that is not a redelivery, in offset order. */
-  records: AuditRecord[];
-  /** The dead letters to publish (acknowledged) before the records are appended. */
-  deadLetters: DeadLetterMessage[];
-  /** Messages already in the trail: nothing is written for them. */
-  redelivered: number;
-  /** The offset to commit once the records are synced: the last message's offset + 1. */
-  commitOffset: number;
-}
+export type ChunkPlan =
+  | {
+    kind: "write";
+    /** One per message that is not a redelivery, in offset order. */
+    records: AuditRecord[];
+    /** The dead letters to publish (acknowledged) before the records are appended. */
+    deadLetters: DeadLetterMessage[];
+    /** Messages already in the trail: nothing is written for them. */
+    redelivered: number;
+    /**
+     * The offset to commit once the records are synced (the last message's
+     * offset + 1), or null while skipped redeliveries are not yet confirmed by
+     * the message at the last audited offset: committing them could lose them.
+     */
+    commitOffset: number | null;
+  }
+  | {
+    /** The partition's offsets went back under the trail: start a new trail epoch. */
+    kind: "offsets-went-back";
+    /** Why, in a sentence fragment for the health log. */
+    reason: string;
+    /**
+     * True when certain (another message at an audited offset); false when
+     * only the batch's high watermark says so (a new leader's may lag a moment).
+     */
+    definite: boolean;
+  };
 
 const keyDecoder = new TextDecoder();
 
@@ -41,6 +64,7 @@ function coordinates(chunk: Chunk, message: SourceMessage): MessageCoordinates {
     partition: chunk.partition,
     offset: message.offset,
     key: message.key === null ? null : keyDecoder.decode(message.key),
+    timestamp: message.timestamp ?? null,
     size: message.value?.byteLength ?? 0,
   };
 }
@@ -59,14 +83,38 @@ export function planChunk(
   chunk: Chunk,
   { now, maxOrderBytes }: { now: number; maxOrderBytes: number },
 ): ChunkPlan {
+  const last = chunk.messages.at(-1);
+  if (last === undefined) throw new RangeError("Cannot plan a chunk: it has no messages");
+  const audited = state.lastOffsets(chunk.topic).get(chunk.partition);
+  if (audited !== undefined && chunk.highWatermark <= audited) {
+    return {
+      kind: "offsets-went-back",
+      reason:
+        `partition ${chunk.partition} ends at offset ${chunk.highWatermark}, but the trail has audited it up to offset ${audited}`,
+      definite: false,
+    };
+  }
   const records: AuditRecord[] = [];
   const deadLetters: DeadLetterMessage[] = [];
   let redelivered = 0;
   for (const message of chunk.messages) {
     const where = coordinates(chunk, message);
-    const decision = state.decide(where, parseOrder(message.value, { maxBytes: maxOrderBytes }));
+    const decision = state.decide(
+      {
+        ...where,
+        fingerprint: messageFingerprint({ ...where, timestamp: where.timestamp ?? null }),
+      },
+      parseOrder(message.value, { maxBytes: maxOrderBytes }),
+    );
     let record: AuditRecord;
     switch (decision.kind) {
+      case "reused":
+        return {
+          kind: "offsets-went-back",
+          reason:
+            `offset ${decision.offset} of partition ${chunk.partition} holds another message than the one audited there`,
+          definite: true,
+        };
       case "redelivered":
         redelivered++;
         continue;
@@ -84,7 +132,12 @@ export function planChunk(
     records.push(record);
     state.apply(record);
   }
-  const last = chunk.messages.at(-1);
-  if (last === undefined) throw new RangeError("Cannot plan a chunk: it has no messages");
-  return { records, deadLetters, redelivered, commitOffset: last.offset + 1 };
+  const unverified = state.replayUnverified(chunk.topic, chunk.partition);
+  return {
+    kind: "write",
+    records,
+    deadLetters,
+    redelivered,
+    commitOffset: unverified ? null : last.offset + 1,
+  };
 }

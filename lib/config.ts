@@ -15,11 +15,13 @@ import { join } from "node:path";
 import {
   AUDIT_FILE_NAME,
   BROKER_DIR_NAME,
+  CHECKPOINT_FILE_NAME,
   DLQ_TOPIC,
   EXIT,
   HEALTH_LOG_FILE_NAME,
   KAFKA_VERSION,
   ORDERS_TOPIC,
+  PRODUCER_ACKS_FILE_NAME,
   PRODUCER_DIR_NAME,
   PRODUCER_LOG_FILE_NAME,
   QUARANTINE_FILE_NAME,
@@ -210,9 +212,43 @@ export const SETTINGS = {
   acksLog: {
     env: "PRODUCER_ACKS_LOG",
     flag: "acks-log",
-    shownDefault: "none",
-    help: "file with one JSON line per message outcome",
+    shownDefault: "`<DATA_DIR>/producer/acks.jsonl`",
+    help:
+      "the producer's outcomes (one JSON line per message) that `verify` checks; `none` keeps none",
     commands: ["start", "producer", "verify"],
+  },
+  segmentBytes: {
+    env: "SEGMENT_BYTES",
+    default: "128MiB",
+    help:
+      "size at which the audit trail and the producer's outcomes start a new segment (`KiB`, `MiB`, `GiB`)",
+    commands: ["start", "tracker", "producer"],
+  },
+  retentionBytes: {
+    env: "RETENTION_BYTES",
+    default: "0",
+    help:
+      "the most the audit trail and the outcomes may each keep; the oldest segments go first; `0` keeps all",
+    commands: ["start", "tracker", "producer"],
+  },
+  healthLogBytes: {
+    env: "HEALTH_LOG_BYTES",
+    default: "16MiB",
+    help: "size at which a health log is rotated (`tracker.log` → `tracker.log.1` …)",
+    commands: ["start", "tracker", "producer"],
+  },
+  healthLogFiles: {
+    env: "HEALTH_LOG_FILES",
+    default: "5",
+    help: "rotated health logs kept besides the current one",
+    commands: ["start", "tracker", "producer"],
+  },
+  dlqTimeoutMs: {
+    env: "DLQ_TIMEOUT_MS",
+    default: "30000",
+    help:
+      "how long the tracker retries an unreachable dead-letter topic (committing nothing) before it exits 1",
+    commands: ["start", "tracker"],
   },
   logLevel: {
     env: "LOG_LEVEL",
@@ -287,6 +323,8 @@ export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((s
 export interface Paths {
   readonly dataDir: string;
   readonly auditFile: string;
+  /** The trail's checkpoint: state and counts at a position, so start-up need not reread the trail. */
+  readonly checkpointFile: string;
   readonly healthLog: string;
   readonly quarantineFile: string;
   readonly trackerLock: string;
@@ -328,8 +366,15 @@ export interface Config {
     /** Run time in ms; 0 means no limit. */
     readonly durationMs: number;
     readonly seed: number | undefined;
+    /** The outcomes file; undefined when none is kept. */
     readonly acksLog: string | undefined;
   };
+  /** Segment size of the audit trail and the outcomes file (bytes). */
+  readonly segmentBytes: number;
+  /** Retention of each segmented file (bytes); 0 keeps everything. */
+  readonly retentionBytes: number;
+  readonly healthLog: { readonly maxBytes: number; readonly files: number };
+  readonly dlqTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
@@ -483,6 +528,7 @@ export function resolveConfig(
   const dataDir = read.path("dataDir")!;
   const stateDir = read.path("stateDir")!;
   const producerDir = join(dataDir, PRODUCER_DIR_NAME);
+  const acksLog = read.path("acksLog");
 
   const config = {
     help: flags.help === true,
@@ -503,6 +549,7 @@ export function resolveConfig(
     paths: {
       dataDir,
       auditFile: join(dataDir, AUDIT_FILE_NAME),
+      checkpointFile: join(dataDir, CHECKPOINT_FILE_NAME),
       healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
       quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
       trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
@@ -519,8 +566,17 @@ export function resolveConfig(
       seed: read.raw("seed") === undefined
         ? undefined
         : read.integer("seed", { min: 0, max: 2 ** 32 - 1 }),
-      acksLog: read.path("acksLog"),
+      acksLog: acksLog === "none"
+        ? undefined
+        : acksLog ?? join(producerDir, PRODUCER_ACKS_FILE_NAME),
     },
+    segmentBytes: read.bytes("segmentBytes", { min: 64 * 1024 }),
+    retentionBytes: read.bytes("retentionBytes", { min: 0 }),
+    healthLog: {
+      maxBytes: read.bytes("healthLogBytes", { min: 64 * 1024 }),
+      files: read.integer("healthLogFiles", { min: 1, max: 1000 }),
+    },
+    dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
@@ -601,6 +657,19 @@ function settingReader(env: Env, flags: OptionValues) {
         bad(given.source, given.value, "a path without commas or surrounding spaces");
       }
       return given.value;
+    },
+    /** A size: bytes, or a number with KiB, MiB or GiB. */
+    bytes(name: SettingName, { min }: { min: number }): number {
+      const given = required(name);
+      const match = /^\s*(\d+(?:\.\d+)?)\s*(|B|KiB|MiB|GiB)\s*$/i.exec(given.value);
+      const unit = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[
+        (match?.[2] ?? "").toLowerCase() as "" | "b" | "kib" | "mib" | "gib"
+      ];
+      const n = match ? Math.round(Number(match[1]) * unit) : NaN;
+      if (!Number.isSafeInteger(n) || n < min) {
+        bad(given.source, given.value, `a size of at least ${min} bytes, e.g. 64MiB`);
+      }
+      return n;
     },
     words(name: SettingName): string[] {
       return required(name).value.split(/\s+/).filter(Boolean);

@@ -20,6 +20,8 @@ export const TRACKER_GROUP_ID = "order-tracker";
 export const AUDIT_FILE_NAME = "tracker.events";
 /** Structured health log of the tracker (JSON Lines), inside the data directory. */
 export const HEALTH_LOG_FILE_NAME = "tracker.log";
+/** The trail's checkpoint (JSON), inside the data directory; rebuilt from the trail when missing. */
+export const CHECKPOINT_FILE_NAME = "tracker.checkpoint";
 /** Where a torn last audit line is moved on start. */
 export const QUARANTINE_FILE_NAME = "tracker.events.quarantine";
 /** Lock file: one tracker owns one audit file. */
@@ -28,6 +30,8 @@ export const TRACKER_LOCK_FILE_NAME = "tracker.lock";
 /** The producer's directory inside the data directory, and its health log there. */
 export const PRODUCER_DIR_NAME = "producer";
 export const PRODUCER_LOG_FILE_NAME = "producer.log";
+/** The producer's outcomes by default (JSON Lines, segmented), in its directory. */
+export const PRODUCER_ACKS_FILE_NAME = "acks.jsonl";
 
 /** Subdirectories of the state directory. */
 export const RUN_DIR_NAME = "run";

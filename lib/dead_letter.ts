@@ -19,6 +19,8 @@ export const DLQ_HEADERS = {
 /** A message as the tracker received it: what a dead letter carries on. */
 export interface SourceMessage {
   offset: number;
+  /** The Kafka record timestamp (ms), when known. */
+  timestamp?: number | null;
   key: Uint8Array | null;
   value: Uint8Array | null;
   headers?: Readonly<Record<string, unknown>> | undefined;
@@ -49,10 +51,16 @@ export function deadLetterMessage(
     [DLQ_HEADERS.sourcePartition]: String(partition),
     [DLQ_HEADERS.sourceOffset]: String(message.offset),
     [DLQ_HEADERS.errorClass]: record.error_class ?? "unknown",
-    [DLQ_HEADERS.errorMessage]: record.error ?? "",
+    [DLQ_HEADERS.errorMessage]: bounded(record.error ?? ""),
     [DLQ_HEADERS.failedAt]: record.timestamp,
   });
   return { key: message.key, value: message.value, headers };
+}
+
+function bounded(text: string): string {
+  return text.length <= MAX_ERROR_HEADER_CHARS
+    ? text
+    : `${text.slice(0, MAX_ERROR_HEADER_CHARS - 1)}…`;
 }
 
 /** Where a dead letter came from and why, read back from its headers. */
@@ -115,4 +123,52 @@ export function parseDeadLetterHeaders(
       failedAt: headerText(h[DLQ_HEADERS.failedAt]) ?? "",
     },
   };
+}
+
+/**
+ * Bytes per dead-letter send at most. A send becomes one record batch per
+ * partition, which must stay under the broker's message.max.bytes (1 MiB by
+ * default): 3,000 rejected orders of 1.5 KB in one send were refused, and the
+ * tracker restarted on the same offsets for ever.
+ */
+export const MAX_DEAD_LETTER_SEND_BYTES = 512 * 1024;
+/** The error text a dead letter's header carries at most. */
+export const MAX_ERROR_HEADER_CHARS = 1_024;
+/** What a record adds to a batch besides its key, value and headers (a generous bound). */
+const RECORD_OVERHEAD_BYTES = 64;
+
+/** About how many bytes a dead letter takes in a record batch. */
+export function deadLetterBytes(letter: DeadLetterMessage): number {
+  let bytes = RECORD_OVERHEAD_BYTES + (letter.key?.byteLength ?? 0) +
+    (letter.value?.byteLength ?? 0);
+  for (const [name, value] of Object.entries(letter.headers)) {
+    bytes += name.length * 3 + (typeof value === "string" ? value.length * 3 : value.byteLength) +
+      8;
+  }
+  return bytes;
+}
+
+/**
+ * Splits dead letters into sends of at most `maxBytes` each, in order; a
+ * letter larger than that goes alone.
+ */
+export function splitIntoSends(
+  letters: readonly DeadLetterMessage[],
+  maxBytes: number = MAX_DEAD_LETTER_SEND_BYTES,
+): DeadLetterMessage[][] {
+  const sends: DeadLetterMessage[][] = [];
+  let current: DeadLetterMessage[] = [];
+  let bytes = 0;
+  for (const letter of letters) {
+    const size = deadLetterBytes(letter);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      sends.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(letter);
+    bytes += size;
+  }
+  if (current.length > 0) sends.push(current);
+  return sends;
 }

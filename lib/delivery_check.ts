@@ -1,27 +1,23 @@
 /**
- * The delivery checker: from the producer's outcomes, the tracker's audit
- * trail(s), the dead letters and the committed offsets, finds what was lost
+ * The delivery checker: from the tracker's audit trail(s), the producer's
+ * outcomes, the dead letters and the committed offsets, finds what was lost
  * (acknowledged but neither audited nor dead-lettered), duplicated, skipped
- * (offset gaps) or committed too far. Pure; tasks/verify.ts gathers the inputs.
+ * (offset gaps) or committed too far. It streams: lines go in one at a time
+ * and memory grows with the number of gaps and problems, not with the trail
+ * (offsets are kept as ranges; order events in a Bloom filter, with a second
+ * pass over the trail for the few that may repeat). Offsets are compared only
+ * within an offset space: a trail epoch that did not continue the previous
+ * one's offsets (another cluster, a recreated topic) starts a new space. Pure;
+ * tasks/verify.ts reads the files and Kafka.
  */
 import type { AckRecord } from "./ack_record.ts";
-import type { AuditRecord } from "./audit_record.ts";
+import type { AuditRecord, SegmentHeader } from "./audit_record.ts";
+import { BloomFilter } from "./bloom_filter.ts";
 import type { DeadLetterSource } from "./dead_letter.ts";
+import { RangeSet } from "./range_set.ts";
 
-/** What the checker needs of an outcome line. */
-export type AckInput = Pick<
-  AckRecord,
-  "outcome" | "order_id" | "status" | "topic" | "partition" | "offset"
->;
-
-/** What the checker needs of an audit line. */
-export type AuditInput = Pick<
-  AuditRecord,
-  "outcome" | "kafka_topic" | "kafka_partition" | "kafka_offset" | "order_id" | "status"
->;
-
-/** A dead letter's source coordinates (from its headers). */
-export type DeadLetterInput = Pick<DeadLetterSource, "topic" | "partition" | "offset">;
+/** How many items a report lists per problem (counts are always complete). */
+export const LIST_LIMIT = 20;
 
 export interface PartitionReport {
   partition: number;
@@ -29,10 +25,18 @@ export interface PartitionReport {
   covered: number;
   firstOffset: number | null;
   lastOffset: number | null;
-  /** Missing offsets between the first and the last covered (as ranges "a-b"). */
+  /** Missing offsets between the first expected and the last covered (as ranges "a-b"). */
   gaps: string[];
   committed: number | null;
   committedTooFar: boolean;
+}
+
+export interface SpaceReport {
+  /** The epochs (per trail file) that wrote this space. */
+  epochs: number[];
+  clusterId: string | null;
+  lines: number;
+  partitions: PartitionReport[];
 }
 
 export interface DeliveryReport {
@@ -41,180 +45,383 @@ export interface DeliveryReport {
     acknowledged: number;
     failed: number;
     indeterminate: number;
+    /** Acknowledged by a cluster no trail epoch was written against (not checked). */
+    otherCluster: number;
     auditLines: number;
     audited: number;
     deadLettered: number;
     duplicateEvents: number;
     dlqRecords: number;
+    lost: number;
+    unexpected: number;
+    duplicateOffsets: number;
+    duplicateOrders: number;
   };
-  /** Acknowledged messages neither audited nor dead-lettered ("partition/offset order_id"). */
+  /** Acknowledged messages neither audited nor dead-lettered ("partition/offset order_id status"). */
   lost: string[];
-  /** Audited orders no acknowledgement accounts for (another producer, or a lost acks log). */
+  /** Audited offsets no acknowledgement accounts for (another producer, or a lost outcomes file). */
   unexpected: string[];
-  /** Offsets written to the trail more than once. */
+  /** Offsets written to the trail more than once within one offset space. */
   duplicateOffsets: string[];
   /** Order events (order id + status) audited more than once. */
   duplicateOrders: string[];
   indeterminate: { order: string; recovered: boolean }[];
+  /** Every offset space of the trail, oldest first. */
+  spaces: SpaceReport[];
+  /** The partitions of the newest space (the one the tracker consumes now). */
   partitions: PartitionReport[];
   ok: boolean;
   /** One line per problem, empty when ok. */
   problems: string[];
 }
 
-const LIST_LIMIT = 20;
+function capped<T>(list: T[], item: T): void {
+  if (list.length < LIST_LIMIT) list.push(item);
+}
 
-function ranges(sortedMissing: number[]): string[] {
-  const out: string[] = [];
-  let start: number | undefined;
-  let previous = -2;
-  for (const n of sortedMissing) {
-    if (n !== previous + 1) {
-      if (start !== undefined) out.push(start === previous ? `${start}` : `${start}-${previous}`);
-      start = n;
-    }
-    previous = n;
+/** The offsets of one topic as written in one offset space. */
+class Space {
+  epochs = new Set<number>();
+  lines = 0;
+  covered = new Map<number, RangeSet>();
+  audited = new Map<number, RangeSet>();
+  acknowledged = new Map<number, RangeSet>();
+  constructor(public clusterId: string | null, readonly fromZero: boolean) {}
+
+  static set(map: Map<number, RangeSet>, partition: number): RangeSet {
+    let set = map.get(partition);
+    if (set === undefined) map.set(partition, set = new RangeSet());
+    return set;
   }
-  if (start !== undefined) out.push(start === previous ? `${start}` : `${start}-${previous}`);
-  return out;
+}
+
+/** Where a trail file is: its current offset space. */
+interface FileCursor {
+  space: Space | undefined;
+  /** How many spaces this file has opened: spaces of two files meet by cluster and this ordinal. */
+  ordinal: number;
 }
 
 /**
- * Checks delivery on one topic.
- *
- * @param inputs.acks the producer's outcomes, or undefined when there is no acks log
- * @param inputs.committed the group's committed offset per partition, or undefined
- * @param inputs.fromOffsetZero expect coverage from offset 0 (a topic the tracker read from its start)
+ * Checks delivery on one topic, fed line by line:
+ * 1. `addTrailLine` for every line of every trail file (each file with its own cursor),
+ *    and `addDeadLetter` for each dead letter;
+ * 2. `addAck` for every outcome line, if there is an outcomes file;
+ * 3. if `needsRecount()`, `recount` for every record of the trails again;
+ * 4. `report`.
  */
-export function checkDelivery(
-  inputs: {
-    topic: string;
-    acks: readonly AckInput[] | undefined;
-    audit: readonly AuditInput[];
-    deadLetters: readonly DeadLetterInput[];
-    committed: ReadonlyMap<number, number> | undefined;
-    fromOffsetZero?: boolean;
-  },
-): DeliveryReport {
-  const { topic, acks = [], deadLetters, committed, fromOffsetZero = true } = inputs;
-  const audit = inputs.audit.filter((r) => r.kafka_topic === topic);
-  const place = (partition: number, offset: number) => `${partition}/${offset}`;
-
-  const auditedAt = new Map<string, number>();
-  const orderEvents = new Map<string, number>();
-  const offsetsByPartition = new Map<number, Set<number>>();
-  const cover = (partition: number, offset: number) => {
-    let set = offsetsByPartition.get(partition);
-    if (!set) offsetsByPartition.set(partition, set = new Set());
-    set.add(offset);
+export class DeliveryChecker {
+  readonly #topic: string;
+  readonly #fromOffsetZero: boolean;
+  readonly #spaces: Space[] = [];
+  readonly #events: BloomFilter;
+  readonly #maybeRepeated = new Map<string, number>();
+  #counts: DeliveryReport["counts"] = {
+    acknowledged: 0,
+    failed: 0,
+    indeterminate: 0,
+    otherCluster: 0,
+    auditLines: 0,
+    audited: 0,
+    deadLettered: 0,
+    duplicateEvents: 0,
+    dlqRecords: 0,
+    lost: 0,
+    unexpected: 0,
+    duplicateOffsets: 0,
+    duplicateOrders: 0,
   };
-  for (const r of audit) {
-    const key = place(r.kafka_partition, r.kafka_offset);
-    auditedAt.set(key, (auditedAt.get(key) ?? 0) + 1);
-    cover(r.kafka_partition, r.kafka_offset);
-    if (r.outcome === "audited" && r.order_id !== null) {
+  #lost: string[] = [];
+  #duplicateOffsets: string[] = [];
+  #indeterminate: Array<{ order: string; recovered: boolean }> = [];
+  #hasAcks = false;
+
+  /**
+   * @param options.expectedLines about how many trail lines there are (sizes the Bloom filter)
+   * @param options.fromOffsetZero expect coverage from offset 0 in a trail's first space
+   */
+  constructor(
+    { topic, expectedLines, fromOffsetZero = true }: {
+      topic: string;
+      expectedLines: number;
+      fromOffsetZero?: boolean;
+    },
+  ) {
+    this.#topic = topic;
+    this.#fromOffsetZero = fromOffsetZero;
+    this.#events = new BloomFilter(expectedLines, 0.001);
+  }
+
+  /** A cursor for one trail file. */
+  newFile(): FileCursor {
+    return { space: undefined, ordinal: 0 };
+  }
+
+  #space(cursor: FileCursor, clusterId: string | null, { fresh }: { fresh: boolean }): Space {
+    if (!fresh && cursor.space !== undefined) return cursor.space;
+    cursor.ordinal++;
+    const found = this.#spaces.find((s) =>
+      s.clusterId === clusterId && spaceOrdinal.get(s) === cursor.ordinal
+    );
+    if (found) return (cursor.space = found);
+    const space = new Space(clusterId, cursor.ordinal === 1 && this.#fromOffsetZero);
+    spaceOrdinal.set(space, cursor.ordinal);
+    this.#spaces.push(space);
+    return (cursor.space = space);
+  }
+
+  /** Pass 1: one trail line (a segment header or an audit record) of the file behind `cursor`. */
+  addTrailLine(
+    cursor: FileCursor,
+    line: { kind: "header"; header: SegmentHeader } | { kind: "record"; record: AuditRecord },
+  ): void {
+    if (line.kind === "header") {
+      const { epoch } = line.header;
+      const current = cursor.space;
+      if (current !== undefined && (epoch.continues_offsets || current.epochs.has(epoch.number))) {
+        // Same space: a later segment of the epoch, or an old trail adopted as it was.
+        if (current.clusterId === null) current.clusterId = epoch.cluster_id;
+        current.epochs.add(epoch.number);
+        return;
+      }
+      this.#space(cursor, epoch.cluster_id, { fresh: true }).epochs.add(epoch.number);
+      return;
+    }
+    const r = line.record;
+    if (r.kafka_topic !== this.#topic) return;
+    const space = this.#space(cursor, null, { fresh: false });
+    space.lines++;
+    this.#counts.auditLines++;
+    if (!Space.set(space.covered, r.kafka_partition).add(r.kafka_offset)) {
+      this.#counts.duplicateOffsets++;
+      capped(this.#duplicateOffsets, `${r.kafka_partition}/${r.kafka_offset}`);
+    }
+    if (r.outcome === "audited") {
+      this.#counts.audited++;
+      Space.set(space.audited, r.kafka_partition).add(r.kafka_offset);
       const event = `${r.order_id}/${r.status}`;
-      orderEvents.set(event, (orderEvents.get(event) ?? 0) + 1);
+      if (this.#events.add(event)) this.#maybeRepeated.set(event, 0);
+    } else if (r.outcome === "dead_lettered") {
+      this.#counts.deadLettered++;
+    } else {
+      this.#counts.duplicateEvents++;
     }
   }
-  const dlqPlaces = new Set<string>();
-  for (const d of deadLetters) {
-    if (d.topic !== topic) continue;
-    dlqPlaces.add(place(d.partition, d.offset));
-    cover(d.partition, d.offset);
+
+  /** Pass 1: a dead letter read from the DLQ of cluster `clusterId`. */
+  addDeadLetter(
+    source: Pick<DeadLetterSource, "topic" | "partition" | "offset">,
+    clusterId: string | null,
+  ): void {
+    if (source.topic !== this.#topic) return;
+    this.#counts.dlqRecords++;
+    const space = this.#spaces.findLast((s) => s.clusterId === clusterId || s.clusterId === null);
+    if (space) Space.set(space.covered, source.partition).add(source.offset);
   }
 
-  const acknowledged = acks.filter((a) => a.outcome === "acknowledged" && a.topic === topic);
-  const ackedPlaces = new Set(acknowledged.map((a) => place(a.partition, a.offset ?? -1)));
-  const lost = acknowledged
-    .filter((a) => {
-      const key = place(a.partition, a.offset ?? -1);
-      return !auditedAt.has(key) && !dlqPlaces.has(key);
-    })
-    .map((a) => `${place(a.partition, a.offset ?? -1)} ${a.order_id} ${a.status}`);
-  const unexpected = inputs.acks === undefined ? [] : audit
-    .filter((r) =>
-      r.outcome === "audited" && !ackedPlaces.has(place(r.kafka_partition, r.kafka_offset))
-    )
-    .map((r) => `${place(r.kafka_partition, r.kafka_offset)} ${r.order_id}`);
-  const duplicateOffsets = [...auditedAt].filter(([, n]) => n > 1).map(([key, n]) =>
-    `${key} ×${n}`
-  );
-  const duplicateOrders = [...orderEvents].filter(([, n]) => n > 1).map(([key, n]) =>
-    `${key} ×${n}`
-  );
-  const indeterminate = acks
-    .filter((a) => a.outcome === "indeterminate" && a.topic === topic)
-    .map((a) => ({
-      order: `${a.order_id}/${a.status}`,
-      recovered: orderEvents.has(`${a.order_id}/${a.status}`),
-    }));
-
-  const partitions: PartitionReport[] = [];
-  const allPartitions = new Set([...offsetsByPartition.keys(), ...(committed?.keys() ?? [])]);
-  for (const partition of [...allPartitions].sort((a, b) => a - b)) {
-    const offsets = [...(offsetsByPartition.get(partition) ?? [])].sort((a, b) => a - b);
-    const first = offsets[0] ?? null;
-    const last = offsets.at(-1) ?? null;
-    const missing: number[] = [];
-    if (last !== null) {
-      const set = new Set(offsets);
-      for (let o = fromOffsetZero ? 0 : first!; o <= last; o++) if (!set.has(o)) missing.push(o);
+  /** Pass 2: one outcome line of the producer. */
+  addAck(ack: AckRecord): void {
+    this.#hasAcks = true;
+    if (ack.topic !== this.#topic) return;
+    if (ack.outcome === "failed") {
+      this.#counts.failed++;
+      return;
     }
-    const committedOffset = committed?.get(partition);
-    const hasCommit = committedOffset !== undefined && committedOffset >= 0;
-    partitions.push({
-      partition,
-      covered: offsets.length,
-      firstOffset: first,
-      lastOffset: last,
-      gaps: ranges(missing),
-      committed: hasCommit ? committedOffset : null,
-      committedTooFar: hasCommit && committedOffset > (last ?? -1) + 1,
+    if (ack.outcome === "indeterminate") {
+      this.#counts.indeterminate++;
+      const event = `${ack.order_id}/${ack.status}`;
+      if (this.#indeterminate.length < 1_000) {
+        this.#indeterminate.push({ order: event, recovered: this.#events.mayHave(event) });
+      }
+      return;
+    }
+    this.#counts.acknowledged++;
+    const spaces = this.#spaces.filter((s) =>
+      ack.cluster_id === undefined || s.clusterId === null || s.clusterId === ack.cluster_id
+    );
+    if (spaces.length === 0 && this.#spaces.length > 0) {
+      this.#counts.otherCluster++;
+      return;
+    }
+    const offset = ack.offset!;
+    for (const space of spaces) Space.set(space.acknowledged, ack.partition).add(offset);
+    if (!spaces.some((s) => s.covered.get(ack.partition)?.has(offset))) {
+      this.#counts.lost++;
+      capped(this.#lost, `${ack.partition}/${offset} ${ack.order_id} ${ack.status}`);
+    }
+  }
+
+  /** Whether some order events may repeat: pass 3 then counts them exactly. */
+  needsRecount(): boolean {
+    return this.#maybeRepeated.size > 0;
+  }
+
+  /** Pass 3: an audit record again (only events that may repeat are counted). */
+  recount(record: AuditRecord): void {
+    if (record.outcome !== "audited" || record.kafka_topic !== this.#topic) return;
+    const event = `${record.order_id}/${record.status}`;
+    const seen = this.#maybeRepeated.get(event);
+    if (seen !== undefined) this.#maybeRepeated.set(event, seen + 1);
+  }
+
+  /**
+   * The report.
+   *
+   * @param committed the group's committed offset per partition (-1: none), or undefined
+   * @param clusterId the cluster the committed offsets come from (the newest space of it is compared)
+   */
+  report(
+    { committed, clusterId }: { committed?: ReadonlyMap<number, number>; clusterId?: string } = {},
+  ): DeliveryReport {
+    const duplicateOrders = [...this.#maybeRepeated].filter(([, n]) => n > 1);
+    this.#counts.duplicateOrders = duplicateOrders.length;
+    const current = this.#spaces.findLast((s) =>
+      clusterId === undefined || s.clusterId === clusterId || s.clusterId === null
+    );
+    const unexpected: string[] = [];
+    this.#counts.unexpected = 0;
+    const spaces = this.#spaces.map((space): SpaceReport => {
+      if (this.#hasAcks) {
+        for (const [partition, audited] of space.audited) {
+          const missing = audited.minus(space.acknowledged.get(partition) ?? new RangeSet());
+          this.#counts.unexpected += missing.count;
+          for (const offset of missing.first) capped(unexpected, `${partition}/${offset}`);
+        }
+      }
+      const partitions = new Set([
+        ...space.covered.keys(),
+        ...(space === current ? committed?.keys() ?? [] : []),
+      ]);
+      return {
+        epochs: [...space.epochs].sort((a, b) => a - b),
+        clusterId: space.clusterId,
+        lines: space.lines,
+        partitions: [...partitions].sort((a, b) => a - b).map((partition) =>
+          partitionReport(
+            space,
+            partition,
+            space === current ? committed?.get(partition) : undefined,
+          )
+        ),
+      };
     });
-  }
-
-  const problems: string[] = [];
-  const some = (list: string[]) =>
-    list.slice(0, LIST_LIMIT).join(", ") + (list.length > LIST_LIMIT ? ", …" : "");
-  if (lost.length) problems.push(`${lost.length} acknowledged but lost: ${some(lost)}`);
-  if (duplicateOffsets.length) {
-    problems.push(`${duplicateOffsets.length} offsets audited twice: ${some(duplicateOffsets)}`);
-  }
-  if (duplicateOrders.length) {
-    problems.push(`${duplicateOrders.length} order events audited twice: ${some(duplicateOrders)}`);
-  }
-  for (const p of partitions) {
-    if (p.gaps.length) problems.push(`partition ${p.partition}: offsets skipped: ${some(p.gaps)}`);
-    if (p.committedTooFar) {
+    const latest = current === undefined ? [] : spaces[this.#spaces.indexOf(current)]!.partitions;
+    const problems: string[] = [];
+    const some = (list: string[], count: number) =>
+      list.join(", ") + (count > list.length ? `, … (${count} in all)` : "");
+    const c = this.#counts;
+    if (c.lost) problems.push(`${c.lost} acknowledged but lost: ${some(this.#lost, c.lost)}`);
+    if (c.duplicateOffsets) {
       problems.push(
-        `partition ${p.partition}: committed ${p.committed} but the last audited or dead-lettered offset is ${
-          p.lastOffset ?? "none"
-        } (committed too far)`,
+        `${c.duplicateOffsets} offsets audited twice: ${
+          some(this.#duplicateOffsets, c.duplicateOffsets)
+        }`,
       );
     }
+    const duplicates = duplicateOrders.slice(0, LIST_LIMIT).map(([event, n]) => `${event} ×${n}`);
+    if (c.duplicateOrders) {
+      problems.push(
+        `${c.duplicateOrders} order events audited twice: ${some(duplicates, c.duplicateOrders)}`,
+      );
+    }
+    for (const [i, space] of spaces.entries()) {
+      const where = spaces.length > 1 ? ` (offset space ${i + 1})` : "";
+      for (const p of space.partitions) {
+        if (p.gaps.length) {
+          problems.push(`partition ${p.partition}${where}: offsets skipped: ${p.gaps.join(", ")}`);
+        }
+        if (p.committedTooFar) {
+          problems.push(
+            `partition ${p.partition}: committed ${p.committed} but the last audited or dead-lettered offset is ${
+              p.lastOffset ?? "none"
+            } (committed too far)`,
+          );
+        }
+      }
+    }
+    return {
+      topic: this.#topic,
+      counts: { ...c },
+      lost: this.#lost,
+      unexpected,
+      duplicateOffsets: this.#duplicateOffsets,
+      duplicateOrders: duplicates,
+      indeterminate: this.#indeterminate,
+      spaces,
+      partitions: latest,
+      ok: problems.length === 0,
+      problems,
+    };
   }
+}
+
+/** The ordinal a space was opened with in its files (spaces of two files meet by it). */
+const spaceOrdinal = new WeakMap<Space, number>();
+
+function partitionReport(
+  space: Space,
+  partition: number,
+  committedOffset: number | undefined,
+): PartitionReport {
+  const covered = space.covered.get(partition) ?? new RangeSet();
+  const first = covered.first ?? null;
+  const last = covered.last ?? null;
+  const gaps = first === null ? [] : covered.gaps(space.fromZero ? 0 : first, { limit: LIST_LIMIT })
+    .map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+  const hasCommit = committedOffset !== undefined && committedOffset >= 0;
   return {
-    topic,
-    counts: {
-      acknowledged: acknowledged.length,
-      failed: acks.filter((a) => a.outcome === "failed").length,
-      indeterminate: indeterminate.length,
-      auditLines: audit.length,
-      audited: audit.filter((r) => r.outcome === "audited").length,
-      deadLettered: audit.filter((r) => r.outcome === "dead_lettered").length,
-      duplicateEvents: audit.filter((r) => r.outcome === "duplicate").length,
-      dlqRecords: dlqPlaces.size,
-    },
-    lost,
-    unexpected,
-    duplicateOffsets,
-    duplicateOrders,
-    indeterminate,
-    partitions,
-    ok: problems.length === 0,
-    problems,
+    partition,
+    covered: covered.size,
+    firstOffset: first,
+    lastOffset: last,
+    gaps,
+    committed: hasCommit ? committedOffset : null,
+    committedTooFar: hasCommit && committedOffset > (last ?? -1) + 1,
   };
+}
+
+/** The inputs of a check, all in memory: for tests and small trails. */
+export interface DeliveryInputs {
+  topic: string;
+  acks: readonly AckRecord[] | undefined;
+  /** Trail files, each a list of records (and segment headers). */
+  trails: ReadonlyArray<
+    ReadonlyArray<
+      { kind: "header"; header: SegmentHeader } | { kind: "record"; record: AuditRecord }
+    >
+  >;
+  deadLetters: ReadonlyArray<Pick<DeadLetterSource, "topic" | "partition" | "offset">>;
+  committed: ReadonlyMap<number, number> | undefined;
+  fromOffsetZero?: boolean;
+}
+
+/** Runs every pass of the checker over inputs held in memory. */
+export function checkDelivery(inputs: DeliveryInputs): DeliveryReport {
+  const lines = inputs.trails.reduce((n, t) => n + t.length, 0);
+  const checker = new DeliveryChecker({
+    topic: inputs.topic,
+    expectedLines: lines,
+    ...(inputs.fromOffsetZero === undefined ? {} : { fromOffsetZero: inputs.fromOffsetZero }),
+  });
+  for (const trail of inputs.trails) {
+    const cursor = checker.newFile();
+    for (const line of trail) checker.addTrailLine(cursor, line);
+  }
+  for (const letter of inputs.deadLetters) checker.addDeadLetter(letter, null);
+  for (const ack of inputs.acks ?? []) checker.addAck(ack);
+  if (checker.needsRecount()) {
+    for (const trail of inputs.trails) {
+      for (const line of trail) if (line.kind === "record") checker.recount(line.record);
+    }
+  }
+  return checker.report(inputs.committed === undefined ? {} : { committed: inputs.committed });
+}
+
+/** Wraps plain audit records as the trail lines `checkDelivery` takes. */
+export function asTrail(
+  records: readonly AuditRecord[],
+): Array<{ kind: "record"; record: AuditRecord }> {
+  return records.map((record) => ({ kind: "record", record }));
 }
 
 /** The report as readable text. */
@@ -224,21 +431,34 @@ export function formatReport(report: DeliveryReport): string {
     `topic ${report.topic}`,
     `  producer   ${c.acknowledged} acknowledged, ${c.failed} failed, ${c.indeterminate} indeterminate (${
       report.indeterminate.filter((i) => i.recovered).length
-    } recovered)`,
+    } recovered)${c.otherCluster ? `, ${c.otherCluster} on another cluster (not checked)` : ""}`,
     `  tracker    ${c.auditLines} audit lines: ${c.audited} audited, ${c.deadLettered} dead-lettered, ${c.duplicateEvents} duplicate events`,
     `  DLQ        ${c.dlqRecords} records from this topic`,
-    `  lost ${report.lost.length}, unexpected ${report.unexpected.length}, duplicates ${
-      report.duplicateOffsets.length + report.duplicateOrders.length
+    `  lost ${c.lost}, unexpected ${c.unexpected}, duplicates ${
+      c.duplicateOffsets + c.duplicateOrders
     }`,
-    ...report.partitions.map((p) =>
-      `  partition ${p.partition}: offsets ${p.firstOffset ?? "-"}..${
-        p.lastOffset ?? "-"
-      } (${p.covered}), gaps ${p.gaps.length ? p.gaps.join(",") : "none"}, committed ${
-        p.committed ?? "-"
-      }${p.committedTooFar ? " (TOO FAR)" : ""}`
-    ),
+  ];
+  for (const [i, space] of report.spaces.entries()) {
+    if (report.spaces.length > 1) {
+      lines.push(
+        `  offset space ${i + 1}: epoch ${space.epochs.join(", ") || "0"} on cluster ${
+          space.clusterId ?? "unknown"
+        }, ${space.lines} lines`,
+      );
+    }
+    for (const p of space.partitions) {
+      lines.push(
+        `  partition ${p.partition}: offsets ${p.firstOffset ?? "-"}..${
+          p.lastOffset ?? "-"
+        } (${p.covered}), gaps ${p.gaps.length ? p.gaps.join(",") : "none"}, committed ${
+          p.committed ?? "-"
+        }${p.committedTooFar ? " (TOO FAR)" : ""}`,
+      );
+    }
+  }
+  lines.push(
     report.ok ? "OK: nothing lost, duplicated, skipped or committed too far" : "FAILED:",
     ...report.problems.map((p) => `  - ${p}`),
-  ];
+  );
   return lines.join("\n");
 }

@@ -1,9 +1,11 @@
 /**
- * Follows a growing JSON Lines file: returns complete new lines, keeps a
- * partial last line until it is complete, starts over when the file is
- * truncated, replaced (rotation) or deleted, reads at most `maxBytesPerPoll`
- * per call so a large history is read over several polls, and skips a line
- * longer than `maxLineBytes` instead of stalling on it.
+ * Follows a growing JSON Lines file, as `tail -F` does: returns complete new
+ * lines, keeps a partial last line until it is complete, reads at most
+ * `maxBytesPerPoll` per call so a large history is read over several polls,
+ * and skips a line longer than `maxLineBytes` instead of stalling on it. The
+ * file stays open between polls: when it is renamed away (rotation) the rest
+ * of it is read first, then the new file at the path from its start. Only a
+ * file cut short in place (truncated) starts over, with `reset`.
  */
 
 export interface TailOptions {
@@ -11,11 +13,13 @@ export interface TailOptions {
   maxBytesPerPoll?: number;
   /** Longer lines are skipped (and counted). Default 1 MiB. */
   maxLineBytes?: number;
+  /** Where to start in the file found at the first poll. Default 0. */
+  startAt?: number;
 }
 
 export interface TailPoll {
   lines: string[];
-  /** True when the file was truncated, replaced or deleted since the last poll. */
+  /** True when the file was truncated in place since the last poll (it is read again from 0). */
   reset: boolean;
   /** Bytes still unread after this poll (a backlog). */
   behindBytes: number;
@@ -24,9 +28,103 @@ export interface TailPoll {
 export class FileTail {
   #path: string;
   #maxBytes: number;
-  #maxLine: number;
-  #offset = 0;
+  #startAt: number;
+  #file: Deno.FsFile | null = null;
   #inode: number | null = null;
+  #offset = 0;
+  #lines: LineSplitter;
+  /** Lines cut off by a rotation. */
+  #cutOff = 0;
+
+  constructor(path: string, options: TailOptions = {}) {
+    this.#path = path;
+    this.#maxBytes = options.maxBytesPerPoll ?? 1024 * 1024;
+    this.#lines = new LineSplitter({ maxLineBytes: options.maxLineBytes ?? 1024 * 1024 });
+    this.#startAt = options.startAt ?? 0;
+  }
+
+  /** Lines skipped for being too long, or cut off by a rotation. */
+  get skippedLines(): number {
+    return this.#lines.skippedLines + this.#cutOff;
+  }
+
+  #restart(): void {
+    this.#offset = 0;
+    this.#lines.clear();
+  }
+
+  /** The inode and size at the path now, or null when nothing is there. */
+  async #atPath(): Promise<{ ino: number | null; size: number } | null> {
+    try {
+      const info = await Deno.stat(this.#path);
+      return { ino: info.ino, size: info.size };
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+
+  /** Reads what was appended since the last poll. */
+  async poll(): Promise<TailPoll> {
+    if (this.#file === null) {
+      try {
+        this.#file = await Deno.open(this.#path, { read: true });
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) {
+          return { lines: [], reset: false, behindBytes: 0 };
+        }
+        throw error;
+      }
+      this.#inode = (await this.#file.stat()).ino;
+      this.#restart();
+      this.#offset = this.#startAt;
+      this.#startAt = 0;
+    }
+    const file = this.#file;
+    const { size } = await file.stat();
+    const atPath = await this.#atPath();
+    const rotated = atPath === null || atPath.ino !== this.#inode;
+    let reset = false;
+    if (!rotated && size < this.#offset) {
+      this.#restart();
+      reset = true;
+    }
+    const toRead = Math.min(size - this.#offset, this.#maxBytes);
+    const buffer = new Uint8Array(Math.max(0, toRead));
+    await file.seek(this.#offset, Deno.SeekMode.Start);
+    let read = 0;
+    while (read < buffer.length) {
+      const n = await file.read(buffer.subarray(read));
+      if (n === null) break;
+      read += n;
+    }
+    this.#offset += read;
+    const lines = this.#lines.split(buffer.subarray(0, read));
+    let behindBytes = size - this.#offset;
+    if (rotated && behindBytes === 0) {
+      // The old file is read to its end: go on with whatever is at the path now.
+      if (this.#lines.pendingBytes > 0) this.#cutOff++;
+      file.close();
+      this.#file = null;
+      behindBytes = atPath?.size ?? 0;
+    }
+    return { lines, reset, behindBytes };
+  }
+
+  /** Stops following; closes the file. */
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+}
+
+/**
+ * Cuts a byte stream into lines: keeps a partial last line (and a UTF-8
+ * character split across reads) until its newline arrives, and skips a line
+ * longer than `maxLineBytes`, counting it.
+ */
+export class LineSplitter {
+  #maxLine: number;
   #partial: Uint8Array[] = [];
   #partialBytes = 0;
   #skipping = false;
@@ -34,62 +132,33 @@ export class FileTail {
   /** Lines skipped for being too long. */
   skippedLines = 0;
 
-  constructor(path: string, options: TailOptions = {}) {
-    this.#path = path;
-    this.#maxBytes = options.maxBytesPerPoll ?? 1024 * 1024;
-    this.#maxLine = options.maxLineBytes ?? 1024 * 1024;
+  constructor({ maxLineBytes = 1024 * 1024 }: { maxLineBytes?: number } = {}) {
+    this.#maxLine = maxLineBytes;
   }
 
-  #restart(): void {
-    this.#offset = 0;
+  /** Bytes of a line begun but not yet ended. */
+  get pendingBytes(): number {
+    return this.#partialBytes;
+  }
+
+  /** Forgets a partial line (the file it came from is gone or starts over). */
+  clear(): void {
     this.#partial = [];
     this.#partialBytes = 0;
     this.#skipping = false;
   }
 
-  /** Reads what was appended since the last poll. */
-  async poll(): Promise<TailPoll> {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(this.#path, { read: true });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      const reset = this.#inode !== null || this.#offset > 0;
-      this.#inode = null;
-      this.#restart();
-      return { lines: [], reset, behindBytes: 0 };
-    }
-    try {
-      const info = await file.stat();
-      let reset = false;
-      if ((this.#inode !== null && info.ino !== this.#inode) || info.size < this.#offset) {
-        this.#restart();
-        reset = true;
-      }
-      this.#inode = info.ino;
-      const toRead = Math.min(info.size - this.#offset, this.#maxBytes);
-      if (toRead <= 0) return { lines: [], reset, behindBytes: 0 };
-      const buffer = new Uint8Array(toRead);
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      let read = 0;
-      while (read < toRead) {
-        const n = await file.read(buffer.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      this.#offset += read;
-      return {
-        lines: this.#split(buffer.subarray(0, read)),
-        reset,
-        behindBytes: info.size - this.#offset,
-      };
-    } finally {
-      file.close();
-    }
+  /** The complete lines `bytes` ends, in order. */
+  split(bytes: Uint8Array): string[] {
+    return this.splitAt(bytes, 0).map((line) => line.text);
   }
 
-  #split(bytes: Uint8Array): string[] {
-    const lines: string[] = [];
+  /**
+   * The complete lines `bytes` ends, each with the offset just past its newline,
+   * `bytes` being read at offset `at` of its file.
+   */
+  splitAt(bytes: Uint8Array, at: number): Array<{ text: string; end: number }> {
+    const lines: Array<{ text: string; end: number }> = [];
     let start = 0;
     for (let end = bytes.indexOf(0x0a); end !== -1; end = bytes.indexOf(0x0a, start)) {
       const piece = bytes.subarray(start, end);
@@ -100,22 +169,20 @@ export class FileTail {
       }
       if (this.#partialBytes + piece.length > this.#maxLine) {
         this.skippedLines++;
-        this.#partial = [];
-        this.#partialBytes = 0;
+        this.clear();
         continue;
       }
       this.#partial.push(piece);
-      lines.push(this.#decoder.decode(concat(this.#partial, this.#partialBytes + piece.length)));
-      this.#partial = [];
-      this.#partialBytes = 0;
+      const text = this.#decoder.decode(concat(this.#partial, this.#partialBytes + piece.length));
+      lines.push({ text, end: at + start });
+      this.clear();
     }
     const rest = bytes.subarray(start);
     if (rest.length > 0 && !this.#skipping) {
       if (this.#partialBytes + rest.length > this.#maxLine) {
         // Too long to keep: drop it and skip to its end.
         this.skippedLines++;
-        this.#partial = [];
-        this.#partialBytes = 0;
+        this.clear();
         this.#skipping = true;
       } else {
         this.#partial.push(rest.slice());

@@ -152,15 +152,55 @@ export function createKafka(
   });
 }
 
-/** An idempotent producer: acks from all in-sync replicas, no duplicates on retry. */
-export function createIdempotentProducer(kafka: Kafka): Producer {
+/**
+ * An idempotent producer: acks from all in-sync replicas, no duplicates on retry.
+ *
+ * @param options.retries retries of a send before it fails (default: for ever,
+ *   for callers that bound the wait themselves)
+ */
+export function createIdempotentProducer(
+  kafka: Kafka,
+  { retries = Number.MAX_SAFE_INTEGER }: { retries?: number } = {},
+): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
-    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: Number.MAX_SAFE_INTEGER },
+    retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries },
   });
+}
+
+/** Runs `work` with a connected admin client, disconnecting it afterwards. */
+export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** The id of the cluster the admin client talks to. */
+export async function clusterId(admin: Admin): Promise<string> {
+  return (await admin.describeCluster()).clusterId;
+}
+
+/** The next offset to be written, per partition of a topic (empty when the topic is missing). */
+export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
+  if (!(await admin.listTopics()).includes(topic)) return new Map();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
+}
+
+/**
+ * An error that makes KafkaJS restart the consumer (it rejoins and fetches
+ * again from the committed offsets) when thrown from eachBatch.
+ */
+export function consumerRestart(message: string): Error {
+  // KafkaJS restarts a crashed consumer when the error's root cause says retriable.
+  return Object.assign(new Error(message), { name: "ConsumerRestart", retriable: true });
 }
 
 /** A consumer-group member that never auto-commits. */
@@ -326,19 +366,13 @@ export function partitionFor(key: string, partitions: number): number {
  *
  * @throws {Error} when the topic does not exist
  */
-export async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = await admin.listTopics();
-    if (!topics.includes(topic)) {
-      throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
-    }
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    return metadata.topics[0]?.partitions.length ?? 0;
-  } finally {
-    await admin.disconnect();
+export async function partitionCount(admin: Admin, topic: string): Promise<number> {
+  const topics = await admin.listTopics();
+  if (!topics.includes(topic)) {
+    throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
   }
+  const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+  return metadata.topics[0]?.partitions.length ?? 0;
 }
 
 /**

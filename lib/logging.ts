@@ -12,7 +12,7 @@ import {
   reset,
   type Sink,
 } from "@logtape/logtape";
-import { getFileSink } from "@logtape/file";
+import { getRotatingFileSink } from "@logtape/file";
 import type { LogLevel } from "./config.ts";
 import { formatHealthLine } from "./health_record.ts";
 
@@ -31,11 +31,19 @@ export function logger(component: string): Logger {
  *
  * @param options.level lowest level written
  * @param options.jsonFile optional JSON Lines file (the process's health log)
+ * @param options.rotation its size limit and rotated files kept
  */
 export async function setupLogging(
-  { level, jsonFile, kafkaLevel = level === "debug" ? "info" : "warning" }: {
+  {
+    level,
+    jsonFile,
+    rotation = { maxBytes: 16 * 1024 * 1024, files: 5 },
+    kafkaLevel = level === "debug" ? "info" : "warning",
+  }: {
     level: LogLevel;
     jsonFile?: string | undefined;
+    /** When the JSON file is rotated, and how many rotated files are kept. */
+    rotation?: { maxBytes: number; files: number };
     /** Lowest KafkaJS level written; KafkaJS is chatty at info (every join, every connect). */
     kafkaLevel?: LogLevel | "fatal";
   },
@@ -44,8 +52,14 @@ export async function setupLogging(
     console: getConsoleSink({ formatter: getTextFormatter({ timestamp: "time", value: "bare" }) }),
   };
   if (jsonFile !== undefined) {
-    // Unbuffered: a metrics record or an error must be visible to the monitor at once.
-    sinks.file = getFileSink(jsonFile, { formatter: formatHealthLine, bufferSize: 0 });
+    // Unbuffered: a metrics record or an error must be visible to the monitor at
+    // once. Rotated by size: tracker.log → tracker.log.1 … (the oldest dropped).
+    sinks.file = getRotatingFileSink(jsonFile, {
+      formatter: formatHealthLine,
+      bufferSize: 0,
+      maxSize: rotation.maxBytes,
+      maxFiles: rotation.files,
+    });
   }
   const sinkNames = Object.keys(sinks);
   await configure({

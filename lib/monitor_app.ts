@@ -4,7 +4,7 @@
  * FRAME_MS until quit or signalled. The terminal is imported only for the
  * dashboard, so `--once` and `--json` never load it.
  */
-import { MonitorFeed } from "./monitor_feed.ts";
+import { MonitorFeed, type MonitorFiles } from "./monitor_feed.ts";
 import { formatOnce, formatPanels, type Panels } from "./monitor_format.ts";
 
 /** Redraws at most this often (5-10 Hz). */
@@ -12,11 +12,7 @@ const FRAME_MS = 100;
 /** Time-based figures (rates, "silent") change with no new line: redraw anyway. */
 const IDLE_REDRAW_MS = 1_000;
 
-/** The tracker's files the monitor reads. */
-export interface MonitorFiles {
-  healthLog: string;
-  auditFile: string;
-}
+export type { MonitorFiles };
 
 /** Reads all there is now and prints the figures as text (or JSON). */
 export async function printOnce(
@@ -26,6 +22,7 @@ export async function printOnce(
   const feed = new MonitorFeed(files);
   while ((await feed.poll()).behindBytes > 0) { /* read the backlog in bounded chunks */ }
   const view = feed.model.view(Date.now());
+  feed.close();
   return json ? JSON.stringify(view, null, 2) : formatOnce(view, { width: 100 });
 }
 
@@ -75,6 +72,7 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
       if (winner === "done") break;
     }
   } finally {
+    feed.close();
     dashboard.destroy();
   }
 }

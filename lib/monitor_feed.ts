@@ -1,37 +1,84 @@
 /**
- * Feeds the monitor's model from the tracker's files: tails the health log and
- * the audit trail, parses each line with its format's parser (a bad line is
- * counted and shown, never fatal) and starts the model over when a file is
- * truncated or replaced.
+ * Feeds the monitor's model from the tracker's files without reading the
+ * whole history: lifetime counts come from the trail's checkpoint, then the
+ * trail is followed from the checkpoint's position (a little before it, for the
+ * charts), across segment rotations; the health log is tailed across its own
+ * rotations. Each line goes through its format's parser (a bad line is counted
+ * and shown, never fatal). Everything starts over when the health log is
+ * truncated or the trail is replaced by another (another trail id).
  */
-import { parseAuditLine } from "./audit_record.ts";
+import { parseTrailLine } from "./audit_record.ts";
 import { FileTail } from "./file_tail.ts";
 import { parseHealthLine } from "./health_record.ts";
 import { MonitorModel } from "./monitor_model.ts";
+import { parseCheckpoint, type TrailPosition } from "./trail_checkpoint.ts";
+import { TrailFollower } from "./trail_follower.ts";
 
 /** Bytes per poll: audit lines carry whole orders, so read more of them. */
 const HEALTH_BYTES_PER_POLL = 512 * 1024;
 const AUDIT_BYTES_PER_POLL = 4 * 1024 * 1024;
+/** Trail read before the checkpoint's position for the charts' recent history. */
+const CHART_HISTORY_BYTES = 8 * 1024 * 1024;
+
+/** The tracker's files the monitor reads. */
+export interface MonitorFiles {
+  healthLog: string;
+  auditFile: string;
+  checkpointFile: string;
+}
 
 export class MonitorFeed {
-  #paths: { healthLog: string; auditFile: string };
+  readonly #files: MonitorFiles;
   #health!: FileTail;
-  #audit!: FileTail;
-  #auditLines = 0;
+  #trail: TrailFollower | undefined;
+  /** Lines at or before this position are in the checkpoint's totals. */
+  #countedUpTo: TrailPosition | undefined;
+  /** The first line read before the checkpoint's position may be the end of a cut line. */
+  #cutLine = false;
+  #trailId: string | undefined;
   #skipped = 0;
   model!: MonitorModel;
 
-  constructor(paths: { healthLog: string; auditFile: string }) {
-    this.#paths = paths;
+  constructor(files: MonitorFiles) {
+    this.#files = files;
     this.#startOver();
   }
 
   #startOver(): void {
+    this.#trail?.close();
+    this.#health?.close();
     this.model = new MonitorModel();
-    this.#auditLines = 0;
+    this.#trail = undefined;
+    this.#countedUpTo = undefined;
+    this.#trailId = undefined;
     this.#skipped = 0;
-    this.#health = new FileTail(this.#paths.healthLog, { maxBytesPerPoll: HEALTH_BYTES_PER_POLL });
-    this.#audit = new FileTail(this.#paths.auditFile, { maxBytesPerPoll: AUDIT_BYTES_PER_POLL });
+    this.#health = new FileTail(this.#files.healthLog, { maxBytesPerPoll: HEALTH_BYTES_PER_POLL });
+  }
+
+  /** Starts following the trail: from the checkpoint when there is one, else from its start. */
+  async #startTrail(): Promise<TrailFollower> {
+    const text = await Deno.readTextFile(this.#files.checkpointFile).catch(() => undefined);
+    const read = text === undefined ? undefined : parseCheckpoint(text);
+    if (read?.ok) {
+      const { position, totals, trail_id } = read.checkpoint;
+      this.model.setTotals(totals);
+      this.#countedUpTo = position;
+      this.#trailId = trail_id;
+      const from = Math.max(0, position.bytes - CHART_HISTORY_BYTES);
+      this.#cutLine = from > 0;
+      return new TrailFollower(this.#files.auditFile, {
+        start: { segment: position.segment, bytes: from },
+        maxBytesPerPoll: AUDIT_BYTES_PER_POLL,
+      });
+    }
+    if (read && !read.ok) this.model.addUnreadable();
+    return new TrailFollower(this.#files.auditFile, { maxBytesPerPoll: AUDIT_BYTES_PER_POLL });
+  }
+
+  #counted(segment: number, end: number): boolean {
+    const upTo = this.#countedUpTo;
+    return upTo === undefined || segment > upTo.segment ||
+      (segment === upTo.segment && end > upTo.bytes);
   }
 
   /**
@@ -40,9 +87,11 @@ export class MonitorFeed {
    * @returns whether anything changed and how many bytes are still unread
    */
   async poll(): Promise<{ changed: boolean; behindBytes: number }> {
-    const [health, audit] = await Promise.all([this.#health.poll(), this.#audit.poll()]);
+    this.#trail ??= await this.#startTrail();
+    const [health, audit] = await Promise.all([this.#health.poll(), this.#trail.poll()]);
     if (health.reset || audit.reset) {
-      // A file started over: so does every figure, or old and new would mix.
+      // The health log was cut short, or another trail took this one's place:
+      // old and new figures must not mix.
       this.#startOver();
       return { changed: true, behindBytes: 1 };
     }
@@ -51,18 +100,37 @@ export class MonitorFeed {
       if (parsed.ok) this.model.addHealth(parsed.entry);
       else this.model.addUnreadable();
     }
-    for (const line of audit.lines) {
-      const parsed = parseAuditLine(line, ++this.#auditLines);
-      if (parsed.ok) this.model.addAudit(parsed.record);
-      else this.model.addUnreadable();
+    for (const [i, line] of audit.lines.entries()) {
+      const count = this.#counted(line.segment, line.end);
+      const parsed = parseTrailLine(line.text, i + 1);
+      if (!parsed.ok) {
+        if (!(this.#cutLine && i === 0)) this.model.addUnreadable();
+        continue;
+      }
+      if (parsed.kind === "header") {
+        if (this.#trailId !== undefined && parsed.header.trail_id !== this.#trailId) {
+          this.#startOver(); // Another trail took this one's place.
+          return { changed: true, behindBytes: 1 };
+        }
+        this.#trailId = parsed.header.trail_id;
+        continue;
+      }
+      this.model.addAudit(parsed.record, { count });
     }
-    // Lines too long to keep were skipped by the tails: unreadable too.
-    const skipped = this.#health.skippedLines + this.#audit.skippedLines;
+    if (audit.lines.length > 0) this.#cutLine = false;
+    // Lines too long to keep, or cut off by a rotation, were skipped by the tails.
+    const skipped = this.#health.skippedLines + this.#trail.skippedLines;
     this.model.addUnreadable(skipped - this.#skipped);
     this.#skipped = skipped;
     return {
       changed: health.lines.length + audit.lines.length > 0,
       behindBytes: health.behindBytes + audit.behindBytes,
     };
+  }
+
+  /** Closes the files being followed. */
+  close(): void {
+    this.#trail?.close();
+    this.#health.close();
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { AuditRecord } from "./audit_record.ts";
 import type { HealthEntry, MetricsRecord } from "./health_record.ts";
+import type { TrailTotals } from "./trail_checkpoint.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 
 /** Window of the "now" figures. */
@@ -179,19 +180,37 @@ export class MonitorModel {
     this.#unreadable += count;
   }
 
-  /** Takes one audit record into account. */
-  addAudit(record: AuditRecord): void {
+  /**
+   * Starts the lifetime counts from a checkpoint's totals: the lines they
+   * account for are then added with `count: false` (for the charts only).
+   */
+  setTotals(totals: TrailTotals): void {
+    this.#total = totals.lines;
+    this.#audited = totals.audited;
+    this.#deadLettered = totals.dead_lettered;
+    this.#duplicates = totals.duplicate;
+    this.#lifecycle = { ...totals.by_status };
+  }
+
+  /**
+   * Takes one audit record into account.
+   *
+   * @param options.count false for a record the lifetime counts already hold (charts and events only)
+   */
+  addAudit(record: AuditRecord, { count = true }: { count?: boolean } = {}): void {
     const at = Date.parse(record.timestamp);
     if (Number.isNaN(at)) return;
     this.#seen(at);
-    this.#total++;
-    if (record.outcome === "audited") {
-      this.#audited++;
-      if (record.status !== null && record.status in this.#lifecycle) {
-        this.#lifecycle[record.status as OrderStatus]++;
-      }
-    } else if (record.outcome === "dead_lettered") this.#deadLettered++;
-    else this.#duplicates++;
+    if (count) {
+      this.#total++;
+      if (record.outcome === "audited") {
+        this.#audited++;
+        if (record.status !== null && record.status in this.#lifecycle) {
+          this.#lifecycle[record.status as OrderStatus]++;
+        }
+      } else if (record.outcome === "dead_lettered") this.#deadLettered++;
+      else this.#duplicates++;
+    }
     if (record.outcome !== "duplicate") {
       const sample = { at, ok: record.outcome === "audited", latency: record.latency_ms };
       const key = Math.floor(at / SLOT_MS);

@@ -9,13 +9,17 @@ import type { Config } from "./config.ts";
 import { type AckRecord, encodeAckLines } from "./ack_record.ts";
 import {
   asBuffer,
+  clusterId,
   createIdempotentProducer,
   createKafka,
   isPermanentSendError,
   partitionCount,
   partitionFor,
   type Producer,
+  withAdmin,
 } from "./kafka.ts";
+import { SegmentedLog } from "./segmented_log.ts";
+import { dirname } from "node:path";
 import { encodeOrder, type OrderEvent } from "./order.ts";
 import { createOrderGenerator } from "./order_generator.ts";
 import { PRODUCER_CLIENT_ID } from "./constants.ts";
@@ -44,26 +48,34 @@ export interface ProducerSummary {
   elapsedMs: number;
 }
 
-/** Writes acks-log lines; buffered, flushed after each batch. */
+/** Writes outcome lines after each batch; a segmented file, rotated by size. */
 interface AcksLog {
   write(records: readonly AckRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
-async function openAcksLog(path: string | undefined): Promise<AcksLog> {
+async function openAcksLog(
+  path: string | undefined,
+  { segmentBytes, retentionBytes }: { segmentBytes: number; retentionBytes: number },
+): Promise<AcksLog> {
   if (path === undefined) return { write: async () => {}, close: async () => {} };
-  const file = await Deno.open(path, { create: true, append: true, mode: 0o640 });
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const { log } = await SegmentedLog.open(path);
   const encoder = new TextEncoder();
   return {
     async write(records) {
       if (records.length === 0) return;
-      const bytes = encoder.encode(encodeAckLines(records));
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      // Not synced per batch: an outcome lost in a crash shows as unexpected
+      // in verify, never as a loss; the file is synced when it closes.
+      await log.append(encoder.encode(encodeAckLines(records)), { sync: false });
+      if (log.bytes >= segmentBytes) {
+        await log.rotate(new Uint8Array());
+        if (retentionBytes > 0) await log.enforceRetention(retentionBytes);
+      }
     },
-    async close() {
-      await file.syncData();
-      file.close();
+    close() {
+      log.close();
+      return Promise.resolve();
     },
   };
 }
@@ -107,10 +119,13 @@ export async function runProducer(
   };
   if (signal.aborted) return summary; // Stopped during start-up: nothing generated.
   const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
-  const partitions = await partitionCount(kafka, config.topic);
+  const { partitions, cluster } = await withAdmin(kafka, async (admin) => ({
+    partitions: await partitionCount(admin, config.topic),
+    cluster: await clusterId(admin),
+  }));
   const producer: Producer = createIdempotentProducer(kafka);
   await producer.connect();
-  const acksLog = await openAcksLog(acksPath);
+  const acksLog = await openAcksLog(acksPath, config);
   const generator = createOrderGenerator({ seed });
   const started = performance.now();
   let generated = 0;
@@ -179,7 +194,7 @@ export async function runProducer(
       inFlight = settle(
         batch,
         bytes,
-        sendBatch(producer, batch, { config, partitions, signal, log }),
+        sendBatch(producer, batch, { config, partitions, cluster, signal, log }),
       );
 
       const now = performance.now();
@@ -217,9 +232,11 @@ const RETRY_MAX_MS = 10_000;
 async function sendBatch(
   producer: Producer,
   batch: readonly Encoded[],
-  { config, partitions, signal, log }: {
+  { config, partitions, cluster, signal, log }: {
     config: Config;
     partitions: number;
+    /** The id of the cluster the outcomes are recorded for. */
+    cluster: string;
     signal: AbortSignal;
     log: Logger;
   },
@@ -235,6 +252,7 @@ async function sendBatch(
     status: order.status,
     topic: config.topic,
     partition,
+    cluster_id: cluster,
   });
   const messages = placed.map(({ order, value, partition }) => ({
     key: order.order_id,

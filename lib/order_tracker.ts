@@ -1,30 +1,41 @@
 /**
  * The tracker's shell: consume orders in a consumer group, plan each chunk
- * (chunk_plan.ts), publish its dead letters (acknowledged first), append the
- * audit lines and fdatasync, and only then commit the offsets. A metrics record
- * goes to the health log every few seconds, with the liveness verdict acted on.
+ * (chunk_plan.ts), publish its dead letters (acknowledged first, in sends under
+ * the broker's limit, for a bounded time), append the audit lines and
+ * fdatasync, and only then commit the offsets. Before consuming, and after
+ * every rejoin, the trail's epoch is checked against the cluster, so a trail
+ * of one cluster or topic never skips another's messages. A metrics record goes
+ * to the health log every few seconds, with the liveness verdict acted on.
  */
 import type { Config } from "./config.ts";
 import { MAX_ORDER_BYTES, TRACKER_CLIENT_ID } from "./constants.ts";
 import {
+  clusterId,
   type Consumer,
+  consumerRestart,
   createConsumer,
   createIdempotentProducer,
   createKafka,
   type EachBatchPayload,
+  ensureTopics,
+  isPermanentSendError,
+  type Kafka,
   type KafkaMessage,
   type Producer,
   publishDeadLetters,
   rejoinableGroupError,
+  topicEnds,
+  withAdmin,
 } from "./kafka.ts";
-import { AuditFile, forEachLine } from "./audit_trail.ts";
-import { parseAuditLine } from "./audit_record.ts";
+import { AuditTrail } from "./audit_trail.ts";
+import type { AuditRecord } from "./audit_record.ts";
 import { type Chunk, planChunk } from "./chunk_plan.ts";
-import type { SourceMessage } from "./dead_letter.ts";
-import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
-import { type TrackerCounters, TrackerMetrics } from "./tracker_metrics.ts";
-import { TrackerState } from "./tracker_state.ts";
+import { type DeadLetterMessage, type SourceMessage, splitIntoSends } from "./dead_letter.ts";
+import { judgeEpoch, offsetsBehindTrail } from "./epoch_decision.ts";
 import { lifecycle } from "./health_record.ts";
+import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
+import { retryUntilDeadline } from "./retry.ts";
+import { type TrackerCounters, TrackerMetrics } from "./tracker_metrics.ts";
 import type { Logger } from "./logging.ts";
 
 export type { TrackerCounters };
@@ -32,6 +43,11 @@ export type { TrackerCounters };
 /** Messages handled per audit write: bounds the time between heartbeats and commits. */
 export const CHUNK_SIZE = 1_000;
 export const METRICS_INTERVAL_MS = 5_000;
+/**
+ * Offsets found behind the trail are read again after this pause before a new
+ * epoch begins: a newly elected leader's high watermark may lag for a moment.
+ */
+const CONFIRM_OFFSETS_MS = 2_000;
 
 /** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
 class AuditWriteError extends Error {
@@ -43,57 +59,174 @@ export class TrackerFailure extends Error {
   override name = "TrackerFailure";
 }
 
-/** Opens the trail (lock, torn-tail repair) and rebuilds the state it records. */
+/** Opens the trail (lock, repair, checkpoint and what follows it) and says what it found. */
 async function openTrail(
-  paths: Config["paths"],
+  config: Config,
   log: Logger,
-): Promise<{ audit: AuditFile; state: TrackerState; lines: number }> {
-  await Deno.mkdir(paths.dataDir, { recursive: true });
-  const { audit, repairedBytes } = await AuditFile.open({
-    path: paths.auditFile,
-    lockPath: paths.trackerLock,
-    quarantinePath: paths.quarantineFile,
-  });
-  if (repairedBytes > 0) {
-    log.warn("Repaired the audit trail: moved a torn last line ({bytes} bytes) to {quarantine}", {
-      bytes: repairedBytes,
-      quarantine: paths.quarantineFile,
-    });
-  }
-  const state = new TrackerState();
+): Promise<{ trail: AuditTrail; replayed: number }> {
+  const { paths } = config;
   try {
-    const lines = await forEachLine(paths.auditFile, (line, n) => {
-      const parsed = parseAuditLine(line, n);
-      if (!parsed.ok) throw new SyntaxError(parsed.error);
-      state.apply(parsed.record);
+    const { trail, report } = await AuditTrail.open({
+      paths,
+      segmentBytes: config.segmentBytes,
+      retentionBytes: config.retentionBytes,
     });
-    return { audit, state, lines };
+    if (report.repairedBytes > 0) {
+      log.warn("Repaired the audit trail: moved a torn last line ({bytes} bytes) to {quarantine}", {
+        bytes: report.repairedBytes,
+        quarantine: paths.quarantineFile,
+      });
+    }
+    if (report.rebuiltBecause !== undefined) {
+      log.warn("Rebuilt the trail's checkpoint from {lines} lines in {ms} ms: {why}", {
+        lines: report.replayedLines,
+        ms: report.elapsedMs,
+        why: report.rebuiltBecause,
+      });
+    }
+    return { trail, replayed: report.replayedLines };
   } catch (error) {
-    audit.close();
+    if (!(error instanceof SyntaxError)) throw error;
     throw new Error(
-      `Cannot start tracker: ${paths.auditFile} is corrupt (${
-        (error as Error).message
-      }); move it aside to start a new trail`,
+      `Cannot start tracker: the audit trail is corrupt (${error.message}); move the data directory's tracker.* files aside to start a new trail`,
       { cause: error },
     );
   }
 }
 
+/**
+ * Compares the trail's epoch with the cluster and begins a new epoch when it no
+ * longer describes what is consumed. `suspicion` is what a chunk found: a
+ * definite one (another message at an audited offset) needs no confirmation.
+ *
+ * @returns whether a new epoch began
+ */
+async function reconcileEpoch(
+  { kafka, trail, config, log }: Pick<ChunkContext, "kafka" | "trail" | "config" | "log">,
+  suspicion?: { reason: string; definite: boolean },
+): Promise<boolean> {
+  const { topic } = config;
+  const observed = await withAdmin(kafka, async (admin) => {
+    const id = await clusterId(admin);
+    if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
+    const behind = async () => {
+      const ends = await topicEnds(admin, topic);
+      if (ends.size === 0) {
+        throw new Error(
+          `Cannot consume topic "${topic}": it does not exist (run deno task topics)`,
+        );
+      }
+      return offsetsBehindTrail(ends, trail.state.lastOffsets(topic));
+    };
+    let offsetsWentBack = await behind();
+    if (offsetsWentBack !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_OFFSETS_MS));
+      offsetsWentBack = await behind();
+    }
+    return { clusterId: id, offsetsWentBack };
+  });
+  const hasRecords = trail.totals.lines > 0;
+  const verdict = judgeEpoch(trail.epoch, { ...observed, topic, hasRecords });
+  if (verdict.kind === "same") return false;
+  const epoch = await trail.beginEpoch({
+    clusterId: observed.clusterId,
+    topic,
+    reason: verdict.reason,
+    keepOffsets: verdict.kind === "adopt",
+  });
+  const properties = { epoch: epoch.number, cluster: epoch.cluster_id, reason: verdict.reason };
+  if (verdict.kind === "new" && hasRecords) {
+    log.warn(
+      "Audit trail epoch {epoch} begins: {reason}. Offsets start afresh: everything consumed from here on is audited",
+      properties,
+    );
+  } else {
+    log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
+  }
+  return true;
+}
+
+/** Creates the dead-letter topic if it is missing, so that rejected input never waits for it. */
+async function ensureDeadLetterTopic(config: Config): Promise<void> {
+  try {
+    await ensureTopics(config.brokers, [
+      // One partition keeps the dead letters in arrival order; volume is low.
+      { topic: config.dlqTopic, partitions: 1, replicationFactor: config.replicationFactor },
+    ]);
+  } catch (error) {
+    throw new Error(
+      `Cannot start tracker: the dead-letter topic ${config.dlqTopic} is missing and cannot be created (${
+        (error as Error).message
+      }); create it, or run deno task topics`,
+      { cause: error },
+    );
+  }
+}
+
+/** Publishes dead letters in sends under the broker's limit, each retried until DLQ_TIMEOUT_MS. */
+async function publishBounded(
+  letters: readonly DeadLetterMessage[],
+  { dlq, config, log }: Pick<ChunkContext, "dlq" | "config" | "log">,
+): Promise<void> {
+  for (const send of splitIntoSends(letters)) {
+    await retryUntilDeadline(() => publishDeadLetters(dlq, config.dlqTopic, send), {
+      deadlineMs: config.dlqTimeoutMs,
+      isPermanent: isPermanentSendError,
+      onRetry: ({ attempt, elapsedMs, error }) =>
+        log.error(
+          "Cannot publish {count} dead letters to {topic} (attempt {attempt}, {seconds} s): {error}; retrying, nothing is committed meanwhile",
+          {
+            count: send.length,
+            topic: config.dlqTopic,
+            attempt,
+            seconds: Math.round(elapsedMs / 1000),
+            error: (error as Error).message,
+          },
+        ),
+    }).catch((error) => {
+      throw new Error(
+        `Cannot publish dead letters to ${config.dlqTopic}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    });
+  }
+}
+
 function sourceMessage(message: KafkaMessage): SourceMessage {
+  const timestamp = Number(message.timestamp);
   return {
     offset: Number(message.offset),
+    timestamp: Number.isSafeInteger(timestamp) && timestamp >= 0 ? timestamp : null,
     key: message.key,
     value: message.value,
     headers: message.headers,
   };
 }
 
+/** One warning per chunk with dead letters: how many, which offsets and classes, the first reason. */
+function reportDeadLetters(records: readonly AuditRecord[], log: Logger): void {
+  const dead = records.filter((r) => r.outcome === "dead_lettered");
+  if (dead.length === 0) return;
+  const classes = [...new Set(dead.map((r) => r.error_class))].join(", ");
+  log.warn(
+    "Dead-lettered {count} of partition {partition} (offsets {first}..{last}; {classes}): {error}",
+    {
+      count: dead.length,
+      partition: dead[0]!.kafka_partition,
+      first: dead[0]!.kafka_offset,
+      last: dead.at(-1)!.kafka_offset,
+      classes,
+      error: dead[0]!.error,
+    },
+  );
+}
+
 /** Everything a chunk needs besides the chunk itself. */
 interface ChunkContext {
   config: Config;
-  state: TrackerState;
+  kafka: Kafka;
+  trail: AuditTrail;
   metrics: TrackerMetrics;
-  audit: AuditFile;
   dlq: Producer;
   consumer: Consumer;
   log: Logger;
@@ -103,21 +236,27 @@ interface ChunkContext {
 async function handleChunk(
   payload: EachBatchPayload,
   messages: readonly KafkaMessage[],
-  { config, state, metrics, audit, dlq, consumer, log }: ChunkContext,
+  context: ChunkContext,
 ): Promise<void> {
+  const { trail, metrics, consumer, log } = context;
   const { batch } = payload;
   const now = Date.now();
   const chunk: Chunk = {
     topic: batch.topic,
     partition: batch.partition,
+    highWatermark: Number(batch.highWatermark),
     messages: messages.map(sourceMessage),
   };
-  const plan = planChunk(state, chunk, { now, maxOrderBytes: MAX_ORDER_BYTES });
+  const plan = planChunk(trail.state, chunk, { now, maxOrderBytes: MAX_ORDER_BYTES });
+  if (plan.kind === "offsets-went-back") {
+    // Nothing skipped so far was committed; after a new epoch the consumer
+    // fetches from the committed offsets again and audits what it skipped.
+    await reconcileEpoch(context, { reason: plan.reason, definite: plan.definite });
+    throw consumerRestart(`Restarting the consumer: ${plan.reason}`);
+  }
   try {
-    if (plan.deadLetters.length > 0) {
-      await publishDeadLetters(dlq, config.dlqTopic, plan.deadLetters);
-    }
-    await audit.append(plan.records);
+    if (plan.deadLetters.length > 0) await publishBounded(plan.deadLetters, context);
+    await trail.append(plan.records);
   } catch (error) {
     throw new AuditWriteError((error as Error).message, { cause: error });
   }
@@ -127,30 +266,24 @@ async function handleChunk(
     redelivered: plan.redelivered,
     records: plan.records,
   });
-  for (const record of plan.records) {
-    if (record.outcome !== "dead_lettered") continue;
-    log.warn("Dead-lettered offset {partition}/{offset}: {errorClass}: {error}", {
-      partition: record.kafka_partition,
-      offset: record.kafka_offset,
-      errorClass: record.error_class,
-      error: record.error,
-    });
-  }
+  reportDeadLetters(plan.records, log);
   payload.resolveOffset(messages.at(-1)!.offset);
-  try {
-    await consumer.commitOffsets([{
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: String(plan.commitOffset),
-    }]);
-  } catch (error) {
-    // The lines are on disk; after the rejoin their offsets come back as
-    // redeliveries, are recognised and committed then.
-    throw rejoinableGroupError(error) ?? error;
+  if (plan.commitOffset !== null) {
+    try {
+      await consumer.commitOffsets([{
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(plan.commitOffset),
+      }]);
+    } catch (error) {
+      // The lines are on disk; after the rejoin their offsets come back as
+      // redeliveries, are recognised and committed then.
+      throw rejoinableGroupError(error) ?? error;
+    }
   }
   metrics.setLag(batch.partition, {
-    highWatermark: Number(batch.highWatermark),
-    nextOffset: plan.commitOffset,
+    highWatermark: chunk.highWatermark,
+    nextOffset: Number(messages.at(-1)!.offset) + 1,
   });
   await payload.heartbeat();
 }
@@ -170,32 +303,42 @@ export async function runTracker(
     onAudited?: (counters: Readonly<TrackerCounters>) => void;
   },
 ): Promise<TrackerCounters> {
-  const { audit, state, lines } = await openTrail(config.paths, log);
+  const started = performance.now();
+  const { trail, replayed } = await openTrail(config, log);
   const metrics = new TrackerMetrics({ startedAt: Date.now() });
   if (signal.aborted) {
     // Stopped during start-up: nothing was consumed, nothing to commit.
-    audit.close();
+    await trail.close();
     return { ...metrics.counters };
   }
   const liveness = new Liveness({ now: Date.now() });
   const kafka = createKafka({ brokers: config.brokers, clientId: TRACKER_CLIENT_ID });
-  const dlq = createIdempotentProducer(kafka);
+  // Bounded retries: publishBounded retries the send itself until DLQ_TIMEOUT_MS.
+  const dlq = createIdempotentProducer(kafka, { retries: 3 });
   const consumer = createConsumer(kafka, { groupId: config.groupId });
+  const context: ChunkContext = { config, kafka, trail, metrics, dlq, consumer, log };
   let failure: TrackerFailure | undefined;
+  let writeFailed = false;
   const failed = Promise.withResolvers<void>();
   const fail = (error: TrackerFailure) => {
     failure ??= error;
     failed.resolve();
   };
-  const context: ChunkContext = { config, state, metrics, audit, dlq, consumer, log };
+  /** The epoch check of the latest group join: batches wait for it. */
+  let epochChecked: Promise<unknown> = Promise.resolve();
 
   const { FETCH_START, HEARTBEAT, CRASH, GROUP_JOIN } = consumer.events;
   consumer.on(FETCH_START, () => liveness.activity(Date.now()));
   consumer.on(HEARTBEAT, () => liveness.activity(Date.now()));
   consumer.on(GROUP_JOIN, (event) => {
     const partitions = event.payload.memberAssignment[config.topic] ?? [];
-    state.keepPartitions(new Set(partitions));
+    trail.state.keepPartitions(new Set(partitions));
     metrics.keepPartitions(new Set(partitions));
+    // After a rejoin the brokers may be another cluster (a wiped local broker).
+    // Batches await this check; a failure reaches KafkaJS through them.
+    const check = reconcileEpoch(context);
+    check.catch(() => {});
+    epochChecked = check;
     log.info("Joined group {group}: partitions {partitions}", {
       group: config.groupId,
       partitions,
@@ -213,13 +356,22 @@ export async function runTracker(
 
   /** The chunk being audited and committed; shutdown lets it finish. */
   let chunkInHand: Promise<void> = Promise.resolve();
-  await Promise.all([dlq.connect(), consumer.connect()]);
-  await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
+  try {
+    await Promise.all([dlq.connect(), consumer.connect()]);
+    await ensureDeadLetterTopic(config);
+    await reconcileEpoch(context);
+    await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
+  } catch (error) {
+    await Promise.all([consumer.disconnect(), dlq.disconnect()]).catch(() => {});
+    await trail.close();
+    throw error;
+  }
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async (payload) => {
       liveness.activity(Date.now());
+      await epochChecked;
       const messages = payload.batch.messages;
       for (let i = 0; i < messages.length; i += CHUNK_SIZE) {
         // After a failed write nothing more is appended: the tail may be torn.
@@ -234,7 +386,8 @@ export async function runTracker(
           if (!(error instanceof AuditWriteError)) throw error;
           // Disk or DLQ failure: nothing of this chunk is committed. Stop; a
           // restart resumes from the last commit and the trail dedups replays.
-          log.error("Cannot finish a batch of {partition}: {error}", {
+          writeFailed = true;
+          log.error("Cannot finish a batch of partition {partition}: {error}", {
             partition: payload.batch.partition,
             error: error.message,
           });
@@ -244,20 +397,24 @@ export async function runTracker(
       }
     },
   });
+  const lines = trail.totals.lines;
   log.info(
-    "Tracker ready: group {group}, topic {topic}, {lines} audit lines on record",
+    "Tracker ready: group {group}, topic {topic}, {lines} audit lines on record (epoch {epoch}; {replayed} read at start), {ms} ms after start",
     lifecycle("tracker", "ready", {
       pid: Deno.pid,
       group: config.groupId,
       topic: config.topic,
       lines,
+      epoch: trail.epoch.number,
+      replayed,
+      ms: Math.round(performance.now() - started),
       auditFile: config.paths.auditFile,
     }),
   );
   onReady?.({ lines });
 
   const emitMetrics = (final = false) => {
-    const record = metrics.toRecord(Date.now(), { openOrders: state.openOrders, final });
+    const record = metrics.toRecord(Date.now(), { openOrders: trail.state.openOrders, final });
     log.info(final ? "Final metrics" : "Metrics", { ...record });
   };
   const watch = watchLiveness(liveness, {
@@ -289,15 +446,18 @@ export async function runTracker(
     watch.stop();
     // Shutdown order: finish the chunk in hand (sync, then commit; no new
     // chunk starts once the signal is aborted) → stop intake and leave the
-    // group → close the DLQ producer → close the trail. KafkaJS's stop() may
-    // leave the group before an eachBatch returns, so the chunk is awaited here.
+    // group → close the DLQ producer → checkpoint and close the trail. KafkaJS's
+    // stop() may leave the group before an eachBatch returns, so the chunk is
+    // awaited here. After a failed write the state may be ahead of the disk:
+    // no checkpoint then, the next start replays the trail instead.
     await chunkInHand.catch(() => {});
     await consumer.stop().catch(() => {});
     await consumer.disconnect().catch((e) =>
       log.warn("Cannot leave the group cleanly: {error}", { error: String(e) })
     );
     await dlq.disconnect().catch(() => {});
-    audit.close();
+    if (writeFailed) trail.abandon();
+    else await trail.close();
     emitMetrics(true);
   }
   if (failure) throw failure;

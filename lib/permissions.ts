@@ -3,7 +3,7 @@
  * that every process gets only the hosts, paths and variables it uses even when
  * the brokers, ports or data directory are changed. Pure.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type Config, CONFIG_ENV_VARS } from "./config.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
@@ -105,17 +105,17 @@ export function permissionFlags(
   ];
   switch (role) {
     case "producer": {
-      // Its own directory (health log) and the outcomes file, if any; never the trail.
-      const files = [
-        paths.producerDir,
-        ...(config.producer.acksLog ? [config.producer.acksLog] : []),
-      ];
+      // Its own directory (health log, outcomes by default) and the directory of
+      // an outcomes file given elsewhere (its segments are numbered files beside
+      // it); never the trail.
+      const { acksLog } = config.producer;
+      const dirs = unique([paths.producerDir, ...(acksLog ? [dirname(acksLog) || "."] : [])]);
       return [
         "--no-prompt",
         net,
         env(),
-        `--allow-read=${paths.producerDir}`,
-        `--allow-write=${files.join(",")}`,
+        `--allow-read=${dirs.join(",")}`,
+        `--allow-write=${dirs.join(",")}`,
       ];
     }
     case "tracker": {
@@ -129,13 +129,14 @@ export function permissionFlags(
       ];
     }
     case "monitor":
+      // The data directory, read only: the trail's segments (numbered as they
+      // rotate), its checkpoint and the health log. No network, no writes.
       return [
         "--no-prompt",
         env(TERMINAL_ENV_VARS),
         `--allow-read=${
           [
-            paths.auditFile,
-            paths.healthLog,
+            paths.dataDir,
             join(projectDir, "node_modules"),
             ...TERMINFO_PATHS,
             ...(home ? [join(home, ".terminfo"), join(home, ".termcap")] : []),

@@ -1,13 +1,17 @@
 /**
- * What the tracker remembers between messages: the highest audited offset per
- * partition (redeliveries), the events already audited (duplicates) and each
- * open order's last status (lifecycle checks). Bounded in memory, rebuilt from
- * the audit trail on start. Pure.
+ * What the tracker remembers between messages: the last audited offset per
+ * partition with a fingerprint of its message (redeliveries, and offsets that
+ * now hold another message), the events already audited (duplicates) and each
+ * open order's last status (lifecycle checks). Bounded in memory with constant
+ * cost per update, snapshotted into the trail's checkpoint and rebuilt from the
+ * trail when there is none. Pure.
  */
-import type { AuditRecord } from "./audit_record.ts";
+import { type AuditRecord, recordFingerprint } from "./audit_record.ts";
+import { BoundedMap } from "./bounded_map.ts";
 import {
   FINAL_STATUSES,
   isValidTransition,
+  ORDER_STATUSES,
   type OrderEvent,
   type OrderStatus,
   type ParseResult,
@@ -20,7 +24,13 @@ export type Decision =
   | { kind: "audit"; order: OrderEvent }
   /** Same order id and event type already audited. */
   | { kind: "duplicate"; order: OrderEvent }
-  | { kind: "reject"; rejection: Rejection };
+  | { kind: "reject"; rejection: Rejection }
+  /**
+   * The offset of the last audited message holds another message: the topic
+   * was recreated or the cluster replaced, and the offsets skipped as
+   * redeliveries before it were never audited.
+   */
+  | { kind: "reused"; offset: number };
 
 export interface TrackerStateLimits {
   /** Open orders whose status is kept; the oldest are forgotten past this. */
@@ -34,37 +44,128 @@ export const DEFAULT_LIMITS: TrackerStateLimits = {
   maxEventKeys: 500_000,
 };
 
+/** Where a message was consumed, and what identifies it there. */
+export interface MessagePlace {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** See `messageFingerprint`; undefined when the message's timestamp is unknown. */
+  fingerprint?: string | undefined;
+}
+
+/** The state as plain data, for the checkpoint. Lists run from the oldest entry. */
+export interface TrackerStateSnapshot {
+  /** [topic, partition, last offset, fingerprint of its message or null] */
+  offsets: Array<[string, number, number, string | null]>;
+  /** "orderId/status" keys of audited events. */
+  eventKeys: string[];
+  /** [order id, last status, partition] of open orders. */
+  openOrders: Array<[string, OrderStatus, number]>;
+}
+
+interface LastAudited {
+  offset: number;
+  fingerprint: string | undefined;
+}
+
 function eventKey(orderId: string, status: string): string {
   return `${orderId}/${status}`;
 }
 
+function placeKey(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
+}
+
 export class TrackerState {
-  #limits: TrackerStateLimits;
-  #maxOffset = new Map<string, number>();
-  /** Open orders: last status and the partition it came from. */
-  #openOrders = new Map<string, { status: OrderStatus; partition: number }>();
-  #eventKeys = new Set<string>();
+  #last = new Map<string, LastAudited>();
+  #openOrders: BoundedMap<string, { status: OrderStatus; partition: number }>;
+  #eventKeys: BoundedMap<string, true>;
+  /**
+   * Partitions whose consumption (this session) went back below the last
+   * audited offset without reaching it yet: what was skipped there as a
+   * redelivery is not confirmed until the message at that offset matches.
+   */
+  #unverified = new Set<string>();
 
   constructor(limits: TrackerStateLimits = DEFAULT_LIMITS) {
-    this.#limits = limits;
+    this.#openOrders = new BoundedMap(limits.maxOpenOrders);
+    this.#eventKeys = new BoundedMap(limits.maxEventKeys);
   }
 
-  /** Highest offset in the trail per "topic/partition". */
-  get maxOffsets(): ReadonlyMap<string, number> {
-    return this.#maxOffset;
+  /** Rebuilds a state from its snapshot (entries keep their age order). */
+  static restore(
+    snapshot: TrackerStateSnapshot,
+    limits: TrackerStateLimits = DEFAULT_LIMITS,
+  ): TrackerState {
+    const state = new TrackerState(limits);
+    for (const [topic, partition, offset, fingerprint] of snapshot.offsets) {
+      state.#last.set(placeKey(topic, partition), {
+        offset,
+        fingerprint: fingerprint ?? undefined,
+      });
+    }
+    for (const key of snapshot.eventKeys) state.#eventKeys.set(key, true);
+    for (const [orderId, status, partition] of snapshot.openOrders) {
+      state.#openOrders.set(orderId, { status, partition });
+    }
+    return state;
+  }
+
+  /** The state as plain data. */
+  snapshot(): TrackerStateSnapshot {
+    return {
+      offsets: [...this.#last].map(([key, last]) => {
+        const cut = key.lastIndexOf("/");
+        return [
+          key.slice(0, cut),
+          Number(key.slice(cut + 1)),
+          last.offset,
+          last.fingerprint ?? null,
+        ];
+      }),
+      eventKeys: [...this.#eventKeys.entries()].map(([key]) => key),
+      openOrders: [...this.#openOrders.entries()].map((
+        [id, open],
+      ) => [id, open.status, open.partition]),
+    };
+  }
+
+  /** The last audited offset of each partition of `topic`. */
+  lastOffsets(topic: string): Map<number, number> {
+    const offsets = new Map<number, number>();
+    for (const [key, last] of this.#last) {
+      const cut = key.lastIndexOf("/");
+      if (key.slice(0, cut) === topic) offsets.set(Number(key.slice(cut + 1)), last.offset);
+    }
+    return offsets;
   }
 
   get openOrders(): number {
     return this.#openOrders.size;
   }
 
+  /** Whether what was skipped in `partition` still waits for the last audited offset to match. */
+  replayUnverified(topic: string, partition: number): boolean {
+    return this.#unverified.has(placeKey(topic, partition));
+  }
+
   /** Decides what to do with a parsed message at topic/partition/offset. */
-  decide(
-    { topic, partition, offset }: { topic: string; partition: number; offset: number },
-    parsed: ParseResult,
-  ): Decision {
-    const audited = this.#maxOffset.get(`${topic}/${partition}`);
-    if (audited !== undefined && offset <= audited) return { kind: "redelivered" };
+  decide(where: MessagePlace, parsed: ParseResult): Decision {
+    const place = placeKey(where.topic, where.partition);
+    const last = this.#last.get(place);
+    if (last !== undefined && where.offset <= last.offset) {
+      if (where.offset < last.offset) {
+        this.#unverified.add(place);
+        return { kind: "redelivered" };
+      }
+      this.#unverified.delete(place);
+      // Lines from before fingerprints were kept cannot tell: taken as the same message.
+      const same = last.fingerprint === undefined || where.fingerprint === undefined ||
+        last.fingerprint === where.fingerprint;
+      return same ? { kind: "redelivered" } : { kind: "reused", offset: where.offset };
+    }
+    // Past the last audited offset without meeting it (compacted away): nothing to compare.
+    this.#unverified.delete(place);
     if (!parsed.ok) return { kind: "reject", rejection: parsed.rejection };
     const order = parsed.order;
     if (this.#eventKeys.has(eventKey(order.order_id, order.status))) {
@@ -92,28 +193,52 @@ export class TrackerState {
    * must then count as first seen, not as a lifecycle break.
    */
   keepPartitions(owned: ReadonlySet<number>): void {
-    for (const [orderId, open] of this.#openOrders) {
-      if (!owned.has(open.partition)) this.#openOrders.delete(orderId);
-    }
+    this.#openOrders.deleteWhere((open) => !owned.has(open.partition));
+    this.#unverified.clear();
+  }
+
+  /**
+   * Forgets every offset: a new trail epoch (another cluster, a recreated
+   * topic) starts counting offsets again. Audited events stay remembered, so a
+   * migrated copy of an order is still recognised as a duplicate.
+   */
+  resetOffsets(): void {
+    this.#last.clear();
+    this.#unverified.clear();
   }
 
   /** Takes a record that is now in the trail into account. */
   apply(record: AuditRecord): void {
-    const key = `${record.kafka_topic}/${record.kafka_partition}`;
-    if ((this.#maxOffset.get(key) ?? -1) < record.kafka_offset) {
-      this.#maxOffset.set(key, record.kafka_offset);
+    const place = placeKey(record.kafka_topic, record.kafka_partition);
+    if ((this.#last.get(place)?.offset ?? -1) < record.kafka_offset) {
+      this.#last.set(place, {
+        offset: record.kafka_offset,
+        fingerprint: recordFingerprint(record),
+      });
     }
     if (record.outcome !== "audited" || record.order_id === null || record.status === null) return;
+    // The audit-line parser admits only known statuses.
     const status = record.status as OrderStatus;
-    this.#eventKeys.add(eventKey(record.order_id, status));
-    if (this.#eventKeys.size > this.#limits.maxEventKeys) {
-      this.#eventKeys.delete(this.#eventKeys.values().next().value!);
-    }
+    this.#eventKeys.set(eventKey(record.order_id, status), true);
     this.#openOrders.delete(record.order_id);
     if (FINAL_STATUSES.has(status)) return;
     this.#openOrders.set(record.order_id, { status, partition: record.kafka_partition });
-    if (this.#openOrders.size > this.#limits.maxOpenOrders) {
-      this.#openOrders.delete(this.#openOrders.keys().next().value!);
-    }
   }
+}
+
+/** Whether a JSON value is a state snapshot (the checkpoint's parser uses it). */
+export function isStateSnapshot(value: unknown): value is TrackerStateSnapshot {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  const statuses: ReadonlySet<unknown> = new Set(ORDER_STATUSES);
+  return Array.isArray(v.offsets) && Array.isArray(v.eventKeys) && Array.isArray(v.openOrders) &&
+    v.offsets.every((o) =>
+      Array.isArray(o) && typeof o[0] === "string" && Number.isSafeInteger(o[1]) &&
+      Number.isSafeInteger(o[2]) && (o[3] === null || typeof o[3] === "string")
+    ) &&
+    v.eventKeys.every((k) => typeof k === "string") &&
+    v.openOrders.every((o) =>
+      Array.isArray(o) && typeof o[0] === "string" && statuses.has(o[1]) &&
+      Number.isSafeInteger(o[2])
+    );
 }

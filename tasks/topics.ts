@@ -46,7 +46,7 @@ async function main(): Promise<number> {
         console.log(
           `Topic ${outcome.topic}: ${
             outcome.state === "created" ? "created" : "exists"
-          } (${outcome.partitions} partitions)`,
+          } (${outcome.partitions} ${outcome.partitions === 1 ? "partition" : "partitions"})`,
         );
       }
     }

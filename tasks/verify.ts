@@ -1,45 +1,61 @@
 /**
- * `deno task verify`: checks that nothing acknowledged was lost. Reads the
- * audit trail(s), optionally the producer's outcomes, the dead-letter topic
- * and the group's committed offsets, and reports counts, losses, duplicates,
- * offset gaps per partition and commits past what was audited. Exit 1 on any
- * loss, duplicate, gap or commit too far.
+ * `deno task verify`: checks that nothing acknowledged was lost. Streams the
+ * audit trail(s) and the producer's outcomes (every segment of each), reads the
+ * dead-letter topic and the group's committed offsets, and reports counts,
+ * losses, duplicates, offset gaps per partition and commits past what was
+ * audited. Memory stays flat however large the trail. Exit 1 on any loss,
+ * duplicate, gap or commit too far, or when Kafka cannot be reached (then it
+ * says so in one line and offers --offline).
  *
- * Usage: deno task verify [--audit FILE]... [--acks-log FILE] [--json] [--offline] [--since-first]
  * Permissions: --allow-read, --allow-net to the brokers, --allow-env.
  */
 import { loadConfig, optionList, optionSet } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
-import { forEachLine } from "../lib/audit_trail.ts";
-import { type AuditRecord, parseAuditLine } from "../lib/audit_record.ts";
-import { type AckRecord, parseAckLine } from "../lib/ack_record.ts";
+import {
+  clusterId,
+  committedOffsets,
+  createKafka,
+  endOffsets,
+  waitForCluster,
+  withAdmin,
+} from "../lib/kafka.ts";
+import { parseAckLine } from "../lib/ack_record.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
-import { checkDelivery, type DeadLetterInput, formatReport } from "../lib/delivery_check.ts";
+import { DeliveryChecker, formatReport } from "../lib/delivery_check.ts";
+import { forEachLine, segmentPaths } from "../lib/segmented_log.ts";
+import { readTrail, trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
 
-/** Every record of a JSON Lines file, through its format's parser; a bad line is an error. */
-async function readRecords<T>(
-  path: string,
-  parse: (line: string, n: number) => { ok: true; record: T } | { ok: false; error: string },
-): Promise<T[]> {
-  const out: T[] = [];
-  await forEachLine(path, (line, n) => {
-    const parsed = parse(line, n);
-    if (!parsed.ok) throw new SyntaxError(`${path}: ${parsed.error}`);
-    out.push(parsed.record);
-  });
-  return out;
+/** Average size of an audit line, to size the checker's filter from the trail's bytes. */
+const BYTES_PER_LINE_ESTIMATE = 1_000;
+/** How long verify waits for Kafka before it says it is unreachable. */
+const REACH_TIMEOUT_MS = 5_000;
+
+/** Shows how far a long read is, on a terminal only. */
+function progress(total: number): (bytes: number) => void {
+  if (!Deno.stderr.isTerminal() || total < 64 * 1024 * 1024) return () => {};
+  let done = 0;
+  const encoder = new TextEncoder();
+  return (bytes) => {
+    done += bytes;
+    const text = `\rReading the trail: ${(done / 1e6).toFixed(0)} of ${
+      (total / 1e6).toFixed(0)
+    } MB`;
+    Deno.stderr.writeSync(encoder.encode(done >= total ? `${text}\n` : text));
+  };
 }
 
-/** Reads every record of the dead-letter topic that exists now. */
-async function readDeadLetters(brokers: readonly string[], dlqTopic: string) {
+/** Streams the dead-letter topic into the checker, then deletes the group it used. */
+async function readDeadLetters(
+  brokers: readonly string[],
+  dlqTopic: string,
+  onLetter: (source: { topic: string; partition: number; offset: number }) => void,
+): Promise<void> {
   const ends = await endOffsets(brokers, dlqTopic);
-  const total = [...ends.values()].reduce((a, b) => a + b, 0);
-  const letters: DeadLetterInput[] = [];
-  if (total === 0) return letters;
+  if ([...ends.values()].every((end) => end === 0)) return;
   const kafka = createKafka({ brokers, clientId: "verify" });
-  const consumer = kafka.consumer({ groupId: `verify-${crypto.randomUUID()}` });
+  const groupId = `verify-${crypto.randomUUID()}`;
+  const consumer = kafka.consumer({ groupId });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
@@ -48,11 +64,10 @@ async function readDeadLetters(brokers: readonly string[], dlqTopic: string) {
     const check = () => {
       if ([...ends].every(([p, end]) => (seen.get(p) ?? 0) >= end)) done.resolve();
     };
-    check();
     await consumer.run({
       eachMessage: ({ partition, message }) => {
         const parsed = parseDeadLetterHeaders(message.headers);
-        if (parsed.ok) letters.push(parsed.source);
+        if (parsed.ok) onLetter(parsed.source);
         seen.set(partition, Number(message.offset) + 1);
         check();
         return Promise.resolve();
@@ -60,9 +75,10 @@ async function readDeadLetters(brokers: readonly string[], dlqTopic: string) {
     });
     const timeout = setTimeout(() => done.reject(new Error("Timed out reading the DLQ")), 60_000);
     await done.promise.finally(() => clearTimeout(timeout));
-    return letters;
   } finally {
     await consumer.disconnect();
+    // Leave no consumer group behind.
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
   }
 }
 
@@ -70,28 +86,78 @@ async function main(): Promise<number> {
   const config = loadConfig(Deno.args, { command: "verify" });
   if (typeof config === "number") return config;
   const { options } = config;
-  const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "error" });
+  const online = !optionSet(options, "offline");
+  // KafkaJS's own retries would only repeat what the reachability check says.
+  const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
   try {
-    const audit: AuditRecord[] = [];
-    const auditPaths = optionList(options, "audit");
-    for (const path of auditPaths.length > 0 ? auditPaths : [config.paths.auditFile]) {
-      for (const record of await readRecords(path, parseAuditLine)) audit.push(record);
+    if (online) {
+      try {
+        await waitForCluster(config.brokers, { timeoutMs: REACH_TIMEOUT_MS });
+      } catch (error) {
+        console.error(
+          `Cannot verify against Kafka at ${config.brokers.join(",")}: ${
+            (error as Error).cause instanceof Error
+              ? ((error as Error).cause as Error).message
+              : "no answer"
+          }. Is the broker down? Start it (deno task broker:up), or check the files alone with deno task verify --offline`,
+        );
+        return EXIT.failure;
+      }
+    }
+    const given = optionList(options, "audit");
+    const trails = given.length > 0 ? given : [config.paths.auditFile];
+    const sizes = await Promise.all(trails.map(trailSegments));
+    const totalBytes = sizes.reduce((sum, s) => sum + s.bytes, 0);
+    // A trail whose first segments retention deleted starts after offset 0.
+    const trimmed = sizes.some((s) => s.segments[0]!.number > 1);
+    const checker = new DeliveryChecker({
+      topic: config.topic,
+      expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
+      fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
+    });
+    const onSegmentDone = progress(totalBytes);
+    for (const path of trails) {
+      const cursor = checker.newFile();
+      await readTrail(path, (line) => checker.addTrailLine(cursor, line), { onSegmentDone });
+    }
+    const cluster = online
+      ? await withAdmin(createKafka({ brokers: config.brokers, clientId: "verify" }), clusterId)
+      : undefined;
+    if (online) {
+      await readDeadLetters(
+        config.brokers,
+        config.dlqTopic,
+        (s) => checker.addDeadLetter(s, cluster!),
+      );
     }
     const acksPath = config.producer.acksLog;
-    const acks: AckRecord[] | undefined = acksPath === undefined
-      ? undefined
-      : await readRecords(acksPath, parseAckLine);
-    const online = !optionSet(options, "offline");
-    const report = checkDelivery({
-      topic: config.topic,
-      acks,
-      audit,
-      deadLetters: online ? await readDeadLetters(config.brokers, config.dlqTopic) : [],
-      committed: online
-        ? await committedOffsets(config.brokers, { groupId: config.groupId, topic: config.topic })
-        : undefined,
-      fromOffsetZero: !optionSet(options, "since-first"),
-    });
+    if (acksPath !== undefined) {
+      for (const segment of await segmentPaths(acksPath)) {
+        await forEachLine(segment.path, (line, n) => {
+          const parsed = parseAckLine(line, n);
+          if (!parsed.ok) throw new SyntaxError(`${segment.path}: ${parsed.error}`);
+          checker.addAck(parsed.record);
+        });
+      }
+    }
+    if (checker.needsRecount()) {
+      for (const path of trails) {
+        await readTrail(path, (line) => {
+          if (line.kind === "record") checker.recount(line.record);
+        });
+      }
+    }
+    const report = checker.report(
+      online
+        ? {
+          committed: await committedOffsets(config.brokers, {
+            groupId: config.groupId,
+            topic: config.topic,
+          }),
+          clusterId: cluster!,
+        }
+        : {},
+    );
     console.log(
       optionSet(options, "json") ? JSON.stringify(report, null, 2) : formatReport(report),
     );

@@ -1,6 +1,6 @@
 /** Unit: what a chunk of consumed messages produces, without a broker. */
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { planChunk } from "../lib/chunk_plan.ts";
+import { type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
 import { encodeOrder, EVENT_TYPES, type OrderEvent, type OrderStatus } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -13,10 +13,17 @@ const options = { now: NOW, maxOrderBytes: 64 * 1024 };
 function message(offset: number, value: Uint8Array | string | null, key: string | null = null) {
   return {
     offset,
+    timestamp: NOW - 1_000 + offset,
     key: key === null ? null : encoder.encode(key),
     value: typeof value === "string" ? encoder.encode(value) : value,
     headers: { event_type: "x" },
   };
+}
+
+/** The plan of a chunk that writes records (fails the test otherwise). */
+function written(plan: ChunkPlan) {
+  assert(plan.kind === "write", `a write plan, got ${JSON.stringify(plan)}`);
+  return plan;
 }
 
 function withStatus(order: OrderEvent, status: OrderStatus): OrderEvent {
@@ -32,6 +39,7 @@ Deno.test({
     const chunk = {
       topic: "orders",
       partition: 1,
+      highWatermark: 14,
       messages: [
         message(10, encodeOrder(first), first.order_id),
         message(11, "not json", "poison-1"),
@@ -39,7 +47,7 @@ Deno.test({
         message(13, encodeOrder(orders.next())),
       ],
     };
-    const plan = planChunk(new TrackerState(), chunk, options);
+    const plan = written(planChunk(new TrackerState(), chunk, options));
     assertEquals(plan.records.map((r) => [r.kafka_offset, r.outcome]), [
       [10, "audited"],
       [11, "dead_lettered"],
@@ -77,14 +85,20 @@ Deno.test({
     const state = new TrackerState();
     const orders = createOrderGenerator({ seed: 10, now: () => NOW });
     const values = [0, 1, 2].map(() => encodeOrder(orders.next()));
-    const chunk = (from: number) => ({
+    const chunk = (from: number, to = values.length) => ({
       topic: "orders",
       partition: 0,
-      messages: values.slice(from).map((v, i) => message(from + i, v)),
+      highWatermark: 3,
+      messages: values.slice(from, to).map((v, i) => message(from + i, v)),
     });
-    assertEquals(planChunk(state, chunk(0), options).records.length, 3);
-    const again = planChunk(state, chunk(1), options);
+    assertEquals(written(planChunk(state, chunk(0), options)).records.length, 3);
+    const again = written(planChunk(state, chunk(1), options));
     assertEquals([again.records.length, again.redelivered, again.commitOffset], [0, 2, 3]);
+    // A replay that has not reached the last audited offset yet is not committed:
+    // until that offset's message matches, what was skipped is not confirmed.
+    const partial = written(planChunk(state, chunk(0, 2), options));
+    assertEquals([partial.redelivered, partial.commitOffset], [2, null]);
+    assertEquals(written(planChunk(state, chunk(2), options)).commitOffset, 3);
   },
 });
 
@@ -96,6 +110,7 @@ Deno.test({
     const chunk = {
       topic: "orders",
       partition: 0,
+      highWatermark: 4,
       messages: [
         message(0, encodeOrder(order)),
         message(1, encodeOrder(order)),
@@ -103,7 +118,7 @@ Deno.test({
         message(3, encodeOrder(withStatus(order, "paid"))),
       ],
     };
-    const plan = planChunk(new TrackerState(), chunk, options);
+    const plan = written(planChunk(new TrackerState(), chunk, options));
     assertEquals(plan.records.map((r) => r.outcome), [
       "audited",
       "duplicate",
@@ -119,8 +134,61 @@ Deno.test({
   permissions: "none",
   fn() {
     assertThrows(
-      () => planChunk(new TrackerState(), { topic: "t", partition: 0, messages: [] }, options),
+      () =>
+        planChunk(
+          new TrackerState(),
+          { topic: "t", partition: 0, highWatermark: 0, messages: [] },
+          options,
+        ),
       RangeError,
+    );
+  },
+});
+
+Deno.test({
+  name: "offsets that went back under the trail are found, not skipped as redeliveries",
+  permissions: "none",
+  async fn(t) {
+    const orders = createOrderGenerator({ seed: 12, now: () => NOW });
+    const audited = () => {
+      const state = new TrackerState();
+      const messages = [0, 1, 2].map((offset) => message(offset, encodeOrder(orders.next())));
+      written(
+        planChunk(state, { topic: "orders", partition: 0, highWatermark: 3, messages }, options),
+      );
+      return state;
+    };
+    await t.step(
+      "the partition now ends before the last audited offset (a smaller recreated topic)",
+      () => {
+        const plan = planChunk(audited(), {
+          topic: "orders",
+          partition: 0,
+          highWatermark: 2,
+          messages: [
+            message(0, encodeOrder(orders.next())),
+            message(1, encodeOrder(orders.next())),
+          ],
+        }, options);
+        assert(plan.kind === "offsets-went-back" && !plan.definite);
+        assertMatch(plan.reason, /ends at offset 2, but the trail has audited it up to offset 2/);
+      },
+    );
+    await t.step(
+      "another message at the last audited offset (a recreated topic that grew past it)",
+      () => {
+        const newer = [0, 1, 2, 3].map((offset) => ({
+          ...message(offset, encodeOrder(orders.next())),
+          timestamp: NOW + 60_000 + offset,
+        }));
+        const plan = planChunk(
+          audited(),
+          { topic: "orders", partition: 0, highWatermark: 4, messages: newer },
+          options,
+        );
+        assert(plan.kind === "offsets-went-back" && plan.definite);
+        assertMatch(plan.reason, /offset 2 of partition 0 holds another message/);
+      },
     );
   },
 });

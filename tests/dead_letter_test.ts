@@ -1,7 +1,15 @@
 /** Unit: the dead-letter format — builder and header parser. */
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { deadLetterMessage, DLQ_HEADERS, parseDeadLetterHeaders } from "../lib/dead_letter.ts";
+import {
+  deadLetterBytes,
+  deadLetterMessage,
+  DLQ_HEADERS,
+  MAX_DEAD_LETTER_SEND_BYTES,
+  MAX_ERROR_HEADER_CHARS,
+  parseDeadLetterHeaders,
+  splitIntoSends,
+} from "../lib/dead_letter.ts";
 import { deadLetterRecord } from "../lib/audit_record.ts";
 
 const encoder = new TextEncoder();
@@ -69,5 +77,38 @@ Deno.test({
       assert(!parsed.ok);
       assertMatch(parsed.error, /^Cannot read dead letter: header dlq\.source\./);
     }
+  },
+});
+
+Deno.test({
+  name: "dead letters go out in sends under the broker's batch limit, in order",
+  permissions: "none",
+  fn() {
+    const record = deadLetterRecord(0, {
+      topic: "orders",
+      partition: 0,
+      offset: 0,
+      key: null,
+      size: 1,
+    }, {
+      class: "schema",
+      message: "x".repeat(5_000),
+    });
+    const letters = Array.from({ length: 3_000 }, (_, i) =>
+      deadLetterMessage({
+        topic: "orders",
+        partition: 0,
+        message: { offset: i, key: encoder.encode(`k-${i}`), value: new Uint8Array(1_500) },
+      }, record));
+    assertEquals(letters[0]!.headers[DLQ_HEADERS.errorMessage]!.length, MAX_ERROR_HEADER_CHARS);
+    const sends = splitIntoSends(letters);
+    assert(sends.length > 1);
+    assertEquals(sends.flat(), letters, "every letter once, in order");
+    for (const send of sends) {
+      const bytes = send.reduce((sum, l) => sum + deadLetterBytes(l), 0);
+      assert(bytes <= MAX_DEAD_LETTER_SEND_BYTES, `${bytes} bytes in one send`);
+    }
+    const huge = { ...letters[0]!, value: new Uint8Array(900 * 1024) };
+    assertEquals(splitIntoSends([letters[0]!, huge, letters[1]!]).map((s) => s.length), [1, 1, 1]);
   },
 });

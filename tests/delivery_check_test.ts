@@ -1,37 +1,74 @@
+/** Unit: the streaming delivery checker, on hand-made trails and outcomes. */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { type AckInput, type AuditInput, checkDelivery } from "../lib/delivery_check.ts";
+import { asTrail, checkDelivery, type DeliveryInputs } from "../lib/delivery_check.ts";
+import type { AckRecord } from "../lib/ack_record.ts";
+import type { AuditRecord, SegmentHeader, TrailEpoch } from "../lib/audit_record.ts";
 
 const topic = "orders";
 const id = (n: number) => `${String(n).padStart(8, "0")}-0000-4000-8000-000000000000`;
-const ack = (partition: number, offset: number, n: number): AckInput => ({
+const ack = (partition: number, offset: number, n: number, cluster?: string): AckRecord => ({
   outcome: "acknowledged",
   order_id: id(n),
+  sequence: n,
   status: "created",
   topic,
   partition,
   offset,
+  ...(cluster ? { cluster_id: cluster } : {}),
 });
-const audited = (partition: number, offset: number, n: number): AuditInput => ({
-  outcome: "audited",
+const audited = (partition: number, offset: number, n: number): AuditRecord => ({
+  timestamp: "2026-11-26T12:00:00.000Z",
+  event_type: "order_created",
   kafka_topic: topic,
   kafka_partition: partition,
   kafka_offset: offset,
+  kafka_key: id(n),
+  kafka_timestamp: null,
+  message_size: 1,
+  deserialized: true,
+  outcome: "audited",
   order_id: id(n),
   status: "created",
+  error_class: null,
+  error: null,
+  latency_ms: 1,
+  order: null,
 });
 
-function healthy() {
+function header(number: number, cluster: string, { continues = false } = {}) {
+  const epoch: TrailEpoch = {
+    number,
+    cluster_id: cluster,
+    topic,
+    started_at: "2026-11-26T12:00:00.000Z",
+    reason: "test",
+    continues_offsets: continues,
+  };
+  const h: SegmentHeader = {
+    trail_segment: number,
+    trail_id: "t",
+    epoch,
+    created_at: epoch.started_at,
+  };
+  return { kind: "header" as const, header: h };
+}
+
+function healthy(): DeliveryInputs & { acks: AckRecord[]; audit: AuditRecord[] } {
   const acks = [ack(0, 0, 1), ack(0, 1, 2), ack(1, 0, 3)];
   const audit = [audited(0, 0, 1), audited(0, 1, 2), audited(1, 0, 3)];
   const committed = new Map([[0, 2], [1, 1]]);
-  return { topic, acks, audit, deadLetters: [], committed };
+  return { topic, acks, audit, trails: [], deadLetters: [], committed };
+}
+
+function run(input: ReturnType<typeof healthy>) {
+  return checkDelivery({ ...input, trails: [asTrail(input.audit)] });
 }
 
 Deno.test({
   name: "the checker passes a clean run",
   permissions: "none",
   fn() {
-    const report = checkDelivery(healthy());
+    const report = run(healthy());
     assert(report.ok, report.problems.join("\n"));
     assertEquals(report.counts.acknowledged, 3);
     assertEquals(report.partitions.map((p) => p.committed), [2, 1]);
@@ -46,44 +83,50 @@ Deno.test({
       const input = healthy();
       input.audit = input.audit.filter((r) => r.kafka_offset !== 1);
       input.committed = new Map([[0, 1], [1, 1]]);
-      const report = checkDelivery(input);
+      const report = run(input);
       assert(!report.ok);
       assertEquals(report.lost, [`0/1 ${id(2)} created`]);
+      assertEquals(report.counts.lost, 1);
       assertMatch(report.problems.join("\n"), /1 acknowledged but lost: 0\/1/);
     });
     await t.step("a dead-lettered message is not lost", () => {
       const input = healthy();
       input.audit = input.audit.filter((r) => r.kafka_offset !== 1);
-      const report = checkDelivery({ ...input, deadLetters: [{ topic, partition: 0, offset: 1 }] });
+      const report = checkDelivery({
+        ...input,
+        trails: [asTrail(input.audit)],
+        deadLetters: [{ topic, partition: 0, offset: 1 }],
+      });
       assert(report.ok, report.problems.join("\n"));
     });
     await t.step("the same order event audited twice", () => {
       const input = healthy();
-      input.audit.push({ ...audited(0, 2, 1) });
+      input.audit.push(audited(0, 2, 1));
+      input.acks.push(ack(0, 2, 1));
       input.committed = new Map([[0, 3], [1, 1]]);
-      const report = checkDelivery(input);
+      const report = run(input);
       assert(!report.ok);
       assertMatch(report.problems.join("\n"), /1 order events audited twice: .*\/created ×2/);
     });
     await t.step("the same offset written twice", () => {
       const input = healthy();
       input.audit.push(audited(1, 0, 3));
-      const report = checkDelivery(input);
-      assertMatch(report.problems.join("\n"), /1 offsets audited twice: 1\/0 ×2/);
+      const report = run(input);
+      assertMatch(report.problems.join("\n"), /1 offsets audited twice: 1\/0/);
     });
     await t.step("a skipped offset", () => {
       const input = healthy();
       input.acks.push(ack(1, 2, 4));
       input.audit.push(audited(1, 2, 4));
       input.committed = new Map([[0, 2], [1, 3]]);
-      const report = checkDelivery(input);
+      const report = run(input);
       assert(!report.ok);
       assertMatch(report.problems.join("\n"), /partition 1: offsets skipped: 1/);
     });
     await t.step("an offset committed past the last audited one", () => {
       const input = healthy();
       input.committed = new Map([[0, 5], [1, 1]]);
-      const report = checkDelivery(input);
+      const report = run(input);
       assert(!report.ok);
       assertMatch(
         report.problems.join("\n"),
@@ -95,12 +138,84 @@ Deno.test({
       input.acks.push({
         outcome: "indeterminate",
         order_id: id(3),
+        sequence: 3,
         status: "created",
         topic,
         partition: 1,
       });
-      const report = checkDelivery(input);
+      const report = run(input);
       assertEquals(report.indeterminate, [{ order: `${id(3)}/created`, recovered: true }]);
     });
+    await t.step("an audited offset no acknowledgement accounts for", () => {
+      const input = healthy();
+      input.audit.push(audited(0, 2, 9));
+      input.committed = new Map([[0, 3], [1, 1]]);
+      const report = run(input);
+      assertEquals([report.counts.unexpected, report.unexpected], [1, ["0/2"]]);
+    });
+  },
+});
+
+Deno.test({
+  name: "offsets are compared within an epoch: a new cluster's offsets start a new space",
+  permissions: "none",
+  fn() {
+    // Epoch 1 on cluster A audited offsets 0..2; the broker was wiped, epoch 2 on
+    // cluster B audited offsets 0..1 again. Nothing is a duplicate or a gap.
+    const trail = [
+      header(1, "A"),
+      ...asTrail([audited(0, 0, 1), audited(0, 1, 2), audited(0, 2, 3)]),
+      header(2, "B"),
+      ...asTrail([audited(0, 0, 4), audited(0, 1, 5)]),
+    ];
+    const acks = [
+      ack(0, 0, 1, "A"),
+      ack(0, 1, 2, "A"),
+      ack(0, 2, 3, "A"),
+      ack(0, 0, 4, "B"),
+      ack(0, 1, 5, "B"),
+    ];
+    const report = checkDelivery({
+      topic,
+      acks,
+      trails: [trail],
+      deadLetters: [],
+      committed: new Map([[0, 2]]),
+    });
+    assert(report.ok, report.problems.join("\n"));
+    assertEquals(report.spaces.map((s) => [s.clusterId, s.lines]), [["A", 3], ["B", 2]]);
+    assertEquals(report.partitions[0]!.committed, 2, "commits compare with the newest space");
+
+    // An order acknowledged on B but missing from B's space is lost, whatever A holds.
+    const lost = checkDelivery({
+      topic,
+      acks: [...acks, ack(0, 2, 6, "B")],
+      trails: [trail],
+      deadLetters: [],
+      committed: undefined,
+    });
+    assertEquals(lost.lost, [`0/2 ${id(6)} created`]);
+  },
+});
+
+Deno.test({
+  name: "an old trail adopted by a header continues its offsets; two members' trails meet",
+  permissions: "none",
+  fn() {
+    const a = [
+      ...asTrail([audited(0, 0, 1), audited(0, 1, 2)]),
+      header(1, "A", { continues: true }),
+      ...asTrail([audited(0, 2, 3)]),
+    ];
+    const b = [header(1, "A"), ...asTrail([audited(0, 3, 4)])];
+    const report = checkDelivery({
+      topic,
+      acks: [ack(0, 0, 1), ack(0, 1, 2), ack(0, 2, 3), ack(0, 3, 4)],
+      trails: [a, b],
+      deadLetters: [],
+      committed: new Map([[0, 4]]),
+    });
+    assert(report.ok, report.problems.join("\n"));
+    assertEquals(report.spaces.length, 1);
   },
 });

@@ -26,9 +26,11 @@ import {
   waitForAuditLines,
 } from "./support.ts";
 import { resolveConfig } from "../lib/config.ts";
+import { parseHealthLine } from "../lib/health_record.ts";
+import { trailSegments } from "../lib/trail_reader.ts";
 import { DLQ_HEADERS } from "../lib/dead_letter.ts";
 import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
-import { type DeadLetterInput, type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
+import { type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { encodeOrder } from "../lib/order.ts";
 import { permissionFlags } from "../lib/permissions.ts";
@@ -46,6 +48,7 @@ const SIZES = FULL
     trackerKills: 20_000,
     poison: 10_000,
     newGroup: 5_000,
+    largeTrail: 200_000,
   }
   : {
     baseline: 2_000,
@@ -56,6 +59,7 @@ const SIZES = FULL
     trackerKills: 5_000,
     poison: 1_000,
     newGroup: 1_000,
+    largeTrail: 20_000,
   };
 
 interface Row {
@@ -98,8 +102,8 @@ function figures(report: DeliveryReport, orders: number, recoverSeconds = "-") {
     acknowledged: report.counts.acknowledged,
     audited: report.counts.audited,
     deadLettered: report.counts.deadLettered,
-    lost: report.lost.length,
-    duplicates: report.duplicateOffsets.length + report.duplicateOrders.length,
+    lost: report.counts.lost,
+    duplicates: report.counts.duplicateOffsets + report.counts.duplicateOrders,
     recoverSeconds,
   };
 }
@@ -121,7 +125,9 @@ function tracker(env: Record<string, string>): EntryProcess {
 async function readDeadLetters(dlqTopic: string, expected: number) {
   const kafka = createKafka({ brokers: testBrokers(), clientId: "faults" });
   const consumer = kafka.consumer({ groupId: uniqueName("dlq") });
-  const letters: Array<DeadLetterInput & { errorClass: string; key: string }> = [];
+  const letters: Array<
+    { topic: string; partition: number; offset: number; errorClass: string; key: string }
+  > = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
@@ -571,9 +577,9 @@ Deno.test("fault 8: a second tracker joins mid-stream and is SIGKILLed — nothi
       });
       assertEquals(own.duplicateOffsets, [], `${file} audits no offset twice`);
     }
-    const crossMember = report.duplicateOffsets.length;
+    const crossMember = report.counts.duplicateOffsets;
     console.log(`[8 second tracker killed] offsets audited by both members: ${crossMember}`);
-    const pass = report.lost.length === 0 &&
+    const pass = report.counts.lost === 0 &&
       report.partitions.every((p) => p.gaps.length === 0 && !p.committedTooFar);
     record("8 second tracker killed", figures(report, count, `${recover.toFixed(1)} s`), pass);
     assert(pass, formatReport(report));
@@ -747,6 +753,117 @@ Deno.test("fault 10: each process is denied what is outside its scope", async (t
     duplicates: 0,
     recoverSeconds: `${denied} denials`,
   }, denied === expectations.filter((e) => e[3] === "denied").length);
+});
+
+/** The highest resident memory of a process until it exits (sampled with ps every 20 ms). */
+async function peakRssMiB(entry: EntryProcess): Promise<number> {
+  let peak = 0;
+  const pid = String(entry.child.pid);
+  while (entry.status() === undefined) {
+    const { stdout } = await new Deno.Command("ps", {
+      args: ["-o", "rss=", "-p", pid],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const kib = Number(new TextDecoder().decode(stdout).trim() || 0);
+    peak = Math.max(peak, kib / 1024);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await entry.exited;
+  assert(peak > 0, "the process's memory was sampled");
+  return peak;
+}
+
+/** The `ms` figure of the newest ready record in a tracker's health log. */
+async function readyMs(dataDir: string): Promise<number> {
+  let ms = NaN;
+  for (const line of (await Deno.readTextFile(join(dataDir, "tracker.log"))).split("\n")) {
+    const parsed = parseHealthLine(line);
+    if (
+      parsed.ok && parsed.entry.kind === "lifecycle" && parsed.entry.lifecycle.phase === "ready"
+    ) {
+      ms = Number(parsed.entry.lifecycle.ms);
+    }
+  }
+  return ms;
+}
+
+Deno.test({
+  name:
+    "fault 12: a large trail — the tracker starts as fast as on an empty one, monitor --once and verify stay fast, verify's memory stays flat",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const count = SIZES.largeTrail;
+    // Not kept for the personal-data scan: hundreds of MB of orders would only slow it.
+    const { work, env, acksLog } = await setupPipeline("f12");
+    const auditFile = join(env.DATA_DIR, "tracker.events");
+    const producer = spawnEntry("producer", {
+      env,
+      args: ["--count", String(count), "--rate", "0", "--acks-log", acksLog],
+    });
+    const first = tracker(env);
+    try {
+      assertEquals((await producer.exited).code, 0, producer.output());
+      await waitForAuditLines([auditFile], count, { timeoutMs: 300_000 });
+      assertEquals((await stopEntry(first)).code, 0, first.output());
+      const trailBytes = (await trailSegments(auditFile)).bytes;
+
+      const emptyEnv = { ...env, DATA_DIR: join(work.dir, "empty") };
+      const onEmpty = tracker(emptyEnv);
+      await waitFor(
+        "ready on an empty trail",
+        () => /Tracker ready/.test(onEmpty.output()) || undefined,
+      );
+      assertEquals((await stopEntry(onEmpty)).code, 0, onEmpty.output());
+      const again = tracker(env);
+      await waitFor(
+        "ready on the large trail",
+        () => /Tracker ready/.test(again.output()) || undefined,
+      );
+      assertEquals((await stopEntry(again)).code, 0, again.output());
+      const emptyMs = await readyMs(emptyEnv.DATA_DIR);
+      const fullMs = await readyMs(env.DATA_DIR);
+
+      const monitorStarted = performance.now();
+      const once = spawnEntry("monitor", { env, args: ["--once"] });
+      assertEquals((await once.exited).code, 0, once.output());
+      const monitorSeconds = (performance.now() - monitorStarted) / 1000;
+      assertMatch(once.output(), new RegExp(`audited ${count >= 10_000 ? "[\\d.]+k" : count}`));
+
+      const verifyStarted = performance.now();
+      const check = spawnEntry("verify", { env, args: ["--offline", "--acks-log", acksLog] });
+      const verifyPeakMiB = await peakRssMiB(check);
+      const verifySeconds = (performance.now() - verifyStarted) / 1000;
+      assertEquals(check.status()?.code, 0, check.output());
+      assertMatch(check.output(), /OK: nothing lost/);
+
+      console.log(
+        `[12 large trail] ${count} events, ${
+          (trailBytes / 1e6).toFixed(0)
+        } MB: tracker ready in ${fullMs} ms ` +
+          `(empty trail ${emptyMs} ms); monitor --once ${monitorSeconds.toFixed(1)} s; ` +
+          `verify ${verifySeconds.toFixed(1)} s, peak ${verifyPeakMiB.toFixed(0)} MiB`,
+      );
+      const pass = fullMs <= emptyMs + 1_000 && monitorSeconds < 3 && verifyPeakMiB < 200;
+      record("12 large trail", {
+        orders: count,
+        acknowledged: count,
+        audited: count,
+        deadLettered: 0,
+        lost: 0,
+        duplicates: 0,
+        recoverSeconds: `ready +${fullMs - emptyMs} ms`,
+      }, pass);
+      assert(
+        pass,
+        `ready ${fullMs} vs ${emptyMs} ms, monitor ${monitorSeconds} s, verify ${verifyPeakMiB} MiB`,
+      );
+    } finally {
+      await stopEntry(producer, "SIGKILL");
+      await stopEntry(first, "SIGKILL");
+      await work.remove();
+    }
+  },
 });
 
 Deno.test("fault 11: no customer personal data in any health log after the runs above", async () => {

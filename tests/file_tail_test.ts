@@ -102,20 +102,25 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a file replaced by a new one (rotation) is read from the start, with reset",
+  name: "a rotated file is read to its end, then its successor from the start, without reset",
   permissions,
   async fn() {
     await withFile(async (path, dir) => {
       const tail = new FileTail(path);
-      await append(path, "old-1\nold-2\nold-partial");
+      await append(path, "old-1\nold-2\n");
       assertEquals((await tail.poll()).lines, ["old-1", "old-2"]);
-      // The successor is larger than what was read: only its identity tells it apart.
-      const next = join(dir, "tracker.events.next");
-      await append(next, "new-1\nnew-2\nnew-3\nnew-4\nnew-5\n");
-      await Deno.rename(next, path);
+      // The writer adds a last line, renames the file away and starts a new one
+      // that is larger than what was read: only its identity tells it apart.
+      await append(path, "old-3\n");
+      await Deno.rename(path, join(dir, "tracker.log.1"));
+      await append(path, "new-1\nnew-2\nnew-3\nnew-4\nnew-5\n");
+      const first = await tail.poll();
+      assertEquals(first.lines, ["old-3"]);
+      assertEquals(first.reset, false);
+      assertEquals(first.behindBytes > 0, true, "the new file waits");
       assertEquals(await tail.poll(), {
         lines: ["new-1", "new-2", "new-3", "new-4", "new-5"],
-        reset: true,
+        reset: false,
         behindBytes: 0,
       });
       assertEquals(await tail.poll(), { lines: [], reset: false, behindBytes: 0 });
@@ -124,7 +129,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a deleted file resets once, and the file that comes back is read from the start",
+  name: "a deleted file is read to its end, and the file that comes back from the start",
   permissions,
   async fn() {
     await withFile(async (path) => {
@@ -132,10 +137,23 @@ Deno.test({
       await append(path, "a\nb\n");
       assertEquals((await tail.poll()).lines, ["a", "b"]);
       await Deno.remove(path);
-      assertEquals(await tail.poll(), { lines: [], reset: true, behindBytes: 0 });
-      assertEquals(await tail.poll(), { lines: [], reset: false, behindBytes: 0 }, "reported once");
+      assertEquals(await tail.poll(), { lines: [], reset: false, behindBytes: 0 });
+      assertEquals(await tail.poll(), { lines: [], reset: false, behindBytes: 0 });
       await append(path, "c\n");
       assertEquals((await tail.poll()).lines, ["c"]);
+    });
+  },
+});
+
+Deno.test({
+  name: "a tail can start part-way into the file it finds first",
+  permissions,
+  async fn() {
+    await withFile(async (path) => {
+      await append(path, "skip\nkeep\n");
+      const tail = new FileTail(path, { startAt: 5 });
+      assertEquals((await tail.poll()).lines, ["keep"]);
+      tail.close();
     });
   },
 });

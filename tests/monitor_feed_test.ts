@@ -42,14 +42,37 @@ function auditLine(offset: number, fields: Record<string, unknown> = {}): string
 }
 
 async function withFiles(
-  fn: (paths: { healthLog: string; auditFile: string; dir: string }) => Promise<void>,
+  fn: (
+    paths: { healthLog: string; auditFile: string; checkpointFile: string; dir: string },
+  ) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ dir: ROOT });
   try {
-    await fn({ healthLog: join(dir, "tracker.log"), auditFile: join(dir, "tracker.events"), dir });
+    await fn({
+      healthLog: join(dir, "tracker.log"),
+      auditFile: join(dir, "tracker.events"),
+      checkpointFile: join(dir, "tracker.checkpoint"),
+      dir,
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+function headerLine(segment: number, trailId = "trail-1"): string {
+  return JSON.stringify({
+    trail_segment: segment,
+    trail_id: trailId,
+    epoch: {
+      number: 1,
+      cluster_id: "c",
+      topic: "orders",
+      started_at: AT,
+      reason: "a new trail",
+      continues_offsets: false,
+    },
+    created_at: AT,
+  });
 }
 
 async function catchUp(feed: MonitorFeed): Promise<void> {
@@ -62,7 +85,8 @@ Deno.test({
   name: "a bad line is counted, never fatal, and never reaches the figures",
   permissions,
   async fn() {
-    await withFiles(async ({ healthLog, auditFile }) => {
+    await withFiles(async (files) => {
+      const { healthLog, auditFile } = files;
       const badHealth = [
         "not json",
         "[1, 2]",
@@ -87,8 +111,9 @@ Deno.test({
         [auditLine(0), ...badAudit, auditLine(7, { outcome: "dead_lettered", status: null }), ""]
           .join("\n"),
       );
-      const feed = new MonitorFeed({ healthLog, auditFile });
+      const feed = new MonitorFeed(files);
       await catchUp(feed);
+      feed.close();
       const view = feed.model.view(Date.parse(AT) + 1_000);
       assertEquals(view.figures.unreadableLines, badHealth.length + badAudit.length);
       assertEquals(
@@ -101,19 +126,92 @@ Deno.test({
 });
 
 Deno.test({
-  name: "when either file starts over, every figure starts over",
+  name: "a rotated trail is followed into its next segment without losing a line",
   permissions,
   async fn() {
-    await withFiles(async ({ healthLog, auditFile, dir }) => {
+    await withFiles(async (files) => {
+      const { auditFile } = files;
+      await Deno.writeTextFile(
+        auditFile,
+        [headerLine(1), auditLine(0), auditLine(1), ""].join("\n"),
+      );
+      const feed = new MonitorFeed(files);
+      await catchUp(feed);
+      assertEquals(feed.model.view(Date.parse(AT)).figures.total, 2);
+      // The tracker appends, rotates (the active file becomes segment 1), and goes on.
+      await Deno.writeTextFile(auditFile, auditLine(2) + "\n", { append: true });
+      await Deno.rename(auditFile, `${auditFile}.000001`);
+      await Deno.writeTextFile(auditFile, [headerLine(2), auditLine(3), ""].join("\n"));
+      await catchUp(feed);
+      feed.close();
+      const view = feed.model.view(Date.parse(AT));
+      assertEquals(view.figures.total, 4);
+      assertEquals(view.figures.unreadableLines, 0);
+    });
+  },
+});
+
+Deno.test({
+  name: "with a checkpoint the feed starts from its totals and counts only what follows it",
+  permissions,
+  async fn() {
+    await withFiles(async (files) => {
+      const { auditFile, checkpointFile } = files;
+      const before = [headerLine(1), auditLine(0), auditLine(1)].join("\n") + "\n";
+      await Deno.writeTextFile(auditFile, before + auditLine(2, { status: "paid" }) + "\n");
+      const totals = {
+        lines: 1_000_002,
+        audited: 1_000_000,
+        dead_lettered: 2,
+        duplicate: 0,
+        by_status: { created: 1_000_000, paid: 0, shipped: 0, delivered: 0, cancelled: 0 },
+      };
+      await Deno.writeTextFile(
+        checkpointFile,
+        JSON.stringify({
+          format: "order-tracking/trail-checkpoint",
+          version: 1,
+          trail_id: "trail-1",
+          written_at: AT,
+          position: { segment: 1, bytes: new TextEncoder().encode(before).length },
+          epoch: JSON.parse(headerLine(1)).epoch,
+          totals,
+          deleted: { segments: 0, bytes: 0 },
+          state: { offsets: [], event_keys: "", open_orders: "" },
+        }),
+      );
+      const feed = new MonitorFeed(files);
+      await catchUp(feed);
+      feed.close();
+      const view = feed.model.view(Date.parse(AT) + 1_000);
+      assertEquals(view.figures.total, 1_000_003, "the checkpoint's lines and the one after it");
+      assertEquals(view.lifecycle.paid, 1);
+      assertEquals(view.events.length, 3, "lines before the checkpoint still show as events");
+    });
+  },
+});
+
+Deno.test({
+  name: "a trail replaced by another, or a truncated health log, starts every figure over",
+  permissions,
+  async fn() {
+    await withFiles(async (files) => {
+      const { healthLog, auditFile, dir } = files;
       await Deno.writeTextFile(healthLog, HEALTH_LINE + "\n");
-      await Deno.writeTextFile(auditFile, [0, 1, 2].map((n) => auditLine(n) + "\n").join(""));
-      const feed = new MonitorFeed({ healthLog, auditFile });
+      await Deno.writeTextFile(
+        auditFile,
+        [headerLine(1), ...[0, 1, 2].map((n) => auditLine(n)), ""].join("\n"),
+      );
+      const feed = new MonitorFeed(files);
       await catchUp(feed);
       assertEquals(feed.model.view(Date.parse(AT)).figures.total, 3);
 
-      // A new trail replaces the old one: the old counts must not mix with the new.
+      // Another trail takes this one's place: the old counts must not mix with the new.
       const next = join(dir, "next");
-      await Deno.writeTextFile(next, auditLine(0, { status: "paid" }) + "\n");
+      await Deno.writeTextFile(
+        next,
+        [headerLine(1, "trail-2"), auditLine(0, { status: "paid" }), ""].join("\n"),
+      );
       await Deno.rename(next, auditFile);
       await catchUp(feed);
       const view = feed.model.view(Date.parse(AT));
@@ -124,6 +222,7 @@ Deno.test({
       // The health log truncated: the same.
       await Deno.writeTextFile(healthLog, "");
       await catchUp(feed);
+      feed.close();
       assertEquals(feed.model.view(Date.parse(AT)).logs.length, 0);
       assertEquals(feed.model.view(Date.parse(AT)).figures.total, 1);
     });

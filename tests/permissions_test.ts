@@ -20,10 +20,11 @@ Deno.test({
       assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/producer");
       assertEquals(flag(flags, "--allow-run"), undefined);
     });
-    await t.step("producer with an outcomes file may write that file too", () => {
-      const withLog = resolveConfig({}, ["--acks-log", "/tmp/acks.jsonl"]);
+    await t.step("producer with an outcomes file elsewhere may use that file's directory", () => {
+      const withLog = resolveConfig({}, ["--acks-log", "/tmp/run-1/acks.jsonl"]);
       const flags = permissionFlags("producer", withLog, { projectDir });
-      assertEquals(flag(flags, "--allow-write"), "--allow-write=data/producer,/tmp/acks.jsonl");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=data/producer,/tmp/run-1");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=data/producer,/tmp/run-1");
     });
     await t.step("tracker: the brokers and its data directory", () => {
       const flags = permissionFlags("tracker", config, { projectDir });
@@ -32,15 +33,17 @@ Deno.test({
       assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders");
       assertEquals(flag(flags, "--allow-run"), undefined);
     });
-    await t.step("monitor: no network, reads only the tracker's files and terminal data", () => {
-      const flags = permissionFlags("monitor", config, { projectDir });
-      assertEquals(flag(flags, "--allow-net"), undefined);
-      assertEquals(flag(flags, "--allow-write"), undefined);
-      const read = flag(flags, "--allow-read")!;
-      assert(read.includes("/srv/orders/tracker.events"));
-      assert(read.includes("/srv/orders/tracker.log"));
-      assert(!read.split(/[=,]/).includes("/srv/orders"), "not the whole data directory");
-    });
+    await t.step(
+      "monitor: no network, no writes, reads the data directory and terminal data",
+      () => {
+        const flags = permissionFlags("monitor", config, { projectDir });
+        assertEquals(flag(flags, "--allow-net"), undefined);
+        assertEquals(flag(flags, "--allow-write"), undefined);
+        const read = flag(flags, "--allow-read")!.split(/[=,]/);
+        assert(read.includes("/srv/orders"), "the trail's segments, checkpoint and health log");
+        assert(!read.includes("/"), "not the whole file system");
+      },
+    );
     await t.step("no process is given everything", () => {
       for (const role of ["producer", "tracker", "monitor", "topics", "broker", "start"] as const) {
         const flags = permissionFlags(role, config, { projectDir });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "./assert.ts";
 import {
   auditLineCount as auditedCount,
+  readAuditRecords,
   setupPipeline,
   spawnEntry,
   stopEntry as stop,
@@ -87,7 +88,7 @@ Deno.test("on start a torn last audit line is quarantined and logged; corruption
     assertEquals((await stop(tracker)).code, 0, tracker.output());
     const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
     assertMatch(health, /Repaired the audit trail: moved a torn last line \(29 bytes\)/);
-    assertEquals(await Deno.readTextFile(auditFile), "");
+    assertEquals(await readAuditRecords(auditFile), [], "only the new epoch's header is left");
     assertEquals(
       await Deno.readTextFile(join(env.DATA_DIR, "tracker.events.quarantine")),
       '{"timestamp":"2026-11-25T12:0\n',
@@ -97,7 +98,10 @@ Deno.test("on start a torn last audit line is quarantined and logged; corruption
     const refused = spawnEntry("tracker", { env });
     const status = await refused.exited;
     assertEquals(status.code, 1);
-    assertMatch(refused.output(), /tracker\.events is corrupt \(Cannot parse audit line 1/);
+    assertMatch(
+      refused.output(),
+      /Cannot start tracker: the audit trail is corrupt \(.*tracker\.events: Cannot parse audit line 1/,
+    );
   } finally {
     await work.remove();
   }

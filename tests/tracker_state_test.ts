@@ -46,7 +46,7 @@ Deno.test({
     });
     await t.step("a rejected message's offset also counts as done", () => {
       state.apply(deadLetterRecord(0, at(9, 2), { class: "schema", message: "x" }));
-      assertEquals(state.maxOffsets.get("orders/2"), 9);
+      assertEquals(state.lastOffsets("orders").get(2), 9);
     });
   },
 });
@@ -80,5 +80,42 @@ Deno.test({
     state.keepPartitions(new Set([0, 1]));
     assertEquals(state.decide(at(5, 2), { ok: true, order: event(id, "delivered") }).kind, "audit");
     assertEquals(state.openOrders, 0);
+  },
+});
+
+Deno.test({
+  name: "a snapshot restores the same decisions, with entries in their age order",
+  permissions: "none",
+  fn() {
+    const limits = { maxOpenOrders: 3, maxEventKeys: 5 };
+    const state = new TrackerState(limits);
+    const ids = Array.from({ length: 6 }, (_, i) => `${i}0000000-0000-4000-8000-000000000000`);
+    ids.forEach((id, i) => state.apply(auditedRecord(0, at(i, i % 2), event(id, "created"))));
+    state.apply(auditedRecord(0, at(6), event(ids[5]!, "paid")));
+    const snapshot = state.snapshot();
+    const copy = TrackerState.restore(JSON.parse(JSON.stringify(snapshot)), limits);
+    assertEquals(copy.snapshot(), snapshot);
+    assertEquals(snapshot.openOrders.map(([id]) => id), [ids[3], ids[4], ids[5]]);
+    assertEquals(snapshot.eventKeys.length, 5);
+    // One more order evicts the oldest in both.
+    for (const s of [state, copy]) s.apply(auditedRecord(0, at(7), event(ids[0]!, "paid")));
+    assertEquals(copy.snapshot(), state.snapshot());
+    assertEquals(
+      copy.decide(at(3, 1), { ok: true, order: event(ids[3]!, "created") }).kind,
+      "redelivered",
+    );
+  },
+});
+
+Deno.test({
+  name: "a new epoch forgets offsets but still knows audited events",
+  permissions: "none",
+  fn() {
+    const state = new TrackerState();
+    const id = "d0000000-0000-4000-8000-000000000000";
+    state.apply(auditedRecord(0, at(40), event(id, "created")));
+    state.resetOffsets();
+    assertEquals(state.lastOffsets("orders").size, 0);
+    assertEquals(state.decide(at(0), { ok: true, order: event(id, "created") }).kind, "duplicate");
   },
 });

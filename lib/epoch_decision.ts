@@ -1,0 +1,79 @@
+/**
+ * Does the trail's current epoch still describe what the tracker consumes?
+ * A trail written against one cluster or topic must never be used to skip
+ * messages of another: offsets there mean other messages. From the epoch on
+ * record and what the cluster says now, a verdict: the same epoch; adopt a
+ * trail written before epochs were recorded (same offsets, nothing went back);
+ * or a new epoch, with the reason. Pure.
+ */
+import type { TrailEpoch } from "./audit_record.ts";
+
+export type EpochVerdict =
+  | { kind: "same" }
+  /** Keep the offsets, record the cluster: a trail from before epochs, consistent with it. */
+  | { kind: "adopt"; reason: string }
+  /** Forget the offsets and audit everything from here on. */
+  | { kind: "new"; reason: string };
+
+/**
+ * @param observed.clusterId the cluster id the brokers report now
+ * @param observed.topic the topic the tracker consumes
+ * @param observed.hasRecords whether the trail holds any audit record yet
+ * @param observed.offsetsWentBack why the topic's offsets are behind the trail, if they are
+ */
+export function judgeEpoch(
+  epoch: TrailEpoch,
+  observed: {
+    clusterId: string;
+    topic: string;
+    hasRecords: boolean;
+    offsetsWentBack: string | undefined;
+  },
+): EpochVerdict {
+  const { clusterId, topic, hasRecords, offsetsWentBack } = observed;
+  if (epoch.cluster_id === null) {
+    if (!hasRecords) return { kind: "new", reason: "a new trail" };
+    if (offsetsWentBack !== undefined) {
+      return {
+        kind: "new",
+        reason: `a trail from before epochs were recorded, and ${offsetsWentBack}`,
+      };
+    }
+    return { kind: "adopt", reason: "a trail from before epochs were recorded" };
+  }
+  if (epoch.cluster_id !== clusterId) {
+    return {
+      kind: "new",
+      reason:
+        `another Kafka cluster (${clusterId}; the trail was written against ${epoch.cluster_id})`,
+    };
+  }
+  if (epoch.topic !== topic) {
+    return { kind: "new", reason: `another topic (${topic}; the trail was of ${epoch.topic})` };
+  }
+  if (offsetsWentBack !== undefined) {
+    return { kind: "new", reason: `the topic's offsets went back: ${offsetsWentBack}` };
+  }
+  return { kind: "same" };
+}
+
+/**
+ * Why the topic's offsets are behind what the trail audited, or undefined:
+ * a partition whose end offset is not past the trail's last offset there (a
+ * recreated topic, a wiped broker, an unclean leader election).
+ */
+export function offsetsBehindTrail(
+  endOffsets: ReadonlyMap<number, number>,
+  lastAudited: ReadonlyMap<number, number>,
+): string | undefined {
+  for (const [partition, audited] of lastAudited) {
+    const end = endOffsets.get(partition);
+    if (end === undefined) {
+      return `partition ${partition} no longer exists, but the trail has audited it up to offset ${audited}`;
+    }
+    if (end <= audited) {
+      return `partition ${partition} ends at offset ${end}, but the trail has audited it up to offset ${audited}`;
+    }
+  }
+  return undefined;
+}

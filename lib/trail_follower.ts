@@ -1,0 +1,146 @@
+/**
+ * Follows a segmented trail as it grows, segment by segment: from a starting
+ * position (the checkpoint's, or the oldest segment), through every closed
+ * segment in number order, into the active one, and on when the active one is
+ * rotated (renamed to the next number) while being read. Each line comes with
+ * its segment and the byte where it ends, so a reader can tell lines before a
+ * checkpoint from lines after it. At most `maxBytesPerPoll` per poll. A
+ * segment deleted by retention before it was read is skipped and counted.
+ */
+import { LineSplitter } from "./file_tail.ts";
+import { closedSegments, segmentPath } from "./segmented_log.ts";
+
+export interface FollowedLine {
+  text: string;
+  segment: number;
+  /** The byte offset just after this line in its segment. */
+  end: number;
+}
+
+export interface FollowerPoll {
+  lines: FollowedLine[];
+  /**
+   * True when the trail was replaced by another (its segments no longer reach
+   * the one being read): reading starts again from its oldest segment.
+   */
+  reset: boolean;
+  /** Bytes known to be unread (> 0 while a backlog remains). */
+  behindBytes: number;
+}
+
+export class TrailFollower {
+  readonly #path: string;
+  readonly #maxBytes: number;
+  #segment: number | undefined;
+  #offset: number;
+  #file: Deno.FsFile | null = null;
+  /** Whether the open file is the active segment (opened at `path`, not by its number). */
+  #openedActive = false;
+  #inode: number | null = null;
+  #lines = new LineSplitter();
+  /** Segments deleted by retention before this follower read them. */
+  skippedSegments = 0;
+
+  constructor(
+    path: string,
+    { start, maxBytesPerPoll = 4 * 1024 * 1024 }: {
+      start?: { segment: number; bytes: number };
+      maxBytesPerPoll?: number;
+    } = {},
+  ) {
+    this.#path = path;
+    this.#maxBytes = maxBytesPerPoll;
+    this.#segment = start?.segment;
+    this.#offset = start?.bytes ?? 0;
+  }
+
+  /** Lines too long to keep, skipped. */
+  get skippedLines(): number {
+    return this.#lines.skippedLines;
+  }
+
+  /** Opens the segment to read next: "open", "wait" (not there yet) or "replaced". */
+  async #open(): Promise<"open" | "wait" | "replaced"> {
+    const closed = await closedSegments(this.#path);
+    const active = (closed.at(-1) ?? 0) + 1;
+    if (this.#segment === undefined) this.#segment = closed[0] ?? active;
+    if (closed.length > 0 && this.#segment < closed[0]!) {
+      this.skippedSegments += closed[0]! - this.#segment;
+      this.#segment = closed[0]!;
+      this.#offset = 0;
+    }
+    if (this.#segment > active) {
+      // The segment before this one was renamed away, yet no closed segment has
+      // its number: not a rotation, another trail in this one's place.
+      this.#segment = undefined;
+      this.#offset = 0;
+      return "replaced";
+    }
+    this.#openedActive = this.#segment === active;
+    const path = this.#openedActive ? this.#path : segmentPath(this.#path, this.#segment);
+    try {
+      this.#file = await Deno.open(path, { read: true });
+    } catch (error) {
+      // Between the rename of a rotation and the new active file: look again.
+      if (error instanceof Deno.errors.NotFound) return "wait";
+      throw error;
+    }
+    this.#inode = (await this.#file.stat()).ino;
+    return "open";
+  }
+
+  /** Whether the open active segment has been renamed away (rotated). */
+  async #rotatedAway(): Promise<boolean> {
+    if (!this.#openedActive) return true; // A closed segment never grows.
+    try {
+      return (await Deno.stat(this.#path)).ino !== this.#inode;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return true;
+      throw error;
+    }
+  }
+
+  /** Reads what was appended since the last poll. */
+  async poll(): Promise<FollowerPoll> {
+    const lines: FollowedLine[] = [];
+    let budget = this.#maxBytes;
+    while (budget > 0) {
+      if (this.#file === null) {
+        const opened = await this.#open();
+        if (opened === "wait") return { lines, reset: false, behindBytes: 0 };
+        if (opened === "replaced") return { lines: [], reset: true, behindBytes: 1 };
+      }
+      const file = this.#file!;
+      const { size } = await file.stat();
+      const toRead = Math.max(0, Math.min(size - this.#offset, budget));
+      const buffer = new Uint8Array(toRead);
+      await file.seek(this.#offset, Deno.SeekMode.Start);
+      let read = 0;
+      while (read < toRead) {
+        const n = await file.read(buffer.subarray(read));
+        if (n === null) break;
+        read += n;
+      }
+      budget -= read;
+      for (const { text, end } of this.#lines.splitAt(buffer.subarray(0, read), this.#offset)) {
+        lines.push({ text, segment: this.#segment!, end });
+      }
+      this.#offset += read;
+      if (this.#offset < size) return { lines, reset: false, behindBytes: size - this.#offset };
+      if (!await this.#rotatedAway()) return { lines, reset: false, behindBytes: 0 };
+      // This segment is complete: on to the next one.
+      file.close();
+      this.#file = null;
+      this.#lines.clear();
+      this.#segment!++;
+      this.#offset = 0;
+    }
+    return { lines, reset: false, behindBytes: 1 };
+  }
+
+  /** Stops following; closes the open segment. */
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+}

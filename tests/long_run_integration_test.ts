@@ -1,0 +1,294 @@
+/**
+ * Integration: the tracker against what days of running bring — a backlog of
+ * large rejected orders, a dead-letter topic that goes away, a trail carried
+ * over to another cluster, a topic deleted and created again. Real processes,
+ * the test broker, and for the other cluster a second broker of its own.
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import {
+  auditLineCount,
+  readAuditRecords,
+  setupPipeline,
+  spawnEntry,
+  stopEntry,
+  testBrokerConfig,
+  testBrokers,
+  verifyDelivery,
+  waitFor,
+  waitForAuditLines,
+} from "./support.ts";
+import { resolveConfig } from "../lib/config.ts";
+import { committedOffsets, createKafka, ensureTopics, withAdmin } from "../lib/kafka.ts";
+import { createOrderGenerator } from "../lib/order_generator.ts";
+import { formatReport } from "../lib/delivery_check.ts";
+import { readTrail } from "../lib/trail_reader.ts";
+import { brokerDown, brokerUp } from "../tasks/_broker.ts";
+
+/** Orders of ~1.5 KB whose total does not add up: each one a dead letter of that size. */
+function rejectedOrders(count: number, seed: number): Array<{ key: string; value: string }> {
+  const generator = createOrderGenerator({ seed });
+  return Array.from({ length: count }, () => {
+    const order = generator.next();
+    return {
+      key: order.order_id,
+      value: JSON.stringify({ ...order, total: order.total + 100 }),
+    };
+  });
+}
+
+async function send(
+  brokers: readonly string[],
+  topic: string,
+  messages: Array<{ key: string; value: string }>,
+): Promise<void> {
+  const producer = createKafka({ brokers, clientId: "long-run-test" }).producer();
+  await producer.connect();
+  try {
+    // Sends of 200: a test's own sends must stay under the broker's limit too.
+    for (let i = 0; i < messages.length; i += 200) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 200) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The epochs the trail's segment headers record, in order. */
+async function epochs(auditFile: string): Promise<Array<{ number: number; reason: string }>> {
+  const found: Array<{ number: number; reason: string }> = [];
+  await readTrail(auditFile, (line) => {
+    if (line.kind !== "header") return;
+    const { number, reason } = line.header.epoch;
+    if (found.at(-1)?.number !== number) found.push({ number, reason });
+  });
+  return found;
+}
+
+Deno.test("a backlog of thousands of large rejected orders, then valid ones: all dead-lettered, all audited, the tracker alive", async () => {
+  const { dlqTopic, topic, work, env } = await setupPipeline("backlog", { partitions: 1 });
+  const rejected = rejectedOrders(3_000, 31);
+  await send(testBrokers(), topic, rejected);
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  const tracker = spawnEntry("tracker", { env });
+  try {
+    const valid = spawnEntry("producer", { env, args: ["--count", "100", "--rate", "0"] });
+    assertEquals((await valid.exited).code, 0, valid.output());
+    await waitForAuditLines([auditFile], 3_100, { timeoutMs: 90_000 });
+    const records = await readAuditRecords(auditFile);
+    assertEquals(records.filter((r) => r.outcome === "dead_lettered").length, 3_000);
+    assertEquals(records.filter((r) => r.outcome === "audited").length, 100);
+    const ends = await withAdmin(
+      createKafka({ brokers: testBrokers(), clientId: "t" }),
+      (admin) => admin.fetchTopicOffsets(dlqTopic),
+    );
+    assertEquals(
+      ends.reduce((n, p) => n + Number(p.high), 0),
+      3_000,
+      "every letter published once",
+    );
+    assertEquals(tracker.status(), undefined, "the tracker is still running");
+    assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
+    assert(!/Cannot audit a batch|Consumer crashed/.test(tracker.output()), tracker.output());
+  } finally {
+    await stopEntry(tracker, "SIGKILL");
+    await work.remove();
+  }
+});
+
+Deno.test("a dead-letter topic that goes away: nothing committed, errors every few seconds, a clear exit within the bound", async () => {
+  const { dlqTopic, topic, work, env } = await setupPipeline("dlq-gone", { partitions: 1 });
+  const brokers = testBrokers();
+  const kafka = createKafka({ brokers, clientId: "t" });
+  const bounded = { ...env, DLQ_TIMEOUT_MS: "8000" };
+  const tracker = spawnEntry("tracker", { env: bounded });
+  try {
+    await waitFor("ready", () => /Tracker ready/.test(tracker.output()) ? true : undefined);
+    const valid = spawnEntry("producer", { env, args: ["--count", "20", "--rate", "0"] });
+    assertEquals((await valid.exited).code, 0, valid.output());
+    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 20);
+    await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [dlqTopic] }));
+    await send(brokers, topic, rejectedOrders(5, 32));
+    const started = Date.now();
+    const status = await waitFor("the tracker to give up", () => tracker.status(), {
+      timeoutMs: 60_000,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    assertEquals(status.code, 1, tracker.output());
+    assert(seconds < 30, `exited ${seconds.toFixed(1)} s after the poison arrived`);
+    assertMatch(
+      tracker.output(),
+      new RegExp(`Cannot audit a batch: Cannot publish dead letters to ${dlqTopic}: gave up after`),
+    );
+    const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
+    const retries = health.match(/Cannot publish 5 dead letters/g)?.length ?? 0;
+    assert(retries >= 2, `${retries} errors while it retried`);
+    const committed = await committedOffsets(brokers, { groupId: env.TRACKER_GROUP_ID, topic });
+    assertEquals(committed.get(0), 20, "nothing past the valid orders was committed");
+
+    // At the next start the tracker creates the topic again and goes on.
+    const again = spawnEntry("tracker", { env });
+    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 25);
+    assertEquals((await stopEntry(again)).code, 0, again.output());
+  } finally {
+    await stopEntry(tracker, "SIGKILL");
+    await work.remove();
+  }
+});
+
+Deno.test({
+  name:
+    "a trail carried to another cluster starts a new epoch: the new cluster's orders at reused offsets are all audited",
+  ignore: Deno.env.get("TEST_EXTERNAL_CLUSTER") === "1",
+  async fn() {
+    const base = testBrokerConfig();
+    const other = resolveConfig({
+      KAFKA_PORT: String(base.brokerPort + 100),
+      KAFKA_CONTROLLER_PORT: String(base.brokerPort + 101),
+      STATE_DIR: join(base.paths.stateDir, "other-cluster"),
+      KAFKA_PROVIDER: "jvm",
+      KAFKA_JARS_DIR: base.jarsDir,
+    });
+    const { topic, dlqTopic, work, env, acksLog } = await setupPipeline("moved");
+    const auditFile = join(env.DATA_DIR, "tracker.events");
+    try {
+      // 600 orders audited on the test broker (~200 offsets per partition).
+      const first = spawnEntry("producer", {
+        env,
+        args: ["--count", "600", "--rate", "0", "--acks-log", acksLog],
+      });
+      assertEquals((await first.exited).code, 0, first.output());
+      const a = spawnEntry("tracker", { env });
+      await waitForAuditLines([auditFile], 600);
+      assertEquals((await stopEntry(a)).code, 0, a.output());
+
+      // The same data directory against another cluster: offsets 0.. there are other orders.
+      await Deno.remove(other.paths.brokerDir, { recursive: true }).catch(() => {});
+      await brokerUp(other, { log: () => {} });
+      const otherEnv = { ...env, KAFKA_BROKERS: other.brokers.join(",") };
+      await ensureTopics(other.brokers, [
+        { topic, partitions: 3, replicationFactor: 1 },
+        { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+      ]);
+      const second = spawnEntry("producer", {
+        env: otherEnv,
+        args: ["--count", "90", "--rate", "0", "--acks-log", acksLog],
+      });
+      assertEquals((await second.exited).code, 0, second.output());
+      const b = spawnEntry("tracker", { env: otherEnv });
+      await waitForAuditLines([auditFile], 690, { timeoutMs: 60_000 });
+      assertEquals((await stopEntry(b)).code, 0, b.output());
+      assertMatch(b.output(), /Audit trail epoch 2 begins: another Kafka cluster/);
+      assertEquals((await epochs(auditFile)).map((e) => e.number), [1, 2]);
+      const report = await verifyDelivery({
+        topic,
+        groupId: env.TRACKER_GROUP_ID,
+        acksLog,
+        auditFiles: [auditFile],
+      });
+      // The committed offsets read here are the test broker's: compare what was lost only.
+      assertEquals(report.counts.lost, 0, formatReport(report));
+      assertEquals(report.counts.audited, 690);
+      assertEquals(report.spaces.length, 2);
+    } finally {
+      await brokerDown(other, { log: () => {} }).catch(() => {});
+      await work.remove();
+    }
+  },
+});
+
+/** Deletes a topic and creates it again (the broker may need a moment after the deletion). */
+async function recreate(topic: string): Promise<void> {
+  const kafka = createKafka({ brokers: testBrokers(), clientId: "t" });
+  await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [topic], timeout: 10_000 }));
+  await waitFor("the topic created again", async () => {
+    try {
+      const [outcome] = await ensureTopics(testBrokers(), [{
+        topic,
+        partitions: 3,
+        replicationFactor: 1,
+      }]);
+      return outcome?.state === "created" ? true : undefined;
+    } catch {
+      return undefined; // still being deleted
+    }
+  }, { timeoutMs: 30_000, intervalMs: 500 });
+}
+
+Deno.test("a topic deleted and created again starts a new epoch, whether it is smaller or larger than before", async (t) => {
+  const { topic, work, env, acksLog } = await setupPipeline("recreated");
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  const produce = async (count: number) => {
+    const producer = spawnEntry("producer", {
+      env,
+      args: ["--count", String(count), "--rate", "0", "--acks-log", acksLog],
+    });
+    assertEquals((await producer.exited).code, 0, producer.output());
+  };
+  const audit = async (lines: number) => {
+    const tracker = spawnEntry("tracker", { env });
+    await waitForAuditLines([auditFile], lines, { timeoutMs: 60_000 });
+    assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
+    return tracker.output();
+  };
+  try {
+    await produce(300);
+    await audit(300);
+    await t.step("smaller: the partitions now end before the trail's last offsets", async () => {
+      await recreate(topic);
+      await produce(30);
+      const output = await audit(330);
+      assertMatch(output, /Audit trail epoch 2 begins: the topic's offsets went back/);
+    });
+    await t.step(
+      "larger: it grew past the trail's offsets before the tracker came back",
+      async () => {
+        await recreate(topic);
+        await produce(600);
+        const output = await audit(930);
+        assertMatch(
+          output,
+          /Audit trail epoch 3 begins: the topic's offsets went back: .*holds another message/,
+        );
+      },
+    );
+    const records = await readAuditRecords(auditFile);
+    assertEquals(records.filter((r) => r.outcome === "audited").length, 930, "nothing skipped");
+    assertEquals((await epochs(auditFile)).map((e) => e.number), [1, 2, 3]);
+    const report = await verifyDelivery({
+      topic,
+      groupId: env.TRACKER_GROUP_ID,
+      acksLog,
+      auditFiles: [auditFile],
+    });
+    assertEquals(report.counts.lost, 0, formatReport(report));
+    assertEquals(report.counts.duplicateOffsets, 0, formatReport(report));
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("a restart with a large trail reads only what followed the checkpoint", async () => {
+  const { work, env } = await setupPipeline("restart");
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  try {
+    const producer = spawnEntry("producer", { env, args: ["--count", "2000", "--rate", "0"] });
+    assertEquals((await producer.exited).code, 0, producer.output());
+    const first = spawnEntry("tracker", { env });
+    await waitForAuditLines([auditFile], 2_000);
+    assertEquals((await stopEntry(first, "SIGKILL")).signal, "SIGKILL");
+    const second = spawnEntry("tracker", { env });
+    await waitFor("ready", () => /Tracker ready/.test(second.output()) ? true : undefined);
+    assertEquals((await stopEntry(second)).code, 0, second.output());
+    const third = spawnEntry("tracker", { env });
+    await waitFor("ready", () => /Tracker ready/.test(third.output()) ? true : undefined);
+    assertEquals((await stopEntry(third)).code, 0, third.output());
+    // The killed tracker left its checkpoint at its start: the second one read
+    // what followed it; after the second's clean stop the third read nothing.
+    assertMatch(second.output(), /2000 audit lines on record \(epoch 1; 2000 read at start\)/);
+    assertMatch(third.output(), /2000 audit lines on record \(epoch 1; 0 read at start\)/);
+    assertEquals(await auditLineCount([auditFile]), 2_000);
+  } finally {
+    await work.remove();
+  }
+});
