@@ -18,7 +18,6 @@ import {
   createKafka,
   type EachBatchPayload,
   ensureTopics,
-  isPermanentSendError,
   type Kafka,
   type KafkaMessage,
   type Producer,
@@ -34,7 +33,7 @@ import { type DeadLetterMessage, type SourceMessage, splitIntoSends } from "./de
 import { judgeEpoch, offsetsBehindTrail } from "./epoch_decision.ts";
 import { lifecycle } from "./health_record.ts";
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
-import { retryUntilDeadline } from "./retry.ts";
+import { awaitWithDeadline } from "./retry.ts";
 import { type TrackerCounters, TrackerMetrics } from "./tracker_metrics.ts";
 import type { Logger } from "./logging.ts";
 
@@ -48,6 +47,16 @@ export const METRICS_INTERVAL_MS = 5_000;
  * epoch begins: a newly elected leader's high watermark may lag for a moment.
  */
 const CONFIRM_OFFSETS_MS = 2_000;
+
+/** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first; rejects if `work` rejects in time. */
+function within(ms: number, work: Promise<unknown>): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
 class AuditWriteError extends Error {
@@ -163,25 +172,27 @@ async function ensureDeadLetterTopic(config: Config): Promise<void> {
   }
 }
 
-/** Publishes dead letters in sends under the broker's limit, each retried until DLQ_TIMEOUT_MS. */
+/** How often a dead-letter send still unacknowledged is reported. */
+const DLQ_REPORT_MS = 5_000;
+
+/**
+ * Publishes dead letters in sends under the broker's limit. The client retries
+ * each send itself (one idempotent send, no duplicates); while it is
+ * unacknowledged an error goes to the health log every few seconds, and after
+ * DLQ_TIMEOUT_MS the tracker gives up with one clear error.
+ */
 async function publishBounded(
   letters: readonly DeadLetterMessage[],
   { dlq, config, log }: Pick<ChunkContext, "dlq" | "config" | "log">,
 ): Promise<void> {
   for (const send of splitIntoSends(letters)) {
-    await retryUntilDeadline(() => publishDeadLetters(dlq, config.dlqTopic, send), {
+    await awaitWithDeadline(publishDeadLetters(dlq, config.dlqTopic, send), {
       deadlineMs: config.dlqTimeoutMs,
-      isPermanent: isPermanentSendError,
-      onRetry: ({ attempt, elapsedMs, error }) =>
+      reportEveryMs: DLQ_REPORT_MS,
+      onWait: (waitedMs) =>
         log.error(
-          "Cannot publish {count} dead letters to {topic} (attempt {attempt}, {seconds} s): {error}; retrying, nothing is committed meanwhile",
-          {
-            count: send.length,
-            topic: config.dlqTopic,
-            attempt,
-            seconds: Math.round(elapsedMs / 1000),
-            error: (error as Error).message,
-          },
+          "Cannot publish {count} dead letters to {topic}: unacknowledged for {seconds} s (the client retries); nothing is committed meanwhile",
+          { count: send.length, topic: config.dlqTopic, seconds: Math.round(waitedMs / 1000) },
         ),
     }).catch((error) => {
       throw new Error(
@@ -313,8 +324,8 @@ export async function runTracker(
   }
   const liveness = new Liveness({ now: Date.now() });
   const kafka = createKafka({ brokers: config.brokers, clientId: TRACKER_CLIENT_ID });
-  // Bounded retries: publishBounded retries the send itself until DLQ_TIMEOUT_MS.
-  const dlq = createIdempotentProducer(kafka, { retries: 3 });
+  // The client retries a send for as long as it takes; publishBounded bounds the wait.
+  const dlq = createIdempotentProducer(kafka);
   const consumer = createConsumer(kafka, { groupId: config.groupId });
   const context: ChunkContext = { config, kafka, trail, metrics, dlq, consumer, log };
   let failure: TrackerFailure | undefined;
@@ -451,11 +462,12 @@ export async function runTracker(
     // awaited here. After a failed write the state may be ahead of the disk:
     // no checkpoint then, the next start replays the trail instead.
     await chunkInHand.catch(() => {});
-    await consumer.stop().catch(() => {});
-    await consumer.disconnect().catch((e) =>
+    await within(CLOSE_TIMEOUT_MS, consumer.stop()).catch(() => {});
+    await within(CLOSE_TIMEOUT_MS, consumer.disconnect()).catch((e) =>
       log.warn("Cannot leave the group cleanly: {error}", { error: String(e) })
     );
-    await dlq.disconnect().catch(() => {});
+    // A dead-letter send abandoned at its deadline may still be retrying: do not wait for it.
+    await within(CLOSE_TIMEOUT_MS, dlq.disconnect()).catch(() => {});
     if (writeFailed) trail.abandon();
     else await trail.close();
     emitMetrics(true);

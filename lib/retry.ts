@@ -1,69 +1,48 @@
 /**
- * Retrying a transient failure for a bounded time: attempts with a growing
- * pause between them, each one told to the caller (a line in the health log
- * every few seconds), a permanent failure given up at once, and after the
- * deadline one clear error instead of a wait without end. Timers only; the
- * work is passed in.
+ * Waiting for an answer for a bounded time: the work runs once (the client
+ * retries it internally, so it stays idempotent), the caller is told every
+ * `reportEveryMs` while it is still unanswered (a line in the health log every
+ * few seconds), and after `deadlineMs` one clear error replaces a wait without
+ * end. A failure the work reports itself is rethrown at once. Timers only.
  */
 
-export interface RetryOptions {
-  /** Give up this long after the first attempt began (ms). */
-  deadlineMs: number;
-  /** Whether an error will fail again however often it is retried. */
-  isPermanent(error: unknown): boolean;
-  /** Told of each failed attempt that will be retried. */
-  onRetry(failure: { attempt: number; elapsedMs: number; error: unknown }): void;
-  /** First pause (ms); doubled after each attempt up to maxPauseMs. */
-  initialPauseMs?: number;
-  maxPauseMs?: number;
-}
-
-/** The retries ran out: carries the last error as its cause. */
-export class RetryDeadlineError extends Error {
-  override name = "RetryDeadlineError";
+/** The work was still unanswered at the deadline. */
+export class DeadlineError extends Error {
+  override name = "DeadlineError";
 }
 
 /**
- * Runs `attempt` until it succeeds, fails permanently (rethrown) or the
- * deadline passes (RetryDeadlineError). An attempt still running at the
- * deadline is abandoned, not awaited.
+ * Resolves with `work`'s result, rejects with its error, or rejects with a
+ * DeadlineError after `deadlineMs`; `onWait` is told of each `reportEveryMs`
+ * that passes unanswered. The work is abandoned, not cancelled, at the deadline.
  */
-export async function retryUntilDeadline<T>(
-  attempt: () => Promise<T>,
-  { deadlineMs, isPermanent, onRetry, initialPauseMs = 500, maxPauseMs = 5_000 }: RetryOptions,
+export async function awaitWithDeadline<T>(
+  work: Promise<T>,
+  { deadlineMs, reportEveryMs, onWait }: {
+    deadlineMs: number;
+    reportEveryMs: number;
+    onWait: (waitedMs: number) => void;
+  },
 ): Promise<T> {
   const started = Date.now();
-  let pause = initialPauseMs;
-  for (let n = 1;; n++) {
-    const left = deadlineMs - (Date.now() - started);
+  work.catch(() => {}); // Settled later if the deadline wins: nothing left to do with it.
+  for (;;) {
+    const waited = Date.now() - started;
+    const pause = Math.min(reportEveryMs, deadlineMs - waited);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), Math.max(0, left));
+    const tick = new Promise<"tick">((resolve) => {
+      timer = setTimeout(() => resolve("tick"), Math.max(0, pause));
     });
-    const run = attempt();
-    run.catch(() => {}); // Settled later if the deadline wins: nothing left to do with it.
-    let error: unknown;
     try {
-      const result = await Promise.race([run, timeout]);
-      if (result !== "timeout") return result as T;
-      error = new Error(`no answer within ${Math.round(deadlineMs / 1000)} s`);
-    } catch (caught) {
-      if (isPermanent(caught)) throw caught;
-      error = caught;
+      const result = await Promise.race([work, tick]);
+      if (result !== "tick") return result as T;
     } finally {
       clearTimeout(timer);
     }
-    const elapsedMs = Date.now() - started;
-    if (elapsedMs + Math.min(pause, maxPauseMs) >= deadlineMs) {
-      throw new RetryDeadlineError(
-        `gave up after ${n} attempts in ${Math.round(elapsedMs / 1000)} s: ${
-          (error as Error).message ?? String(error)
-        }`,
-        { cause: error },
-      );
+    const now = Date.now() - started;
+    if (now >= deadlineMs) {
+      throw new DeadlineError(`no answer within ${Math.round(deadlineMs / 1000)} s`);
     }
-    onRetry({ attempt: n, elapsedMs, error });
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, maxPauseMs);
+    onWait(now);
   }
 }

@@ -1,32 +1,28 @@
-/** Unit: bounded retries, driven by fake time. */
+/** Unit: waiting for an answer for a bounded time, driven by fake time. */
 import FakeTimers from "@sinonjs/fake-timers";
-import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
-import { RetryDeadlineError, retryUntilDeadline } from "../lib/retry.ts";
+import { assertEquals, assertMatch } from "./assert.ts";
+import { awaitWithDeadline, DeadlineError } from "../lib/retry.ts";
 
-const transient = new Error("Connection error: connect ECONNREFUSED");
-const permanent = Object.assign(new Error("MESSAGE_TOO_LARGE"), { permanent: true });
-const isPermanent = (e: unknown) => (e as { permanent?: boolean }).permanent === true;
+function fakeTime() {
+  return FakeTimers.install({ now: 0, toFake: ["Date", "setTimeout", "clearTimeout"] });
+}
 
 Deno.test({
-  name: "a transient failure is retried with a growing pause, told each time, until it succeeds",
+  name: "an answer that takes a while is awaited, with a report every few seconds meanwhile",
   permissions: "none",
   async fn() {
-    const clock = FakeTimers.install({ now: 0, toFake: ["Date", "setTimeout", "clearTimeout"] });
+    const clock = fakeTime();
     try {
-      let calls = 0;
       const told: number[] = [];
-      const done = retryUntilDeadline(() => {
-        calls++;
-        return calls < 4 ? Promise.reject(transient) : Promise.resolve("sent");
-      }, {
+      const answer = new Promise<string>((resolve) => setTimeout(() => resolve("acked"), 12_000));
+      const done = awaitWithDeadline(answer, {
         deadlineMs: 30_000,
-        isPermanent,
-        onRetry: ({ elapsedMs }) => told.push(elapsedMs),
+        reportEveryMs: 5_000,
+        onWait: (ms) => told.push(ms),
       });
-      await clock.tickAsync(10_000);
-      assertEquals(await done, "sent");
-      assertEquals(calls, 4);
-      assertEquals(told, [0, 500, 1_500], "pauses of 0.5, 1 and 2 s");
+      await clock.tickAsync(13_000);
+      assertEquals(await done, "acked");
+      assertEquals(told, [5_000, 10_000]);
     } finally {
       clock.uninstall();
     }
@@ -34,24 +30,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a failure that lasts ends in one clear error at the deadline, never a wait without end",
+  name: "no answer at all ends in one clear error at the deadline, never a wait without end",
   permissions: "none",
   async fn() {
-    const clock = FakeTimers.install({ now: 0, toFake: ["Date", "setTimeout", "clearTimeout"] });
+    const clock = fakeTime();
     try {
       const told: number[] = [];
-      // The second attempt hangs (a request that never returns).
-      let calls = 0;
-      const done = retryUntilDeadline(
-        () => (++calls === 2 ? new Promise<never>(() => {}) : Promise.reject(transient)),
-        { deadlineMs: 20_000, isPermanent, onRetry: ({ attempt }) => told.push(attempt) },
-      );
-      const outcome = assertRejects(() => done, RetryDeadlineError);
-      await clock.tickAsync(25_000);
-      await outcome;
-      const error = await done.catch((e) => e as Error);
-      assertMatch(error.message, /^gave up after 2 attempts in 20 s: no answer within 20 s/);
-      assertEquals(told, [1]);
+      const done = awaitWithDeadline(new Promise<never>(() => {}), {
+        deadlineMs: 12_000,
+        reportEveryMs: 5_000,
+        onWait: (ms) => told.push(ms),
+      }).then(() => undefined, (error: Error) => error);
+      await clock.tickAsync(20_000);
+      const error = await done;
+      assertEquals(error instanceof DeadlineError, true);
+      assertMatch(String(error?.message), /^no answer within 12 s$/);
+      assertEquals(told, [5_000, 10_000]);
     } finally {
       clock.uninstall();
     }
@@ -59,16 +53,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a permanent failure is not retried",
+  name: "a failure the work reports is passed on at once",
   permissions: "none",
   async fn() {
-    let calls = 0;
-    const error = await retryUntilDeadline(() => {
-      calls++;
-      return Promise.reject(permanent);
-    }, { deadlineMs: 30_000, isPermanent, onRetry: () => assert(false, "no retry") }).catch((e) =>
-      e
-    );
-    assertEquals([calls, error], [1, permanent]);
+    const refused = new Error("MESSAGE_TOO_LARGE");
+    const error = await awaitWithDeadline(Promise.reject(refused), {
+      deadlineMs: 30_000,
+      reportEveryMs: 5_000,
+      onWait: () => {},
+    }).catch((e) => e);
+    assertEquals(error, refused);
   },
 });
