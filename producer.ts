@@ -56,6 +56,12 @@ async function main(): Promise<number> {
   }
 }
 
+/** How long a finished process may wait for its event loop to drain before it exits anyway. */
+const EXIT_GRACE_MS = 3_000;
+
 if (import.meta.main) {
   Deno.exitCode = await main();
+  // Everything is closed and reported. A client still retrying in the background
+  // (a send abandoned at its deadline) must not keep the process alive.
+  Deno.unrefTimer(setTimeout(() => Deno.exit(), EXIT_GRACE_MS));
 }

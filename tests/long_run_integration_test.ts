@@ -100,7 +100,7 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
   const { dlqTopic, topic, work, env } = await setupPipeline("dlq-gone", { partitions: 1 });
   const brokers = testBrokers();
   const kafka = createKafka({ brokers, clientId: "t" });
-  const bounded = { ...env, DLQ_TIMEOUT_MS: "8000" };
+  const bounded = { ...env, DLQ_TIMEOUT_MS: "12000" };
   const tracker = spawnEntry("tracker", { env: bounded });
   try {
     await waitFor("ready", () => /Tracker ready/.test(tracker.output()) ? true : undefined);
@@ -119,7 +119,7 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
     assertMatch(
       tracker.output(),
       new RegExp(
-        `Cannot audit a batch: Cannot publish dead letters to ${dlqTopic}: no answer within 8 s`,
+        `Cannot audit a batch: Cannot publish dead letters to ${dlqTopic}: no answer within 12 s`,
       ),
     );
     const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
