@@ -8,7 +8,7 @@ import { loadConfig } from "./lib/config.ts";
 import { EXIT } from "./lib/constants.ts";
 import { lifecycle } from "./lib/health_record.ts";
 import { logger, setupLogging } from "./lib/logging.ts";
-import { installShutdown } from "./lib/shutdown.ts";
+import { exitWhenDone, installShutdown } from "./lib/shutdown.ts";
 
 async function main(): Promise<number> {
   const config = loadConfig(Deno.args, { command: "producer" });
@@ -56,12 +56,6 @@ async function main(): Promise<number> {
   }
 }
 
-/** How long a finished process may wait for its event loop to drain before it exits anyway. */
-const EXIT_GRACE_MS = 3_000;
-
 if (import.meta.main) {
-  Deno.exitCode = await main();
-  // Everything is closed and reported. A client still retrying in the background
-  // (a send abandoned at its deadline) must not keep the process alive.
-  Deno.unrefTimer(setTimeout(() => Deno.exit(), EXIT_GRACE_MS));
+  exitWhenDone(await main());
 }

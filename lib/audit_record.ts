@@ -3,6 +3,8 @@
  * line of `tracker.events` per consumed message), its builders, its encoder and
  * the one parser every reader uses (tracker start-up, monitor, verify, tests).
  * Pure.
+ * Long (about 350 lines) because a trail has two kinds of line, the audit
+ * record and the segment header, and each reader needs both.
  */
 import {
   ORDER_STATUSES,
@@ -94,14 +96,8 @@ export function auditedRecord(
   order: OrderEvent,
 ): AuditRecord {
   return {
-    ...common(at, message),
-    event_type: order.metadata.event_type,
-    deserialized: true,
+    ...orderRecord(at, message, order),
     outcome: "audited",
-    order_id: order.order_id,
-    status: order.status,
-    error_class: null,
-    error: null,
     latency_ms: Math.max(0, at - order.produced_at),
     order,
   };
@@ -134,16 +130,23 @@ export function duplicateRecord(
   order: OrderEvent,
 ): AuditRecord {
   return {
+    ...orderRecord(at, message, order),
+    outcome: "duplicate",
+    latency_ms: null,
+    order: null,
+  };
+}
+
+/** What the records of a valid order share, audited or duplicate. */
+function orderRecord(at: number, message: MessageCoordinates, order: OrderEvent) {
+  return {
     ...common(at, message),
     event_type: order.metadata.event_type,
     deserialized: true,
-    outcome: "duplicate",
     order_id: order.order_id,
     status: order.status,
     error_class: null,
     error: null,
-    latency_ms: null,
-    order: null,
   };
 }
 
@@ -181,23 +184,15 @@ const ERROR_CLASSES: ReadonlySet<unknown> = new Set(REJECTION_CLASSES);
  * checked on demand by `auditedOrder`.
  */
 export function parseAuditLine(line: string, lineNumber: number): AuditLineResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return { ok: false, error: `Cannot parse audit line ${lineNumber}: not valid JSON` };
-  }
-  if (typeof value === "object" && value !== null && "trail_segment" in value) {
+  const parsed = parseTrailLine(line, lineNumber);
+  if (!parsed.ok) return parsed;
+  if (parsed.kind === "header") {
     return {
       ok: false,
       error: `Cannot parse audit line ${lineNumber}: a segment header, not an audit record`,
     };
   }
-  const problem = auditProblem(value);
-  if (problem !== undefined) {
-    return { ok: false, error: `Cannot parse audit line ${lineNumber}: ${problem}` };
-  }
-  return { ok: true, record: value as AuditRecord };
+  return { ok: true, record: parsed.record };
 }
 
 /** What is wrong with a parsed JSON value as an audit record, or undefined when nothing is. */

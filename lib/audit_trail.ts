@@ -8,6 +8,8 @@
  * trail. It writes a new checkpoint every CHECKPOINT_MIN_BYTES or so of trail,
  * at each rotation and on close; it rotates by size and, when asked, deletes
  * the oldest segments (retention).
+ * Long (about 400 lines) because loading (checkpoint or rebuild), appending,
+ * rotating, retention and checkpointing are one object's life and share its state.
  */
 import {
   type AuditRecord,

@@ -41,6 +41,7 @@ export class Dashboard {
   #focused: "logs" | "events" = "events";
   #destroyed = false;
 
+  /** Lays out the panes and binds the keys: long (about 90 lines) because it declares every box. */
   constructor(actions: DashboardActions, { onResize }: { onResize: () => void }) {
     this.#screen = blessed.screen({
       smartCSR: true,

@@ -9,6 +9,8 @@
  * within an offset space: a trail epoch that did not continue the previous
  * one's offsets (another cluster, a recreated topic) starts a new space. Pure;
  * tasks/verify.ts reads the files and Kafka.
+ * Long (about 470 lines) because the checker's passes, its report and the
+ * report's text share the offset spaces they are about.
  */
 import type { AckRecord } from "./ack_record.ts";
 import type { AuditRecord, SegmentHeader } from "./audit_record.ts";

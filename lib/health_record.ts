@@ -9,17 +9,21 @@
 import type { LogRecord } from "@logtape/logtape";
 import type { LatencySummary } from "./metrics.ts";
 
-/** The tracker's figures, written as the properties of a `kind: "metrics"` record. */
-export interface MetricsRecord {
-  kind: "metrics";
-  /** True for the last record of a run. */
-  final: boolean;
+/** The tracker's counters of one run. */
+export interface TrackerCounters {
   received: number;
   audited: number;
   invalid: number;
   duplicates: number;
   redelivered: number;
   dead_lettered: number;
+}
+
+/** The tracker's figures, written as the properties of a `kind: "metrics"` record. */
+export interface MetricsRecord extends TrackerCounters {
+  kind: "metrics";
+  /** True for the last record of a run. */
+  final: boolean;
   /** Messages handled per second over the last minute. */
   rate_per_sec: number;
   /** End-to-end latency over the last minute. */

@@ -1,6 +1,8 @@
 /**
  * The only module that imports KafkaJS: client creation with logs routed to our
  * logger, cluster readiness and idempotent topic creation. Swap the client here.
+ * Long (about 450 lines) because it is the only module that imports KafkaJS:
+ * every Kafka call and every workaround of the client lives here.
  */
 import {
   type Admin,

@@ -3,16 +3,8 @@
  * width, with or without blessed colour tags. Pure; the dashboard only places
  * these rows on the screen, and `--once` prints them.
  */
-import {
-  clock,
-  compact,
-  duration,
-  type Signal,
-  sparkline,
-  type Status,
-  truncate,
-  type View,
-} from "./monitor_model.ts";
+import type { Signal, Status, View } from "./monitor_model.ts";
+import { clock, compact, duration, sparkline, truncate } from "./terminal_text.ts";
 import { ORDER_STATUSES } from "./order.ts";
 
 const COLOURS: Record<Status, string> = {

@@ -80,7 +80,11 @@ type Draft = Omit<OrderEvent, "sequence" | "status" | "metadata" | "produced_at"
   status: OrderStatus;
 };
 
-/** Creates a generator; see `GeneratorOptions` for the defaults. */
+/**
+ * Creates a generator; see `GeneratorOptions` for the defaults. Long (about
+ * 150 lines) as a factory holding the seeded faker and the catalogue; its
+ * inner functions (customer, newDraft, advance, snapshot) are each short.
+ */
 export function createOrderGenerator(options: GeneratorOptions = {}): OrderGenerator {
   const { now = Date.now, activeOrders = 50, source = "order-producer" } = options;
   const FakerClass = localeFaker.constructor as new (

@@ -4,6 +4,8 @@
  * message: acknowledged (partition, offset), failed, or indeterminate (still
  * unanswered when the shutdown deadline passed). Stops on its signal after
  * flushing what is in flight.
+ * Long (about 340 lines) because every message must end in exactly one
+ * outcome: the send loop, its retries and the outcomes file belong together.
  */
 import type { Config } from "./config.ts";
 import { type AckRecord, encodeAckLines } from "./ack_record.ts";

@@ -4,7 +4,8 @@
  * the brokers, ports or data directory are changed. Pure.
  */
 import { dirname, join } from "node:path";
-import { type Config, CONFIG_ENV_VARS } from "./config.ts";
+import type { Config } from "./config.ts";
+import { CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
 /** The processes a task can run; each has its own permission set below. */

@@ -52,19 +52,24 @@ export function splitTornTail(bytes: Uint8Array): { completeLength: number; tail
   return { completeLength, tail: bytes.subarray(completeLength) };
 }
 
+/** Opens a file for reading, or returns undefined when it does not exist. */
+export async function openIfExists(path: string): Promise<Deno.FsFile | undefined> {
+  try {
+    return await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
 /** Calls `onLine` for each complete line of a file from byte `from` on, streaming; returns the count. */
 export async function forEachLine(
   path: string,
   onLine: (line: string, lineNumber: number) => void,
   { from = 0 }: { from?: number } = {},
 ): Promise<number> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
-  }
+  const file = await openIfExists(path);
+  if (file === undefined) return 0;
   if (from > 0) await file.seek(from, Deno.SeekMode.Start);
   const decoder = new TextDecoder();
   let pending = "";
@@ -110,13 +115,8 @@ async function tornTailStart(file: Deno.FsFile, size: number): Promise<number> {
 
 /** Moves a torn last line of `path` to `quarantinePath`; returns its size in bytes. */
 async function repairTornTail(path: string, quarantinePath: string): Promise<number> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
-  }
+  const file = await openIfExists(path);
+  if (file === undefined) return 0;
   let tail: Uint8Array;
   let completeLength: number;
   try {

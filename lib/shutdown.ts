@@ -74,3 +74,16 @@ export function installShutdown(
     },
   };
 }
+
+/** How long a finished process may wait for its event loop to drain before it exits anyway. */
+const EXIT_GRACE_MS = 3_000;
+
+/**
+ * Ends a process whose work is done with `code`. Cleanup has run; a client
+ * still retrying in the background (a send abandoned at its deadline) must not
+ * keep the process alive, so it exits anyway after EXIT_GRACE_MS.
+ */
+export function exitWhenDone(code: number): void {
+  Deno.exitCode = code;
+  Deno.unrefTimer(setTimeout(() => Deno.exit(), EXIT_GRACE_MS));
+}

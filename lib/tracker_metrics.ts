@@ -5,22 +5,15 @@
  * passed in.
  */
 import type { AuditRecord } from "./audit_record.ts";
-import type { MetricsRecord } from "./health_record.ts";
+import type { MetricsRecord, TrackerCounters } from "./health_record.ts";
+
+export type { TrackerCounters };
 import { SlidingWindow, summarizeLatency } from "./metrics.ts";
 
 /** Window of the "now" figures (rates, latency percentiles). */
 export const METRICS_WINDOW_MS = 60_000;
 /** Latency samples kept at most within the window. */
 const MAX_LATENCY_SAMPLES = 20_000;
-
-export interface TrackerCounters {
-  received: number;
-  audited: number;
-  invalid: number;
-  duplicates: number;
-  redelivered: number;
-  dead_lettered: number;
-}
 
 export class TrackerMetrics {
   readonly #startedAt: number;

@@ -3,6 +3,7 @@
  * cluster KAFKA_BROKERS names (never started or stopped), Docker Compose, and a
  * single-node KRaft broker on the JVM whose jars Maven fetches once into a
  * git-ignored cache. `_broker.ts` picks one and waits for readiness.
+ * Long (about 300 lines) because it holds three providers; each is short.
  */
 import { join, resolve } from "node:path";
 import type { Config } from "../lib/config.ts";

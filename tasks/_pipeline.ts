@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { Config } from "../lib/config.ts";
 import { type LifecycleRecord, parseHealthLine } from "../lib/health_record.ts";
+import { openIfExists } from "../lib/segmented_log.ts";
 import type { ManagedProcess } from "./_process.ts";
 
 /** Started in this order, stopped in reverse (tracker last, so it drains). */
@@ -52,12 +53,8 @@ export function lastLifecycle(text: string, pid: number): LifecycleRecord | unde
 
 /** The bytes of a file from `offset` on, as text ("" when it does not exist). */
 export async function readFrom(path: string, offset: number): Promise<string> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch {
-    return "";
-  }
+  const file = await openIfExists(path);
+  if (file === undefined) return "";
   try {
     const { size } = await file.stat();
     if (size <= offset) return "";

@@ -9,7 +9,8 @@
  * Permissions: as tasks/start.ts.
  */
 import { join } from "node:path";
-import { type Config, ConfigError, readConfigEnv, resolveConfig, SETTINGS } from "../lib/config.ts";
+import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { SETTINGS } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerDown, brokerProcess, brokerUp } from "./_broker.ts";
 import { runningPid } from "./_process.ts";

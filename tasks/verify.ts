@@ -9,7 +9,13 @@
  *
  * Permissions: --allow-read, --allow-net to the brokers, --allow-env.
  */
-import { loadConfig, optionList, optionSet } from "../lib/config.ts";
+import {
+  type Config,
+  loadConfig,
+  optionList,
+  optionSet,
+  type OptionValues,
+} from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import {
   clusterId,
@@ -21,7 +27,7 @@ import {
 } from "../lib/kafka.ts";
 import { parseAckLine } from "../lib/ack_record.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
-import { DeliveryChecker, formatReport } from "../lib/delivery_check.ts";
+import { DeliveryChecker, type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
 import { forEachLine, segmentPaths } from "../lib/segmented_log.ts";
 import { readTrail, trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
@@ -82,85 +88,85 @@ async function readDeadLetters(
   }
 }
 
+/** Why Kafka cannot be reached, in one line, or undefined when it answers. */
+async function unreachable(config: Config): Promise<string | undefined> {
+  try {
+    await waitForCluster(config.brokers, { timeoutMs: REACH_TIMEOUT_MS });
+    return undefined;
+  } catch (error) {
+    const cause = (error as Error).cause;
+    return `Cannot verify against Kafka at ${config.brokers.join(",")}: ${
+      cause instanceof Error ? cause.message : "no answer"
+    }. Is the broker down? Start it (deno task broker:up), or check the files alone with deno task verify --offline`;
+  }
+}
+
+/** Runs the checker's passes over the trails, the dead letters and the outcomes. */
+async function check(
+  config: Config & { readonly options: OptionValues },
+  { online }: { online: boolean },
+): Promise<DeliveryReport> {
+  const { options } = config;
+  const given = optionList(options, "audit");
+  const trails = given.length > 0 ? given : [config.paths.auditFile];
+  const sizes = await Promise.all(trails.map(trailSegments));
+  const totalBytes = sizes.reduce((sum, s) => sum + s.bytes, 0);
+  // A trail whose first segments retention deleted starts after offset 0.
+  const trimmed = sizes.some((s) => s.segments[0]!.number > 1);
+  const checker = new DeliveryChecker({
+    topic: config.topic,
+    expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
+    fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
+  });
+  const onSegmentDone = progress(totalBytes);
+  for (const path of trails) {
+    const cursor = checker.newFile();
+    await readTrail(path, (line) => checker.addTrailLine(cursor, line), { onSegmentDone });
+  }
+  const kafka = createKafka({ brokers: config.brokers, clientId: "verify" });
+  const cluster = online ? await withAdmin(kafka, clusterId) : undefined;
+  if (cluster !== undefined) {
+    await readDeadLetters(
+      config.brokers,
+      config.dlqTopic,
+      (s) => checker.addDeadLetter(s, cluster),
+    );
+  }
+  if (config.producer.acksLog !== undefined) {
+    for (const segment of await segmentPaths(config.producer.acksLog)) {
+      await forEachLine(segment.path, (line, n) => {
+        const parsed = parseAckLine(line, n);
+        if (!parsed.ok) throw new SyntaxError(`${segment.path}: ${parsed.error}`);
+        checker.addAck(parsed.record);
+      });
+    }
+  }
+  if (checker.needsRecount()) {
+    for (const path of trails) {
+      await readTrail(path, (line) => line.kind === "record" && checker.recount(line.record));
+    }
+  }
+  if (cluster === undefined) return checker.report();
+  const { groupId, topic } = config;
+  const committed = await committedOffsets(config.brokers, { groupId, topic });
+  return checker.report({ committed, clusterId: cluster });
+}
+
 async function main(): Promise<number> {
   const config = loadConfig(Deno.args, { command: "verify" });
   if (typeof config === "number") return config;
-  const { options } = config;
-  const online = !optionSet(options, "offline");
+  const online = !optionSet(config.options, "offline");
   // KafkaJS's own retries would only repeat what the reachability check says.
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
   try {
-    if (online) {
-      try {
-        await waitForCluster(config.brokers, { timeoutMs: REACH_TIMEOUT_MS });
-      } catch (error) {
-        console.error(
-          `Cannot verify against Kafka at ${config.brokers.join(",")}: ${
-            (error as Error).cause instanceof Error
-              ? ((error as Error).cause as Error).message
-              : "no answer"
-          }. Is the broker down? Start it (deno task broker:up), or check the files alone with deno task verify --offline`,
-        );
-        return EXIT.failure;
-      }
+    const down = online ? await unreachable(config) : undefined;
+    if (down !== undefined) {
+      console.error(down);
+      return EXIT.failure;
     }
-    const given = optionList(options, "audit");
-    const trails = given.length > 0 ? given : [config.paths.auditFile];
-    const sizes = await Promise.all(trails.map(trailSegments));
-    const totalBytes = sizes.reduce((sum, s) => sum + s.bytes, 0);
-    // A trail whose first segments retention deleted starts after offset 0.
-    const trimmed = sizes.some((s) => s.segments[0]!.number > 1);
-    const checker = new DeliveryChecker({
-      topic: config.topic,
-      expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
-      fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
-    });
-    const onSegmentDone = progress(totalBytes);
-    for (const path of trails) {
-      const cursor = checker.newFile();
-      await readTrail(path, (line) => checker.addTrailLine(cursor, line), { onSegmentDone });
-    }
-    const cluster = online
-      ? await withAdmin(createKafka({ brokers: config.brokers, clientId: "verify" }), clusterId)
-      : undefined;
-    if (online) {
-      await readDeadLetters(
-        config.brokers,
-        config.dlqTopic,
-        (s) => checker.addDeadLetter(s, cluster!),
-      );
-    }
-    const acksPath = config.producer.acksLog;
-    if (acksPath !== undefined) {
-      for (const segment of await segmentPaths(acksPath)) {
-        await forEachLine(segment.path, (line, n) => {
-          const parsed = parseAckLine(line, n);
-          if (!parsed.ok) throw new SyntaxError(`${segment.path}: ${parsed.error}`);
-          checker.addAck(parsed.record);
-        });
-      }
-    }
-    if (checker.needsRecount()) {
-      for (const path of trails) {
-        await readTrail(path, (line) => {
-          if (line.kind === "record") checker.recount(line.record);
-        });
-      }
-    }
-    const report = checker.report(
-      online
-        ? {
-          committed: await committedOffsets(config.brokers, {
-            groupId: config.groupId,
-            topic: config.topic,
-          }),
-          clusterId: cluster!,
-        }
-        : {},
-    );
-    console.log(
-      optionSet(options, "json") ? JSON.stringify(report, null, 2) : formatReport(report),
-    );
+    const report = await check(config, { online });
+    const json = optionSet(config.options, "json");
+    console.log(json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.ok ? EXIT.ok : EXIT.failure;
   } catch (error) {
     console.error(`Cannot verify: ${(error as Error).message}`);

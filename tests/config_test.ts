@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { ConfigError, resolveConfig, settingsTableRows, usage } from "../lib/config.ts";
+import { ConfigError, resolveConfig } from "../lib/config.ts";
+import { settingsTableRows, usage } from "../lib/settings.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",

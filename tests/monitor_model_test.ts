@@ -18,21 +18,17 @@ import { createOrderGenerator } from "../lib/order_generator.ts";
 import type { OrderStatus } from "../lib/order.ts";
 import {
   CHART_BUCKETS,
-  clock,
-  compact,
-  duration,
   healthSignals,
   MonitorModel,
   NOW_WINDOW_MS,
   RECENT_WINDOW_MS,
   SILENT_AFTER_MS,
-  sparkline,
   type Status,
   THRESHOLDS,
-  truncate,
   type View,
   worst,
 } from "../lib/monitor_model.ts";
+import { clock, compact, duration, sparkline, truncate } from "../lib/terminal_text.ts";
 import { formatOnce, formatPanels, type Panels } from "../lib/monitor_format.ts";
 import {
   formatHealthLine,

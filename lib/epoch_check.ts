@@ -1,0 +1,66 @@
+/**
+ * The tracker's epoch check against the cluster (the shell around
+ * epoch_decision.ts): asks the brokers for the cluster id and the topic's end
+ * offsets, confirms offsets that went back after a pause (a new leader's high
+ * watermark may lag for a moment), and begins a new trail epoch when the
+ * verdict says so.
+ */
+import type { AuditTrail } from "./audit_trail.ts";
+import { judgeEpoch, offsetsBehindTrail } from "./epoch_decision.ts";
+import { clusterId, type Kafka, topicEnds, withAdmin } from "./kafka.ts";
+import type { Logger } from "./logging.ts";
+
+/** Offsets found behind the trail are read again after this pause before a new epoch begins. */
+const CONFIRM_OFFSETS_MS = 2_000;
+
+/**
+ * Compares the trail's epoch with the cluster and begins a new epoch when it no
+ * longer describes what is consumed. `suspicion` is what a chunk found: a
+ * definite one (another message at an audited offset) needs no confirmation.
+ *
+ * @returns whether a new epoch began
+ * @throws {Error} when the topic does not exist
+ */
+export async function reconcileEpoch(
+  { kafka, trail, topic, log }: { kafka: Kafka; trail: AuditTrail; topic: string; log: Logger },
+  suspicion?: { reason: string; definite: boolean },
+): Promise<boolean> {
+  const observed = await withAdmin(kafka, async (admin) => {
+    const id = await clusterId(admin);
+    if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
+    const behind = async () => {
+      const ends = await topicEnds(admin, topic);
+      if (ends.size === 0) {
+        throw new Error(
+          `Cannot consume topic "${topic}": it does not exist (run deno task topics)`,
+        );
+      }
+      return offsetsBehindTrail(ends, trail.state.lastOffsets(topic));
+    };
+    let offsetsWentBack = await behind();
+    if (offsetsWentBack !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_OFFSETS_MS));
+      offsetsWentBack = await behind();
+    }
+    return { clusterId: id, offsetsWentBack };
+  });
+  const hasRecords = trail.totals.lines > 0;
+  const verdict = judgeEpoch(trail.epoch, { ...observed, topic, hasRecords });
+  if (verdict.kind === "same") return false;
+  const epoch = await trail.beginEpoch({
+    clusterId: observed.clusterId,
+    topic,
+    reason: verdict.reason,
+    keepOffsets: verdict.kind === "adopt",
+  });
+  const properties = { epoch: epoch.number, cluster: epoch.cluster_id, reason: verdict.reason };
+  if (verdict.kind === "new" && hasRecords) {
+    log.warn(
+      "Audit trail epoch {epoch} begins: {reason}. Offsets start afresh: everything consumed from here on is audited",
+      properties,
+    );
+  } else {
+    log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
+  }
+  return true;
+}

@@ -1,0 +1,373 @@
+/**
+ * What a user may set, as one table: each setting's environment variable,
+ * flag, default (written as a user would type it), a line of help and the
+ * commands that use it, plus each command's own options and examples. Every
+ * other view derives from it: the flag parser's options, `--help` of each
+ * command, the variables a process may read, the README's settings table (a
+ * test compares them). Long because it is the table itself; config.ts turns
+ * it into a Config. Pure.
+ */
+import { DLQ_TOPIC, KAFKA_VERSION, ORDERS_TOPIC, TRACKER_GROUP_ID } from "./constants.ts";
+
+/** The commands (deno.json tasks) whose `--help` lists settings. */
+export const COMMANDS = [
+  "start",
+  "stop",
+  "monitor",
+  "producer",
+  "tracker",
+  "verify",
+  "topics",
+  "broker",
+  "test",
+  "bench:producer",
+  "bench:tracker",
+] as const;
+export type Command = typeof COMMANDS[number];
+
+const KAFKA_CLIENTS = [
+  "start",
+  "producer",
+  "tracker",
+  "verify",
+  "topics",
+  "test",
+  "bench:producer",
+  "bench:tracker",
+] as const satisfies readonly Command[];
+const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies readonly Command[];
+const PIPELINE = [
+  "start",
+  "stop",
+  "producer",
+  "tracker",
+  "monitor",
+  "verify",
+] as const satisfies readonly Command[];
+
+/** One row of the settings table. */
+export interface SettingSpec {
+  readonly env: string;
+  /** Long flag name (without "--"); absent when the setting is env-only. */
+  readonly flag?: string;
+  /** The default as a user would type it; absent when there is none. */
+  readonly default?: string;
+  /** How the default reads in help and the README when it is derived or absent. */
+  readonly shownDefault?: string;
+  /** One line: what it means and which values it takes. */
+  readonly help: string;
+  /** Commands whose `--help` lists it. */
+  readonly commands: readonly Command[];
+}
+
+/** Every setting a user may change. */
+export const SETTINGS = {
+  brokers: {
+    env: "KAFKA_BROKERS",
+    flag: "brokers",
+    shownDefault: "local broker",
+    help: "`host:port[,host:port]` of an existing cluster; never started or stopped",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
+  allowHosts: {
+    env: "KAFKA_ALLOW_HOSTS",
+    help:
+      "extra `host:port` the clients may reach (brokers a cluster advertises beyond `KAFKA_BROKERS`)",
+    commands: KAFKA_CLIENTS,
+  },
+  brokerPort: {
+    env: "KAFKA_PORT",
+    default: "9092",
+    help: "port of the local broker (on 127.0.0.1)",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
+  controllerPort: {
+    env: "KAFKA_CONTROLLER_PORT",
+    default: "9093",
+    help: "KRaft controller port of the local broker",
+    commands: LOCAL_BROKER,
+  },
+  provider: {
+    env: "KAFKA_PROVIDER",
+    default: "auto",
+    help: "`auto` (Docker if an engine answers, else JVM), `docker` or `jvm`",
+    commands: LOCAL_BROKER,
+  },
+  jarsDir: {
+    env: "KAFKA_JARS_DIR",
+    default: `.cache/kafka-${KAFKA_VERSION}`,
+    help: "where Maven puts the broker's jars",
+    commands: LOCAL_BROKER,
+  },
+  brokerHeapOpts: {
+    env: "KAFKA_HEAP_OPTS",
+    default: "-Xms256m -Xmx512m",
+    help: "JVM heap of the local broker",
+    commands: LOCAL_BROKER,
+  },
+  topic: {
+    env: "ORDERS_TOPIC",
+    flag: "topic",
+    default: ORDERS_TOPIC,
+    help: "topic of order events",
+    commands: [...KAFKA_CLIENTS, "monitor"],
+  },
+  dlqTopic: {
+    env: "DLQ_TOPIC",
+    flag: "dlq-topic",
+    default: DLQ_TOPIC,
+    help: "dead-letter topic",
+    commands: ["start", "tracker", "verify", "topics", "bench:tracker"],
+  },
+  partitions: {
+    env: "ORDERS_PARTITIONS",
+    flag: "partitions",
+    default: "3",
+    help: "partitions of the orders topic",
+    commands: ["start", "topics", "bench:producer", "bench:tracker"],
+  },
+  replicationFactor: {
+    env: "REPLICATION_FACTOR",
+    default: "1",
+    help: "replication factor of both topics",
+    commands: ["start", "topics"],
+  },
+  groupId: {
+    env: "TRACKER_GROUP_ID",
+    flag: "group",
+    default: TRACKER_GROUP_ID,
+    help: "consumer group of the tracker",
+    commands: ["start", "tracker", "verify"],
+  },
+  dataDir: {
+    env: "DATA_DIR",
+    flag: "data-dir",
+    default: "data",
+    help:
+      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`",
+    commands: PIPELINE,
+  },
+  stateDir: {
+    env: "STATE_DIR",
+    default: ".state",
+    help: "PID files, process output, the local broker's data",
+    commands: [...LOCAL_BROKER, "bench:tracker"],
+  },
+  rate: {
+    env: "PRODUCER_RATE",
+    flag: "rate",
+    default: "5",
+    help: "orders per second; `0` = as fast as possible",
+    commands: ["start", "producer"],
+  },
+  count: {
+    env: "PRODUCER_COUNT",
+    flag: "count",
+    default: "0",
+    help: "orders to send; `0` = no limit",
+    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+  },
+  duration: {
+    env: "PRODUCER_DURATION_S",
+    flag: "duration",
+    default: "0",
+    help: "seconds to run; `0` = no limit",
+    commands: ["start", "producer"],
+  },
+  seed: {
+    env: "PRODUCER_SEED",
+    flag: "seed",
+    shownDefault: "random",
+    help: "makes the generated orders reproducible",
+    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+  },
+  acksLog: {
+    env: "PRODUCER_ACKS_LOG",
+    flag: "acks-log",
+    shownDefault: "`<DATA_DIR>/producer/acks.jsonl`",
+    help:
+      "the producer's outcomes (one JSON line per message) that `verify` checks; `none` keeps none",
+    commands: ["start", "producer", "verify"],
+  },
+  segmentBytes: {
+    env: "SEGMENT_BYTES",
+    default: "128MiB",
+    help:
+      "size at which the audit trail and the producer's outcomes start a new segment (`KiB`, `MiB`, `GiB`)",
+    commands: ["start", "tracker", "producer"],
+  },
+  retentionBytes: {
+    env: "RETENTION_BYTES",
+    default: "0",
+    help:
+      "the most the audit trail and the outcomes may each keep; the oldest segments go first; `0` keeps all",
+    commands: ["start", "tracker", "producer"],
+  },
+  healthLogBytes: {
+    env: "HEALTH_LOG_BYTES",
+    default: "16MiB",
+    help: "size at which a health log is rotated (`tracker.log` → `tracker.log.1` …)",
+    commands: ["start", "tracker", "producer"],
+  },
+  healthLogFiles: {
+    env: "HEALTH_LOG_FILES",
+    default: "5",
+    help: "rotated health logs kept besides the current one",
+    commands: ["start", "tracker", "producer"],
+  },
+  dlqTimeoutMs: {
+    env: "DLQ_TIMEOUT_MS",
+    default: "30000",
+    help:
+      "how long the tracker retries an unreachable dead-letter topic (committing nothing) before it exits 1",
+    commands: ["start", "tracker"],
+  },
+  logLevel: {
+    env: "LOG_LEVEL",
+    flag: "log-level",
+    default: "info",
+    help: "`debug`, `info`, `warning` or `error`",
+    commands: ["start", "producer", "tracker"],
+  },
+  brokerReadyTimeoutMs: {
+    env: "BROKER_READY_TIMEOUT_MS",
+    default: "60000",
+    help: "how long `broker:up` waits for the broker to answer",
+    commands: LOCAL_BROKER,
+  },
+  stopTimeoutMs: {
+    env: "STOP_TIMEOUT_MS",
+    default: "15000",
+    help: "how long `stop` waits after SIGTERM before SIGKILL",
+    commands: ["stop"],
+  },
+  testBrokerPort: {
+    env: "TEST_KAFKA_PORT",
+    default: "19092",
+    help: "port of the broker `deno task test` starts (controller: +1)",
+    commands: ["test"],
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Flags of a command that are not settings (they change what the command does, not where). */
+export interface CommandOption {
+  readonly type: "boolean" | "string";
+  readonly multiple?: boolean;
+  readonly help: string;
+}
+
+/** The options each command takes besides the settings; `--help` is everyone's. */
+export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, CommandOption>>>> = {
+  monitor: {
+    once: { type: "boolean", help: "print the current figures as text and exit" },
+    json: { type: "boolean", help: "print the current view as JSON and exit" },
+  },
+  verify: {
+    audit: {
+      type: "string",
+      multiple: true,
+      help: "an audit trail to check (repeatable; default: the data directory's)",
+    },
+    json: { type: "boolean", help: "print the report as JSON" },
+    offline: { type: "boolean", help: "check the files only: no dead letters, no commits" },
+    "since-first": {
+      type: "boolean",
+      help: "a trail that starts after offset 0 (a new trail on an old topic)",
+    },
+  },
+};
+
+/** One or two examples per command for `--help`. */
+const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
+  start: ["deno task start", "KAFKA_BROKERS=kafka-1:9092 deno task start --rate 50"],
+  producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
+  tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
+  monitor: ["deno task monitor", "deno task monitor --once"],
+  verify: ["deno task verify", "deno task verify --offline --json"],
+};
+
+/** The environment variables this project reads. */
+export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
+
+/**
+ * The flag parser's options: --help, the flags of the settings `command` uses
+ * and its own options (for no command: every flag there is).
+ */
+export function flagOptions(
+  command: Command | undefined,
+): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+    help: { type: "boolean" },
+  };
+  for (const spec of Object.values(SETTINGS) as SettingSpec[]) {
+    if (spec.flag === undefined) continue;
+    if (command === undefined || spec.commands.includes(command)) {
+      options[spec.flag] = { type: "string" };
+    }
+  }
+  const tables = command === undefined
+    ? Object.values(COMMAND_OPTIONS)
+    : [COMMAND_OPTIONS[command] ?? {}];
+  for (const table of tables) {
+    for (const [name, option] of Object.entries(table)) {
+      options[name] = { type: option.type, ...(option.multiple ? { multiple: true } : {}) };
+    }
+  }
+  return options;
+}
+
+function defaultText(spec: SettingSpec): string {
+  return spec.default ?? spec.shownDefault ?? "";
+}
+
+/** `--help` of a command: its settings and options, each with meaning, default and variable. */
+export function usage(command: Command): string {
+  const settings = (Object.values(SETTINGS) as SettingSpec[]).filter((s) =>
+    s.commands.includes(command)
+  );
+  const plain = (text: string) => text.replaceAll("`", "");
+  const flagged = settings.filter((s) => s.flag !== undefined);
+  const envOnly = settings.filter((s) => s.flag === undefined);
+  const options = Object.entries(COMMAND_OPTIONS[command] ?? {});
+  const row = (left: string, help: string, spec?: SettingSpec) => {
+    const extra = spec === undefined
+      ? ""
+      : ` (env ${spec.env}${defaultText(spec) ? `, default ${plain(defaultText(spec))}` : ""})`;
+    return `  ${left.padEnd(24)} ${plain(help)}${extra}`;
+  };
+  const lines = [`Usage: deno task ${command} [flags]`];
+  if (options.length > 0 || flagged.length > 0) {
+    lines.push("", "Flags:");
+    for (const [name, option] of options) {
+      lines.push(row(`--${name}${option.type === "string" ? " VALUE" : ""}`, option.help));
+    }
+    for (const spec of flagged) lines.push(row(`--${spec.flag} VALUE`, spec.help, spec));
+  }
+  lines.push(row("--help", "this help"));
+  if (envOnly.length > 0) {
+    lines.push("", "Environment:");
+    for (const spec of envOnly) {
+      lines.push(
+        `  ${spec.env.padEnd(24)} ${plain(spec.help)}${
+          defaultText(spec) ? ` (default ${plain(defaultText(spec))})` : ""
+        }`,
+      );
+    }
+  }
+  const examples = EXAMPLES[command];
+  if (examples) lines.push("", "Examples:", ...examples.map((e) => `  ${e}`));
+  lines.push("", "Flags win over environment variables, which win over defaults.");
+  return lines.join("\n");
+}
+
+/** The settings as README table rows: variable, flag, default, meaning (Markdown). */
+export function settingsTableRows(): string[][] {
+  return (Object.values(SETTINGS) as SettingSpec[]).map((spec) => [
+    `\`${spec.env}\``,
+    spec.flag === undefined ? "" : `\`--${spec.flag}\``,
+    spec.default !== undefined ? `\`${spec.default}\`` : spec.shownDefault ?? "",
+    spec.help,
+  ]);
+}
