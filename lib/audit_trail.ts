@@ -136,6 +136,10 @@ export class AuditTrail {
         throw error;
       }
       const trail = new AuditTrail(options, log, lock, loaded);
+      if (log.bytes === 0 && loaded.epoch.number > 0) {
+        // A crash between a rotation's rename and its new header: every segment opens with one.
+        await log.append(trail.#header(), { sync: true });
+      }
       if (loaded.rebuiltBecause !== undefined || loaded.replayedLines > 0) {
         await trail.#writeCheckpoint();
       }

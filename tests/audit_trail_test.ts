@@ -280,3 +280,19 @@ Deno.test("after a failed write nothing more is appended, not even once the disk
     assertEquals(await Deno.readTextFile(paths.auditFile), "");
   });
 });
+
+Deno.test("a rotation cut short before its new header gets the header at the next start", async () => {
+  await withTrailDir(async (options) => {
+    const { trail } = await AuditTrail.open(options);
+    await trail.beginEpoch(epochOf);
+    await trail.append(records(5));
+    await trail.close();
+    // The crash: the active segment renamed away, no new one begun.
+    await Deno.rename(options.paths.auditFile, `${options.paths.auditFile}.000001`);
+    const reopened = await AuditTrail.open(options);
+    await reopened.trail.close();
+    const first = parseTrailLine((await lines(options.paths.auditFile))[0]!, 1);
+    assert(first.ok && first.kind === "header");
+    assertEquals([first.header.trail_segment, first.header.epoch.number], [2, 1]);
+  });
+});
