@@ -7,7 +7,7 @@
  * trail when there is none. Pure.
  */
 import { type AuditRecord, recordFingerprint } from "./audit_record.ts";
-import { BoundedMap } from "./bounded_map.ts";
+import { BoundedMap, BoundedSet } from "./bounded_map.ts";
 import {
   FINAL_STATUSES,
   isValidTransition,
@@ -63,9 +63,13 @@ export interface TrackerStateSnapshot {
   openOrders: Array<[string, OrderStatus, number]>;
 }
 
+/**
+ * The last audited message of a partition. Its fingerprint is worked out only
+ * when asked (once per replay), not for every record applied.
+ */
 interface LastAudited {
   offset: number;
-  fingerprint: string | undefined;
+  fingerprint(): string | undefined;
 }
 
 function eventKey(orderId: string, status: string): string {
@@ -79,7 +83,7 @@ function placeKey(topic: string, partition: number): string {
 export class TrackerState {
   #last = new Map<string, LastAudited>();
   #openOrders: BoundedMap<string, { status: OrderStatus; partition: number }>;
-  #eventKeys: BoundedMap<string, true>;
+  #eventKeys: BoundedSet<string>;
   /**
    * Partitions whose consumption (this session) went back below the last
    * audited offset without reaching it yet: what was skipped there as a
@@ -89,7 +93,7 @@ export class TrackerState {
 
   constructor(limits: TrackerStateLimits = DEFAULT_LIMITS) {
     this.#openOrders = new BoundedMap(limits.maxOpenOrders);
-    this.#eventKeys = new BoundedMap(limits.maxEventKeys);
+    this.#eventKeys = new BoundedSet(limits.maxEventKeys);
   }
 
   /** Rebuilds a state from its snapshot (entries keep their age order). */
@@ -101,13 +105,14 @@ export class TrackerState {
     for (const [topic, partition, offset, fingerprint] of snapshot.offsets) {
       state.#last.set(placeKey(topic, partition), {
         offset,
-        fingerprint: fingerprint ?? undefined,
+        fingerprint: () => fingerprint ?? undefined,
       });
     }
-    for (const key of snapshot.eventKeys) state.#eventKeys.set(key, true);
-    for (const [orderId, status, partition] of snapshot.openOrders) {
-      state.#openOrders.set(orderId, { status, partition });
-    }
+    state.#eventKeys = BoundedSet.from(snapshot.eventKeys, limits.maxEventKeys);
+    state.#openOrders = BoundedMap.from(
+      snapshot.openOrders.map(([id, status, partition]) => [id, { status, partition }] as const),
+      limits.maxOpenOrders,
+    );
     return state;
   }
 
@@ -120,10 +125,10 @@ export class TrackerState {
           key.slice(0, cut),
           Number(key.slice(cut + 1)),
           last.offset,
-          last.fingerprint ?? null,
+          last.fingerprint() ?? null,
         ];
       }),
-      eventKeys: [...this.#eventKeys.entries()].map(([key]) => key),
+      eventKeys: this.#eventKeys.members(),
       openOrders: [...this.#openOrders.entries()].map((
         [id, open],
       ) => [id, open.status, open.partition]),
@@ -160,8 +165,9 @@ export class TrackerState {
       }
       this.#unverified.delete(place);
       // Lines from before fingerprints were kept cannot tell: taken as the same message.
-      const same = last.fingerprint === undefined || where.fingerprint === undefined ||
-        last.fingerprint === where.fingerprint;
+      const known = last.fingerprint();
+      const same = known === undefined || where.fingerprint === undefined ||
+        known === where.fingerprint;
       return same ? { kind: "redelivered" } : { kind: "reused", offset: where.offset };
     }
     // Past the last audited offset without meeting it (compacted away): nothing to compare.
@@ -213,16 +219,15 @@ export class TrackerState {
     if ((this.#last.get(place)?.offset ?? -1) < record.kafka_offset) {
       this.#last.set(place, {
         offset: record.kafka_offset,
-        fingerprint: recordFingerprint(record),
+        fingerprint: () => recordFingerprint(record),
       });
     }
     if (record.outcome !== "audited" || record.order_id === null || record.status === null) return;
     // The audit-line parser admits only known statuses.
     const status = record.status as OrderStatus;
-    this.#eventKeys.set(eventKey(record.order_id, status), true);
-    this.#openOrders.delete(record.order_id);
-    if (FINAL_STATUSES.has(status)) return;
-    this.#openOrders.set(record.order_id, { status, partition: record.kafka_partition });
+    this.#eventKeys.add(eventKey(record.order_id, status));
+    if (FINAL_STATUSES.has(status)) this.#openOrders.delete(record.order_id);
+    else this.#openOrders.set(record.order_id, { status, partition: record.kafka_partition });
   }
 }
 

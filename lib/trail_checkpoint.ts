@@ -3,9 +3,7 @@
  * taken (segment and byte), the epoch, lifetime totals for the monitor and
  * the tracker's state, so that start-up reads only what came after it. A cache:
  * the trail is the truth, and a missing or unreadable checkpoint is rebuilt
- * from it. The state's long lists are stored as newline-joined strings, which
- * serialise and parse several times faster than arrays of half a million
- * strings. Type, encoder and parser; pure.
+ * from it. Type, encoder and parser; pure.
  */
 import type { AuditRecord, TrailEpoch } from "./audit_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
@@ -65,19 +63,25 @@ export interface TrailCheckpoint {
   state: TrackerStateSnapshot;
 }
 
-/** Serialises a checkpoint (one JSON document). */
+/**
+ * Serialises a checkpoint: a JSON line (position, epoch, totals, offsets and
+ * the counts of what follows), then one line per audited event key and one
+ * per open order ("id status partition"). Half a million plain lines are
+ * joined and parsed several times faster than the same strings in JSON.
+ */
 export function encodeCheckpoint(checkpoint: TrailCheckpoint): string {
   const { state, ...rest } = checkpoint;
-  return JSON.stringify({
+  const head = JSON.stringify({
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     ...rest,
-    state: {
-      offsets: state.offsets,
-      event_keys: state.eventKeys.join("\n"),
-      open_orders: state.openOrders.map(([id, status, p]) => `${id} ${status} ${p}`).join("\n"),
-    },
+    offsets: state.offsets,
+    event_keys: state.eventKeys.length,
+    open_orders: state.openOrders.length,
   });
+  const orders = state.openOrders.map(([id, status, p]) => `${id} ${status} ${p}`);
+  return [head, ...(state.eventKeys.length ? [state.eventKeys.join("\n")] : []), ...orders, ""]
+    .join("\n");
 }
 
 export type CheckpointResult = { ok: true; checkpoint: TrailCheckpoint } | {
@@ -85,17 +89,20 @@ export type CheckpointResult = { ok: true; checkpoint: TrailCheckpoint } | {
   error: string;
 };
 
+const EVENT_KEY = /^[^\s/]+\/[a-z]+$/;
+
 /** Parses a checkpoint; anything unexpected is an error (the caller rebuilds from the trail). */
 export function parseCheckpoint(text: string): CheckpointResult {
   const fail = (why: string): CheckpointResult => ({
     ok: false,
     error: `Cannot read the checkpoint: ${why}`,
   });
+  const lines = text.split("\n");
   let value: Record<string, unknown>;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(lines[0]!);
   } catch {
-    return fail("not valid JSON");
+    return fail("its first line is not valid JSON");
   }
   if (typeof value !== "object" || value === null) return fail("not an object");
   if (value.format !== CHECKPOINT_FORMAT) return fail("not a trail checkpoint");
@@ -118,19 +125,25 @@ export function parseCheckpoint(text: string): CheckpointResult {
   if (!totals || !counts.every((c) => Number.isSafeInteger(totals[c]))) {
     return fail("totals are missing");
   }
-  const raw = value.state as Record<string, unknown> | undefined;
-  if (typeof raw?.event_keys !== "string" || typeof raw?.open_orders !== "string") {
-    return fail("state is missing");
+  const keys = value.event_keys;
+  const orders = value.open_orders;
+  if (!Number.isSafeInteger(keys) || !Number.isSafeInteger(orders)) {
+    return fail("the counts of its state lines are missing");
   }
-  const split = (text: string) => (text === "" ? [] : text.split("\n"));
-  const state = {
-    offsets: raw.offsets,
-    eventKeys: split(raw.event_keys),
-    openOrders: split(raw.open_orders).map((line) => {
-      const [id, status, partition] = line.split(" ");
-      return [id, status, Number(partition)];
-    }),
-  };
+  const keyCount = keys as number;
+  const orderCount = orders as number;
+  if (lines.length !== 1 + keyCount + orderCount + 1 || lines.at(-1) !== "") {
+    return fail(
+      `it has ${lines.length - 2} state lines, expected ${keyCount + orderCount} (cut short?)`,
+    );
+  }
+  const eventKeys = lines.slice(1, 1 + keyCount);
+  if (!eventKeys.every((key) => EVENT_KEY.test(key))) return fail("an event key is malformed");
+  const openOrders = lines.slice(1 + keyCount, -1).map((line) => {
+    const [id, status, partition] = line.split(" ");
+    return [id, status, Number(partition)];
+  });
+  const state = { offsets: value.offsets, eventKeys, openOrders };
   if (!isStateSnapshot(state)) return fail("state is not a tracker state");
   return {
     ok: true,

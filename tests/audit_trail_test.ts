@@ -15,6 +15,7 @@ import {
 } from "../lib/audit_record.ts";
 import { closedSegments, SegmentedLog, splitTornTail } from "../lib/segmented_log.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
+import { encodeCheckpoint, parseCheckpoint } from "../lib/trail_checkpoint.ts";
 
 const AT = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -295,4 +296,47 @@ Deno.test("a rotation cut short before its new header gets the header at the nex
     assert(first.ok && first.kind === "header");
     assertEquals([first.header.trail_segment, first.header.epoch.number], [2, 1]);
   });
+});
+
+Deno.test({
+  name: "a checkpoint round-trips through its format; one cut short is refused",
+  permissions: "none",
+  fn() {
+    const checkpoint = {
+      trail_id: "t",
+      written_at: "2026-11-26T12:00:00.000Z",
+      position: { segment: 3, bytes: 1_234 },
+      epoch: {
+        number: 2,
+        cluster_id: "c",
+        topic: "orders",
+        started_at: "2026-11-26T12:00:00.000Z",
+        reason: "another cluster",
+        continues_offsets: false,
+      },
+      totals: {
+        lines: 9,
+        audited: 7,
+        dead_lettered: 1,
+        duplicate: 1,
+        by_status: { created: 3, paid: 2, shipped: 1, delivered: 1, cancelled: 0 },
+      },
+      deleted: { segments: 1, bytes: 99 },
+      state: {
+        offsets: [["orders", 0, 41, "1/2/abcd"], ["orders", 1, 7, null]] as Array<
+          [string, number, number, string | null]
+        >,
+        eventKeys: ["a0000000-0000-4000-8000-000000000000/created"],
+        openOrders: [["a0000000-0000-4000-8000-000000000000", "created", 0]] as Array<
+          [string, "created", number]
+        >,
+      },
+    };
+    const text = encodeCheckpoint(checkpoint);
+    assertEquals(parseCheckpoint(text), { ok: true, checkpoint });
+    const cut = parseCheckpoint(text.slice(0, text.lastIndexOf("a0000000")));
+    assert(!cut.ok);
+    assertMatch(cut.error, /state lines, expected 2 \(cut short\?\)/);
+    assert(!parseCheckpoint("{}").ok);
+  },
 });

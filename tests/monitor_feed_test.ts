@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { assertEquals } from "./assert.ts";
 import { MonitorFeed } from "../lib/monitor_feed.ts";
+import { encodeCheckpoint } from "../lib/trail_checkpoint.ts";
 
 const ROOT = await Deno.makeTempDir({ prefix: "monitor_feed_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(ROOT, { recursive: true }));
@@ -168,16 +169,14 @@ Deno.test({
       };
       await Deno.writeTextFile(
         checkpointFile,
-        JSON.stringify({
-          format: "order-tracking/trail-checkpoint",
-          version: 1,
+        encodeCheckpoint({
           trail_id: "trail-1",
           written_at: AT,
           position: { segment: 1, bytes: new TextEncoder().encode(before).length },
           epoch: JSON.parse(headerLine(1)).epoch,
           totals,
           deleted: { segments: 0, bytes: 0 },
-          state: { offsets: [], event_keys: "", open_orders: "" },
+          state: { offsets: [], eventKeys: [], openOrders: [] },
         }),
       );
       const feed = new MonitorFeed(files);
