@@ -9,7 +9,10 @@
 import {
   ORDER_STATUSES,
   type OrderEvent,
+  type OrderStatus,
   parseOrderValue,
+  RECEIVED_STATUSES,
+  type ReceivedOrder,
   REJECTION_CLASSES,
   type RejectionClass,
 } from "./order.ts";
@@ -17,11 +20,15 @@ import {
 export const AUDIT_OUTCOMES = ["audited", "dead_lettered", "duplicate"] as const;
 export type AuditOutcome = typeof AUDIT_OUTCOMES[number];
 
+/** Where an audited order's end-to-end latency was measured from. */
+export const LATENCY_SOURCES = ["produced_at", "kafka_timestamp"] as const;
+export type LatencySource = typeof LATENCY_SOURCES[number];
+
 /** One line of `tracker.events`. Field names follow the original Go tracker's records. */
 export interface AuditRecord {
   /** When the tracker received the message (RFC 3339 UTC). */
   timestamp: string;
-  /** The order's event type, or "rejected" for input that is not a valid order. */
+  /** The order's event type as received, or "rejected" for input that is not a valid order. */
   event_type: string;
   kafka_topic: string;
   kafka_partition: number;
@@ -34,17 +41,28 @@ export interface AuditRecord {
   deserialized: boolean;
   outcome: AuditOutcome;
   order_id: string | null;
-  /** The order's status; present for audited and duplicate records. */
+  /** The order's status as received (`pending` from the original system); audited and duplicate records. */
   status: string | null;
+  /** The lifecycle state that status is (`pending` is `created`); audited and duplicate records. */
+  lifecycle: OrderStatus | null;
   error_class: RejectionClass | null;
   error: string | null;
-  /** From the order's produce time to this record; null when unknown. */
+  /** From the order's creation to this record; null when unknown. */
   latency_ms: number | null;
+  /** What `latency_ms` counts from: the order's `produced_at`, else the Kafka record time. */
+  latency_source: LatencySource | null;
   /**
-   * The order itself; null when rejected or a duplicate (already in the trail).
-   * Read it with `auditedOrder`, which validates it.
+   * Set (true) on an order event audited although its lifecycle step arrived
+   * out of order: a message without a key, whose order's events may be spread
+   * over partitions, where arrival order means nothing.
    */
-  order: OrderEvent | null;
+  out_of_order?: true;
+  /**
+   * The order exactly as received (its bytes, embedded as they came when they
+   * are one line); null when rejected: the dead-letter topic keeps those bytes.
+   * Read it as an order with `auditedOrder`, which validates it.
+   */
+  order: Record<string, unknown> | null;
 }
 
 /** The message coordinates and size every record carries. */
@@ -89,18 +107,36 @@ function hashText(text: string): string {
   return hash.toString(16).padStart(8, "0");
 }
 
+/** A valid order as `parseOrder` accepted it: the validated view and what came. */
+export interface AcceptedOrder {
+  order: OrderEvent;
+  received?: ReceivedOrder;
+}
+
+/** The exact text of the orders records carry, for the encoder to embed verbatim. */
+const orderTexts = new WeakMap<AuditRecord, string>();
+
 /** Builds the record of an accepted order. */
 export function auditedRecord(
   at: number,
   message: MessageCoordinates,
-  order: OrderEvent,
+  accepted: AcceptedOrder | OrderEvent,
+  { outOfOrder = false }: { outOfOrder?: boolean } = {},
 ): AuditRecord {
-  return {
-    ...orderRecord(at, message, order),
+  const { order } = asAccepted(accepted);
+  const produced = order.produced_at;
+  const timestamp = message.timestamp ?? null;
+  const [latency, source]: [number | null, LatencySource | null] = produced !== undefined
+    ? [at - produced, "produced_at"]
+    : timestamp !== null
+    ? [at - timestamp, "kafka_timestamp"]
+    : [null, null];
+  return orderRecord(at, message, accepted, {
     outcome: "audited",
-    latency_ms: Math.max(0, at - order.produced_at),
-    order,
-  };
+    latency_ms: latency === null ? null : Math.max(0, latency),
+    latency_source: source,
+    ...(outOfOrder ? { out_of_order: true as const } : {}),
+  });
 }
 
 /** Builds the record of a message sent to the dead-letter topic. */
@@ -116,38 +152,61 @@ export function deadLetterRecord(
     outcome: "dead_lettered",
     order_id: null,
     status: null,
+    lifecycle: null,
     error_class: rejection.class,
     error: rejection.message,
     latency_ms: null,
+    latency_source: null,
     order: null,
   };
 }
 
-/** Builds the record of an event already in the trail (same order id and event type). */
+/** Builds the record of an event already in the trail (same order id and lifecycle state). */
 export function duplicateRecord(
   at: number,
   message: MessageCoordinates,
-  order: OrderEvent,
+  accepted: AcceptedOrder | OrderEvent,
 ): AuditRecord {
-  return {
-    ...orderRecord(at, message, order),
+  return orderRecord(at, message, accepted, {
     outcome: "duplicate",
     latency_ms: null,
-    order: null,
-  };
+    latency_source: null,
+  });
 }
 
-/** What the records of a valid order share, audited or duplicate. */
-function orderRecord(at: number, message: MessageCoordinates, order: OrderEvent) {
-  return {
+function asAccepted(accepted: AcceptedOrder | OrderEvent): Required<AcceptedOrder> {
+  if ("order" in accepted && accepted.received !== undefined) {
+    return { order: accepted.order, received: accepted.received };
+  }
+  const order = "order" in accepted ? accepted.order : accepted;
+  return { order, received: { status: order.status, json: { ...order }, text: null } };
+}
+
+/** A record of a valid order, audited or duplicate, with the order as received. */
+function orderRecord(
+  at: number,
+  message: MessageCoordinates,
+  accepted: AcceptedOrder | OrderEvent,
+  outcome: Pick<AuditRecord, "outcome" | "latency_ms" | "latency_source" | "out_of_order">,
+): AuditRecord {
+  const { order, received } = asAccepted(accepted);
+  const record: AuditRecord = {
     ...common(at, message),
     event_type: order.metadata.event_type,
     deserialized: true,
+    outcome: outcome.outcome,
     order_id: order.order_id,
-    status: order.status,
+    status: received.status,
+    lifecycle: order.status,
     error_class: null,
     error: null,
+    latency_ms: outcome.latency_ms,
+    latency_source: outcome.latency_source,
+    ...(outcome.out_of_order ? { out_of_order: true as const } : {}),
+    order: received.json,
   };
+  if (received.text !== null) orderTexts.set(record, received.text);
+  return record;
 }
 
 function common(at: number, message: MessageCoordinates) {
@@ -162,10 +221,19 @@ function common(at: number, message: MessageCoordinates) {
   };
 }
 
-/** Serialises records as JSON Lines (each ends with "\n"). */
+/**
+ * Serialises records as JSON Lines (each ends with "\n"). An order received as
+ * one line of text is embedded as it came, byte for byte; `order` is the last
+ * field of a line.
+ */
 export function encodeAuditLines(records: readonly AuditRecord[]): string {
   let text = "";
-  for (const record of records) text += JSON.stringify(record) + "\n";
+  for (const record of records) {
+    const { order, ...fields } = record;
+    const head = JSON.stringify(fields);
+    const value = orderTexts.get(record) ?? JSON.stringify(order);
+    text += `${head.slice(0, -1)},"order":${value}}\n`;
+  }
   return text;
 }
 
@@ -176,6 +244,7 @@ export type AuditLineResult =
 const OUTCOMES: ReadonlySet<unknown> = new Set(AUDIT_OUTCOMES);
 const STATUSES: ReadonlySet<unknown> = new Set(ORDER_STATUSES);
 const ERROR_CLASSES: ReadonlySet<unknown> = new Set(REJECTION_CLASSES);
+const SOURCES: ReadonlySet<unknown> = new Set(LATENCY_SOURCES);
 
 /**
  * Parses one line of the trail. Every field a reader relies on is checked, so
@@ -219,10 +288,19 @@ function auditProblem(value: unknown): string | undefined {
   }
   if (!offset(r.message_size)) return "message_size is not an integer >= 0";
   if (!stringOrNull(r.order_id)) return "order_id is not a string or null";
-  if (r.status !== null && !STATUSES.has(r.status)) {
-    return `status ${quote(r.status)} is not one of ${ORDER_STATUSES}`;
+  if (
+    r.status !== null && (typeof r.status !== "string" || !Object.hasOwn(RECEIVED_STATUSES, r.status))
+  ) {
+    return `status ${quote(r.status)} is not one of ${Object.keys(RECEIVED_STATUSES)}`;
   }
-  if (r.outcome !== "dead_lettered" && (r.order_id === null || r.status === null)) {
+  // Lines from before the lifecycle state was kept: the status was one.
+  if (r.lifecycle === undefined) {
+    r.lifecycle = r.status === null ? null : RECEIVED_STATUSES[r.status as string];
+  }
+  if (r.lifecycle !== null && !STATUSES.has(r.lifecycle)) {
+    return `lifecycle ${quote(r.lifecycle)} is not one of ${ORDER_STATUSES}`;
+  }
+  if (r.outcome !== "dead_lettered" && (r.order_id === null || r.lifecycle === null)) {
     return `an ${r.outcome} record has no order_id or status`;
   }
   if (r.error_class !== null && !ERROR_CLASSES.has(r.error_class)) {
@@ -232,6 +310,13 @@ function auditProblem(value: unknown): string | undefined {
   if (r.latency_ms !== null && typeof r.latency_ms !== "number") {
     return "latency_ms is not a number or null";
   }
+  if (r.latency_source === undefined) {
+    r.latency_source = r.latency_ms === null ? null : "produced_at"; // older lines
+  }
+  if (r.latency_source !== null && !SOURCES.has(r.latency_source)) {
+    return `latency_source ${quote(r.latency_source)} is not one of ${LATENCY_SOURCES}`;
+  }
+  if (r.out_of_order !== undefined && r.out_of_order !== true) return "out_of_order is not true";
   if (r.order !== null && (typeof r.order !== "object" || Array.isArray(r.order))) {
     return "order is not an object or null";
   }

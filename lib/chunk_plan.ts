@@ -99,13 +99,12 @@ export function planChunk(
   let redelivered = 0;
   for (const message of chunk.messages) {
     const where = coordinates(chunk, message);
-    const decision = state.decide(
-      {
-        ...where,
-        fingerprint: messageFingerprint({ ...where, timestamp: where.timestamp ?? null }),
-      },
-      parseOrder(message.value, { maxBytes: maxOrderBytes }),
-    );
+    const parsed = parseOrder(message.value, { maxBytes: maxOrderBytes });
+    const decision = state.decide({
+      ...where,
+      keyed: where.key !== null,
+      fingerprint: messageFingerprint({ ...where, timestamp: where.timestamp ?? null }),
+    }, parsed);
     let record: AuditRecord;
     switch (decision.kind) {
       case "reused":
@@ -119,10 +118,12 @@ export function planChunk(
         redelivered++;
         continue;
       case "audit":
-        record = auditedRecord(now, where, decision.order);
+        record = auditedRecord(now, where, parsed.ok ? parsed : decision.order, {
+          outOfOrder: decision.outOfOrder,
+        });
         break;
       case "duplicate":
-        record = duplicateRecord(now, where, decision.order);
+        record = duplicateRecord(now, where, parsed.ok ? parsed : decision.order);
         break;
       case "reject":
         record = deadLetterRecord(now, where, decision.rejection);

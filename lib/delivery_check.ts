@@ -201,7 +201,7 @@ export class DeliveryChecker {
     if (r.outcome === "audited") {
       this.#counts.audited++;
       Space.set(space.audited, r.kafka_partition).add(r.kafka_offset);
-      const event = `${r.order_id}/${r.status}`;
+      const event = `${r.order_id}/${r.lifecycle}`;
       if (this.#events.add(event)) this.#maybeRepeated.set(event, 0);
     } else if (r.outcome === "dead_lettered") {
       this.#counts.deadLettered++;
@@ -261,7 +261,7 @@ export class DeliveryChecker {
   /** Pass 3: an audit record again (only events that may repeat are counted). */
   recount(record: AuditRecord): void {
     if (record.outcome !== "audited" || record.kafka_topic !== this.#topic) return;
-    const event = `${record.order_id}/${record.status}`;
+    const event = `${record.order_id}/${record.lifecycle}`;
     const seen = this.#maybeRepeated.get(event);
     if (seen !== undefined) this.#maybeRepeated.set(event, seen + 1);
   }

@@ -17,6 +17,8 @@ export interface TrackerCounters {
   duplicates: number;
   redelivered: number;
   dead_lettered: number;
+  /** Audited events whose lifecycle step arrived out of order (messages without a key). */
+  out_of_order: number;
 }
 
 /** The tracker's figures, written as the properties of a `kind: "metrics"` record. */
@@ -28,6 +30,8 @@ export interface MetricsRecord extends TrackerCounters {
   rate_per_sec: number;
   /** End-to-end latency over the last minute. */
   latency_ms: LatencySummary;
+  /** How many of those latencies count from `produced_at`, how many from the Kafka record time. */
+  latency_sources: { produced_at: number; kafka_timestamp: number };
   /** Messages not yet consumed, per partition (as of the last chunk of each). */
   lag: Record<string, number>;
   lag_total: number;
@@ -161,7 +165,17 @@ function parseMetrics(p: Record<string, unknown>): MetricsRecord | undefined {
     !isObject(latency) || !numberOrNull(latency.p50) || !numberOrNull(latency.p95) ||
     !numberOrNull(latency.p99) || typeof latency.count !== "number"
   ) return undefined;
-  return { ...(p as unknown as MetricsRecord), final: p.final === true };
+  // Records written before these figures existed have none of them.
+  const sources = isObject(p.latency_sources) ? p.latency_sources : {};
+  return {
+    ...(p as unknown as MetricsRecord),
+    final: p.final === true,
+    out_of_order: typeof p.out_of_order === "number" ? p.out_of_order : 0,
+    latency_sources: {
+      produced_at: typeof sources.produced_at === "number" ? sources.produced_at : latency.count,
+      kafka_timestamp: typeof sources.kafka_timestamp === "number" ? sources.kafka_timestamp : 0,
+    },
+  };
 }
 
 function parseLifecycle(p: Record<string, unknown>): LifecycleRecord | undefined {

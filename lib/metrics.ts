@@ -74,6 +74,12 @@ export class SlidingWindow {
     }
   }
 
+  /** Events counted within the window ending at `now`. */
+  count(now: number): number {
+    this.#expire(now);
+    return this.#counts.reduce((a, b) => a + b, 0);
+  }
+
   /** Events per second over the window ending at `now`. */
   ratePerSec(now: number, { sinceMs }: { sinceMs?: number } = {}): number {
     this.#expire(now);

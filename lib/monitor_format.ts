@@ -34,6 +34,13 @@ function paint(text: string, colour: string | undefined, tags: boolean): string 
   return `{${colour}-fg}${escape(text)}{/${colour}-fg}`;
 }
 
+/** Said after the latency when it does not (only) count from the orders' own produce time. */
+const LATENCY_SOURCE_NOTE = {
+  produced_at: "",
+  kafka_timestamp: " (from record time)",
+  mixed: " (partly from record time)",
+} as const;
+
 export interface Panels {
   headline: string[];
   health: string[];
@@ -75,7 +82,7 @@ export function formatPanels(
     }`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${ms(f.latencyMs.p50)}/${
       ms(f.latencyMs.p95)
-    }/${ms(f.latencyMs.p99)} ms  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
+    }/${ms(f.latencyMs.p99)} ms${LATENCY_SOURCE_NOTE[f.latencySource ?? "produced_at"]}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
       f.uptimeSec === null ? "-" : duration(f.uptimeSec)
     }`,
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),

@@ -54,6 +54,12 @@ export interface View {
     throughputPerSec: number;
     successRate: number | null;
     latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+    /**
+     * Where the latencies of the last minute count from: the orders' own
+     * `produced_at`, the Kafka record time (producers without it, such as the
+     * original system's), or both; null when there are none.
+     */
+    latencySource: "produced_at" | "kafka_timestamp" | "mixed" | null;
     lagTotal: number | null;
     lagByPartition: Record<string, number>;
     uptimeSec: number | null;
@@ -85,12 +91,16 @@ interface Sample {
   at: number;
   ok: boolean;
   latency: number | null;
+  /** True when the latency counts from the Kafka record time (no `produced_at`). */
+  fromRecordTime: boolean;
 }
 
 /** Counts and latencies (value → how many) of some samples. */
 class Tally {
   count = 0;
   ok = 0;
+  /** Latencies counted from the Kafka record time. */
+  fromRecordTime = 0;
   latencies = new Map<number, number>();
 
   add(sample: Sample): void {
@@ -99,12 +109,14 @@ class Tally {
     this.ok++;
     if (sample.latency !== null) {
       this.latencies.set(sample.latency, (this.latencies.get(sample.latency) ?? 0) + 1);
+      if (sample.fromRecordTime) this.fromRecordTime++;
     }
   }
 
   merge(other: Tally): void {
     this.count += other.count;
     this.ok += other.ok;
+    this.fromRecordTime += other.fromRecordTime;
     for (const [value, n] of other.latencies) {
       this.latencies.set(value, (this.latencies.get(value) ?? 0) + n);
     }
@@ -208,14 +220,17 @@ export class MonitorModel {
       this.#total++;
       if (record.outcome === "audited") {
         this.#audited++;
-        if (record.status !== null && record.status in this.#lifecycle) {
-          this.#lifecycle[record.status as OrderStatus]++;
-        }
+        if (record.lifecycle !== null) this.#lifecycle[record.lifecycle]++;
       } else if (record.outcome === "dead_lettered") this.#deadLettered++;
       else this.#duplicates++;
     }
     if (record.outcome !== "duplicate") {
-      const sample = { at, ok: record.outcome === "audited", latency: record.latency_ms };
+      const sample = {
+        at,
+        ok: record.outcome === "audited",
+        latency: record.latency_ms,
+        fromRecordTime: record.latency_source === "kafka_timestamp",
+      };
       const key = Math.floor(at / SLOT_MS);
       let slot = this.#slots.get(key);
       if (slot === undefined) {
@@ -283,6 +298,15 @@ export class MonitorModel {
       : null;
     const [p50 = null, p95 = null, p99 = null] = recent.percentiles([50, 95, 99]);
     const latencyMs = { p50, p95, p99 };
+    let timed = 0;
+    for (const n of recent.latencies.values()) timed += n;
+    const latencySource = timed === 0
+      ? null
+      : recent.fromRecordTime === 0
+      ? "produced_at"
+      : recent.fromRecordTime === timed
+      ? "kafka_timestamp"
+      : "mixed";
 
     const metrics = this.#metrics?.record;
     const lagByPartition = metrics?.lag ?? {};
@@ -326,6 +350,7 @@ export class MonitorModel {
         throughputPerSec: throughput,
         successRate,
         latencyMs,
+        latencySource,
         lagTotal,
         lagByPartition,
         uptimeSec,

@@ -15,7 +15,7 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = typeof ORDER_STATUSES[number];
 
-/** `metadata.event_type` for each status. */
+/** `metadata.event_type` for each status, as this project's producer writes it. */
 export const EVENT_TYPES = {
   created: "order_created",
   paid: "order_paid",
@@ -24,6 +24,36 @@ export const EVENT_TYPES = {
   cancelled: "order_cancelled",
 } as const satisfies Record<OrderStatus, string>;
 export type EventType = typeof EVENT_TYPES[OrderStatus];
+
+/**
+ * The statuses accepted on the wire and the lifecycle state each one is: ours,
+ * and the original Go system's `pending` (its first state: an order created).
+ */
+export const RECEIVED_STATUSES: Readonly<Record<string, OrderStatus>> = {
+  created: "created",
+  paid: "paid",
+  shipped: "shipped",
+  delivered: "delivered",
+  cancelled: "cancelled",
+  pending: "created",
+};
+
+/**
+ * The event types accepted on the wire: ours (`order_created`), the original
+ * system's dotted ones (`order.created`, … for each lifecycle state) and its
+ * `order.updated`, which fits any status.
+ */
+export const ACCEPTED_EVENT_TYPES: readonly string[] = [
+  ...Object.values(EVENT_TYPES),
+  ...ORDER_STATUSES.map((s) => `order.${s}`),
+  "order.updated",
+];
+
+/** Whether an event type fits a lifecycle state (`order.updated` fits them all). */
+export function eventTypeFits(eventType: string, status: OrderStatus): boolean {
+  return eventType === EVENT_TYPES[status] || eventType === `order.${status}` ||
+    eventType === "order.updated";
+}
 
 export const CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD"] as const;
 export type Currency = typeof CURRENCIES[number];
@@ -75,7 +105,8 @@ export interface OrderMetadata {
   /** RFC 3339 UTC. */
   timestamp: string;
   version: string;
-  event_type: EventType;
+  /** As received: one of ACCEPTED_EVENT_TYPES, fitting the status. */
+  event_type: string;
   source: string;
   correlation_id: string;
 }
@@ -84,6 +115,7 @@ export interface OrderMetadata {
 export interface OrderEvent {
   order_id: string;
   sequence: number;
+  /** The lifecycle state (a received `pending` is `created`). */
   status: OrderStatus;
   items: OrderItem[];
   sub_total: number;
@@ -96,8 +128,22 @@ export interface OrderEvent {
   metadata: OrderMetadata;
   customer_info: CustomerInfo;
   inventory_status: InventoryStatus[];
-  /** Extra field: epoch milliseconds when the producer created the event, for end-to-end latency. */
-  produced_at: number;
+  /**
+   * Extra field of this project's producer: epoch milliseconds when it created
+   * the event, for end-to-end latency. Absent from other producers' orders
+   * (the original system's): their latency comes from the Kafka record time.
+   */
+  produced_at?: number;
+}
+
+/** The message as received, kept beside the validated order. */
+export interface ReceivedOrder {
+  /** The status field as sent (`pending` where the order says so). */
+  status: string;
+  /** The value parsed from the message's bytes. */
+  json: Record<string, unknown>;
+  /** The message's text exactly, when it is one line (it can then be embedded verbatim). */
+  text: string | null;
 }
 
 /** Why a message was rejected. `class` goes into the DLQ headers. */
@@ -110,7 +156,7 @@ export interface Rejection {
 }
 
 export type ParseResult =
-  | { ok: true; order: OrderEvent }
+  | { ok: true; order: OrderEvent; received: ReceivedOrder }
   | { ok: false; rejection: Rejection };
 
 /** Converts an amount to integer cents; money is compared in cents only. */
@@ -129,7 +175,8 @@ export function encodeOrder(order: OrderEvent): Uint8Array {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+/** A UUID of any version (the original system's ids are v4, others may not be). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Deliberately simple: one @, no spaces, a dot in the domain (the original's rule).
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -265,27 +312,25 @@ function parseInventory(value: unknown, index: number): InventoryStatus {
   return parsed;
 }
 
-function parseMetadata(metadataJson: Json, status: OrderStatus): OrderMetadata {
+function parseMetadata(
+  metadataJson: Json,
+  { status, receivedStatus }: { status: OrderStatus; receivedStatus: string },
+): OrderMetadata {
   const metadata: OrderMetadata = {
     timestamp: text(metadataJson, "timestamp", "metadata.timestamp"),
     version: text(metadataJson, "version", "metadata.version"),
-    event_type: member(
-      metadataJson,
-      "event_type",
-      "metadata.event_type",
-      Object.values(EVENT_TYPES),
-    ),
+    event_type: member(metadataJson, "event_type", "metadata.event_type", ACCEPTED_EVENT_TYPES),
     source: text(metadataJson, "source", "metadata.source"),
     correlation_id: text(metadataJson, "correlation_id", "metadata.correlation_id"),
   };
   if (!RFC3339.test(metadata.timestamp) || Number.isNaN(Date.parse(metadata.timestamp))) {
     throw new FieldError(`field "metadata.timestamp" must be an RFC 3339 date-time`);
   }
-  if (metadata.event_type !== EVENT_TYPES[status]) {
+  if (!eventTypeFits(metadata.event_type, status)) {
     throw new FieldError(
       `field "metadata.event_type" is ${quoted(metadata.event_type)}, expected "${
         EVENT_TYPES[status]
-      }" for status "${status}"`,
+      }" or "order.${status}" for status "${receivedStatus}"`,
     );
   }
   return metadata;
@@ -312,9 +357,9 @@ function parseCustomer(customerJson: Json): CustomerInfo {
   return customer;
 }
 
-function parseFields(root: Json): OrderEvent {
+function parseFields(root: Json): { order: OrderEvent; receivedStatus: string } {
   const orderId = text(root, "order_id", "order_id");
-  if (!UUID_V4.test(orderId)) throw new FieldError(`field "order_id" must be a UUID v4`);
+  if (!UUID.test(orderId)) throw new FieldError(`field "order_id" must be a UUID`);
   const sequence = integer(root, "sequence", "sequence");
   if (sequence < 0) throw new FieldError(`field "sequence" must be >= 0`);
 
@@ -324,8 +369,9 @@ function parseFields(root: Json): OrderEvent {
   const metadataJson = object(root["metadata"], "metadata");
   const customerJson = object(root["customer_info"], "customer_info");
 
-  const status = member(root, "status", "status", ORDER_STATUSES);
-  const metadata = parseMetadata(metadataJson, status);
+  const receivedStatus = member(root, "status", "status", Object.keys(RECEIVED_STATUSES));
+  const status = RECEIVED_STATUSES[receivedStatus]!;
+  const metadata = parseMetadata(metadataJson, { status, receivedStatus });
   const customer = parseCustomer(customerJson);
 
   const order: OrderEvent = {
@@ -343,8 +389,10 @@ function parseFields(root: Json): OrderEvent {
     metadata,
     customer_info: customer,
     inventory_status: array(root, "inventory_status", "inventory_status").map(parseInventory),
-    produced_at: integer(root, "produced_at", "produced_at"),
   };
+  if (root["produced_at"] !== undefined && root["produced_at"] !== null) {
+    order.produced_at = integer(root, "produced_at", "produced_at");
+  }
 
   const itemsCents = items.reduce((sum, item) => sum + toCents(item.total_price), 0);
   if (Math.abs(itemsCents - toCents(order.sub_total)) > 1) {
@@ -361,7 +409,7 @@ function parseFields(root: Json): OrderEvent {
       } (sub_total + tax + shipping_fee)`,
     );
   }
-  return order;
+  return { order, receivedStatus };
 }
 
 /**
@@ -389,9 +437,11 @@ export function parseOrder(
       },
     };
   }
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(bytes));
+    text = decoder.decode(bytes);
+    json = JSON.parse(text);
   } catch (error) {
     return {
       ok: false,
@@ -401,14 +451,23 @@ export function parseOrder(
       },
     };
   }
-  return parseOrderValue(json);
+  // A line break inside the value (pretty-printed JSON) would break a JSON Lines file.
+  return parseOrderValue(json, { text: /[\n\r]/.test(text) ? null : text });
 }
 
-/** Validates an already parsed JSON value as an order (e.g. the copy inside an audit line). */
-export function parseOrderValue(json: unknown): ParseResult {
+/**
+ * Validates an already parsed JSON value as an order (e.g. the copy inside an audit line).
+ *
+ * @param options.text the exact text it was parsed from, when it is one line
+ */
+export function parseOrderValue(
+  json: unknown,
+  { text = null }: { text?: string | null } = {},
+): ParseResult {
   try {
     const root = object(json, "(root)");
-    return { ok: true, order: parseFields(root) };
+    const { order, receivedStatus } = parseFields(root);
+    return { ok: true, order, received: { status: receivedStatus, json: root, text } };
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
     return {

@@ -104,7 +104,8 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
         ]) * 100 - 1,
   }));
   const active: Draft[] = [];
-  let sequence = 0;
+  /** Starts at 1, as the original system's producer counts. */
+  let sequence = 1;
 
   function customer(): CustomerInfo {
     const firstName = faker.person.firstName();

@@ -24,12 +24,15 @@ export class TrackerMetrics {
     duplicates: 0,
     redelivered: 0,
     dead_lettered: 0,
+    out_of_order: 0,
   };
   readonly #throughput = new SlidingWindow({ windowMs: METRICS_WINDOW_MS });
   readonly #latency = new SlidingWindow({
     windowMs: METRICS_WINDOW_MS,
     maxSamples: MAX_LATENCY_SAMPLES,
   });
+  /** Latencies counted from the Kafka record time (the rest from `produced_at`). */
+  readonly #fromRecordTime = new SlidingWindow({ windowMs: METRICS_WINDOW_MS });
   readonly #lag = new Map<number, number>();
 
   constructor({ startedAt }: { startedAt: number }) {
@@ -59,7 +62,9 @@ export class TrackerMetrics {
     for (const record of records) {
       if (record.outcome === "audited") {
         c.audited++;
+        if (record.out_of_order) c.out_of_order++;
         if (record.latency_ms !== null) this.#latency.addValue(now, record.latency_ms);
+        if (record.latency_source === "kafka_timestamp") this.#fromRecordTime.addCount(now, 1);
       } else if (record.outcome === "duplicate") {
         c.duplicates++;
       } else {
@@ -85,6 +90,18 @@ export class TrackerMetrics {
     }
   }
 
+  #latencyFigures(now: number): Pick<MetricsRecord, "latency_ms" | "latency_sources"> {
+    const latency = summarizeLatency(this.#latency.values(now));
+    const fromRecordTime = Math.min(latency.count, this.#fromRecordTime.count(now));
+    return {
+      latency_ms: latency,
+      latency_sources: {
+        produced_at: latency.count - fromRecordTime,
+        kafka_timestamp: fromRecordTime,
+      },
+    };
+  }
+
   /** The figures at `now`, as the health log's metrics record. */
   toRecord(
     now: number,
@@ -99,7 +116,7 @@ export class TrackerMetrics {
       rate_per_sec: Number(
         this.#throughput.ratePerSec(now, { sinceMs: this.#startedAt }).toFixed(2),
       ),
-      latency_ms: summarizeLatency(this.#latency.values(now)),
+      ...this.#latencyFigures(now),
       lag: Object.fromEntries([...this.#lag].map(([p, lag]) => [String(p), lag])),
       lag_total: lagTotal,
       open_orders: openOrders,

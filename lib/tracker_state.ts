@@ -21,7 +21,8 @@ import {
 export type Decision =
   /** Offset already in the trail: skip, write nothing. */
   | { kind: "redelivered" }
-  | { kind: "audit"; order: OrderEvent }
+  /** A valid order; `outOfOrder` when its lifecycle step arrived out of order without a key. */
+  | { kind: "audit"; order: OrderEvent; outOfOrder: boolean }
   /** Same order id and event type already audited. */
   | { kind: "duplicate"; order: OrderEvent }
   | { kind: "reject"; rejection: Rejection }
@@ -49,6 +50,12 @@ export interface MessagePlace {
   topic: string;
   partition: number;
   offset: number;
+  /**
+   * Whether the message has a key. A keyed order has all its events on one
+   * partition, in order; without a key they may be spread over partitions,
+   * where arrival order is no lifecycle order.
+   */
+  keyed: boolean;
   /** See `messageFingerprint`; undefined when the message's timestamp is unknown. */
   fingerprint?: string | undefined;
 }
@@ -181,6 +188,8 @@ export class TrackerState {
     const previous = this.#openOrders.get(order.order_id)?.status ??
       [...FINAL_STATUSES].find((final) => this.#eventKeys.has(eventKey(order.order_id, final)));
     if (!isValidTransition(previous, order.status)) {
+      // Ordering holds only within a partition: without a key, it is no violation.
+      if (!where.keyed) return { kind: "audit", order, outOfOrder: true };
       return {
         kind: "reject",
         rejection: {
@@ -190,7 +199,7 @@ export class TrackerState {
         },
       };
     }
-    return { kind: "audit", order };
+    return { kind: "audit", order, outOfOrder: false };
   }
 
   /**
@@ -222,10 +231,11 @@ export class TrackerState {
         fingerprint: () => recordFingerprint(record),
       });
     }
-    if (record.outcome !== "audited" || record.order_id === null || record.status === null) return;
-    // The audit-line parser admits only known statuses.
-    const status = record.status as OrderStatus;
+    const status = record.lifecycle;
+    if (record.outcome !== "audited" || record.order_id === null || status === null) return;
     this.#eventKeys.add(eventKey(record.order_id, status));
+    // A step that arrived out of order does not move the order back.
+    if (record.out_of_order) return;
     if (FINAL_STATUSES.has(status)) this.#openOrders.delete(record.order_id);
     else this.#openOrders.set(record.order_id, { status, partition: record.kafka_partition });
   }

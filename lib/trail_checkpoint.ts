@@ -36,8 +36,7 @@ export function addToTotals(totals: TrailTotals, record: AuditRecord): void {
   totals.lines++;
   if (record.outcome === "audited") {
     totals.audited++;
-    const status = record.status as OrderStatus;
-    if (status in totals.by_status) totals.by_status[status]++;
+    if (record.lifecycle !== null) totals.by_status[record.lifecycle]++;
   } else if (record.outcome === "dead_lettered") {
     totals.dead_lettered++;
   } else {

@@ -43,7 +43,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "dead-letter and duplicate lines carry no order",
+  name: "a dead-letter line carries no order; a duplicate carries the order it received",
   permissions: "none",
   fn() {
     const dead = roundTrip(
@@ -54,11 +54,12 @@ Deno.test({
     assertEquals(dead.error_class, "deserialization");
     assertEquals(auditedOrder(dead), undefined);
     const duplicate = roundTrip(duplicateRecord(at, where, order));
-    assertEquals([duplicate.outcome, duplicate.status, duplicate.order], [
+    assertEquals([duplicate.outcome, duplicate.status, duplicate.latency_ms], [
       "duplicate",
       "created",
       null,
     ]);
+    assertEquals(auditedOrder(duplicate), order);
   },
 });
 

@@ -107,25 +107,31 @@ Deno.test({
   permissions: "none",
   fn() {
     const order = createOrderGenerator({ seed: 11, now: () => NOW }).next();
-    const chunk = {
+    const events = [order, order, withStatus(order, "cancelled"), withStatus(order, "paid")];
+    const chunk = (key: string | null) => ({
       topic: "orders",
       partition: 0,
       highWatermark: 4,
-      messages: [
-        message(0, encodeOrder(order)),
-        message(1, encodeOrder(order)),
-        message(2, encodeOrder(withStatus(order, "cancelled"))),
-        message(3, encodeOrder(withStatus(order, "paid"))),
-      ],
-    };
-    const plan = written(planChunk(new TrackerState(), chunk, options));
-    assertEquals(plan.records.map((r) => r.outcome), [
+      messages: events.map((e, offset) => message(offset, encodeOrder(e), key)),
+    });
+    // Keyed by the order id: every event of the order on this partition, in order.
+    const keyed = written(planChunk(new TrackerState(), chunk(order.order_id), options));
+    assertEquals(keyed.records.map((r) => r.outcome), [
       "audited",
       "duplicate",
       "audited",
       "dead_lettered",
     ]);
-    assertMatch(plan.records[3]!.error!, /cannot follow "cancelled"/);
+    assertMatch(keyed.records[3]!.error!, /cannot follow "cancelled"/);
+    // Without a key the order's events may be on several partitions: arrival order
+    // is no violation, the late step is audited and flagged.
+    const keyless = written(planChunk(new TrackerState(), chunk(null), options));
+    assertEquals(keyless.records.map((r) => [r.outcome, r.out_of_order ?? false]), [
+      ["audited", false],
+      ["duplicate", false],
+      ["audited", false],
+      ["audited", true],
+    ]);
   },
 });
 

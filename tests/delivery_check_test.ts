@@ -29,9 +29,11 @@ const audited = (partition: number, offset: number, n: number): AuditRecord => (
   outcome: "audited",
   order_id: id(n),
   status: "created",
+  lifecycle: "created",
   error_class: null,
   error: null,
   latency_ms: 1,
+  latency_source: "produced_at",
   order: null,
 });
 

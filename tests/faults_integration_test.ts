@@ -29,6 +29,7 @@ import { resolveConfig } from "../lib/config.ts";
 import { parseHealthLine } from "../lib/health_record.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { DLQ_HEADERS } from "../lib/dead_letter.ts";
+import { auditedOrder } from "../lib/audit_record.ts";
 import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
 import { type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -875,9 +876,10 @@ Deno.test("fault 11: no customer personal data in any health log after the runs 
       if (!entry.isDirectory) continue;
       const trail = join(dir, entry.name, "tracker.events");
       for (const r of await readAuditRecords(trail)) {
-        const c = r.order?.customer_info;
-        if (!c) continue;
-        for (const value of [c.email, c.phone, c.name, c.address, r.order!.shipping_address]) {
+        const order = auditedOrder(r);
+        if (!order) continue;
+        const c = order.customer_info;
+        for (const value of [c.email, c.phone, c.name, c.address, order.shipping_address]) {
           if (value.length >= 6) secrets.add(value);
         }
       }

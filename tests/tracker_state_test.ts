@@ -1,7 +1,7 @@
 import { assertEquals } from "./assert.ts";
 import { TrackerState } from "../lib/tracker_state.ts";
 import { auditedRecord, deadLetterRecord } from "../lib/audit_record.ts";
-import type { OrderEvent, OrderStatus } from "../lib/order.ts";
+import type { OrderEvent, OrderStatus, ParseResult } from "../lib/order.ts";
 import { EVENT_TYPES } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 
@@ -14,11 +14,17 @@ function event(orderId: string, status: OrderStatus): OrderEvent {
     metadata: { ...base.metadata, event_type: EVENT_TYPES[status] },
   };
 }
+/** An order as the parser accepts it. */
+function accepted(order: OrderEvent): ParseResult {
+  return { ok: true, order, received: { status: order.status, json: {}, text: null } };
+}
+
 const at = (offset: number, partition = 0) => ({
   topic: "orders",
   partition,
   offset,
-  key: null,
+  key: "k",
+  keyed: true,
   size: 1,
 });
 
@@ -32,17 +38,17 @@ Deno.test({
     state.apply(auditedRecord(0, at(1), event(a, "cancelled")));
     await t.step("an offset already in the trail is a redelivery", () => {
       assertEquals(
-        state.decide(at(1), { ok: true, order: event(a, "created") }).kind,
+        state.decide(at(1), accepted(event(a, "created"))).kind,
         "redelivered",
       );
-      assertEquals(state.decide(at(1, 1), { ok: true, order: event(a, "paid") }).kind, "reject");
+      assertEquals(state.decide(at(1, 1), accepted(event(a, "paid"))).kind, "reject");
     });
     await t.step("the same order event at a new offset is a duplicate", () => {
-      assertEquals(state.decide(at(2), { ok: true, order: event(a, "created") }).kind, "duplicate");
+      assertEquals(state.decide(at(2), accepted(event(a, "created"))).kind, "duplicate");
     });
     await t.step("an order first seen mid-life is accepted", () => {
       const b = "b0000000-0000-4000-8000-000000000000";
-      assertEquals(state.decide(at(3), { ok: true, order: event(b, "shipped") }).kind, "audit");
+      assertEquals(state.decide(at(3), accepted(event(b, "shipped"))).kind, "audit");
     });
     await t.step("a rejected message's offset also counts as done", () => {
       state.apply(deadLetterRecord(0, at(9, 2), { class: "schema", message: "x" }));
@@ -74,11 +80,11 @@ Deno.test({
     state.apply(auditedRecord(0, at(0, 2), event(id, "created")));
     // Another member had partition 2 meanwhile and saw "paid" and "shipped".
     assertEquals(
-      state.decide(at(5, 2), { ok: true, order: event(id, "delivered") }).kind,
+      state.decide(at(5, 2), accepted(event(id, "delivered"))).kind,
       "reject",
     );
     state.keepPartitions(new Set([0, 1]));
-    assertEquals(state.decide(at(5, 2), { ok: true, order: event(id, "delivered") }).kind, "audit");
+    assertEquals(state.decide(at(5, 2), accepted(event(id, "delivered"))).kind, "audit");
     assertEquals(state.openOrders, 0);
   },
 });
@@ -101,7 +107,7 @@ Deno.test({
     for (const s of [state, copy]) s.apply(auditedRecord(0, at(7), event(ids[0]!, "paid")));
     assertEquals(copy.snapshot(), state.snapshot());
     assertEquals(
-      copy.decide(at(3, 1), { ok: true, order: event(ids[3]!, "created") }).kind,
+      copy.decide(at(3, 1), accepted(event(ids[3]!, "created"))).kind,
       "redelivered",
     );
   },
@@ -116,6 +122,28 @@ Deno.test({
     state.apply(auditedRecord(0, at(40), event(id, "created")));
     state.resetOffsets();
     assertEquals(state.lastOffsets("orders").size, 0);
-    assertEquals(state.decide(at(0), { ok: true, order: event(id, "created") }).kind, "duplicate");
+    assertEquals(state.decide(at(0), accepted(event(id, "created"))).kind, "duplicate");
+  },
+});
+
+Deno.test({
+  name: "without a key, a lifecycle step out of order is audited and flagged, not rejected",
+  permissions: "none",
+  fn() {
+    const state = new TrackerState();
+    const id = "e0000000-0000-4000-8000-000000000000";
+    const keyless = (offset: number, partition: number) => ({
+      ...at(offset, partition),
+      keyed: false,
+    });
+    // delivered arrived on partition 1 before shipped on partition 2.
+    state.apply(auditedRecord(0, at(0, 1), event(id, "delivered")));
+    const late = state.decide(keyless(0, 2), accepted(event(id, "shipped")));
+    assertEquals(late.kind === "audit" && late.outOfOrder, true);
+    // With a key the same step is a rejection: all of the order's events share a partition.
+    assertEquals(state.decide(at(1, 1), accepted(event(id, "shipped"))).kind, "reject");
+    // An out-of-order step does not move the order back.
+    state.apply(auditedRecord(0, keyless(0, 2), event(id, "shipped"), { outOfOrder: true }));
+    assertEquals(state.openOrders, 0);
   },
 });
