@@ -289,7 +289,8 @@ function auditProblem(value: unknown): string | undefined {
   if (!offset(r.message_size)) return "message_size is not an integer >= 0";
   if (!stringOrNull(r.order_id)) return "order_id is not a string or null";
   if (
-    r.status !== null && (typeof r.status !== "string" || !Object.hasOwn(RECEIVED_STATUSES, r.status))
+    r.status !== null &&
+    (typeof r.status !== "string" || !Object.hasOwn(RECEIVED_STATUSES, r.status))
   ) {
     return `status ${quote(r.status)} is not one of ${Object.keys(RECEIVED_STATUSES)}`;
   }

@@ -82,9 +82,9 @@ export function formatPanels(
     }`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${ms(f.latencyMs.p50)}/${
       ms(f.latencyMs.p95)
-    }/${ms(f.latencyMs.p99)} ms${LATENCY_SOURCE_NOTE[f.latencySource ?? "produced_at"]}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
-      f.uptimeSec === null ? "-" : duration(f.uptimeSec)
-    }`,
+    }/${ms(f.latencyMs.p99)} ms${LATENCY_SOURCE_NOTE[f.latencySource ?? "produced_at"]}  lag ${
+      f.lagTotal === null ? "-" : compact(f.lagTotal)
+    }  uptime ${f.uptimeSec === null ? "-" : duration(f.uptimeSec)}`,
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),
   ].map((line) => paint(truncate(line, width), undefined, tags));
 

@@ -5,24 +5,12 @@
  */
 import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
-import { CONFIG_ENV_VARS } from "./settings.ts";
+import { type Command, COMMANDS, CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
-/** The processes a task can run; each has its own permission set below. */
-export const ROLES = [
-  "producer",
-  "tracker",
-  "monitor",
-  "topics",
-  "broker",
-  "start",
-  "stop",
-  "test",
-  "bench:producer",
-  "bench:tracker",
-  "verify",
-] as const;
-export type Role = typeof ROLES[number];
+/** The processes a task can run (one per command); each has its own permission set below. */
+export const ROLES: readonly Command[] = COMMANDS;
+export type Role = Command;
 
 /** Variables blessed reads to learn about the terminal. */
 const TERMINAL_ENV_VARS = [
