@@ -376,10 +376,21 @@ export type TrailLineResult =
   | { ok: false; error: string };
 
 /** Parses one line of a trail segment: an audit record or the segment's header. */
-export function parseTrailLine(line: string, lineNumber: number): TrailLineResult {
+export function parseTrailLine(
+  line: string,
+  lineNumber: number,
+  { withOrder = true }: {
+    /**
+     * False for readers that never look at the order (state rebuild, verify,
+     * the monitor): `order` is then left unread and null, and the line costs a
+     * quarter of the parsing.
+     */
+    withOrder?: boolean;
+  } = {},
+): TrailLineResult {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = withOrder ? JSON.parse(line) : parseWithoutOrder(line);
   } catch {
     return { ok: false, error: `Cannot parse audit line ${lineNumber}: not valid JSON` };
   }
@@ -394,6 +405,24 @@ export function parseTrailLine(line: string, lineNumber: number): TrailLineResul
     return { ok: false, error: `Cannot parse audit line ${lineNumber}: ${problem}` };
   }
   return { ok: true, kind: "record", record: value as AuditRecord };
+}
+
+/**
+ * A line's fields before its `order`, which the encoder writes last. Quotes in
+ * string values are escaped, so the first `,"order":` outside the order is the
+ * field itself. When the cut does not parse (a line of another shape), the
+ * whole line is parsed instead.
+ */
+function parseWithoutOrder(line: string): unknown {
+  const cut = line.indexOf(',"order":');
+  if (cut > 0) {
+    try {
+      return { ...JSON.parse(`${line.slice(0, cut)}}`), order: null };
+    } catch {
+      // Not the shape the encoder writes: read all of it.
+    }
+  }
+  return JSON.parse(line);
 }
 
 function headerProblem(h: Record<string, unknown>): string | undefined {

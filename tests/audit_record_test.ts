@@ -8,6 +8,7 @@ import {
   duplicateRecord,
   encodeAuditLines,
   parseAuditLine,
+  parseTrailLine,
 } from "../lib/audit_record.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 
@@ -105,5 +106,23 @@ Deno.test({
       order: { ...order, items: [] },
     });
     assertEquals(auditedOrder(record), undefined);
+  },
+});
+
+Deno.test({
+  name: "a line read without its order gives the same record, its order left unread",
+  permissions: "none",
+  fn() {
+    const nested = { ...order, notes: { order: "a field named order", text: ',"order":' } };
+    const line = encodeAuditLines([auditedRecord(at, where, nested)]).trimEnd();
+    const full = parseTrailLine(line, 1);
+    const light = parseTrailLine(line, 1, { withOrder: false });
+    assert(full.ok && full.kind === "record" && light.ok && light.kind === "record");
+    assertEquals(light.record, { ...full.record, order: null });
+    // A line of another shape (its order not last) is read whole.
+    const reordered = JSON.stringify({ order: { a: 1 }, ...JSON.parse(line), kafka_offset: 5 });
+    const other = parseTrailLine(reordered, 2, { withOrder: false });
+    assert(other.ok && other.kind === "record");
+    assertEquals(other.record.kafka_offset, 5);
   },
 });
