@@ -52,7 +52,7 @@ Deno.test({
     assertEquals(map.size, capacity);
     // Generous: timing on a shared machine. The Map it replaces went from 50 ms to 2.9 s.
     assert(
-      last < first * 3 + 50,
+      last < first * 5 + 100,
       `first ${first.toFixed(0)} ms, after 1M evictions ${last.toFixed(0)} ms`,
     );
   },
