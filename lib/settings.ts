@@ -292,6 +292,19 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
 export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((s) => s.env);
 
 /**
+ * The settings among parsed `flags` as the environment variables that carry
+ * them to a child process (`start` passes its flags on this way).
+ */
+export function settingsEnv(flags: Readonly<Record<string, unknown>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const spec of Object.values(SETTINGS) as SettingSpec[]) {
+    const value = spec.flag === undefined ? undefined : flags[spec.flag];
+    if (typeof value === "string") env[spec.env] = value;
+  }
+  return env;
+}
+
+/**
  * The flag parser's options: --help, the flags of the settings `command` uses
  * and its own options (for no command: every flag there is).
  */

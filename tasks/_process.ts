@@ -147,7 +147,12 @@ export function runningPid(
  */
 export function spawnDetached(
   managed: ManagedProcess,
-  { command, args }: { command: string; args: string[] },
+  { command, args, env = {} }: {
+    command: string;
+    args: string[];
+    /** Variables set for the process on top of this one's environment. */
+    env?: Record<string, string>;
+  },
 ): number {
   Deno.mkdirSync(dirname(managed.pidFile), { recursive: true });
   Deno.mkdirSync(dirname(managed.logFile), { recursive: true });
@@ -155,6 +160,7 @@ export function spawnDetached(
   try {
     const child = spawn(command, args, {
       detached: true,
+      env: { ...process.env, ...env },
       stdio: ["ignore", fd, fd],
     });
     if (child.pid === undefined) {

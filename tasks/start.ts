@@ -8,7 +8,8 @@
  * (broker readiness), --allow-read, --allow-write to the data, state and jar
  * directories, --allow-env.
  */
-import { type Config, loadConfig } from "../lib/config.ts";
+import { type Config, loadConfig, type OptionValues, readConfigEnv } from "../lib/config.ts";
+import { settingsEnv } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerUp } from "./_broker.ts";
 import {
@@ -26,10 +27,20 @@ import { PROJECT_DIR } from "./_project_dir.ts";
 /** How long a started process may take to say it is ready. */
 const READY_TIMEOUT_MS = 60_000;
 
-async function runTopics(): Promise<boolean> {
+/**
+ * How a child runs: this environment with the flags given to `start` on top
+ * (`env`), so `deno task start --rate 50` reaches the producer and the
+ * child's permissions follow a `--data-dir` or `--brokers`.
+ */
+function runArgs(role: "topics" | PipelineRole, env: Record<string, string>): string[] {
+  return denoRunArgs(role, { env: { ...readConfigEnv(), HOME: Deno.env.get("HOME"), ...env } });
+}
+
+async function runTopics(env: Record<string, string>): Promise<boolean> {
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: denoRunArgs("topics"),
+    args: runArgs("topics", env),
     cwd: PROJECT_DIR,
+    env,
     stdout: "inherit",
     stderr: "inherit",
   }).output();
@@ -62,9 +73,10 @@ async function waitForReady(
   );
 }
 
-async function start(config: Config): Promise<void> {
+async function start(config: Config & { options: OptionValues }): Promise<void> {
+  const env = settingsEnv(config.options);
   await brokerUp(config);
-  if (!await runTopics()) throw new Error("Cannot start: topic setup failed (see above)");
+  if (!await runTopics(env)) throw new Error("Cannot start: topic setup failed (see above)");
   await Deno.mkdir(config.paths.runDir, { recursive: true });
   await Deno.mkdir(config.paths.dataDir, { recursive: true });
   for (const role of PIPELINE_ROLES) {
@@ -75,7 +87,11 @@ async function start(config: Config): Promise<void> {
       continue;
     }
     const healthLogOffset = await Deno.stat(healthLogOf(config, role)).then((s) => s.size, () => 0);
-    const pid = spawnDetached(managed, { command: Deno.execPath(), args: denoRunArgs(role) });
+    const pid = spawnDetached(managed, {
+      command: Deno.execPath(),
+      args: runArgs(role, env),
+      env,
+    });
     await waitForReady(config, role, { pid, healthLogOffset });
     console.log(`Started ${role} (pid ${pid}, output in ${managed.logFile})`);
   }

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { ConfigError, resolveConfig } from "../lib/config.ts";
-import { settingsTableRows, usage } from "../lib/settings.ts";
+import { settingsEnv, settingsTableRows, usage } from "../lib/settings.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",
@@ -108,6 +108,26 @@ Deno.test({
       resolveConfig({}, ["--rate", "2"], { command: "producer" }).producer.ratePerSec,
       2,
     );
+  },
+});
+
+Deno.test({
+  name: "the settings given as flags become the variables a child process reads",
+  permissions: "none",
+  fn() {
+    const { options } = resolveConfig(
+      { PRODUCER_RATE: "9", ORDERS_TOPIC: "from-env" },
+      ["--rate", "50", "--data-dir", "/srv/orders"],
+      { command: "start" },
+    );
+    assertEquals(settingsEnv(options), { PRODUCER_RATE: "50", DATA_DIR: "/srv/orders" });
+    // A child given these on top of the environment resolves what `start` resolved.
+    const child = resolveConfig({ PRODUCER_RATE: "9", ...settingsEnv(options) }, [], {
+      command: "producer",
+    });
+    assertEquals(child.producer.ratePerSec, 50);
+    assertEquals(child.paths.dataDir, "/srv/orders");
+    assertEquals(settingsEnv({ once: true, help: true }), {});
   },
 });
 

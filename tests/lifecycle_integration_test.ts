@@ -8,7 +8,11 @@ import { readAuditRecords, tempDataDir, uniqueName, waitFor } from "./support.ts
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import { isRunning } from "../tasks/_process.ts";
 
-async function task(name: "start" | "stop", env: Record<string, string>) {
+async function task(
+  name: "start" | "stop",
+  env: Record<string, string>,
+  flags: readonly string[] = [],
+) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -16,6 +20,7 @@ async function task(name: "start" | "stop", env: Record<string, string>) {
       "--allow-run",
       join(PROJECT_DIR, "tasks/run.ts"),
       `tasks/${name}.ts`,
+      ...flags,
     ],
     cwd: PROJECT_DIR,
     env,
@@ -28,13 +33,13 @@ async function task(name: "start" | "stop", env: Record<string, string>) {
 Deno.test("start runs producer and tracker in the background; stop ends them; both twice", async () => {
   const work = await tempDataDir();
   const env = {
-    DATA_DIR: join(work.dir, "data"),
     STATE_DIR: join(work.dir, "state"),
-    ORDERS_TOPIC: uniqueName("lifecycle"),
     DLQ_TOPIC: uniqueName("lifecycle-dlq"),
     TRACKER_GROUP_ID: uniqueName("lifecycle"),
-    PRODUCER_RATE: "50",
   };
+  // Given as flags: `start` passes them on to the topics task, producer and tracker.
+  const dataDir = join(work.dir, "data");
+  const startFlags = ["--data-dir", dataDir, "--topic", uniqueName("lifecycle"), "--rate", "50"];
   /** The PID a PID file records (with the process's start time and command line). */
   const pidOf = async (role: string) => {
     const recorded = JSON.parse(await Deno.readTextFile(join(env.STATE_DIR, "run", `${role}.pid`)));
@@ -43,23 +48,22 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     assertMatch(recorded.command, new RegExp(`${role}\\.ts`));
     return recorded.pid as number;
   };
-  let pids: number[] = [];
   try {
-    const first = await task("start", env);
+    const first = await task("start", env, startFlags);
     assertEquals(first.code, 0, first.output);
     assertMatch(first.output, /Started tracker/);
     assertMatch(first.output, /Started producer/);
     assertMatch(first.output, /deno task monitor/);
-    pids = [await pidOf("tracker"), await pidOf("producer")];
+    const pids = [await pidOf("tracker"), await pidOf("producer")];
 
-    const second = await task("start", env);
+    const second = await task("start", env, startFlags);
     assertEquals(second.code, 0, second.output);
     assertMatch(second.output, /tracker already running/);
     assertMatch(second.output, /producer already running/);
     assertEquals([await pidOf("tracker"), await pidOf("producer")], pids);
 
     await waitFor("orders in the audit trail", async () => {
-      const lines = await readAuditRecords(join(env.DATA_DIR, "tracker.events"));
+      const lines = await readAuditRecords(join(dataDir, "tracker.events"));
       return lines.length >= 20 ? true : undefined;
     });
 
@@ -78,10 +82,10 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     const producerOut = await Deno.readTextFile(join(env.STATE_DIR, "run", "producer.out"));
     assertMatch(producerOut, /Producer stopped: \d+ acknowledged, 0 failed, 0 indeterminate/);
   } finally {
-    for (const pid of pids.filter((p) => p > 0)) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
+    // Whatever is still running, found by its PID file (also after a start that failed midway).
+    for (const role of ["tracker", "producer"]) {
+      const pid = await pidOf(role).catch(() => undefined);
+      if (pid !== undefined && isRunning(pid, `${role}.ts`)) Deno.kill(pid, "SIGKILL");
     }
     await work.remove();
   }
