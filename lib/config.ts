@@ -167,9 +167,7 @@ export function resolveConfig(
       `Cannot read configuration: DLQ_TOPIC equals ORDERS_TOPIC ("${topic}"), expected two different topics`,
     );
   }
-  const dataDir = read.path("dataDir")!;
-  const stateDir = read.path("stateDir")!;
-  const producerDir = join(dataDir, PRODUCER_DIR_NAME);
+  const paths = pipelinePaths(read.path("dataDir")!, read.path("stateDir")!);
   const acksLog = read.path("acksLog");
 
   const config = {
@@ -188,19 +186,7 @@ export function resolveConfig(
     partitions: read.integer("partitions", { min: 1, max: 1000 }),
     replicationFactor: read.integer("replicationFactor", { min: 1, max: 32 }),
     groupId: read.name("groupId"),
-    paths: {
-      dataDir,
-      auditFile: join(dataDir, AUDIT_FILE_NAME),
-      checkpointFile: join(dataDir, CHECKPOINT_FILE_NAME),
-      healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
-      quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
-      trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
-      producerDir,
-      producerLog: join(producerDir, PRODUCER_LOG_FILE_NAME),
-      stateDir,
-      runDir: join(stateDir, RUN_DIR_NAME),
-      brokerDir: join(stateDir, BROKER_DIR_NAME),
-    },
+    paths,
     producer: {
       ratePerSec: read.nonNegative("rate"),
       count: read.integer("count", { min: 0 }),
@@ -210,7 +196,7 @@ export function resolveConfig(
         : read.integer("seed", { min: 0, max: 2 ** 32 - 1 }),
       acksLog: acksLog === "none"
         ? undefined
-        : acksLog ?? join(producerDir, PRODUCER_ACKS_FILE_NAME),
+        : acksLog ?? join(paths.producerDir, PRODUCER_ACKS_FILE_NAME),
     },
     segmentBytes: read.bytes("segmentBytes", { min: 64 * 1024 }),
     retentionBytes: read.bytes("retentionBytes", { min: 0 }),
@@ -225,6 +211,24 @@ export function resolveConfig(
     testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65534 }),
   };
   return deepFreeze(config);
+}
+
+/** The files of a pipeline whose data lives in `dataDir` and whose process state in `stateDir`. */
+export function pipelinePaths(dataDir: string, stateDir: string): Paths {
+  const producerDir = join(dataDir, PRODUCER_DIR_NAME);
+  return {
+    dataDir,
+    auditFile: join(dataDir, AUDIT_FILE_NAME),
+    checkpointFile: join(dataDir, CHECKPOINT_FILE_NAME),
+    healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
+    quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
+    trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
+    producerDir,
+    producerLog: join(producerDir, PRODUCER_LOG_FILE_NAME),
+    stateDir,
+    runDir: join(stateDir, RUN_DIR_NAME),
+    brokerDir: join(stateDir, BROKER_DIR_NAME),
+  };
 }
 
 /**
@@ -347,14 +351,18 @@ export function optionList(options: OptionValues, name: string): string[] {
  */
 export function loadConfig(
   args: readonly string[],
-  { command }: { command: Command },
+  { command, env = readConfigEnv() }: {
+    command: Command;
+    /** The settings' variables (default: this process's). */
+    env?: Env;
+  },
 ): (Config & { readonly options: OptionValues }) | number {
   let config: ReturnType<typeof resolveConfig>;
   try {
-    config = resolveConfig(readConfigEnv(), args, { command });
+    config = resolveConfig(env, args, { command });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`${error.message} (deno task ${command} --help lists the settings)`);
+    console.error(configErrorText(error, command));
     return EXIT.badConfig;
   }
   if (config.help) {
@@ -362,6 +370,12 @@ export function loadConfig(
     return EXIT.ok;
   }
   return config;
+}
+
+/** How a bad setting reads for the user of `command`: the error and where the settings are listed. */
+export function configErrorText(error: ConfigError, command: Command): string {
+  const task = command === "broker" ? "broker:up" : command;
+  return `${error.message} (deno task ${task} --help lists the settings)`;
 }
 
 /** Reads the environment variables this project uses (only those: permissions stay scoped). */

@@ -286,6 +286,12 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
+  test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
+};
+
+/** What follows the task's name where it is not this project's flags. */
+const ARGUMENTS: Partial<Record<Command, string>> = {
+  test: "[files and flags for deno test]",
 };
 
 /** The environment variables this project reads. */
@@ -341,8 +347,10 @@ export function usage(command: Command): string {
     s.commands.includes(command)
   );
   const plain = (text: string) => text.replaceAll("`", "");
-  const flagged = settings.filter((s) => s.flag !== undefined);
-  const envOnly = settings.filter((s) => s.flag === undefined);
+  // A command whose arguments are another program's reads its settings from the environment only.
+  const takesFlags = ARGUMENTS[command] === undefined;
+  const flagged = settings.filter((s) => takesFlags && s.flag !== undefined);
+  const envOnly = settings.filter((s) => !takesFlags || s.flag === undefined);
   const options = Object.entries(COMMAND_OPTIONS[command] ?? {});
   const row = (left: string, help: string, spec?: SettingSpec) => {
     const extra = spec === undefined
@@ -350,14 +358,12 @@ export function usage(command: Command): string {
       : ` (env ${spec.env}${defaultText(spec) ? `, default ${plain(defaultText(spec))}` : ""})`;
     return `  ${left.padEnd(24)} ${plain(help)}${extra}`;
   };
-  const lines = [`Usage: deno task ${command} [flags]`];
-  if (options.length > 0 || flagged.length > 0) {
-    lines.push("", "Flags:");
-    for (const [name, option] of options) {
-      lines.push(row(`--${name}${option.type === "string" ? " VALUE" : ""}`, option.help));
-    }
-    for (const spec of flagged) lines.push(row(`--${spec.flag} VALUE`, spec.help, spec));
+  const lines = [`Usage: deno task ${command} ${ARGUMENTS[command] ?? "[flags]"}`];
+  lines.push("", "Flags:");
+  for (const [name, option] of options) {
+    lines.push(row(`--${name}${option.type === "string" ? " VALUE" : ""}`, option.help));
   }
+  for (const spec of flagged) lines.push(row(`--${spec.flag} VALUE`, spec.help, spec));
   lines.push(row("--help", "this help"));
   if (envOnly.length > 0) {
     lines.push("", "Environment:");

@@ -6,7 +6,7 @@
  *
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
@@ -20,19 +20,18 @@ import {
 const DEFAULT_COUNT = 50_000;
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    const args = Deno.args.includes("--count")
-      ? Deno.args
-      : ["--count", String(DEFAULT_COUNT), ...Deno.args];
-    const base = resolveConfig(readConfigEnv(), args, { command: "bench:producer" });
-    const topic = `bench-producer-${crypto.randomUUID().slice(0, 8)}`;
-    config = { ...base, topic, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
+  const env = readConfigEnv();
+  const base = loadConfig(Deno.args, {
+    command: "bench:producer",
+    env: { ...env, PRODUCER_COUNT: env.PRODUCER_COUNT ?? String(DEFAULT_COUNT) },
+  });
+  if (typeof base === "number") return base;
+  const topic = `bench-producer-${crypto.randomUUID().slice(0, 8)}`;
+  const config: Config = {
+    ...base,
+    topic,
+    producer: { ...base.producer, ratePerSec: 0, acksLog: undefined },
+  };
   const closeLogging = await setupLogging({ level: "warning" });
   try {
     await waitForCluster(config.brokers, { timeoutMs: 5_000 }).catch((error) => {

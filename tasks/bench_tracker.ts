@@ -11,7 +11,7 @@
  * <STATE_DIR>/bench only.
  */
 import { join } from "node:path";
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
@@ -23,25 +23,30 @@ const DEFAULT_COUNT = 50_000;
 /** Events per slice of the throughput report. */
 const SLICE_EVENTS = 100_000;
 
-/** A scratch topic, group and data directory; config.ts derives the file paths. */
-function benchConfig(env: Record<string, string | undefined>): Config {
-  const args = Deno.args.includes("--count")
-    ? Deno.args
-    : ["--count", String(DEFAULT_COUNT), ...Deno.args];
-  const stateDir = resolveConfig(env).paths.stateDir;
+/**
+ * The settings with a scratch topic, group and data directory, or the exit
+ * code after `--help` or a bad setting.
+ */
+function benchConfig(): Config | number {
+  const env = readConfigEnv();
   const id = crypto.randomUUID().slice(0, 8);
-  const base = resolveConfig(
-    {
+  const base = loadConfig(Deno.args, {
+    command: "bench:tracker",
+    env: {
       ...env,
       ORDERS_TOPIC: `bench-tracker-${id}`,
       DLQ_TOPIC: `bench-tracker-${id}-dlq`,
       TRACKER_GROUP_ID: `bench-tracker-${id}`,
-      DATA_DIR: join(stateDir, "bench", `tracker-${id}`),
+      PRODUCER_COUNT: env.PRODUCER_COUNT ?? String(DEFAULT_COUNT),
     },
-    args,
-    { command: "bench:tracker" },
-  );
-  return { ...base, producer: { ...base.producer, ratePerSec: 0, acksLog: undefined } };
+  });
+  if (typeof base === "number") return base;
+  const { stateDir } = base.paths;
+  return {
+    ...base,
+    paths: pipelinePaths(join(stateDir, "bench", `tracker-${id}`), stateDir),
+    producer: { ...base.producer, ratePerSec: 0, acksLog: undefined },
+  };
 }
 
 /** Audits every pre-produced order once; times the whole and each slice. */
@@ -74,7 +79,7 @@ async function timeTracker(config: Config, log: Logger) {
 
 /** How long the tracker takes from its start to ready on the trail in `dataDir`. */
 async function readyTime(config: Config, dataDir: string, log: Logger): Promise<number> {
-  const paths = resolveConfig({ ...readConfigEnv(), DATA_DIR: dataDir }).paths;
+  const paths = pipelinePaths(dataDir, config.paths.stateDir);
   const stop = new AbortController();
   const begun = performance.now();
   let readyMs = 0;
@@ -90,14 +95,8 @@ async function readyTime(config: Config, dataDir: string, log: Logger): Promise<
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    config = benchConfig(readConfigEnv());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
-  }
+  const config = benchConfig();
+  if (typeof config === "number") return config;
   const closeLogging = await setupLogging({ level: "warning" });
   const log = logger("bench");
   try {

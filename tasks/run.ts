@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { PROJECT_DIR } from "./_project_dir.ts";
-import { ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { ConfigError, configErrorText, readConfigEnv, resolveConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { permissionFlags, type Role } from "../lib/permissions.ts";
 
@@ -74,7 +74,7 @@ async function main(): Promise<number> {
     runArgs = denoRunArgs(role, { args });
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(error.message);
+      console.error(configErrorText(error, role));
       return EXIT.badConfig;
     }
     throw error;

@@ -9,7 +9,8 @@
  * Permissions: as tasks/start.ts.
  */
 import { join } from "node:path";
-import { type Config, ConfigError, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
+import { usage } from "../lib/settings.ts";
 import { SETTINGS } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerDown, brokerProcess, brokerUp } from "./_broker.ts";
@@ -22,8 +23,10 @@ export function testStateDir(port: number): string {
 }
 
 /** The settings of the test broker: the user's, with test ports and state directory. */
-export function testEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const port = resolveConfig(env).testBrokerPort;
+export function testEnv(
+  env: Record<string, string | undefined>,
+  port: number,
+): Record<string, string> {
   const testEnv: Record<string, string> = {
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
@@ -63,15 +66,19 @@ async function runTests(config: Config, args: string[]): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let config: Config;
-  try {
-    const env = readConfigEnv();
-    config = resolveConfig({ ...env, ...testEnv(env) });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    return EXIT.badConfig;
+  // Deno.args are `deno test`'s (but --help is ours): the settings come from the environment only.
+  if (Deno.args.includes("--help")) {
+    console.log(usage("test"));
+    return EXIT.ok;
   }
+  const env = readConfigEnv();
+  const user = loadConfig([], { command: "test", env });
+  if (typeof user === "number") return user;
+  const config = loadConfig([], {
+    command: "test",
+    env: { ...env, ...testEnv(env, user.testBrokerPort) },
+  });
+  if (typeof config === "number") return config;
   // Ctrl+C reaches `deno test` through the process group; stay alive to stop the broker.
   const stayAlive = () => console.error("Interrupted: stopping the test broker");
   Deno.addSignalListener("SIGINT", stayAlive);

@@ -92,6 +92,11 @@ Deno.test({
     assertMatch(monitor, /--once +print the current figures as text and exit/);
     assert(!monitor.includes("--rate"), "monitor help does not list --rate");
     assertMatch(usage("broker"), /Environment:\n(.*\n)* {2}KAFKA_HEAP_OPTS +JVM heap/);
+    // The test task's arguments are deno test's: its settings are variables only.
+    const test = usage("test");
+    assertMatch(test, /^Usage: deno task test \[files and flags for deno test\]/);
+    assertMatch(test, /Environment:\n(.*\n)* {2}KAFKA_BROKERS +host:port/);
+    assert(!test.includes("--brokers"), "test help does not offer --brokers");
   },
 });
 
