@@ -375,6 +375,9 @@ export type TrailLineResult =
   | { ok: true; kind: "header"; header: SegmentHeader }
   | { ok: false; error: string };
 
+/** A line of a trail segment as parsed: an audit record or the segment's header. */
+export type TrailLine = Exclude<TrailLineResult, { ok: false }>;
+
 /** Parses one line of a trail segment: an audit record or the segment's header. */
 export function parseTrailLine(
   line: string,

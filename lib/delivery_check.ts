@@ -13,7 +13,7 @@
  * report's text share the offset spaces they are about.
  */
 import type { AckRecord } from "./ack_record.ts";
-import type { AuditRecord, SegmentHeader } from "./audit_record.ts";
+import type { AuditRecord, TrailLine } from "./audit_record.ts";
 import { BloomFilter } from "./bloom_filter.ts";
 import type { DeadLetterSource } from "./dead_letter.ts";
 import { RangeSet } from "./range_set.ts";
@@ -88,7 +88,15 @@ class Space {
   covered = new Map<number, RangeSet>();
   audited = new Map<number, RangeSet>();
   acknowledged = new Map<number, RangeSet>();
-  constructor(public clusterId: string | null, readonly fromZero: boolean) {}
+  /**
+   * @param ordinal how many spaces its file had opened with this one: spaces
+   *   of two files meet by cluster and ordinal
+   */
+  constructor(
+    public clusterId: string | null,
+    readonly fromZero: boolean,
+    readonly ordinal: number,
+  ) {}
 
   static set(map: Map<number, RangeSet>, partition: number): RangeSet {
     let set = map.get(partition);
@@ -105,7 +113,7 @@ interface FileCursor {
 }
 
 /**
- * Checks delivery on one topic, fed line by line:
+ * Checks delivery on one topic, fed line by line (`runPasses` feeds it from sources):
  * 1. `addTrailLine` for every line of every trail file (each file with its own cursor),
  *    and `addDeadLetter` for each dead letter;
  * 2. `addAck` for every outcome line, if there is an outcomes file;
@@ -163,20 +171,20 @@ export class DeliveryChecker {
     if (!fresh && cursor.space !== undefined) return cursor.space;
     cursor.ordinal++;
     const found = this.#spaces.find((s) =>
-      s.clusterId === clusterId && spaceOrdinal.get(s) === cursor.ordinal
+      s.clusterId === clusterId && s.ordinal === cursor.ordinal
     );
     if (found) return (cursor.space = found);
-    const space = new Space(clusterId, cursor.ordinal === 1 && this.#fromOffsetZero);
-    spaceOrdinal.set(space, cursor.ordinal);
+    const space = new Space(
+      clusterId,
+      cursor.ordinal === 1 && this.#fromOffsetZero,
+      cursor.ordinal,
+    );
     this.#spaces.push(space);
     return (cursor.space = space);
   }
 
   /** Pass 1: one trail line (a segment header or an audit record) of the file behind `cursor`. */
-  addTrailLine(
-    cursor: FileCursor,
-    line: { kind: "header"; header: SegmentHeader } | { kind: "record"; record: AuditRecord },
-  ): void {
+  addTrailLine(cursor: FileCursor, line: TrailLine): void {
     if (line.kind === "header") {
       const { epoch } = line.header;
       const current = cursor.space;
@@ -357,9 +365,6 @@ export class DeliveryChecker {
   }
 }
 
-/** The ordinal a space was opened with in its files (spaces of two files meet by it). */
-const spaceOrdinal = new WeakMap<Space, number>();
-
 function partitionReport(
   space: Space,
   partition: number,
@@ -382,48 +387,40 @@ function partitionReport(
   };
 }
 
-/** The inputs of a check, all in memory: for tests and small trails. */
-export interface DeliveryInputs {
-  topic: string;
-  acks: readonly AckRecord[] | undefined;
-  /** Trail files, each a list of records (and segment headers). */
-  trails: ReadonlyArray<
-    ReadonlyArray<
-      { kind: "header"; header: SegmentHeader } | { kind: "record"; record: AuditRecord }
-    >
+/**
+ * Where a check reads from. Each source streams its items into the callback it
+ * is given; files and Kafka stay with the caller.
+ */
+export interface DeliverySources {
+  /** Each trail file: read once (`"read"`), and again (`"recount"`) when order events may repeat. */
+  readonly trails: ReadonlyArray<
+    (onLine: (line: TrailLine) => void, pass: "read" | "recount") => Promise<void> | void
   >;
-  deadLetters: ReadonlyArray<Pick<DeadLetterSource, "topic" | "partition" | "offset">>;
-  committed: ReadonlyMap<number, number> | undefined;
-  fromOffsetZero?: boolean;
+  /** The dead letters, each with the cluster whose DLQ it was read from (null: not known). */
+  readonly deadLetters?:
+    | ((
+      onLetter: (
+        source: Pick<DeadLetterSource, "topic" | "partition" | "offset">,
+        clusterId: string | null,
+      ) => void,
+    ) => Promise<void> | void)
+    | undefined;
+  /** The producer's outcomes, when there is an outcomes file. */
+  readonly acks?: ((onAck: (ack: AckRecord) => void) => Promise<void> | void) | undefined;
 }
 
-/** Runs every pass of the checker over inputs held in memory. */
-export function checkDelivery(inputs: DeliveryInputs): DeliveryReport {
-  const lines = inputs.trails.reduce((n, t) => n + t.length, 0);
-  const checker = new DeliveryChecker({
-    topic: inputs.topic,
-    expectedLines: lines,
-    ...(inputs.fromOffsetZero === undefined ? {} : { fromOffsetZero: inputs.fromOffsetZero }),
-  });
-  for (const trail of inputs.trails) {
+/** Feeds `sources` to `checker` in the order its passes need; then call `report`. */
+export async function runPasses(checker: DeliveryChecker, sources: DeliverySources): Promise<void> {
+  for (const trail of sources.trails) {
     const cursor = checker.newFile();
-    for (const line of trail) checker.addTrailLine(cursor, line);
+    await trail((line) => checker.addTrailLine(cursor, line), "read");
   }
-  for (const letter of inputs.deadLetters) checker.addDeadLetter(letter, null);
-  for (const ack of inputs.acks ?? []) checker.addAck(ack);
-  if (checker.needsRecount()) {
-    for (const trail of inputs.trails) {
-      for (const line of trail) if (line.kind === "record") checker.recount(line.record);
-    }
+  await sources.deadLetters?.((source, clusterId) => checker.addDeadLetter(source, clusterId));
+  await sources.acks?.((ack) => checker.addAck(ack));
+  if (!checker.needsRecount()) return;
+  for (const trail of sources.trails) {
+    await trail((line) => line.kind === "record" && checker.recount(line.record), "recount");
   }
-  return checker.report(inputs.committed === undefined ? {} : { committed: inputs.committed });
-}
-
-/** Wraps plain audit records as the trail lines `checkDelivery` takes. */
-export function asTrail(
-  records: readonly AuditRecord[],
-): Array<{ kind: "record"; record: AuditRecord }> {
-  return records.map((record) => ({ kind: "record", record }));
 }
 
 /** The report as readable text. */

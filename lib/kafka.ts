@@ -277,9 +277,7 @@ export async function ensureTopics(
   brokers: readonly string[],
   specs: readonly TopicSpec[],
 ): Promise<TopicOutcome[]> {
-  const admin = createKafka({ brokers, clientId: "topic-setup" }).admin();
-  await admin.connect();
-  try {
+  return await withAdmin(createKafka({ brokers, clientId: "topic-setup" }), async (admin) => {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
     if (missing.length > 0) {
@@ -305,9 +303,7 @@ export async function ensureTopics(
         partitions,
       };
     });
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Offsets the group has committed, per partition of a topic (-1: none). */
@@ -315,31 +311,21 @@ export async function committedOffsets(
   brokers: readonly string[],
   { groupId, topic }: { groupId: string; topic: string },
 ): Promise<Map<number, number>> {
-  const admin = createKafka({ brokers, clientId: "offset-reader" }).admin();
-  await admin.connect();
-  try {
+  return await withAdmin(createKafka({ brokers, clientId: "offset-reader" }), async (admin) => {
     const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map(
-      (result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]),
-    );
-  } finally {
-    await admin.disconnect();
-  }
+    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  });
 }
 
-/** Latest offsets (the next offset to be written) per partition of a topic. */
+/** Latest offsets (the next offset to be written) per partition of a topic (empty when missing). */
 export async function endOffsets(
   brokers: readonly string[],
   topic: string,
 ): Promise<Map<number, number>> {
-  const admin = createKafka({ brokers, clientId: "offset-reader" }).admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
-  } finally {
-    await admin.disconnect();
-  }
+  return await withAdmin(
+    createKafka({ brokers, clientId: "offset-reader" }),
+    (admin) => topicEnds(admin, topic),
+  );
 }
 
 const defaultPartitioner = Partitioners.DefaultPartitioner();

@@ -4,7 +4,7 @@
  * renamed from it when it grows past a size. Used by the audit trail and the
  * producer's outcomes. The shell for appends (a write, then fdatasync when
  * asked), rotation, retention and the repair of a torn last line; reading is
- * `forEachLine` on each segment in order (`segmentPaths`).
+ * `readSegments` (or `forEachLine` on each segment) in order (`segmentPaths`).
  *
  * A failed write leaves the file as it was or with a partial last line: from
  * then on every append is refused, so nothing is ever written after a partial
@@ -87,10 +87,36 @@ export async function forEachLine(
   return lineNumber;
 }
 
+/**
+ * Calls `onParsed` for each line of each segment, oldest first, as `parse`
+ * reads it; streams, so a log of any size never sits in memory.
+ *
+ * @param options.onSegmentDone told each segment once it is read
+ * @throws {SyntaxError} naming the segment file and line of a line `parse` refuses
+ */
+export async function readSegments<S extends { path: string }, R extends { ok: boolean }>(
+  segments: readonly S[],
+  parse: (text: string, lineNumber: number) => R,
+  onParsed: (parsed: NoInfer<Exclude<R, { ok: false }>>) => void,
+  { onSegmentDone }: { onSegmentDone?: ((segment: S) => void) | undefined } = {},
+): Promise<void> {
+  for (const segment of segments) {
+    await forEachLine(segment.path, (text, n) => {
+      const parsed = parse(text, n);
+      if (!parsed.ok) {
+        throw new SyntaxError(`${segment.path}: ${(parsed as { error?: string }).error}`);
+      }
+      onParsed(parsed as Exclude<R, { ok: false }>);
+    });
+    onSegmentDone?.(segment);
+  }
+}
+
 /** Bytes read per step when looking backwards for the last newline. */
 const TAIL_SCAN_BYTES = 64 * 1024;
 
-async function readAt(file: Deno.FsFile, at: number, length: number): Promise<Uint8Array> {
+/** Up to `length` bytes of `file` from byte `at` (fewer at its end). */
+export async function readAt(file: Deno.FsFile, at: number, length: number): Promise<Uint8Array> {
   const bytes = new Uint8Array(length);
   await file.seek(at, Deno.SeekMode.Start);
   let read = 0;

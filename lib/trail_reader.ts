@@ -1,13 +1,11 @@
 /**
  * Reading a whole segmented trail, oldest segment first, through the trail
- * line parser: for verify and the tracker's rebuild. Streams (a trail of any
+ * line parser: for verify, the benchmarks and tests. Streams (a trail of any
  * size never sits in memory) and names the segment file and line of a line
  * that is not a trail line.
  */
-import { parseTrailLine, type TrailLineResult } from "./audit_record.ts";
-import { forEachLine, segmentPaths } from "./segmented_log.ts";
-
-export type TrailLine = Exclude<TrailLineResult, { ok: false }>;
+import { parseTrailLine, type TrailLine } from "./audit_record.ts";
+import { readSegments, segmentPaths } from "./segmented_log.ts";
 
 /** The segments of the trail at `path` and their total size in bytes. */
 export async function trailSegments(
@@ -22,28 +20,18 @@ export async function trailSegments(
   return { segments, bytes: segments.reduce((sum, s) => sum + s.bytes, 0) };
 }
 
-/**
- * Calls `onLine` for every line of every segment of the trail at `path`.
- *
- * @param options.onSegmentDone told the bytes of each segment once it is read
- * @throws {SyntaxError} naming the segment file and line of a line that is not a trail line
- */
+/** Calls `onLine` for every line of every segment of the trail at `path`, oldest first. */
 export async function readTrail(
   path: string,
   onLine: (line: TrailLine) => void,
-  { onSegmentDone, withOrder = true }: {
-    onSegmentDone?: (bytes: number) => void;
+  { withOrder = true }: {
     /** False when the orders are not needed: they stay unread (null), at a quarter of the cost. */
     withOrder?: boolean;
   } = {},
 ): Promise<void> {
-  const { segments } = await trailSegments(path);
-  for (const segment of segments) {
-    await forEachLine(segment.path, (text, n) => {
-      const parsed = parseTrailLine(text, n, { withOrder });
-      if (!parsed.ok) throw new SyntaxError(`${segment.path}: ${parsed.error}`);
-      onLine(parsed);
-    });
-    onSegmentDone?.(segment.bytes);
-  }
+  await readSegments(
+    await segmentPaths(path),
+    (text: string, n: number) => parseTrailLine(text, n, { withOrder }),
+    onLine,
+  );
 }

@@ -21,15 +21,22 @@ import {
   clusterId,
   committedOffsets,
   createKafka,
-  endOffsets,
+  type Kafka,
+  topicEnds,
   waitForCluster,
   withAdmin,
 } from "../lib/kafka.ts";
 import { parseAckLine } from "../lib/ack_record.ts";
+import { parseTrailLine } from "../lib/audit_record.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
-import { DeliveryChecker, type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
-import { forEachLine, segmentPaths } from "../lib/segmented_log.ts";
-import { readTrail, trailSegments } from "../lib/trail_reader.ts";
+import {
+  DeliveryChecker,
+  type DeliveryReport,
+  formatReport,
+  runPasses,
+} from "../lib/delivery_check.ts";
+import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
+import { trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
 
 /** Average size of an audit line, to size the checker's filter from the trail's bytes. */
@@ -53,13 +60,12 @@ function progress(total: number): (bytes: number) => void {
 
 /** Streams the dead-letter topic into the checker, then deletes the group it used. */
 async function readDeadLetters(
-  brokers: readonly string[],
+  kafka: Kafka,
   dlqTopic: string,
   onLetter: (source: { topic: string; partition: number; offset: number }) => void,
 ): Promise<void> {
-  const ends = await endOffsets(brokers, dlqTopic);
+  const ends = await withAdmin(kafka, (admin) => topicEnds(admin, dlqTopic));
   if ([...ends.values()].every((end) => end === 0)) return;
-  const kafka = createKafka({ brokers, clientId: "verify" });
   const groupId = `verify-${crypto.randomUUID()}`;
   const consumer = kafka.consumer({ groupId });
   await consumer.connect();
@@ -108,49 +114,40 @@ async function check(
 ): Promise<DeliveryReport> {
   const { options } = config;
   const given = optionList(options, "audit");
-  const trails = given.length > 0 ? given : [config.paths.auditFile];
-  const sizes = await Promise.all(trails.map(trailSegments));
-  const totalBytes = sizes.reduce((sum, s) => sum + s.bytes, 0);
+  const trails = await Promise.all(
+    (given.length > 0 ? given : [config.paths.auditFile]).map(trailSegments),
+  );
+  const totalBytes = trails.reduce((sum, t) => sum + t.bytes, 0);
   // A trail whose first segments retention deleted starts after offset 0.
-  const trimmed = sizes.some((s) => s.segments[0]!.number > 1);
+  const trimmed = trails.some((t) => t.segments[0]!.number > 1);
   const checker = new DeliveryChecker({
     topic: config.topic,
     expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
     fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
   });
-  const onSegmentDone = progress(totalBytes);
-  for (const path of trails) {
-    const cursor = checker.newFile();
-    await readTrail(path, (line) => checker.addTrailLine(cursor, line), {
-      onSegmentDone,
-      withOrder: false,
-    });
-  }
-  const kafka = createKafka({ brokers: config.brokers, clientId: "verify" });
-  const cluster = online ? await withAdmin(kafka, clusterId) : undefined;
-  if (cluster !== undefined) {
-    await readDeadLetters(
-      config.brokers,
-      config.dlqTopic,
-      (s) => checker.addDeadLetter(s, cluster),
-    );
-  }
-  if (config.producer.acksLog !== undefined) {
-    for (const segment of await segmentPaths(config.producer.acksLog)) {
-      await forEachLine(segment.path, (line, n) => {
-        const parsed = parseAckLine(line, n);
-        if (!parsed.ok) throw new SyntaxError(`${segment.path}: ${parsed.error}`);
-        checker.addAck(parsed.record);
-      });
-    }
-  }
-  if (checker.needsRecount()) {
-    for (const path of trails) {
-      await readTrail(path, (line) => line.kind === "record" && checker.recount(line.record), {
-        withOrder: false,
-      });
-    }
-  }
+  const onBytes = progress(totalBytes);
+  const kafka = online ? createKafka({ brokers: config.brokers, clientId: "verify" }) : undefined;
+  const cluster = kafka && await withAdmin(kafka, clusterId);
+  const { acksLog } = config.producer;
+  await runPasses(checker, {
+    trails: trails.map(({ segments }) => (onLine, pass) =>
+      readSegments(
+        segments,
+        (text: string, n: number) => parseTrailLine(text, n, { withOrder: false }),
+        onLine,
+        {
+          onSegmentDone: pass === "read" ? (segment) => onBytes(segment.bytes) : undefined,
+        },
+      )
+    ),
+    deadLetters: kafka &&
+      ((onLetter) =>
+        readDeadLetters(kafka, config.dlqTopic, (source) => onLetter(source, cluster ?? null))),
+    acks: acksLog === undefined
+      ? undefined
+      : async (onAck) =>
+        await readSegments(await segmentPaths(acksLog), parseAckLine, (p) => onAck(p.record)),
+  });
   if (cluster === undefined) return checker.report();
   const { groupId, topic } = config;
   const committed = await committedOffsets(config.brokers, { groupId, topic });

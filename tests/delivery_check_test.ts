@@ -1,8 +1,8 @@
 /** Unit: the streaming delivery checker, on hand-made trails and outcomes. */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { asTrail, checkDelivery, type DeliveryInputs } from "../lib/delivery_check.ts";
+import { DeliveryChecker, type DeliveryReport, runPasses } from "../lib/delivery_check.ts";
 import type { AckRecord } from "../lib/ack_record.ts";
-import type { AuditRecord, SegmentHeader, TrailEpoch } from "../lib/audit_record.ts";
+import type { AuditRecord, SegmentHeader, TrailEpoch, TrailLine } from "../lib/audit_record.ts";
 
 const topic = "orders";
 const id = (n: number) => `${String(n).padStart(8, "0")}-0000-4000-8000-000000000000`;
@@ -52,7 +52,38 @@ function header(number: number, cluster: string, { continues = false } = {}) {
     epoch,
     created_at: epoch.started_at,
   };
-  return { kind: "header" as const, header: h };
+  return { ok: true as const, kind: "header" as const, header: h };
+}
+
+/** The inputs of a check, all in memory. */
+interface DeliveryInputs {
+  topic: string;
+  acks: readonly AckRecord[] | undefined;
+  /** Trail files, each a list of records (and segment headers). */
+  trails: ReadonlyArray<ReadonlyArray<TrailLine>>;
+  deadLetters: ReadonlyArray<{ topic: string; partition: number; offset: number }>;
+  committed: ReadonlyMap<number, number> | undefined;
+  fromOffsetZero?: boolean;
+}
+
+/** Runs every pass of the checker over inputs held in memory. */
+async function checkDelivery(inputs: DeliveryInputs): Promise<DeliveryReport> {
+  const checker = new DeliveryChecker({
+    topic: inputs.topic,
+    expectedLines: inputs.trails.reduce((n, t) => n + t.length, 0),
+    ...(inputs.fromOffsetZero === undefined ? {} : { fromOffsetZero: inputs.fromOffsetZero }),
+  });
+  await runPasses(checker, {
+    trails: inputs.trails.map((trail) => (onLine) => trail.forEach(onLine)),
+    deadLetters: (onLetter) => inputs.deadLetters.forEach((letter) => onLetter(letter, null)),
+    acks: inputs.acks && ((onAck) => inputs.acks!.forEach(onAck)),
+  });
+  return checker.report(inputs.committed === undefined ? {} : { committed: inputs.committed });
+}
+
+/** Plain audit records as trail lines. */
+function asTrail(records: readonly AuditRecord[]): TrailLine[] {
+  return records.map((record) => ({ ok: true, kind: "record", record }));
 }
 
 function healthy(): DeliveryInputs & { acks: AckRecord[]; audit: AuditRecord[] } {
@@ -69,8 +100,8 @@ function run(input: ReturnType<typeof healthy>) {
 Deno.test({
   name: "the checker passes a clean run",
   permissions: "none",
-  fn() {
-    const report = run(healthy());
+  async fn() {
+    const report = await run(healthy());
     assert(report.ok, report.problems.join("\n"));
     assertEquals(report.counts.acknowledged, 3);
     assertEquals(report.partitions.map((p) => p.committed), [2, 1]);
@@ -81,61 +112,61 @@ Deno.test({
   name: "the checker fails on a lost order, a duplicate, a gap and a commit too far",
   permissions: "none",
   async fn(t) {
-    await t.step("acknowledged but neither audited nor dead-lettered", () => {
+    await t.step("acknowledged but neither audited nor dead-lettered", async () => {
       const input = healthy();
       input.audit = input.audit.filter((r) => r.kafka_offset !== 1);
       input.committed = new Map([[0, 1], [1, 1]]);
-      const report = run(input);
+      const report = await run(input);
       assert(!report.ok);
       assertEquals(report.lost, [`0/1 ${id(2)} created`]);
       assertEquals(report.counts.lost, 1);
       assertMatch(report.problems.join("\n"), /1 acknowledged but lost: 0\/1/);
     });
-    await t.step("a dead-lettered message is not lost", () => {
+    await t.step("a dead-lettered message is not lost", async () => {
       const input = healthy();
       input.audit = input.audit.filter((r) => r.kafka_offset !== 1);
-      const report = checkDelivery({
+      const report = await checkDelivery({
         ...input,
         trails: [asTrail(input.audit)],
         deadLetters: [{ topic, partition: 0, offset: 1 }],
       });
       assert(report.ok, report.problems.join("\n"));
     });
-    await t.step("the same order event audited twice", () => {
+    await t.step("the same order event audited twice", async () => {
       const input = healthy();
       input.audit.push(audited(0, 2, 1));
       input.acks.push(ack(0, 2, 1));
       input.committed = new Map([[0, 3], [1, 1]]);
-      const report = run(input);
+      const report = await run(input);
       assert(!report.ok);
       assertMatch(report.problems.join("\n"), /1 order events audited twice: .*\/created ×2/);
     });
-    await t.step("the same offset written twice", () => {
+    await t.step("the same offset written twice", async () => {
       const input = healthy();
       input.audit.push(audited(1, 0, 3));
-      const report = run(input);
+      const report = await run(input);
       assertMatch(report.problems.join("\n"), /1 offsets audited twice: 1\/0/);
     });
-    await t.step("a skipped offset", () => {
+    await t.step("a skipped offset", async () => {
       const input = healthy();
       input.acks.push(ack(1, 2, 4));
       input.audit.push(audited(1, 2, 4));
       input.committed = new Map([[0, 2], [1, 3]]);
-      const report = run(input);
+      const report = await run(input);
       assert(!report.ok);
       assertMatch(report.problems.join("\n"), /partition 1: offsets skipped: 1/);
     });
-    await t.step("an offset committed past the last audited one", () => {
+    await t.step("an offset committed past the last audited one", async () => {
       const input = healthy();
       input.committed = new Map([[0, 5], [1, 1]]);
-      const report = run(input);
+      const report = await run(input);
       assert(!report.ok);
       assertMatch(
         report.problems.join("\n"),
         /partition 0: committed 5 but the last audited or dead-lettered offset is 1 \(committed too far\)/,
       );
     });
-    await t.step("an indeterminate send found in the trail is recovered", () => {
+    await t.step("an indeterminate send found in the trail is recovered", async () => {
       const input = healthy();
       input.acks.push({
         outcome: "indeterminate",
@@ -145,14 +176,14 @@ Deno.test({
         topic,
         partition: 1,
       });
-      const report = run(input);
+      const report = await run(input);
       assertEquals(report.indeterminate, [{ order: `${id(3)}/created`, recovered: true }]);
     });
-    await t.step("an audited offset no acknowledgement accounts for", () => {
+    await t.step("an audited offset no acknowledgement accounts for", async () => {
       const input = healthy();
       input.audit.push(audited(0, 2, 9));
       input.committed = new Map([[0, 3], [1, 1]]);
-      const report = run(input);
+      const report = await run(input);
       assertEquals([report.counts.unexpected, report.unexpected], [1, ["0/2"]]);
     });
   },
@@ -161,7 +192,7 @@ Deno.test({
 Deno.test({
   name: "offsets are compared within an epoch: a new cluster's offsets start a new space",
   permissions: "none",
-  fn() {
+  async fn() {
     // Epoch 1 on cluster A audited offsets 0..2; the broker was wiped, epoch 2 on
     // cluster B audited offsets 0..1 again. Nothing is a duplicate or a gap.
     const trail = [
@@ -177,7 +208,7 @@ Deno.test({
       ack(0, 0, 4, "B"),
       ack(0, 1, 5, "B"),
     ];
-    const report = checkDelivery({
+    const report = await checkDelivery({
       topic,
       acks,
       trails: [trail],
@@ -189,7 +220,7 @@ Deno.test({
     assertEquals(report.partitions[0]!.committed, 2, "commits compare with the newest space");
 
     // An order acknowledged on B but missing from B's space is lost, whatever A holds.
-    const lost = checkDelivery({
+    const lost = await checkDelivery({
       topic,
       acks: [...acks, ack(0, 2, 6, "B")],
       trails: [trail],
@@ -203,14 +234,14 @@ Deno.test({
 Deno.test({
   name: "an old trail adopted by a header continues its offsets; two members' trails meet",
   permissions: "none",
-  fn() {
+  async fn() {
     const a = [
       ...asTrail([audited(0, 0, 1), audited(0, 1, 2)]),
       header(1, "A", { continues: true }),
       ...asTrail([audited(0, 2, 3)]),
     ];
     const b = [header(1, "A"), ...asTrail([audited(0, 3, 4)])];
-    const report = checkDelivery({
+    const report = await checkDelivery({
       topic,
       acks: [ack(0, 0, 1), ack(0, 1, 2), ack(0, 2, 3), ack(0, 3, 4)],
       trails: [a, b],

@@ -140,6 +140,16 @@ Deno.test("poison messages go to the dead-letter topic with headers while valid 
     }
     tracker.child.kill("SIGTERM");
     assertEquals((await tracker.exited).code, 0, tracker.output());
+
+    // `deno task verify` as a user runs it: dead letters read back from the DLQ, commits checked.
+    const verify = spawnEntry("verify", { env, args: ["--json"] });
+    const verified = await verify.exited;
+    const report = JSON.parse(verify.output().slice(verify.output().indexOf("{")));
+    assertEquals([verified.code, report.problems], [0, []], verify.output());
+    assertEquals(report.counts.dlqRecords, POISON.length);
+    assertEquals(report.counts.deadLettered, POISON.length);
+    assertEquals(report.counts.acknowledged, 200);
+    assertEquals(report.counts.lost, 0);
   } finally {
     try {
       tracker.child.kill("SIGKILL");

@@ -9,9 +9,9 @@ import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
 import { type Config, resolveConfig } from "../lib/config.ts";
 import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
-import { DeliveryChecker, type DeliveryReport } from "../lib/delivery_check.ts";
+import { DeliveryChecker, type DeliveryReport, runPasses } from "../lib/delivery_check.ts";
 import { readTrail } from "../lib/trail_reader.ts";
-import { segmentPaths } from "../lib/segmented_log.ts";
+import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
 import type { AuditRecord } from "../lib/audit_record.ts";
 import { type AckRecord, parseAckLine } from "../lib/ack_record.ts";
 
@@ -134,14 +134,12 @@ export async function readAuditRecords(path: string): Promise<AuditRecord[]> {
 /** The records of a producer outcomes file (every segment), through its parser. */
 export async function readAckRecords(path: string): Promise<AckRecord[]> {
   const records: AckRecord[] = [];
-  for (const segment of await segmentPaths(path)) {
-    for (const [i, line] of (await completeLines(segment.path)).entries()) {
-      const parsed = parseAckLine(line, i + 1);
-      if (!parsed.ok) throw new Error(`${segment.path}: ${parsed.error}`);
-      records.push(parsed.record);
-    }
-  }
+  await readAcks(path, (record) => records.push(record));
   return records;
+}
+
+async function readAcks(path: string, onAck: (record: AckRecord) => void): Promise<void> {
+  await readSegments(await segmentPaths(path), parseAckLine, (parsed) => onAck(parsed.record));
 }
 
 /**
@@ -204,17 +202,11 @@ export async function verifyDelivery(
   },
 ): Promise<DeliveryReport> {
   const checker = new DeliveryChecker({ topic, expectedLines: 100_000 });
-  for (const file of auditFiles) {
-    const cursor = checker.newFile();
-    await readTrail(file, (line) => checker.addTrailLine(cursor, line));
-  }
-  for (const letter of deadLetters) checker.addDeadLetter(letter, null);
-  for (const ack of await readAckRecords(acksLog)) checker.addAck(ack);
-  if (checker.needsRecount()) {
-    for (const file of auditFiles) {
-      await readTrail(file, (line) => line.kind === "record" && checker.recount(line.record));
-    }
-  }
+  await runPasses(checker, {
+    trails: auditFiles.map((file) => (onLine) => readTrail(file, onLine)),
+    deadLetters: (onLetter) => deadLetters.forEach((letter) => onLetter(letter, null)),
+    acks: (onAck) => readAcks(acksLog, onAck),
+  });
   return checker.report({ committed: await committedOffsets(testBrokers(), { groupId, topic }) });
 }
 
