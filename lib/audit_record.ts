@@ -209,9 +209,13 @@ function orderRecord(
   return record;
 }
 
+/** The receive time of the last record, as text: a chunk's records share it. */
+let lastTime = { at: NaN, text: "" };
+
 function common(at: number, message: MessageCoordinates) {
+  if (at !== lastTime.at) lastTime = { at, text: new Date(at).toISOString() };
   return {
-    timestamp: new Date(at).toISOString(),
+    timestamp: lastTime.text,
     kafka_topic: message.topic,
     kafka_partition: message.partition,
     kafka_offset: message.offset,

@@ -103,7 +103,7 @@ export function planChunk(
     const decision = state.decide({
       ...where,
       keyed: where.key !== null,
-      fingerprint: messageFingerprint({ ...where, timestamp: where.timestamp ?? null }),
+      fingerprint: () => messageFingerprint({ ...where, timestamp: where.timestamp ?? null }),
     }, parsed);
     let record: AuditRecord;
     switch (decision.kind) {

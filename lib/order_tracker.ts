@@ -21,12 +21,10 @@ import type { AuditRecord } from "./audit_record.ts";
 import { type Chunk, planChunk } from "./chunk_plan.ts";
 import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.ts";
-import { lifecycle } from "./health_record.ts";
-import { type TrackerCounters, TrackerMetrics } from "./tracker_metrics.ts";
+import { TrackerMetrics } from "./tracker_metrics.ts";
+import { lifecycle, type TrackerCounters } from "./health_record.ts";
 import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
 import type { Logger } from "./logging.ts";
-
-export type { TrackerCounters };
 
 /** Messages handled per audit write: bounds the time between heartbeats and commits. */
 export const CHUNK_SIZE = 1_000;
@@ -203,8 +201,8 @@ export async function runTracker(
   { signal, log, onReady, onAudited }: {
     signal: AbortSignal;
     log: Logger;
-    /** Told once the consumer runs, with the number of audit lines on record. */
-    onReady?: (trail: { lines: number }) => void;
+    /** Told once the consumer runs. */
+    onReady?: () => void;
     /** Told after each synced and committed chunk (benchmarks use it). */
     onAudited?: (counters: Readonly<TrackerCounters>) => void;
   },
@@ -248,7 +246,7 @@ export async function runTracker(
       auditFile: config.paths.auditFile,
     }),
   );
-  onReady?.({ lines });
+  onReady?.();
 
   const watch = session.watchLiveness();
   const aborted = new Promise<void>((resolve) => {

@@ -6,8 +6,6 @@
  */
 import type { AuditRecord } from "./audit_record.ts";
 import type { MetricsRecord, TrackerCounters } from "./health_record.ts";
-
-export type { TrackerCounters };
 import { SlidingWindow, summarizeLatency } from "./metrics.ts";
 
 /** Window of the "now" figures (rates, latency percentiles). */
@@ -59,12 +57,13 @@ export class TrackerMetrics {
     const c = this.#counters;
     c.received += received;
     c.redelivered += redelivered;
+    let fromRecordTime = 0;
     for (const record of records) {
       if (record.outcome === "audited") {
         c.audited++;
         if (record.out_of_order) c.out_of_order++;
         if (record.latency_ms !== null) this.#latency.addValue(now, record.latency_ms);
-        if (record.latency_source === "kafka_timestamp") this.#fromRecordTime.addCount(now, 1);
+        if (record.latency_source === "kafka_timestamp") fromRecordTime++;
       } else if (record.outcome === "duplicate") {
         c.duplicates++;
       } else {
@@ -73,6 +72,7 @@ export class TrackerMetrics {
       }
     }
     this.#throughput.addCount(now, received);
+    this.#fromRecordTime.addCount(now, fromRecordTime);
   }
 
   /** Records the lag of a partition: messages after the last one handled. */

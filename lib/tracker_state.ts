@@ -56,8 +56,11 @@ export interface MessagePlace {
    * where arrival order is no lifecycle order.
    */
   keyed: boolean;
-  /** See `messageFingerprint`; undefined when the message's timestamp is unknown. */
-  fingerprint?: string | undefined;
+  /**
+   * See `messageFingerprint` (undefined when the message's timestamp is
+   * unknown); a function, since only a redelivery of the last audited offset asks.
+   */
+  fingerprint?: (() => string | undefined) | undefined;
 }
 
 /** The state as plain data, for the checkpoint. Lists run from the oldest entry. */
@@ -173,8 +176,8 @@ export class TrackerState {
       this.#unverified.delete(place);
       // Lines from before fingerprints were kept cannot tell: taken as the same message.
       const known = last.fingerprint();
-      const same = known === undefined || where.fingerprint === undefined ||
-        known === where.fingerprint;
+      const given = where.fingerprint?.();
+      const same = known === undefined || given === undefined || known === given;
       return same ? { kind: "redelivered" } : { kind: "reused", offset: where.offset };
     }
     // Past the last audited offset without meeting it (compacted away): nothing to compare.

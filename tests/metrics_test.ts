@@ -40,3 +40,20 @@ Deno.test({
     assertEquals(window.ratePerSec(2_000, { sinceMs: 0 }), 25);
   },
 });
+
+Deno.test({
+  name: "a sliding window keeps the newest values up to its limit, whatever was added",
+  permissions: "none",
+  fn() {
+    const window = new SlidingWindow({ windowMs: 60_000, maxSamples: 3 });
+    for (let i = 1; i <= 10; i++) {
+      window.addValue(i, i);
+      assertEquals(
+        window.values(i),
+        Array.from({ length: Math.min(3, i) }, (_, k) => i - k).reverse(),
+      );
+    }
+    // The limit counts values still in the window; expired ones leave first.
+    assertEquals(window.values(60_009), [10]);
+  },
+});
