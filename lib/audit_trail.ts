@@ -231,7 +231,7 @@ export class AuditTrail {
   }
 
   async #rotate(): Promise<void> {
-    await this.#log.rotate(new Uint8Array());
+    await this.#log.rotate();
     await this.#log.append(this.#header(), { sync: true });
     if (this.#options.retentionBytes > 0) {
       const deleted = await this.#log.enforceRetention(this.#options.retentionBytes);

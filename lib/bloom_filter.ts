@@ -53,9 +53,4 @@ export class BloomFilter {
   mayHave(key: string): boolean {
     return this.#positions(key).every((p) => (this.#bits[p >> 3]! & (1 << (p & 7))) !== 0);
   }
-
-  /** Memory used by the bits. */
-  get bytes(): number {
-    return this.#bits.byteLength;
-  }
 }

@@ -7,14 +7,13 @@
  * of it is read first, then the new file at the path from its start. Only a
  * file cut short in place (truncated) starts over, with `reset`.
  */
+import { openIfExists, readAt } from "./segmented_log.ts";
 
 export interface TailOptions {
   /** Bytes read per poll at most. Default 1 MiB. */
   maxBytesPerPoll?: number;
   /** Longer lines are skipped (and counted). Default 1 MiB. */
   maxLineBytes?: number;
-  /** Where to start in the file found at the first poll. Default 0. */
-  startAt?: number;
 }
 
 export interface TailPoll {
@@ -28,7 +27,6 @@ export interface TailPoll {
 export class FileTail {
   #path: string;
   #maxBytes: number;
-  #startAt: number;
   #file: Deno.FsFile | null = null;
   #inode: number | null = null;
   #offset = 0;
@@ -40,7 +38,6 @@ export class FileTail {
     this.#path = path;
     this.#maxBytes = options.maxBytesPerPoll ?? 1024 * 1024;
     this.#lines = new LineSplitter({ maxLineBytes: options.maxLineBytes ?? 1024 * 1024 });
-    this.#startAt = options.startAt ?? 0;
   }
 
   /** Lines skipped for being too long, or cut off by a rotation. */
@@ -67,18 +64,10 @@ export class FileTail {
   /** Reads what was appended since the last poll. */
   async poll(): Promise<TailPoll> {
     if (this.#file === null) {
-      try {
-        this.#file = await Deno.open(this.#path, { read: true });
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) {
-          return { lines: [], reset: false, behindBytes: 0 };
-        }
-        throw error;
-      }
+      this.#file = await openIfExists(this.#path) ?? null;
+      if (this.#file === null) return { lines: [], reset: false, behindBytes: 0 };
       this.#inode = (await this.#file.stat()).ino;
       this.#restart();
-      this.#offset = this.#startAt;
-      this.#startAt = 0;
     }
     const file = this.#file;
     const { size } = await file.stat();
@@ -89,17 +78,13 @@ export class FileTail {
       this.#restart();
       reset = true;
     }
-    const toRead = Math.min(size - this.#offset, this.#maxBytes);
-    const buffer = new Uint8Array(Math.max(0, toRead));
-    await file.seek(this.#offset, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < buffer.length) {
-      const n = await file.read(buffer.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
-    this.#offset += read;
-    const lines = this.#lines.split(buffer.subarray(0, read));
+    const bytes = await readAt(
+      file,
+      this.#offset,
+      Math.max(0, Math.min(size - this.#offset, this.#maxBytes)),
+    );
+    this.#offset += bytes.length;
+    const lines = this.#lines.split(bytes);
     let behindBytes = size - this.#offset;
     if (rotated && behindBytes === 0) {
       // The old file is read to its end: go on with whatever is at the path now.
@@ -139,6 +124,12 @@ export class LineSplitter {
   /** Bytes of a line begun but not yet ended. */
   get pendingBytes(): number {
     return this.#partialBytes;
+  }
+
+  /** Drops the bytes up to and including the next newline: a read that starts mid-line. */
+  skipToNextLine(): void {
+    this.clear();
+    this.#skipping = true;
   }
 
   /** Forgets a partial line (the file it came from is gone or starts over). */

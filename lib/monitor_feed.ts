@@ -11,7 +11,8 @@ import { parseTrailLine } from "./audit_record.ts";
 import { FileTail } from "./file_tail.ts";
 import { parseHealthLine } from "./health_record.ts";
 import { MonitorModel } from "./monitor_model.ts";
-import { parseCheckpoint, type TrailPosition } from "./trail_checkpoint.ts";
+import { parseCheckpointHead, type TrailPosition } from "./trail_checkpoint.ts";
+import { firstLine } from "./segmented_log.ts";
 import { TrailFollower } from "./trail_follower.ts";
 
 /** Bytes per poll: audit lines carry whole orders, so read more of them. */
@@ -33,8 +34,6 @@ export class MonitorFeed {
   #trail: TrailFollower | undefined;
   /** Lines at or before this position are in the checkpoint's totals. */
   #countedUpTo: TrailPosition | undefined;
-  /** The first line read before the checkpoint's position may be the end of a cut line. */
-  #cutLine = false;
   #trailId: string | undefined;
   #skipped = 0;
   model!: MonitorModel;
@@ -57,17 +56,19 @@ export class MonitorFeed {
 
   /** Starts following the trail: from the checkpoint when there is one, else from its start. */
   async #startTrail(): Promise<TrailFollower> {
-    const text = await Deno.readTextFile(this.#files.checkpointFile).catch(() => undefined);
-    const read = text === undefined ? undefined : parseCheckpoint(text);
+    // Its first line has what the monitor needs; the state lines after it (tens of MB) are not read.
+    const head = await firstLine(this.#files.checkpointFile).catch(() => undefined);
+    const read = head === undefined ? undefined : parseCheckpointHead(head);
     if (read?.ok) {
-      const { position, totals, trail_id } = read.checkpoint;
+      const { position, totals, trail_id } = read.head;
       this.model.setTotals(totals);
       this.#countedUpTo = position;
       this.#trailId = trail_id;
-      const from = Math.max(0, position.bytes - CHART_HISTORY_BYTES);
-      this.#cutLine = from > 0;
       return new TrailFollower(this.#files.auditFile, {
-        start: { segment: position.segment, bytes: from },
+        start: {
+          segment: position.segment,
+          bytes: Math.max(0, position.bytes - CHART_HISTORY_BYTES),
+        },
         maxBytesPerPoll: AUDIT_BYTES_PER_POLL,
       });
     }
@@ -104,7 +105,7 @@ export class MonitorFeed {
       const count = this.#counted(line.segment, line.end);
       const parsed = parseTrailLine(line.text, i + 1, { withOrder: false });
       if (!parsed.ok) {
-        if (!(this.#cutLine && i === 0)) this.model.addUnreadable();
+        this.model.addUnreadable();
         continue;
       }
       if (parsed.kind === "header") {
@@ -117,7 +118,6 @@ export class MonitorFeed {
       }
       this.model.addAudit(parsed.record, { count });
     }
-    if (audit.lines.length > 0) this.#cutLine = false;
     // Lines too long to keep, or cut off by a rotation, were skipped by the tails.
     const skipped = this.#health.skippedLines + this.#trail.skippedLines;
     this.model.addUnreadable(skipped - this.#skipped);

@@ -71,7 +71,7 @@ async function openAcksLog(
       // in verify, never as a loss; the file is synced when it closes.
       await log.append(encoder.encode(encodeAckLines(records)), { sync: false });
       if (log.bytes >= segmentBytes) {
-        await log.rotate(new Uint8Array());
+        await log.rotate();
         if (retentionBytes > 0) await log.enforceRetention(retentionBytes);
       }
     },

@@ -128,6 +128,26 @@ export async function readAt(file: Deno.FsFile, at: number, length: number): Pro
   return bytes.subarray(0, read);
 }
 
+/** The first line of a file (without its newline); undefined when it is missing or has none. */
+export async function firstLine(path: string): Promise<string | undefined> {
+  const file = await openIfExists(path);
+  if (file === undefined) return undefined;
+  try {
+    const decoder = new TextDecoder();
+    let text = "";
+    for (let at = 0;;) {
+      const bytes = await readAt(file, at, TAIL_SCAN_BYTES);
+      if (bytes.length === 0) return undefined;
+      text += decoder.decode(bytes, { stream: true });
+      const newline = text.indexOf("\n");
+      if (newline !== -1) return text.slice(0, newline);
+      at += bytes.length;
+    }
+  } finally {
+    file.close();
+  }
+}
+
 /** Where the torn tail starts, found by reading backwards from the end (never the whole file). */
 async function tornTailStart(file: Deno.FsFile, size: number): Promise<number> {
   for (let end = size; end > 0;) {
@@ -249,10 +269,10 @@ export class SegmentedLog {
   }
 
   /**
-   * Closes the active segment as `path.<n>` and starts a new one with `header`
-   * (synced) as its first line. Durable: the directory is synced too.
+   * Closes the active segment as `path.<n>` and starts a new, empty one.
+   * Durable: the directory is synced too.
    */
-  async rotate(header: Uint8Array): Promise<void> {
+  async rotate(): Promise<void> {
     if (this.#failure) throw new Error(`Cannot rotate ${this.path}: an earlier write failed`);
     await this.#file.syncData();
     this.#file.close();
@@ -260,7 +280,6 @@ export class SegmentedLog {
     this.#number++;
     this.#file = await Deno.open(this.path, { create: true, append: true, mode: OWNER_AND_GROUP });
     this.#bytes = 0;
-    if (header.length > 0) await this.append(header, { sync: true });
     await syncDirectory(dirname(this.path) || ".");
   }
 

@@ -9,8 +9,8 @@ import type { AuditRecord, TrailEpoch } from "./audit_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { isStateSnapshot, type TrackerStateSnapshot } from "./tracker_state.ts";
 
-export const CHECKPOINT_FORMAT = "order-tracking/trail-checkpoint";
-export const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_FORMAT = "order-tracking/trail-checkpoint";
+const CHECKPOINT_VERSION = 1;
 
 /** Lifetime counts of the whole trail, segments deleted by retention included. */
 export interface TrailTotals {
@@ -88,16 +88,31 @@ export type CheckpointResult = { ok: true; checkpoint: TrailCheckpoint } | {
   error: string;
 };
 
-/** Parses a checkpoint; anything unexpected is an error (the caller rebuilds from the trail). */
-export function parseCheckpoint(text: string): CheckpointResult {
-  const fail = (why: string): CheckpointResult => ({
+/** The checkpoint's first line: everything but the state's key and order lines. */
+export type CheckpointHead = Omit<TrailCheckpoint, "state"> & {
+  offsets: unknown;
+  /** How many event-key lines, then open-order lines, follow the head. */
+  eventKeys: number;
+  openOrders: number;
+};
+
+export type CheckpointHeadResult = { ok: true; head: CheckpointHead } | {
+  ok: false;
+  error: string;
+};
+
+/**
+ * Parses a checkpoint's first line alone: position, epoch and totals, for a
+ * reader that needs no state (the monitor).
+ */
+export function parseCheckpointHead(line: string): CheckpointHeadResult {
+  const fail = (why: string): CheckpointHeadResult => ({
     ok: false,
     error: `Cannot read the checkpoint: ${why}`,
   });
-  const lines = text.split("\n");
   let value: Record<string, unknown>;
   try {
-    value = JSON.parse(lines[0]!);
+    value = JSON.parse(line);
   } catch {
     return fail("its first line is not valid JSON");
   }
@@ -127,12 +142,35 @@ export function parseCheckpoint(text: string): CheckpointResult {
   if (!Number.isSafeInteger(keys) || !Number.isSafeInteger(orders)) {
     return fail("the counts of its state lines are missing");
   }
-  const keyCount = keys as number;
-  const orderCount = orders as number;
+  return {
+    ok: true,
+    head: {
+      trail_id: value.trail_id,
+      written_at: value.written_at,
+      position: { segment: position!.segment as number, bytes: position!.bytes as number },
+      epoch: epoch as unknown as TrailEpoch,
+      totals: { ...emptyTotals(), ...(totals as unknown as TrailTotals) },
+      deleted: (value.deleted as TrailCheckpoint["deleted"]) ?? { segments: 0, bytes: 0 },
+      offsets: value.offsets,
+      eventKeys: keys as number,
+      openOrders: orders as number,
+    },
+  };
+}
+
+/** Parses a checkpoint; anything unexpected is an error (the caller rebuilds from the trail). */
+export function parseCheckpoint(text: string): CheckpointResult {
+  const lines = text.split("\n");
+  const read = parseCheckpointHead(lines[0]!);
+  if (!read.ok) return read;
+  const { offsets, eventKeys: keyCount, openOrders: orderCount, ...head } = read.head;
   if (lines.length !== 1 + keyCount + orderCount + 1 || lines.at(-1) !== "") {
-    return fail(
-      `it has ${lines.length - 2} state lines, expected ${keyCount + orderCount} (cut short?)`,
-    );
+    return {
+      ok: false,
+      error: `Cannot read the checkpoint: it has ${lines.length - 2} state lines, expected ${
+        keyCount + orderCount
+      } (cut short?)`,
+    };
   }
   // The line counts above catch a checkpoint cut short; the keys are taken as
   // written (checking half a million of them would double the start-up time).
@@ -141,18 +179,9 @@ export function parseCheckpoint(text: string): CheckpointResult {
     const [id, status, partition] = line.split(" ");
     return [id, status, Number(partition)];
   });
-  const state = { offsets: value.offsets, eventKeys, openOrders };
-  if (!isStateSnapshot(state)) return fail("state is not a tracker state");
-  return {
-    ok: true,
-    checkpoint: {
-      trail_id: value.trail_id,
-      written_at: value.written_at,
-      position: { segment: position!.segment as number, bytes: position!.bytes as number },
-      epoch: epoch as unknown as TrailEpoch,
-      totals: { ...emptyTotals(), ...(totals as unknown as TrailTotals) },
-      deleted: (value.deleted as TrailCheckpoint["deleted"]) ?? { segments: 0, bytes: 0 },
-      state,
-    },
-  };
+  const state = { offsets, eventKeys, openOrders };
+  if (!isStateSnapshot(state)) {
+    return { ok: false, error: "Cannot read the checkpoint: state is not a tracker state" };
+  }
+  return { ok: true, checkpoint: { ...head, state } };
 }

@@ -5,10 +5,10 @@
  * rotated (renamed to the next number) while being read. Each line comes with
  * its segment and the byte where it ends, so a reader can tell lines before a
  * checkpoint from lines after it. At most `maxBytesPerPoll` per poll. A
- * segment deleted by retention before it was read is skipped and counted.
+ * segment deleted by retention before it was read is passed over.
  */
 import { LineSplitter } from "./file_tail.ts";
-import { closedSegments, segmentPath } from "./segmented_log.ts";
+import { closedSegments, openIfExists, readAt, segmentPath } from "./segmented_log.ts";
 
 export interface FollowedLine {
   text: string;
@@ -21,7 +21,7 @@ export interface FollowerPoll {
   lines: FollowedLine[];
   /**
    * True when the trail was replaced by another (its segments no longer reach
-   * the one being read): reading starts again from its oldest segment.
+   * the one being read): this follower is done; a new one starts over.
    */
   reset: boolean;
   /** Bytes known to be unread (> 0 while a backlog remains). */
@@ -38,8 +38,6 @@ export class TrailFollower {
   #openedActive = false;
   #inode: number | null = null;
   #lines = new LineSplitter();
-  /** Segments deleted by retention before this follower read them. */
-  skippedSegments = 0;
 
   constructor(
     path: string,
@@ -52,6 +50,12 @@ export class TrailFollower {
     this.#maxBytes = maxBytesPerPoll;
     this.#segment = start?.segment;
     this.#offset = start?.bytes ?? 0;
+    if (this.#offset > 0) {
+      // Start at the byte before: a line beginning at the start position is
+      // read whole, one it cuts into is dropped, as `tail` does.
+      this.#offset--;
+      this.#lines.skipToNextLine();
+    }
   }
 
   /** Lines too long to keep, skipped. */
@@ -65,26 +69,19 @@ export class TrailFollower {
     const active = (closed.at(-1) ?? 0) + 1;
     if (this.#segment === undefined) this.#segment = closed[0] ?? active;
     if (closed.length > 0 && this.#segment < closed[0]!) {
-      this.skippedSegments += closed[0]! - this.#segment;
+      // Deleted by retention before it was read: on from the oldest one left.
       this.#segment = closed[0]!;
       this.#offset = 0;
+      this.#lines.clear();
     }
-    if (this.#segment > active) {
-      // The segment before this one was renamed away, yet no closed segment has
-      // its number: not a rotation, another trail in this one's place.
-      this.#segment = undefined;
-      this.#offset = 0;
-      return "replaced";
-    }
+    // The segment before this one was renamed away, yet no closed segment has
+    // its number: not a rotation, another trail in this one's place.
+    if (this.#segment > active) return "replaced";
     this.#openedActive = this.#segment === active;
     const path = this.#openedActive ? this.#path : segmentPath(this.#path, this.#segment);
-    try {
-      this.#file = await Deno.open(path, { read: true });
-    } catch (error) {
-      // Between the rename of a rotation and the new active file: look again.
-      if (error instanceof Deno.errors.NotFound) return "wait";
-      throw error;
-    }
+    // Missing between the rename of a rotation and the new active file: look again.
+    this.#file = await openIfExists(path) ?? null;
+    if (this.#file === null) return "wait";
     this.#inode = (await this.#file.stat()).ino;
     return "open";
   }
@@ -112,20 +109,16 @@ export class TrailFollower {
       }
       const file = this.#file!;
       const { size } = await file.stat();
-      const toRead = Math.max(0, Math.min(size - this.#offset, budget));
-      const buffer = new Uint8Array(toRead);
-      await file.seek(this.#offset, Deno.SeekMode.Start);
-      let read = 0;
-      while (read < toRead) {
-        const n = await file.read(buffer.subarray(read));
-        if (n === null) break;
-        read += n;
-      }
-      budget -= read;
-      for (const { text, end } of this.#lines.splitAt(buffer.subarray(0, read), this.#offset)) {
+      const bytes = await readAt(
+        file,
+        this.#offset,
+        Math.max(0, Math.min(size - this.#offset, budget)),
+      );
+      budget -= bytes.length;
+      for (const { text, end } of this.#lines.splitAt(bytes, this.#offset)) {
         lines.push({ text, segment: this.#segment!, end });
       }
-      this.#offset += read;
+      this.#offset += bytes.length;
       if (this.#offset < size) return { lines, reset: false, behindBytes: size - this.#offset };
       if (!await this.#rotatedAway()) return { lines, reset: false, behindBytes: 0 };
       // This segment is complete: on to the next one.

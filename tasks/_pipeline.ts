@@ -7,7 +7,6 @@
 import { join } from "node:path";
 import type { Config } from "../lib/config.ts";
 import { type LifecycleRecord, parseHealthLine } from "../lib/health_record.ts";
-import { openIfExists } from "../lib/segmented_log.ts";
 import type { ManagedProcess } from "./_process.ts";
 
 /** Started in this order, stopped in reverse (tracker last, so it drains). */
@@ -36,12 +35,12 @@ export function healthLogOf(config: Config, role: PipelineRole): string {
 }
 
 /**
- * The newest lifecycle record of process `pid` in the health-log text `text`,
- * or undefined. Pure.
+ * The newest lifecycle record of process `pid` among health-log `lines`, or
+ * undefined. Pure.
  */
-export function lastLifecycle(text: string, pid: number): LifecycleRecord | undefined {
+export function lastLifecycle(lines: Iterable<string>, pid: number): LifecycleRecord | undefined {
   let last: LifecycleRecord | undefined;
-  for (const line of text.split("\n")) {
+  for (const line of lines) {
     if (line === "") continue;
     const parsed = parseHealthLine(line);
     if (parsed.ok && parsed.entry.kind === "lifecycle" && parsed.entry.lifecycle.pid === pid) {
@@ -49,25 +48,4 @@ export function lastLifecycle(text: string, pid: number): LifecycleRecord | unde
     }
   }
   return last;
-}
-
-/** The bytes of a file from `offset` on, as text ("" when it does not exist). */
-export async function readFrom(path: string, offset: number): Promise<string> {
-  const file = await openIfExists(path);
-  if (file === undefined) return "";
-  try {
-    const { size } = await file.stat();
-    if (size <= offset) return "";
-    const bytes = new Uint8Array(size - offset);
-    await file.seek(offset, Deno.SeekMode.Start);
-    let read = 0;
-    while (read < bytes.length) {
-      const n = await file.read(bytes.subarray(read));
-      if (n === null) break;
-      read += n;
-    }
-    return new TextDecoder().decode(bytes.subarray(0, read));
-  } finally {
-    file.close();
-  }
 }

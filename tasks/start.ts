@@ -18,8 +18,8 @@ import {
   PIPELINE_ROLES,
   pipelineProcess,
   type PipelineRole,
-  readFrom,
 } from "./_pipeline.ts";
+import { forEachLine } from "../lib/segmented_log.ts";
 import { isRunning, runningPid, spawnDetached, tailOf } from "./_process.ts";
 import { denoRunArgs } from "./run.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
@@ -57,7 +57,9 @@ async function waitForReady(
   const healthLog = healthLogOf(config, role);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    const record = lastLifecycle(await readFrom(healthLog, healthLogOffset), pid);
+    const lines: string[] = [];
+    await forEachLine(healthLog, (line) => lines.push(line), { from: healthLogOffset });
+    const record = lastLifecycle(lines, pid);
     if (record?.phase === "ready") return;
     if (record?.phase === "failed" || !isRunning(pid, managed.marker)) {
       throw new Error(

@@ -146,19 +146,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a tail can start part-way into the file it finds first",
-  permissions,
-  async fn() {
-    await withFile(async (path) => {
-      await append(path, "skip\nkeep\n");
-      const tail = new FileTail(path, { startAt: 5 });
-      assertEquals((await tail.poll()).lines, ["keep"]);
-      tail.close();
-    });
-  },
-});
-
-Deno.test({
   name: "a line longer than maxLineBytes is skipped and counted, and the next lines still come",
   permissions,
   async fn(t) {

@@ -191,6 +191,53 @@ Deno.test({
 });
 
 Deno.test({
+  name: "far into a segment the feed reads the recent history from a line's start, cut or not",
+  permissions,
+  async fn(t) {
+    // Lines of 1 KiB: the 8 MiB of history before the position start at a
+    // line's first byte, or (half a KiB more in the last line) inside a line.
+    for (const [name, extra] of [["at a line's start", 0], ["inside a line", 512]] as const) {
+      await t.step(name, async () => {
+        await withFiles(async (files) => {
+          const line = (offset: number, bytes = 1024) => {
+            const text = auditLine(offset, { error: "" });
+            return text.slice(0, -1) + " ".repeat(bytes - 1 - text.length) + "}\n";
+          };
+          const body = Array.from({ length: 9 * 1024 - 1 }, (_, i) => line(i)).join("");
+          const before = headerLine(1) + "\n" + body + line(9 * 1024 - 1, 1024 + extra);
+          await Deno.writeTextFile(files.auditFile, before + line(9 * 1024));
+          const totals = {
+            lines: 9 * 1024,
+            audited: 9 * 1024,
+            dead_lettered: 0,
+            duplicate: 0,
+            by_status: { created: 9 * 1024, paid: 0, shipped: 0, delivered: 0, cancelled: 0 },
+          };
+          await Deno.writeTextFile(
+            files.checkpointFile,
+            encodeCheckpoint({
+              trail_id: "trail-1",
+              written_at: AT,
+              position: { segment: 1, bytes: new TextEncoder().encode(before).length },
+              epoch: JSON.parse(headerLine(1)).epoch,
+              totals,
+              deleted: { segments: 0, bytes: 0 },
+              state: { offsets: [], eventKeys: [], openOrders: [] },
+            }),
+          );
+          const feed = new MonitorFeed(files);
+          await catchUp(feed);
+          feed.close();
+          const view = feed.model.view(Date.parse(AT) + 1_000);
+          assertEquals(view.figures.unreadableLines, 0, "no cut line is taken for a bad one");
+          assertEquals(view.figures.total, 9 * 1024 + 1);
+        });
+      });
+    }
+  },
+});
+
+Deno.test({
   name: "a trail replaced by another, or a truncated health log, starts every figure over",
   permissions,
   async fn() {
