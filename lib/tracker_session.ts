@@ -18,6 +18,7 @@ import {
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
 import type { TrackerMetrics } from "./tracker_metrics.ts";
+import { awaitWithDeadline } from "./retry.ts";
 
 export const METRICS_INTERVAL_MS = 5_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
@@ -28,11 +29,13 @@ export class TrackerFailure extends Error {
   override name = "TrackerFailure";
 }
 
-/** Resolves when `work` settles or after `ms`, whichever comes first; rejects if `work` rejects in time. */
-function within(ms: number, work: Promise<unknown>): Promise<unknown> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+/** One step of the shutdown, given CLOSE_TIMEOUT_MS; rejects with a DeadlineError after that. */
+function closeStep(work: Promise<unknown>): Promise<unknown> {
+  return awaitWithDeadline(work, {
+    deadlineMs: CLOSE_TIMEOUT_MS,
+    reportEveryMs: CLOSE_TIMEOUT_MS,
+    onWait: () => {},
+  });
 }
 
 /** What one run of the tracker shares: the trail, the clients and how the run ends. */
@@ -151,12 +154,16 @@ export class TrackerSession {
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
     await this.chunkInHand.catch(() => {});
-    await within(CLOSE_TIMEOUT_MS, consumer.stop()).catch(() => {});
-    await within(CLOSE_TIMEOUT_MS, consumer.disconnect()).catch((e) =>
+    await closeStep(consumer.stop()).catch((e) =>
+      log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
+    );
+    await closeStep(consumer.disconnect()).catch((e) =>
       log.warn("Cannot leave the group cleanly: {error}", { error: String(e) })
     );
     // A dead-letter send abandoned at its deadline may still be retrying: do not wait for it.
-    await within(CLOSE_TIMEOUT_MS, dlq.disconnect()).catch(() => {});
+    await closeStep(dlq.disconnect()).catch((e) =>
+      log.warn("Cannot close the dead-letter producer cleanly: {error}", { error: String(e) })
+    );
     if (this.writeFailed) trail.abandon();
     else await trail.close();
   }
