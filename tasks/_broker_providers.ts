@@ -10,7 +10,6 @@ import type { Config } from "../lib/config.ts";
 import { KAFKA_VERSION } from "../lib/constants.ts";
 import { commandWorks, runChecked } from "./_command.ts";
 import {
-  isRunning,
   type ManagedProcess,
   runningPid,
   runningProcess,
@@ -294,9 +293,8 @@ const jvm: BrokerProvider = {
     await waitForExit(running, { timeoutMs: 10_000 });
   },
   gone(config) {
-    const broker = brokerProcess(config);
-    const pid = runningPid(broker, () => {});
-    return pid === undefined || !isRunning(pid, BROKER_MAIN_CLASS)
+    // runningPid checks the PID file's identity (or the marker, the broker's main class).
+    return runningPid(brokerProcess(config), () => {}) === undefined
       ? "the broker process exited"
       : undefined;
   },

@@ -37,15 +37,21 @@ export interface ProcessIdentity {
 /** Length of `ps -o lstart`'s fixed-width date ("Thu Nov 26 12:37:21 2026"). */
 const LSTART_CHARS = 24;
 
-/** The start time and command line of a live process, or undefined (gone, or no `ps`). */
-export function identify(pid: number): ProcessIdentity | undefined {
+/** Whether a process with this PID exists (a zombie does too). */
+function exists(pid: number): boolean {
   // 0 and negative PIDs name process groups: never ask about (or signal) those.
-  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
+}
+
+/** The start time and command line of a live process, or undefined (gone, or no `ps`). */
+export function identify(pid: number): ProcessIdentity | undefined {
+  if (!exists(pid)) return undefined;
   try {
     const { code, stdout } = new Deno.Command("ps", {
       args: ["-ww", "-o", "lstart=", "-o", "args=", "-p", String(pid)],
@@ -70,12 +76,7 @@ export function identify(pid: number): ProcessIdentity | undefined {
  * line contains `marker` (a zombie or a reused PID does not).
  */
 export function isRunning(pid: number, marker: string): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
+  if (!exists(pid)) return false;
   const identity = identify(pid);
   return identity === undefined ? true : identity.command.includes(marker);
 }
@@ -168,8 +169,12 @@ export function spawnDetached(
     }
     child.unref();
     // spawn returns once the program is executing: ps shows its final command line.
-    const identity = identify(child.pid) ?? { pid: child.pid, started: "", command: "" };
-    Deno.writeTextFileSync(managed.pidFile, `${JSON.stringify(identity)}\n`);
+    // Without `ps` the bare PID is written: such files are told apart by the marker.
+    const identity = identify(child.pid);
+    Deno.writeTextFileSync(
+      managed.pidFile,
+      identity === undefined ? `${child.pid}\n` : `${JSON.stringify(identity)}\n`,
+    );
     return child.pid;
   } finally {
     closeSync(fd);
@@ -182,10 +187,8 @@ export async function waitForExit(
   { timeoutMs }: { timeoutMs: number },
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  const alive =
-    () => (identity.started === ""
-      ? identify(identity.pid) !== undefined
-      : isSameProcess(identity));
+  // Known only by its PID (no `ps`, or a PID file from before identities): alive while it exists.
+  const alive = () => (identity.started === "" ? exists(identity.pid) : isSameProcess(identity));
   while (Date.now() < deadline) {
     if (!alive()) return true;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -63,3 +63,25 @@ Deno.test("a PID now used by someone else's process is stale: it is never signal
     }
   });
 });
+
+Deno.test("without ps a PID file holds the bare PID, and stop still ends that process", async () => {
+  const sleep = new TextDecoder().decode(
+    (await new Deno.Command("sh", { args: ["-c", "command -v sleep"] }).output()).stdout,
+  ).trim();
+  await withManaged(async (managed) => {
+    const path = Deno.env.get("PATH") ?? "";
+    const empty = await Deno.makeTempDir({ prefix: "no_ps_" });
+    let pid = 0;
+    try {
+      Deno.env.set("PATH", empty); // `ps` cannot be found
+      pid = spawnDetached(managed, { command: sleep, args: ["30"] });
+      assertEquals(await Deno.readTextFile(managed.pidFile), `${pid}\n`);
+      assertEquals(runningProcess(managed)?.pid, pid, "known by the PID alone");
+      assertEquals(await stopManaged(managed, { timeoutMs: 5_000 }), "stopped");
+    } finally {
+      Deno.env.set("PATH", path);
+      await Deno.remove(empty);
+    }
+    assertEquals(identify(pid), undefined, "the process is gone");
+  });
+});
