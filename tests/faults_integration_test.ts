@@ -29,7 +29,7 @@ import { resolveConfig } from "../lib/config.ts";
 import { parseHealthLine } from "../lib/health_record.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { DLQ_HEADERS } from "../lib/dead_letter.ts";
-import { auditedOrder } from "../lib/audit_record.ts";
+import { auditedOrder, type AuditRecord } from "../lib/audit_record.ts";
 import { committedOffsets, createKafka, endOffsets } from "../lib/kafka.ts";
 import { type DeliveryReport, formatReport } from "../lib/delivery_check.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -121,6 +121,15 @@ async function pipeline(prefix: string) {
 
 function tracker(env: Record<string, string>): EntryProcess {
   return spawnEntry("tracker", { env });
+}
+
+/** The highest audited offset per partition among `records`. */
+function lastOffsets(records: readonly AuditRecord[]): Map<number, number> {
+  const last = new Map<number, number>();
+  for (const r of records) {
+    last.set(r.kafka_partition, Math.max(last.get(r.kafka_partition) ?? -1, r.kafka_offset));
+  }
+  return last;
 }
 
 async function readDeadLetters(dlqTopic: string, expected: number) {
@@ -397,10 +406,7 @@ Deno.test("fault 5: tracker SIGTERM mid-stream — exits within 10 s, committed 
     const seconds = (performance.now() - sent) / 1000;
     assertEquals(status.code, 0, t.output());
     const audited = await readAuditRecords(auditFile);
-    const last = new Map<number, number>();
-    for (const r of audited) {
-      last.set(r.kafka_partition, Math.max(last.get(r.kafka_partition) ?? -1, r.kafka_offset));
-    }
+    const last = lastOffsets(audited);
     const committed = await committedOffsets(testBrokers(), {
       groupId: env.TRACKER_GROUP_ID,
       topic,
@@ -630,10 +636,7 @@ Deno.test("fault 9: the data directory runs out of space — clear error, nothin
       groupId: env.TRACKER_GROUP_ID,
       topic,
     });
-    const last = new Map<number, number>();
-    for (const r of onDisk) {
-      last.set(r.kafka_partition, Math.max(last.get(r.kafka_partition) ?? -1, r.kafka_offset));
-    }
+    const last = lastOffsets(onDisk);
     const notAhead = [...committed].every(([p, c]) => c < 0 || c <= (last.get(p) ?? -1) + 1);
     // Recovery: the operator moves the trail to a bigger disk and restarts.
     await Deno.mkdir(bigEnv.DATA_DIR, { recursive: true });

@@ -3,7 +3,8 @@
  * polling with a deadline, and entries run as real processes with their own
  * permissions.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { testEnv, testStateDir } from "../tasks/test.ts";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
@@ -32,11 +33,8 @@ export function testBrokers(): string[] {
  */
 export function testBrokerConfig(): Config {
   const [broker] = testBrokers();
-  const port = broker!.split(":")[1]!;
   return resolveConfig({
-    KAFKA_PORT: port,
-    KAFKA_CONTROLLER_PORT: String(Number(port) + 1),
-    STATE_DIR: Deno.env.get("STATE_DIR") ?? ".state/test",
+    ...testEnv({}, Number(broker!.split(":")[1])),
     // A broker killed with SIGKILL recovers its log before it answers.
     BROKER_READY_TIMEOUT_MS: "120000",
   });
@@ -110,7 +108,12 @@ export function spawnEntry(
 
 /** A fresh directory for one test's data, removed by the returned function. */
 export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
-  const base = join(PROJECT_DIR, ".state", "test", "data");
+  // Under the state directory `deno task test` gave (its own per TEST_KAFKA_PORT).
+  const base = resolve(
+    PROJECT_DIR,
+    Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort),
+    "data",
+  );
   await Deno.mkdir(base, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: base });
   return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
