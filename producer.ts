@@ -26,8 +26,7 @@ async function main(): Promise<number> {
   });
   const closeLogging = await setupLogging({
     level: config.logLevel,
-    jsonFile: config.paths.producerLog,
-    rotation: config.healthLog,
+    jsonFile: { path: config.paths.producerLog, ...config.healthLog },
   });
   log.info("Producer starting (pid {pid})", lifecycle("producer", "starting", { pid: Deno.pid }));
   try {

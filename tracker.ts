@@ -28,8 +28,7 @@ async function main(): Promise<number> {
   });
   const closeLogging = await setupLogging({
     level: config.logLevel,
-    jsonFile: config.paths.healthLog,
-    rotation: config.healthLog,
+    jsonFile: { path: config.paths.healthLog, ...config.healthLog },
   });
   log.info("Tracker starting (pid {pid})", lifecycle("tracker", "starting", { pid: Deno.pid }));
   try {

@@ -56,3 +56,12 @@ export const EXIT = {
   badConfig: 2,
   interrupted: 130,
 } as const;
+
+/**
+ * Bytes per send at most (orders, dead letters). A partition's share of one
+ * send becomes one record batch, which must stay under the broker's
+ * message.max.bytes (1 MiB by default): 3,000 rejected orders of 1.5 KB in one
+ * dead-letter send were refused, and the tracker restarted on the same offsets
+ * for ever.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;

@@ -5,6 +5,7 @@
  * verify and the tests use. Pure.
  */
 import type { AuditRecord } from "./audit_record.ts";
+import { MAX_SEND_BYTES } from "./constants.ts";
 
 /** Headers the tracker puts on a dead-letter record. */
 export const DLQ_HEADERS = {
@@ -125,13 +126,6 @@ export function parseDeadLetterHeaders(
   };
 }
 
-/**
- * Bytes per dead-letter send at most. A send becomes one record batch per
- * partition, which must stay under the broker's message.max.bytes (1 MiB by
- * default): 3,000 rejected orders of 1.5 KB in one send were refused, and the
- * tracker restarted on the same offsets for ever.
- */
-export const MAX_DEAD_LETTER_SEND_BYTES = 512 * 1024;
 /** The error text a dead letter's header carries at most. */
 export const MAX_ERROR_HEADER_CHARS = 1_024;
 /** What a record adds to a batch besides its key, value and headers (a generous bound). */
@@ -154,7 +148,7 @@ export function deadLetterBytes(letter: DeadLetterMessage): number {
  */
 export function splitIntoSends(
   letters: readonly DeadLetterMessage[],
-  maxBytes: number = MAX_DEAD_LETTER_SEND_BYTES,
+  maxBytes: number = MAX_SEND_BYTES,
 ): DeadLetterMessage[][] {
   const sends: DeadLetterMessage[][] = [];
   let current: DeadLetterMessage[] = [];

@@ -19,7 +19,7 @@ import type { DeadLetterSource } from "./dead_letter.ts";
 import { RangeSet } from "./range_set.ts";
 
 /** How many items a report lists per problem (counts are always complete). */
-export const LIST_LIMIT = 20;
+const LIST_LIMIT = 20;
 
 export interface PartitionReport {
   partition: number;
@@ -293,7 +293,9 @@ export class DeliveryChecker {
     const spaces = this.#spaces.map((space): SpaceReport => {
       if (this.#hasAcks) {
         for (const [partition, audited] of space.audited) {
-          const missing = audited.minus(space.acknowledged.get(partition) ?? new RangeSet());
+          const missing = audited.minus(space.acknowledged.get(partition) ?? new RangeSet(), {
+            limit: LIST_LIMIT,
+          });
           this.#counts.unexpected += missing.count;
           for (const offset of missing.first) capped(unexpected, `${partition}/${offset}`);
         }

@@ -31,19 +31,16 @@ export function logger(component: string): Logger {
  *
  * @param options.level lowest level written
  * @param options.jsonFile optional JSON Lines file (the process's health log)
- * @param options.rotation its size limit and rotated files kept
  */
 export async function setupLogging(
   {
     level,
     jsonFile,
-    rotation = { maxBytes: 16 * 1024 * 1024, files: 5 },
     kafkaLevel = level === "debug" ? "info" : "warning",
   }: {
     level: LogLevel;
-    jsonFile?: string | undefined;
-    /** When the JSON file is rotated, and how many rotated files are kept. */
-    rotation?: { maxBytes: number; files: number };
+    /** The file, the size at which it is rotated, and how many rotated files are kept. */
+    jsonFile?: { path: string; maxBytes: number; files: number };
     /** Lowest KafkaJS level written; KafkaJS is chatty at info (every join, every connect). */
     kafkaLevel?: LogLevel | "fatal";
   },
@@ -54,11 +51,11 @@ export async function setupLogging(
   if (jsonFile !== undefined) {
     // Unbuffered: a metrics record or an error must be visible to the monitor at
     // once. Rotated by size: tracker.log → tracker.log.1 … (the oldest dropped).
-    sinks.file = getRotatingFileSink(jsonFile, {
+    sinks.file = getRotatingFileSink(jsonFile.path, {
       formatter: formatHealthLine,
       bufferSize: 0,
-      maxSize: rotation.maxBytes,
-      maxFiles: rotation.files,
+      maxSize: jsonFile.maxBytes,
+      maxFiles: jsonFile.files,
     });
   }
   const sinkNames = Object.keys(sinks);

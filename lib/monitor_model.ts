@@ -99,7 +99,8 @@ interface Sample {
 class Tally {
   count = 0;
   ok = 0;
-  /** Latencies counted from the Kafka record time. */
+  /** Latencies counted, and of those the ones from the Kafka record time. */
+  timed = 0;
   fromRecordTime = 0;
   latencies = new Map<number, number>();
 
@@ -109,6 +110,7 @@ class Tally {
     this.ok++;
     if (sample.latency !== null) {
       this.latencies.set(sample.latency, (this.latencies.get(sample.latency) ?? 0) + 1);
+      this.timed++;
       if (sample.fromRecordTime) this.fromRecordTime++;
     }
   }
@@ -116,6 +118,7 @@ class Tally {
   merge(other: Tally): void {
     this.count += other.count;
     this.ok += other.ok;
+    this.timed += other.timed;
     this.fromRecordTime += other.fromRecordTime;
     for (const [value, n] of other.latencies) {
       this.latencies.set(value, (this.latencies.get(value) ?? 0) + n);
@@ -124,8 +127,7 @@ class Tally {
 
   /** Nearest-rank percentiles (0-100) of the latencies, as `percentile` in metrics.ts; null for none. */
   percentiles(ps: readonly number[]): Array<number | null> {
-    let n = 0;
-    for (const count of this.latencies.values()) n += count;
+    const n = this.timed;
     if (n === 0) return ps.map(() => null);
     const values = [...this.latencies.keys()].sort((a, b) => a - b);
     return ps.map((p) => {
@@ -298,13 +300,11 @@ export class MonitorModel {
       : null;
     const [p50 = null, p95 = null, p99 = null] = recent.percentiles([50, 95, 99]);
     const latencyMs = { p50, p95, p99 };
-    let timed = 0;
-    for (const n of recent.latencies.values()) timed += n;
-    const latencySource = timed === 0
+    const latencySource = recent.timed === 0
       ? null
       : recent.fromRecordTime === 0
       ? "produced_at"
-      : recent.fromRecordTime === timed
+      : recent.fromRecordTime === recent.timed
       ? "kafka_timestamp"
       : "mixed";
 

@@ -24,17 +24,12 @@ import { SegmentedLog } from "./segmented_log.ts";
 import { dirname } from "node:path";
 import { encodeOrder, type OrderEvent } from "./order.ts";
 import { createOrderGenerator } from "./order_generator.ts";
-import { PRODUCER_CLIENT_ID } from "./constants.ts";
+import { MAX_SEND_BYTES, PRODUCER_CLIENT_ID } from "./constants.ts";
 import { lifecycle } from "./health_record.ts";
 import type { Logger } from "./logging.ts";
 
 /** Messages per send at most: large batches are what make KafkaJS fast. */
 export const MAX_BATCH = 1_000;
-/**
- * Bytes per send at most: a partition's share of one send becomes one record
- * batch, which must stay under the broker's message.max.bytes (1 MiB default).
- */
-export const MAX_BATCH_BYTES = 512 * 1024;
 /** How long a shutdown waits for the send in flight before calling it indeterminate. */
 export const FLUSH_TIMEOUT_MS = 10_000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -179,7 +174,7 @@ export async function runProducer(
       }
       const batch: Encoded[] = [];
       let bytes = 0;
-      while (batch.length < Math.min(due, MAX_BATCH) && bytes < MAX_BATCH_BYTES) {
+      while (batch.length < Math.min(due, MAX_BATCH) && bytes < MAX_SEND_BYTES) {
         const order = generator.next();
         const value = encodeOrder(order);
         batch.push({ order, value });

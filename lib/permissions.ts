@@ -5,11 +5,10 @@
  */
 import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
-import { type Command, COMMANDS, CONFIG_ENV_VARS } from "./settings.ts";
+import { type Command, CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
 /** The processes a task can run (one per command); each has its own permission set below. */
-export const ROLES: readonly Command[] = COMMANDS;
 export type Role = Command;
 
 /** Variables blessed reads to learn about the terminal. */

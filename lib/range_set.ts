@@ -88,20 +88,19 @@ export class RangeSet {
   /** How many members of this set `other` lacks, and the first few of them. */
   minus(
     other: RangeSet,
-    { limit = 20 }: { limit?: number } = {},
+    { limit = Infinity }: { limit?: number } = {},
   ): { count: number; first: number[] } {
     let count = 0;
     const first: number[] = [];
     for (const [start, end] of this.ranges()) {
       for (let n = start; n <= end;) {
-        if (other.has(n)) {
+        const j = other.#find(n);
+        if (j >= 0 && n <= other.#ends[j]!) {
           // Skip to the end of the other set's range that holds n.
-          const j = other.#find(n);
           n = other.#ends[j]! + 1;
           continue;
         }
         // Up to the next member of `other`, or the end of this range.
-        const j = other.#find(n);
         const next = j + 1 < other.#starts.length ? other.#starts[j + 1]! : Infinity;
         const stop = Math.min(end, next - 1);
         count += stop - n + 1;

@@ -130,8 +130,8 @@ function composeArgs(config: Config, command: string[]): string[] {
 function composeEnv(config: Config): Record<string, string> {
   return {
     KAFKA_VERSION,
+    // The controller listens inside the container only: its port is not published.
     KAFKA_PORT: String(config.brokerPort),
-    KAFKA_CONTROLLER_PORT: String(config.controllerPort),
   };
 }
 

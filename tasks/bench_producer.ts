@@ -7,15 +7,10 @@
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
-import { EXIT } from "../lib/constants.ts";
+import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
-import {
-  FLUSH_TIMEOUT_MS,
-  MAX_BATCH,
-  MAX_BATCH_BYTES,
-  runProducer,
-} from "../lib/order_producer.ts";
+import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
 
 const DEFAULT_COUNT = 50_000;
 
@@ -55,7 +50,7 @@ async function main(): Promise<number> {
         } MB/s (${Math.round(summary.bytes / Math.max(1, summary.acknowledged))} B/order)`,
         `elapsed       ${seconds.toFixed(2)} s, including order generation and JSON encoding`,
         `settings      batch ≤ ${MAX_BATCH} msgs / ${
-          MAX_BATCH_BYTES / 1024
+          MAX_SEND_BYTES / 1024
         } KiB, 1 send in flight, ` +
         `acks=all, idempotent, ${config.partitions} partitions (flush timeout ${FLUSH_TIMEOUT_MS} ms)`,
         `topic         ${config.topic} at ${config.brokers.join(",")}`,

@@ -158,7 +158,7 @@ Deno.test("the README's settings table is the settings table", async () => {
   assertEquals(
     rows,
     expected,
-    "README.md's settings table differs from SETTINGS in lib/config.ts; its rows should be:\n" +
+    "README.md's settings table differs from SETTINGS in lib/settings.ts; its rows should be:\n" +
       expected.map((row) => `| ${row.join(" | ")} |`).join("\n"),
   );
 });

@@ -5,12 +5,12 @@ import {
   deadLetterBytes,
   deadLetterMessage,
   DLQ_HEADERS,
-  MAX_DEAD_LETTER_SEND_BYTES,
   MAX_ERROR_HEADER_CHARS,
   parseDeadLetterHeaders,
   splitIntoSends,
 } from "../lib/dead_letter.ts";
 import { deadLetterRecord } from "../lib/audit_record.ts";
+import { MAX_SEND_BYTES } from "../lib/constants.ts";
 
 const encoder = new TextEncoder();
 
@@ -106,7 +106,7 @@ Deno.test({
     assertEquals(sends.flat(), letters, "every letter once, in order");
     for (const send of sends) {
       const bytes = send.reduce((sum, l) => sum + deadLetterBytes(l), 0);
-      assert(bytes <= MAX_DEAD_LETTER_SEND_BYTES, `${bytes} bytes in one send`);
+      assert(bytes <= MAX_SEND_BYTES, `${bytes} bytes in one send`);
     }
     const huge = { ...letters[0]!, value: new Uint8Array(900 * 1024) };
     assertEquals(splitIntoSends([letters[0]!, huge, letters[1]!]).map((s) => s.length), [1, 1, 1]);
