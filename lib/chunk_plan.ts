@@ -85,7 +85,7 @@ export function planChunk(
 ): ChunkPlan {
   const last = chunk.messages.at(-1);
   if (last === undefined) throw new RangeError("Cannot plan a chunk: it has no messages");
-  const audited = state.lastOffsets(chunk.topic).get(chunk.partition);
+  const audited = state.lastOffset(chunk.topic, chunk.partition);
   if (audited !== undefined && chunk.highWatermark <= audited) {
     return {
       kind: "offsets-went-back",

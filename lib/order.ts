@@ -37,6 +37,7 @@ export const RECEIVED_STATUSES: Readonly<Record<string, OrderStatus>> = {
   cancelled: "cancelled",
   pending: "created",
 };
+const RECEIVED_STATUS_NAMES = Object.keys(RECEIVED_STATUSES);
 
 /**
  * The event types accepted on the wire: ours (`order_created`), the original
@@ -369,7 +370,7 @@ function parseFields(root: Json): { order: OrderEvent; receivedStatus: string } 
   const metadataJson = object(root["metadata"], "metadata");
   const customerJson = object(root["customer_info"], "customer_info");
 
-  const receivedStatus = member(root, "status", "status", Object.keys(RECEIVED_STATUSES));
+  const receivedStatus = member(root, "status", "status", RECEIVED_STATUS_NAMES);
   const status = RECEIVED_STATUSES[receivedStatus]!;
   const metadata = parseMetadata(metadataJson, { status, receivedStatus });
   const customer = parseCustomer(customerJson);

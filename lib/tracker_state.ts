@@ -145,6 +145,11 @@ export class TrackerState {
     };
   }
 
+  /** The last audited offset of a partition, or undefined. */
+  lastOffset(topic: string, partition: number): number | undefined {
+    return this.#last.get(placeKey(topic, partition))?.offset;
+  }
+
   /** The last audited offset of each partition of `topic`. */
   lastOffsets(topic: string): Map<number, number> {
     const offsets = new Map<number, number>();
