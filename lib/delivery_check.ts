@@ -336,11 +336,14 @@ export class DeliveryChecker {
         `${c.duplicateOrders} order events audited twice: ${some(duplicates, c.duplicateOrders)}`,
       );
     }
+    let startsLate = false;
     for (const [i, space] of spaces.entries()) {
       const where = spaces.length > 1 ? ` (offset space ${i + 1})` : "";
       for (const p of space.partitions) {
         if (p.gaps.length) {
           problems.push(`partition ${p.partition}${where}: offsets skipped: ${p.gaps.join(", ")}`);
+          const first = p.firstOffset ?? 0;
+          startsLate ||= p.gaps[0] === (first === 1 ? "0" : `0-${first - 1}`);
         }
         if (p.committedTooFar) {
           problems.push(
@@ -350,6 +353,11 @@ export class DeliveryChecker {
           );
         }
       }
+    }
+    if (startsLate) {
+      problems.push(
+        "a trail begun after offset 0 (a new data directory on a topic with older orders) is checked with --since-first",
+      );
     }
     return {
       topic: this.#topic,

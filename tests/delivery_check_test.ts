@@ -155,6 +155,22 @@ Deno.test({
       const report = await run(input);
       assert(!report.ok);
       assertMatch(report.problems.join("\n"), /partition 1: offsets skipped: 1/);
+      assert(!report.problems.join("\n").includes("--since-first"), "a gap in the middle");
+    });
+    await t.step("a trail that begins after offset 0 is pointed at --since-first", async () => {
+      const input = healthy();
+      input.acks = input.acks.filter((a) => a.partition === 0 && a.offset === 1);
+      input.audit = input.audit.filter((r) => r.kafka_partition === 0 && r.kafka_offset === 1);
+      input.committed = new Map([[0, 2]]);
+      const report = await run(input);
+      assertEquals(report.problems, [
+        "partition 0: offsets skipped: 0",
+        "a trail begun after offset 0 (a new data directory on a topic with older orders) is checked with --since-first",
+      ]);
+      assert(
+        (await checkDelivery({ ...input, trails: [asTrail(input.audit)], fromOffsetZero: false }))
+          .ok,
+      );
     });
     await t.step("an offset committed past the last audited one", async () => {
       const input = healthy();
