@@ -31,6 +31,7 @@ async function main(): Promise<number> {
   log.info("Producer starting (pid {pid})", lifecycle("producer", "starting", { pid: Deno.pid }));
   try {
     const { runProducer } = await import("./lib/order_producer.ts");
+    const { clientRetriedResponses } = await import("./lib/kafka.ts");
     const summary = await runProducer(config, { signal: shutdown.signal, log });
     const lost = summary.failed + summary.indeterminate + summary.unsent;
     const line = "Producer stopped: {acknowledged} acknowledged, {failed} failed, " +
@@ -38,6 +39,7 @@ async function main(): Promise<number> {
     const properties = lifecycle("producer", "stopped", {
       pid: Deno.pid,
       ...summary,
+      client_retried_responses: clientRetriedResponses(),
       seconds: Math.round(summary.elapsedMs / 100) / 10,
     });
     if (lost === 0) log.info(line, properties);

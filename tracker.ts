@@ -33,11 +33,16 @@ async function main(): Promise<number> {
   log.info("Tracker starting (pid {pid})", lifecycle("tracker", "starting", { pid: Deno.pid }));
   try {
     const { runTracker } = await import("./lib/order_tracker.ts");
+    const { clientRetriedResponses } = await import("./lib/kafka.ts");
     const counters = await runTracker(config, { signal: shutdown.signal, log });
     log.info(
       "Tracker stopped: {received} received, {audited} audited, {dead_lettered} dead-lettered, " +
         "{duplicates} duplicates, {redelivered} redelivered",
-      lifecycle("tracker", "stopped", { pid: Deno.pid, ...counters }),
+      lifecycle("tracker", "stopped", {
+        pid: Deno.pid,
+        ...counters,
+        client_retried_responses: clientRetriedResponses(),
+      }),
     );
     return EXIT.ok;
   } catch (error) {

@@ -98,6 +98,8 @@ export interface Config {
   readonly retentionBytes: number;
   readonly healthLog: { readonly maxBytes: number; readonly files: number };
   readonly dlqTimeoutMs: number;
+  /** How long a one-shot command tries to reach Kafka before it gives up. */
+  readonly connectTimeoutMs: number;
   readonly logLevel: LogLevel;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
@@ -205,6 +207,7 @@ export function resolveConfig(
       files: read.integer("healthLogFiles", { min: 1, max: 1000 }),
     },
     dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
+    connectTimeoutMs: read.integer("connectTimeoutMs", { min: 100 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),

@@ -21,6 +21,8 @@ import process from "node:process";
 import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
+import protocolErrors from "kafkajs/src/protocol/error.js";
+import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 
 export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
 
@@ -103,6 +105,25 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
+/** The messages of the protocol errors KafkaJS retries by itself. */
+const RETRIABLE_ERROR_MESSAGES = (protocolErrors.errorCodes as Array<
+  { retriable: boolean; message: string }
+>).filter((e) => e.retriable).map((e) => e.message);
+
+const clientLogFilter = new ClientLogFilter(RETRIABLE_ERROR_MESSAGES);
+
+/** Failed responses the client retried by itself in this process (logged at debug level). */
+export function clientRetriedResponses(): number {
+  return clientLogFilter.retriedResponses;
+}
+
+const LEVELS: Partial<Record<KafkaLogLevel, ClientLogLevel>> = {
+  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.NOTHING]: "error",
+  [KafkaLogLevel.WARN]: "warning",
+  [KafkaLogLevel.INFO]: "info",
+};
+
 function logCreator() {
   return (
     { level, log }: {
@@ -111,42 +132,30 @@ function logCreator() {
     },
   ) => {
     const { message, timestamp: _timestamp, logger: _logger, ...properties } = log;
-    // A failed request is retried by KafkaJS itself (e.g. "coordinator is loading"
-    // for a second after a broker starts); a real failure surfaces at the call
-    // that gives up, so one request's error is a warning.
-    const effective = level === KafkaLogLevel.ERROR && message.startsWith("Response ")
-      ? KafkaLogLevel.WARN
-      : level;
-    switch (effective) {
-      case KafkaLogLevel.ERROR:
-      case KafkaLogLevel.NOTHING:
-        kafkaLog.error(message, properties);
-        break;
-      case KafkaLogLevel.WARN:
-        kafkaLog.warn(message, properties);
-        break;
-      case KafkaLogLevel.INFO:
-        kafkaLog.info(message, properties);
-        break;
-      default:
-        kafkaLog.debug(message, properties);
-    }
+    const decision = clientLogFilter.decide(
+      { level: LEVELS[level] ?? "debug", message, properties },
+      Date.now(),
+    );
+    kafkaLog[decision.level](message, properties);
+    if (decision.summary) kafkaLog.warn(decision.summary.message, decision.summary.properties);
   };
 }
 
 /** Creates a client; KafkaJS logs go to the "kafkajs" log category. */
 export function createKafka(
-  { brokers, clientId, retries = 8 }: {
+  { brokers, clientId, retries = 8, quiet = false }: {
     brokers: readonly string[];
     clientId: string;
     /** Connection retries before a call fails (KafkaJS backs off exponentially). */
     retries?: number;
+    /** Log nothing (a probe whose caller reports the outcome itself). */
+    quiet?: boolean;
   },
 ): Kafka {
   return new Kafka({
     clientId,
     brokers: [...brokers],
-    logLevel: KafkaLogLevel.INFO,
+    logLevel: quiet ? KafkaLogLevel.NOTHING : KafkaLogLevel.INFO,
     logCreator,
     connectionTimeout: 3_000,
     requestTimeout: 30_000,

@@ -36,12 +36,16 @@ export async function setupLogging(
   {
     level,
     jsonFile,
-    kafkaLevel = level === "debug" ? "info" : "warning",
+    kafkaLevel = level === "debug" ? "debug" : "warning",
   }: {
     level: LogLevel;
     /** The file, the size at which it is rotated, and how many rotated files are kept. */
     jsonFile?: { path: string; maxBytes: number; files: number };
-    /** Lowest KafkaJS level written; KafkaJS is chatty at info (every join, every connect). */
+    /**
+     * Lowest KafkaJS level written: KafkaJS is chatty at info (every join, every
+     * connect); at debug the entries kafka.ts demoted (retried responses, each
+     * failed connection) show too.
+     */
     kafkaLevel?: LogLevel | "fatal";
   },
 ): Promise<() => Promise<void>> {

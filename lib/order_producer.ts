@@ -27,6 +27,7 @@ import { createOrderGenerator } from "./order_generator.ts";
 import { MAX_SEND_BYTES, PRODUCER_CLIENT_ID } from "./constants.ts";
 import { lifecycle } from "./health_record.ts";
 import type { Logger } from "./logging.ts";
+import { awaitKafka } from "./reachability.ts";
 
 /** Messages per send at most: large batches are what make KafkaJS fast. */
 export const MAX_BATCH = 1_000;
@@ -115,6 +116,13 @@ export async function runProducer(
     elapsedMs: 0,
   };
   if (signal.aborted) return summary; // Stopped during start-up: nothing generated.
+  // A bounded run gives up on an unreachable cluster within seconds; an endless one waits.
+  try {
+    await awaitKafka(config, { oneShot: count > 0 || durationMs > 0, signal, log });
+  } catch (error) {
+    if (signal.aborted) return summary;
+    throw error;
+  }
   const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
   const { partitions, cluster } = await withAdmin(kafka, async (admin) => ({
     partitions: await partitionCount(admin, config.topic),

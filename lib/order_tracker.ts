@@ -24,6 +24,7 @@ import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.t
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { lifecycle, type TrackerCounters } from "./health_record.ts";
 import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
+import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
 
 /** Messages handled per audit write: bounds the time between heartbeats and commits. */
@@ -214,6 +215,14 @@ export async function runTracker(
     // Stopped during start-up: nothing was consumed, nothing to commit.
     await trail.close();
     return { ...metrics.counters };
+  }
+  try {
+    // Waits for ever (a supervisor may start the tracker before the broker), one line per interval.
+    await awaitKafka(config, { oneShot: false, signal, log });
+  } catch (error) {
+    await trail.close();
+    if (signal.aborted) return { ...metrics.counters };
+    throw error;
   }
   const session = new TrackerSession(config, trail, metrics, log);
   session.watchConsumer();

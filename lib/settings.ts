@@ -222,6 +222,13 @@ export const SETTINGS = {
       "how long the tracker retries an unreachable dead-letter topic (committing nothing) before it exits 1",
     commands: ["start", "tracker"],
   },
+  connectTimeoutMs: {
+    env: "CONNECT_TIMEOUT_MS",
+    default: "5000",
+    help:
+      "how long a one-shot command (producer with `--count` or `--duration`, topics, verify, benchmarks) tries to reach Kafka before it exits 1; the tracker and an endless producer wait for ever",
+    commands: ["start", "producer", "verify", "topics", "bench:producer", "bench:tracker"],
+  },
   logLevel: {
     env: "LOG_LEVEL",
     flag: "log-level",
@@ -282,6 +289,11 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
 /** One or two examples per command for `--help`. */
 const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   start: ["deno task start", "KAFKA_BROKERS=kafka-1:9092 deno task start --rate 50"],
+  stop: ["deno task stop", "STOP_TIMEOUT_MS=30000 deno task stop"],
+  topics: ["deno task topics", "ORDERS_PARTITIONS=6 deno task topics --topic orders-6"],
+  broker: ["deno task broker:up", "KAFKA_PROVIDER=jvm KAFKA_PORT=9192 deno task broker:down"],
+  "bench:producer": ["deno task bench:producer", "deno task bench:producer --count 200000"],
+  "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
@@ -358,7 +370,8 @@ export function usage(command: Command): string {
       : ` (env ${spec.env}${defaultText(spec) ? `, default ${plain(defaultText(spec))}` : ""})`;
     return `  ${left.padEnd(24)} ${plain(help)}${extra}`;
   };
-  const lines = [`Usage: deno task ${command} ${ARGUMENTS[command] ?? "[flags]"}`];
+  const task = command === "broker" ? "broker:up | broker:down" : command;
+  const lines = [`Usage: deno task ${task} ${ARGUMENTS[command] ?? "[flags]"}`];
   lines.push("", "Flags:");
   for (const [name, option] of options) {
     lines.push(row(`--${name}${option.type === "string" ? " VALUE" : ""}`, option.help));

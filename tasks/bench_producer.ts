@@ -8,7 +8,8 @@
  */
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
-import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
+import { ensureTopics } from "../lib/kafka.ts";
+import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
 import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
 
@@ -29,9 +30,7 @@ async function main(): Promise<number> {
   };
   const closeLogging = await setupLogging({ level: "warning" });
   try {
-    await waitForCluster(config.brokers, { timeoutMs: 5_000 }).catch((error) => {
-      throw new Error(`${error.message}; start one with deno task broker:up`);
-    });
+    await awaitKafka(config, { oneShot: true });
     await ensureTopics(config.brokers, [{
       topic: config.topic,
       partitions: config.partitions,
@@ -58,7 +57,11 @@ async function main(): Promise<number> {
     );
     return summary.failed + summary.indeterminate === 0 ? EXIT.ok : EXIT.failure;
   } catch (error) {
-    console.error(`Cannot run the producer benchmark: ${(error as Error).message}`);
+    console.error(
+      error instanceof KafkaUnreachableError
+        ? error.message
+        : `Cannot run the producer benchmark: ${(error as Error).message}`,
+    );
     return EXIT.failure;
   } finally {
     await closeLogging();

@@ -13,7 +13,8 @@
 import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
+import { ensureTopics } from "../lib/kafka.ts";
+import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
 import { CHUNK_SIZE, runTracker } from "../lib/order_tracker.ts";
@@ -100,9 +101,7 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning" });
   const log = logger("bench");
   try {
-    await waitForCluster(config.brokers, { timeoutMs: 5_000 }).catch((error) => {
-      throw new Error(`${error.message}; start one with deno task broker:up`);
-    });
+    await awaitKafka(config, { oneShot: true });
     await ensureTopics(config.brokers, [
       { topic: config.topic, partitions: config.partitions, replicationFactor: 1 },
       { topic: config.dlqTopic, partitions: 1, replicationFactor: 1 },
@@ -145,7 +144,11 @@ async function main(): Promise<number> {
     await Deno.remove(config.paths.dataDir, { recursive: true });
     return EXIT.ok;
   } catch (error) {
-    console.error(`Cannot run the tracker benchmark: ${(error as Error).message}`);
+    console.error(
+      error instanceof KafkaUnreachableError
+        ? error.message
+        : `Cannot run the tracker benchmark: ${(error as Error).message}`,
+    );
     return EXIT.failure;
   } finally {
     await closeLogging();

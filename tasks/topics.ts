@@ -8,10 +8,9 @@
  */
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { ensureTopics, type TopicOutcome, waitForCluster } from "../lib/kafka.ts";
+import { ensureTopics, type TopicOutcome } from "../lib/kafka.ts";
+import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
-
-const TOPICS_CLUSTER_TIMEOUT_MS = 15_000;
 
 /** Creates the project's topics; returns one outcome per topic. */
 export function createTopics(config: Config): Promise<TopicOutcome[]> {
@@ -32,7 +31,7 @@ async function main(): Promise<number> {
   // The readiness wait below says what is wrong; KafkaJS's own retries would only repeat it.
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
   try {
-    await waitForCluster(config.brokers, { timeoutMs: TOPICS_CLUSTER_TIMEOUT_MS });
+    await awaitKafka(config, { oneShot: true });
     const outcomes = await createTopics(config);
     let ok = true;
     for (const outcome of outcomes) {
@@ -52,6 +51,10 @@ async function main(): Promise<number> {
     }
     return ok ? EXIT.ok : EXIT.failure;
   } catch (error) {
+    if (error instanceof KafkaUnreachableError) {
+      console.error(error.message);
+      return EXIT.failure;
+    }
     console.error(
       `Cannot create topics at ${config.brokers.join(",")}: ${(error as Error).message}`,
     );

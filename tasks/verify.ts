@@ -23,7 +23,6 @@ import {
   createKafka,
   type Kafka,
   topicEnds,
-  waitForCluster,
   withAdmin,
 } from "../lib/kafka.ts";
 import { parseAckLine } from "../lib/ack_record.ts";
@@ -38,11 +37,10 @@ import {
 import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
+import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 
 /** Average size of an audit line, to size the checker's filter from the trail's bytes. */
 const BYTES_PER_LINE_ESTIMATE = 1_000;
-/** How long verify waits for Kafka before it says it is unreachable. */
-const REACH_TIMEOUT_MS = 5_000;
 
 /** Shows how far a long read is, on a terminal only. */
 function progress(total: number): (bytes: number) => void {
@@ -97,13 +95,11 @@ async function readDeadLetters(
 /** Why Kafka cannot be reached, in one line, or undefined when it answers. */
 async function unreachable(config: Config): Promise<string | undefined> {
   try {
-    await waitForCluster(config.brokers, { timeoutMs: REACH_TIMEOUT_MS });
+    await awaitKafka(config, { oneShot: true });
     return undefined;
   } catch (error) {
-    const cause = (error as Error).cause;
-    return `Cannot verify against Kafka at ${config.brokers.join(",")}: ${
-      cause instanceof Error ? cause.message : "no answer"
-    }. Is the broker down? Start it (deno task broker:up), or check the files alone with deno task verify --offline`;
+    if (!(error instanceof KafkaUnreachableError)) throw error;
+    return `${error.message}. To check the files alone: \`deno task verify --offline\``;
   }
 }
 

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { ConfigError, resolveConfig } from "../lib/config.ts";
-import { settingsEnv, settingsTableRows, usage } from "../lib/settings.ts";
+import { COMMANDS, settingsEnv, settingsTableRows, usage } from "../lib/settings.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",
@@ -97,6 +97,14 @@ Deno.test({
     assertMatch(test, /^Usage: deno task test \[files and flags for deno test\]/);
     assertMatch(test, /Environment:\n(.*\n)* {2}KAFKA_BROKERS +host:port/);
     assert(!test.includes("--brokers"), "test help does not offer --brokers");
+    assertMatch(usage("broker"), /^Usage: deno task broker:up \| broker:down \[flags\]/);
+    for (const command of COMMANDS) {
+      assertMatch(
+        usage(command),
+        /\nExamples:\n {2}(\S+=\S+ )*deno task \S/,
+        `${command} has examples`,
+      );
+    }
   },
 });
 
