@@ -141,21 +141,12 @@ export async function reachKafka(
     );
     let problem = describeProbes(probes);
     if (probes.some((p) => p.ok)) {
-      const admin = createKafka({
-        brokers,
-        clientId: "reachability-probe",
-        retries: 0,
-        quiet: true,
-      })
-        .admin();
+      const kafka = createKafka({ brokers, clientId: "reachability", retries: 0, quiet: true });
       try {
-        await admin.connect();
-        const cluster = await admin.describeCluster();
+        const cluster = await withAdmin(kafka, (admin) => admin.describeCluster());
         return { brokers: cluster.brokers.length, elapsedMs: Date.now() - started };
       } catch (error) {
         problem = `${problem}, but no metadata (${(error as Error).message})`;
-      } finally {
-        await admin.disconnect().catch(() => {});
       }
     }
     if (left() <= 0) {
