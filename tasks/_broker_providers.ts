@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import type { Config } from "../lib/config.ts";
 import { KAFKA_VERSION } from "../lib/constants.ts";
 import { commandWorks, runChecked } from "./_command.ts";
+import { megabytes, progressLine } from "./_progress.ts";
 import {
   type ManagedProcess,
   runningPid,
@@ -167,6 +168,21 @@ const docker: BrokerProvider = {
 };
 
 /** Fetches the broker's jars into the cache once; later runs reuse them. */
+function elapsed(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The size in bytes of what a Maven output line says it downloaded
+ * ("Downloaded from central: https://…/x.jar (6.2 MB at 12 MB/s)"), or undefined.
+ */
+export function mavenDownload(line: string): number | undefined {
+  const match = /^(?:\[INFO\] )?Downloaded from \S+: \S+ \(([\d.]+) (B|kB|MB|GB)/.exec(line);
+  if (match === null) return undefined;
+  const unit = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 }[match[2] as "B" | "kB" | "MB" | "GB"];
+  return Math.round(Number(match[1]) * unit);
+}
+
 async function ensureJars(config: Config, log: (line: string) => void): Promise<string> {
   const jarsDir = resolve(config.jarsDir);
   try {
@@ -185,17 +201,35 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
     `Fetching Apache Kafka ${KAFKA_VERSION} jars with Maven into ${config.jarsDir} (first run only)`,
   );
   const started = Date.now();
+  const line = progressLine();
+  let files = 0;
+  let bytes = 0;
+  let copied = 0;
+  const shown = () =>
+    `Fetching: ${files} downloaded (${megabytes(bytes)}), ${copied} jars copied, ${
+      elapsed(started)
+    }`;
   await runChecked("Cannot fetch the Kafka broker", "mvn", [
-    "-q",
     "-B",
     "-f",
     POM,
     "dependency:copy-dependencies",
     `-Dkafka.version=${KAFKA_VERSION}`,
     `-DoutputDirectory=${jarsDir}`,
-  ]);
+  ], {
+    onLine: (text) => {
+      const downloaded = mavenDownload(text);
+      if (downloaded !== undefined) {
+        files++;
+        bytes += downloaded;
+      } else if (/^(\[INFO\] )?Copying /.test(text)) copied++;
+      else return;
+      line.update(shown());
+    },
+  });
+  line.done(shown());
   Deno.writeTextFileSync(join(jarsDir, JARS_COMPLETE), `${KAFKA_VERSION}\n`);
-  log(`Fetched the broker's jars in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`Fetched the broker's jars in ${elapsed(started)}`);
   return jarsDir;
 }
 

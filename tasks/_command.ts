@@ -19,6 +19,8 @@ export interface CommandOptions {
   cwd?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Told each line of stdout as it comes (for progress); the output is still returned. */
+  onLine?: (line: string) => void;
 }
 
 /**
@@ -29,8 +31,10 @@ export interface CommandOptions {
 export async function runCommand(
   command: string,
   args: readonly string[],
-  { cwd, env, timeoutMs }: CommandOptions = {},
+  options: CommandOptions = {},
 ): Promise<CommandResult> {
+  const { cwd, env, timeoutMs, onLine } = options;
+  if (onLine !== undefined) return await runStreaming(command, args, { ...options, onLine });
   const { code, stdout, stderr } = await new Deno.Command(command, {
     args: [...args],
     ...(cwd ? { cwd } : {}),
@@ -42,6 +46,34 @@ export async function runCommand(
   }).output();
   const decoder = new TextDecoder();
   return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+async function runStreaming(
+  command: string,
+  args: readonly string[],
+  { cwd, env, timeoutMs, onLine }: CommandOptions & { onLine: (line: string) => void },
+): Promise<CommandResult> {
+  const child = new Deno.Command(command, {
+    args: [...args],
+    ...(cwd ? { cwd } : {}),
+    ...(env ? { env } : {}),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  }).spawn();
+  const errors = new Response(child.stderr).text();
+  let stdout = "";
+  let partial = "";
+  for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+    stdout += chunk;
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
+  }
+  if (partial !== "") onLine(partial);
+  const { code } = await child.status;
+  return { code, output: stdout + await errors };
 }
 
 /**

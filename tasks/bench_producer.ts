@@ -11,6 +11,7 @@ import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
+import { countProgress } from "./_progress.ts";
 import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
 
 const DEFAULT_COUNT = 50_000;
@@ -37,7 +38,12 @@ async function main(): Promise<number> {
       replicationFactor: config.replicationFactor,
     }]);
     const controller = new AbortController();
-    const summary = await runProducer(config, { signal: controller.signal, log: logger("bench") });
+    const shown = countProgress("Producing", config.producer.count);
+    const summary = await runProducer(config, {
+      signal: controller.signal,
+      log: logger("bench"),
+      onSettled: (s) => shown(s.acknowledged + s.failed),
+    });
     const seconds = summary.elapsedMs / 1000;
     console.log(
       [

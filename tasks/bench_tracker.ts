@@ -17,6 +17,7 @@ import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
+import { countProgress } from "./_progress.ts";
 import { CHUNK_SIZE, runTracker } from "../lib/order_tracker.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 
@@ -55,6 +56,7 @@ async function timeTracker(config: Config, log: Logger) {
   const count = config.producer.count;
   const slice = Math.min(SLICE_EVENTS, Math.max(1, Math.ceil(count / 5)));
   const marks: number[] = [];
+  const shown = countProgress("Auditing", count);
   const stop = new AbortController();
   const begun = performance.now();
   let started = 0;
@@ -65,6 +67,7 @@ async function timeTracker(config: Config, log: Logger) {
     onReady: () => (started = performance.now()),
     onAudited: (c) => {
       const handled = c.audited + c.dead_lettered + c.duplicates;
+      shown(handled);
       while (handled >= (marks.length + 1) * slice && marks.length * slice < count) {
         marks.push(performance.now());
       }
@@ -107,7 +110,12 @@ async function main(): Promise<number> {
       { topic: config.dlqTopic, partitions: 1, replicationFactor: 1 },
     ]);
     const count = config.producer.count;
-    const produced = await runProducer(config, { signal: new AbortController().signal, log });
+    const shown = countProgress("Producing the orders", count);
+    const produced = await runProducer(config, {
+      signal: new AbortController().signal,
+      log,
+      onSettled: (s) => shown(s.acknowledged + s.failed),
+    });
     if (produced.acknowledged !== count) throw new Error("Cannot pre-produce the orders");
 
     const run = await timeTracker(config, log);

@@ -37,22 +37,23 @@ import {
 import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
+import { megabytes, progressLine } from "./_progress.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 
 /** Average size of an audit line, to size the checker's filter from the trail's bytes. */
 const BYTES_PER_LINE_ESTIMATE = 1_000;
 
+/** Trails smaller than this are read too fast for a progress line. */
+const PROGRESS_FROM_BYTES = 16 * 1024 * 1024;
+
 /** Shows how far a long read is, on a terminal only. */
 function progress(total: number): (bytes: number) => void {
-  if (!Deno.stderr.isTerminal() || total < 64 * 1024 * 1024) return () => {};
+  const line = progressLine({ enabled: Deno.stderr.isTerminal() && total >= PROGRESS_FROM_BYTES });
   let done = 0;
-  const encoder = new TextEncoder();
   return (bytes) => {
     done += bytes;
-    const text = `\rReading the trail: ${(done / 1e6).toFixed(0)} of ${
-      (total / 1e6).toFixed(0)
-    } MB`;
-    Deno.stderr.writeSync(encoder.encode(done >= total ? `${text}\n` : text));
+    if (done >= total) line.done(`Read the trail: ${megabytes(total)}`);
+    else line.update(`Reading the trail: ${megabytes(done)} of ${megabytes(total)}`);
   };
 }
 
