@@ -36,10 +36,37 @@ function paint(text: string, colour: string | undefined, tags: boolean): string 
 
 /** Said after the latency when it does not (only) count from the orders' own produce time. */
 const LATENCY_SOURCE_NOTE = {
-  produced_at: "",
-  kafka_timestamp: " (from record time)",
-  mixed: " (partly from record time)",
+  produced_at: undefined,
+  kafka_timestamp: "from record time",
+  mixed: "partly from record time",
 } as const;
+
+/** What explains the latency figures: a backlog's wait in them, where they count from. */
+function latencyNote(figures: View["figures"]): string {
+  const notes = [
+    figures.flow === "draining"
+      ? "draining backlog"
+      : figures.latencyIncludesBacklog
+      ? "includes backlog"
+      : undefined,
+    LATENCY_SOURCE_NOTE[figures.latencySource ?? "produced_at"],
+  ].filter((note) => note !== undefined);
+  return notes.length === 0 ? "" : ` (${notes.join(", ")})`;
+}
+
+/**
+ * The three latency percentiles: "2/4/5 ms" while all are in milliseconds,
+ * else each in its own unit ("36 ms/117 ms/2.3 s"), so none reads in another's.
+ */
+export function percentilesText(
+  { p50, p95, p99 }: View["figures"]["latencyMs"],
+): string {
+  const texts = [p50, p95, p99].map((v) => v === null ? "-" : duration(v));
+  if (texts.every((t) => t === "-" || t.endsWith(" ms"))) {
+    return `${texts.map((t) => t.replace(/ ms$/, "")).join("/")} ms`;
+  }
+  return texts.join("/");
+}
 
 export interface Panels {
   headline: string[];
@@ -49,8 +76,15 @@ export interface Panels {
   events: string[];
 }
 
-function ms(value: number | null): string {
-  return value === null ? "-" : `${Math.round(value)}`;
+/**
+ * The hint in place of the overall status and the tracker's signal: on one row
+ * when it fits, else split after its colon (the command on a row of its own).
+ */
+function hintRows(hint: string, width: number): string[] {
+  if (truncate(hint, width) === hint) return [hint];
+  const cut = hint.indexOf(": ");
+  if (cut < 0) return [truncate(hint, width)];
+  return [truncate(hint.slice(0, cut + 1), width), truncate(`  ${hint.slice(cut + 2)}`, width)];
 }
 
 /**
@@ -80,11 +114,11 @@ export function formatPanels(
     }  duplicates ${compact(f.duplicates)}  success ${rate}${
       f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""
     }`,
-    `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${ms(f.latencyMs.p50)}/${
-      ms(f.latencyMs.p95)
-    }/${ms(f.latencyMs.p99)} ms${LATENCY_SOURCE_NOTE[f.latencySource ?? "produced_at"]}  lag ${
-      f.lagTotal === null ? "-" : compact(f.lagTotal)
-    }  uptime ${f.uptimeSec === null ? "-" : duration(f.uptimeSec)}`,
+    `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${
+      percentilesText(f.latencyMs)
+    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
+      f.uptimeSec === null ? "-" : duration(f.uptimeSec * 1000)
+    }`,
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),
   ].map((line) => paint(truncate(line, width), undefined, tags));
 
@@ -94,14 +128,20 @@ export function formatPanels(
       COLOURS[s.status],
       tags,
     );
-  const health = [
-    paint(
-      truncate(`overall: ${view.health.overall.toUpperCase()}`, healthWidth),
-      COLOURS[view.health.overall],
-      tags,
-    ),
-    ...view.health.signals.map(signalRow),
-  ];
+  // With nothing read, the hint says more than "overall: UNKNOWN" and "tracker no-log".
+  const health = view.hint === null
+    ? [
+      paint(
+        truncate(`overall: ${view.health.overall.toUpperCase()}`, healthWidth),
+        COLOURS[view.health.overall],
+        tags,
+      ),
+      ...view.health.signals.map(signalRow),
+    ]
+    : [
+      ...hintRows(view.hint, healthWidth).map((row) => paint(row, COLOURS.unknown, tags)),
+      ...view.health.signals.filter((s) => s.name !== "tracker").map(signalRow),
+    ];
 
   const throughput = view.charts.throughput.slice(-chartWidth);
   const latency = view.charts.latencyP95.slice(-chartWidth);
@@ -110,7 +150,7 @@ export function formatPanels(
   const charts = [
     truncate(`throughput (max ${maxRate.toFixed(1)} msg/s, 5 s buckets)`, chartWidth),
     sparkline(throughput),
-    truncate(`latency p95 (max ${Math.round(maxLatency)} ms)`, chartWidth),
+    truncate(`latency p95 (max ${duration(maxLatency)})`, chartWidth),
     sparkline(latency),
   ].map((line) => paint(line, undefined, tags));
 

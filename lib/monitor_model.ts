@@ -4,7 +4,7 @@
  * statuses with a one-word reason, chart series and display rows. Every record
  * keeps its own timestamp, so a replayed history never looks live. Pure: the
  * current time is passed in.
- * Long (about 400 lines) because the view is one fold over both files: the
+ * Long (about 530 lines) because the view is one fold over both files: the
  * counts, the sliding windows in slots, the health signals and the rows share
  * the records and their timestamps.
  */
@@ -12,6 +12,7 @@ import type { AuditRecord } from "./audit_record.ts";
 import type { HealthEntry, MetricsRecord } from "./health_record.ts";
 import type { TrailTotals } from "./trail_checkpoint.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
+import { duration } from "./terminal_text.ts";
 
 /** Window of the "now" figures. */
 export const NOW_WINDOW_MS = 10_000;
@@ -23,6 +24,14 @@ export const CHART_BUCKETS = 60;
 /** The tracker writes a metrics record every 5 s; silence past this means trouble. */
 export const SILENT_AFTER_MS = 15_000;
 const RECENT_ROWS = 200;
+/**
+ * An order produced this long before the tracker run started was waiting in
+ * Kafka: a backlog. The margin keeps out the orders of a producer started a
+ * moment before the tracker (`deno task start` starts both).
+ */
+export const BACKLOG_MARGIN_MS = 10_000;
+/** Shown when neither file has a record: nothing has run with this data directory. */
+export const NO_TRACKER_HINT = "no tracker has run here: deno task start";
 /**
  * Audit samples are kept in slots of this span, each with a running summary,
  * so a view adds up a few hundred summaries instead of going through every
@@ -45,6 +54,14 @@ export interface Signal {
   reason: string;
 }
 
+/**
+ * How orders move through the tracker now: `flowing` (live traffic),
+ * `draining` (catching up on a backlog, so latencies count the wait in Kafka),
+ * `idle` (nothing to do) or `stuck` (a backlog and nothing moves).
+ */
+export const FLOWS = ["flowing", "draining", "idle", "stuck"] as const;
+export type Flow = typeof FLOWS[number];
+
 export interface View {
   figures: {
     total: number;
@@ -60,8 +77,14 @@ export interface View {
      * original system's), or both; null when there are none.
      */
     latencySource: "produced_at" | "kafka_timestamp" | "mixed" | null;
+    /**
+     * True when the last minute's latencies include orders produced more than
+     * BACKLOG_MARGIN_MS before this tracker run started: the wait of a backlog.
+     */
+    latencyIncludesBacklog: boolean;
     lagTotal: number | null;
     lagByPartition: Record<string, number>;
+    flow: Flow;
     uptimeSec: number | null;
     /** Lines of either file that were not valid records (skipped). */
     unreadableLines: number;
@@ -73,6 +96,8 @@ export interface View {
   events: EventRow[];
   /** Time of the newest record seen (ms), or null. */
   lastRecordAt: number | null;
+  /** What to do when there is nothing to show (NO_TRACKER_HINT), or null. */
+  hint: string | null;
 }
 
 export interface LogRow {
@@ -103,6 +128,8 @@ class Tally {
   timed = 0;
   fromRecordTime = 0;
   latencies = new Map<number, number>();
+  /** Earliest produce time (audit time minus latency) of the timed samples. */
+  oldestProducedAt = Infinity;
 
   add(sample: Sample): void {
     this.count++;
@@ -112,6 +139,7 @@ class Tally {
       this.latencies.set(sample.latency, (this.latencies.get(sample.latency) ?? 0) + 1);
       this.timed++;
       if (sample.fromRecordTime) this.fromRecordTime++;
+      this.oldestProducedAt = Math.min(this.oldestProducedAt, sample.at - sample.latency);
     }
   }
 
@@ -120,6 +148,7 @@ class Tally {
     this.ok += other.ok;
     this.timed += other.timed;
     this.fromRecordTime += other.fromRecordTime;
+    this.oldestProducedAt = Math.min(this.oldestProducedAt, other.oldestProducedAt);
     for (const [value, n] of other.latencies) {
       this.latencies.set(value, (this.latencies.get(value) ?? 0) + n);
     }
@@ -164,6 +193,8 @@ export class MonitorModel {
   #logs: LogRow[] = [];
   #events: EventRow[] = [];
   #metrics: { at: number; record: MetricsRecord } | undefined;
+  /** Total lag of this run's metrics records of about the last minute, oldest first. */
+  #lagHistory: Array<{ at: number; lagTotal: number }> = [];
   #unreadable = 0;
   #trackerState: { at: number; stopped: boolean } | undefined;
   #trackerStartedAt: number | undefined;
@@ -180,11 +211,16 @@ export class MonitorModel {
         // A new run: the previous run's metrics no longer describe anything.
         this.#trackerStartedAt = at;
         this.#metrics = undefined;
+        this.#lagHistory = [];
       }
       stopped = phase === "stopped" || phase === "failed";
     }
     if (entry.kind === "metrics") {
       this.#metrics = { at, record: entry.metrics };
+      // A log that begins after the run's start (rotated) still says when it started.
+      this.#trackerStartedAt ??= at - entry.metrics.uptime_s * 1000;
+      this.#lagHistory = this.#lagHistory.filter((h) => h.at >= at - RECENT_WINDOW_MS);
+      push(this.#lagHistory, { at, lagTotal: entry.metrics.lag_total }, RECENT_ROWS);
     } else {
       push(this.#logs, { at, level: entry.level, text: entry.message }, RECENT_ROWS);
     }
@@ -317,6 +353,15 @@ export class MonitorModel {
     const uptimeSec = running && this.#trackerStartedAt !== undefined
       ? Math.max(0, Math.round((now - this.#trackerStartedAt) / 1000))
       : null;
+    const lagBefore =
+      this.#lagHistory.find((h) =>
+        h.at >= now - RECENT_WINDOW_MS && h.at < (this.#metrics?.at ?? -Infinity)
+      )?.lagTotal ?? null;
+    const backlogInput = {
+      oldestProducedAt: Number.isFinite(recent.oldestProducedAt) ? recent.oldestProducedAt : null,
+      trackerStartedAt: this.#trackerStartedAt ?? null,
+    };
+    const flow = flowState({ throughput, lagTotal, lagBefore, ...backlogInput });
     const recentErrors = this.#errors.filter((at) => at > now - RECENT_WINDOW_MS && at <= now)
       .length;
 
@@ -336,7 +381,7 @@ export class MonitorModel {
     const signals = healthSignals({
       now,
       successRate: recent.count > 0 ? successRate : null,
-      throughput,
+      flow,
       lagTotal,
       recentErrors,
       tracker: this.#trackerState,
@@ -351,8 +396,10 @@ export class MonitorModel {
         successRate,
         latencyMs,
         latencySource,
+        latencyIncludesBacklog: producedBeforeRun(backlogInput),
         lagTotal,
         lagByPartition,
+        flow,
         uptimeSec,
         unreadableLines: this.#unreadable,
       },
@@ -362,6 +409,9 @@ export class MonitorModel {
       logs: [...this.#logs].reverse(),
       events: [...this.#events].reverse(),
       lastRecordAt: this.#lastRecordAt,
+      hint: this.#lastRecordAt === null && this.#total === 0 && this.#unreadable === 0
+        ? NO_TRACKER_HINT
+        : null,
     };
   }
 }
@@ -377,7 +427,7 @@ function eventText(record: AuditRecord): string {
   switch (record.outcome) {
     case "audited":
       return `${where} ${id} ${record.status ?? "?"}${
-        record.latency_ms === null ? "" : ` ${record.latency_ms} ms`
+        record.latency_ms === null ? "" : ` ${duration(record.latency_ms)}`
       }`;
     case "duplicate":
       return `${where} ${id} ${record.status ?? "?"} duplicate`;
@@ -393,18 +443,62 @@ export function worst(statuses: readonly Status[]): Status {
   return statuses.reduce<Status>((a, b) => (RANK[b] > RANK[a] ? b : a), "ok");
 }
 
-/** Per-signal health at `now`; thresholds in THRESHOLDS. */
+/**
+ * How orders move through the tracker (see Flow). With nothing audited in the
+ * last 10 s it is `stuck` when there is a lag, else `idle`. With orders moving
+ * it is `draining` when either shows a backlog being caught up:
+ * - an order audited in the last minute was produced more than
+ *   BACKLOG_MARGIN_MS before this tracker run started (it waited in Kafka), or
+ * - the lag is at least the warning threshold and lower than at this run's
+ *   first metrics record of the last minute (`lagBefore`);
+ * otherwise `flowing`, and a high latency is the tracker's own.
+ *
+ * @param input.throughput records audited or dead-lettered per second, last 10 s
+ * @param input.lagTotal the tracker's latest total lag, null when unknown
+ * @param input.lagBefore the same run's total lag about a minute before, null when unknown
+ * @param input.oldestProducedAt earliest produce time of the last minute's audited orders
+ * @param input.trackerStartedAt when the tracker run started, null when unknown
+ */
+export function flowState(input: {
+  throughput: number;
+  lagTotal: number | null;
+  lagBefore: number | null;
+  oldestProducedAt: number | null;
+  trackerStartedAt: number | null;
+}): Flow {
+  const { throughput, lagTotal, lagBefore } = input;
+  if (throughput <= 0) return (lagTotal ?? 0) > 0 ? "stuck" : "idle";
+  const lagFalling = lagTotal !== null && lagBefore !== null &&
+    lagTotal >= THRESHOLDS.lag.warn && lagTotal < lagBefore;
+  return producedBeforeRun(input) || lagFalling ? "draining" : "flowing";
+}
+
+/** True when an order was produced more than BACKLOG_MARGIN_MS before the tracker run started. */
+function producedBeforeRun(
+  { oldestProducedAt, trackerStartedAt }: {
+    oldestProducedAt: number | null;
+    trackerStartedAt: number | null;
+  },
+): boolean {
+  return oldestProducedAt !== null && trackerStartedAt !== null &&
+    oldestProducedAt < trackerStartedAt - BACKLOG_MARGIN_MS;
+}
+
+/**
+ * Per-signal health at `now`; thresholds in THRESHOLDS. A draining backlog is
+ * a lag being caught up: at worst a warning, not a failure.
+ */
 export function healthSignals(
   input: {
     now: number;
     successRate: number | null;
-    throughput: number;
+    flow: Flow;
     lagTotal: number | null;
     recentErrors: number;
     tracker: { at: number; stopped: boolean } | undefined;
   },
 ): Signal[] {
-  const { now, successRate, throughput, lagTotal, recentErrors, tracker } = input;
+  const { now, successRate, flow, lagTotal, recentErrors, tracker } = input;
   const success: Signal = successRate === null
     ? { name: "success rate", status: "unknown", reason: "idle" }
     : successRate < THRESHOLDS.successRate.critical
@@ -412,13 +506,11 @@ export function healthSignals(
     : successRate < THRESHOLDS.successRate.warn
     ? { name: "success rate", status: "warn", reason: "rejections" }
     : { name: "success rate", status: "ok", reason: "clean" };
-  const flowing = throughput > 0;
-  const backlog = (lagTotal ?? 0) > 0;
-  const flow: Signal = flowing
-    ? { name: "throughput", status: "ok", reason: "flowing" }
-    : backlog
-    ? { name: "throughput", status: "critical", reason: "stuck" }
-    : { name: "throughput", status: "ok", reason: "idle" };
+  const throughput: Signal = {
+    name: "throughput",
+    status: flow === "stuck" ? "critical" : "ok",
+    reason: flow,
+  };
   const errors: Signal = recentErrors >= THRESHOLDS.recentErrors.critical
     ? { name: "errors", status: "critical", reason: "many" }
     : recentErrors >= THRESHOLDS.recentErrors.warn
@@ -426,6 +518,8 @@ export function healthSignals(
     : { name: "errors", status: "ok", reason: "none" };
   const lag: Signal = lagTotal === null
     ? { name: "lag", status: "unknown", reason: "unknown" }
+    : flow === "draining" && lagTotal >= THRESHOLDS.lag.warn
+    ? { name: "lag", status: "warn", reason: "draining" }
     : lagTotal >= THRESHOLDS.lag.critical
     ? { name: "lag", status: "critical", reason: "behind" }
     : lagTotal >= THRESHOLDS.lag.warn
@@ -438,5 +532,5 @@ export function healthSignals(
     : now - tracker.at > SILENT_AFTER_MS
     ? { name: "tracker", status: "critical", reason: "silent" }
     : { name: "tracker", status: "ok", reason: "alive" };
-  return [alive, flow, success, lag, errors];
+  return [alive, throughput, success, lag, errors];
 }

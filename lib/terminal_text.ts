@@ -2,7 +2,7 @@
  * Text for a terminal's grid of cells: display width (East Asian wide
  * characters and emoji take two columns, combining marks none), truncation on
  * code-point boundaries, one-line sparkline charts, compact counts, clock
- * times and durations. Pure; the monitor's formats use it.
+ * times and durations (one format for every duration shown). Pure; the monitor's formats use it.
  */
 
 const SPARKS = "▁▂▃▄▅▆▇█";
@@ -66,12 +66,45 @@ export function compact(n: number): string {
   return `${(n / 1_000_000).toFixed(2)}M`;
 }
 
-/** Formats seconds as 1h02m03s / 4m05s / 6s. */
-export function duration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = Math.floor(seconds % 60);
-  if (h > 0) return `${h}h${String(m).padStart(2, "0")}m${String(s).padStart(2, "0")}s`;
-  if (m > 0) return `${m}m${String(s).padStart(2, "0")}s`;
-  return `${s}s`;
+/**
+ * Formats a duration for a reader, at a precision of a few percent: below 1 s
+ * in milliseconds, below 10 s in tenths of a second, above in the largest unit
+ * with the next one while the largest is a single digit. Above 1 s it rounds
+ * down from the whole millisecond, so a value never shows the next unit early.
+ *
+ * @example
+ * ```ts
+ * duration(36); // "36 ms"
+ * duration(2_340); // "2.3 s"
+ * duration(125_000); // "2 min 05 s"
+ * duration(2_344_186); // "39 min"
+ * duration(3_900_000); // "1 h 05 min"
+ * ```
+ */
+export function duration(ms: number): string {
+  const rounded = Math.round(ms);
+  // A negative latency is a clock skew between hosts: shown, not hidden.
+  const sign = rounded < 0 ? "-" : "";
+  const total = Math.abs(rounded);
+  if (total < 1_000) return `${sign}${total} ms`;
+  if (total < 10_000) return `${sign}${(Math.floor(total / 100) / 10).toFixed(1)} s`;
+  const seconds = Math.floor(total / 1_000);
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(minutes / 60);
+  const days = Math.floor(hours / 24);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const text = minutes === 0
+    ? `${seconds} s`
+    : minutes < 10
+    ? `${minutes} min ${two(seconds % 60)} s`
+    : hours === 0
+    ? `${minutes} min`
+    : hours < 10
+    ? `${hours} h ${two(minutes % 60)} min`
+    : days === 0
+    ? `${hours} h`
+    : days < 10
+    ? `${days} d ${two(hours % 24)} h`
+    : `${days} d`;
+  return sign + text;
 }

@@ -17,9 +17,13 @@ import {
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import type { OrderStatus } from "../lib/order.ts";
 import {
+  BACKLOG_MARGIN_MS,
   CHART_BUCKETS,
+  type Flow,
+  flowState,
   healthSignals,
   MonitorModel,
+  NO_TRACKER_HINT,
   NOW_WINDOW_MS,
   RECENT_WINDOW_MS,
   SILENT_AFTER_MS,
@@ -29,7 +33,7 @@ import {
   worst,
 } from "../lib/monitor_model.ts";
 import { clock, compact, duration, sparkline, truncate } from "../lib/terminal_text.ts";
-import { formatOnce, formatPanels, type Panels } from "../lib/monitor_format.ts";
+import { formatOnce, formatPanels, type Panels, percentilesText } from "../lib/monitor_format.ts";
 import {
   formatHealthLine,
   type HealthEntry,
@@ -258,7 +262,7 @@ Deno.test({
     const calm = {
       now: NOW,
       successRate: 1,
-      throughput: 5,
+      flow: "flowing" as const,
       lagTotal: 0,
       recentErrors: 0,
       tracker: { at: NOW, stopped: false },
@@ -335,10 +339,37 @@ Deno.test({
         "stopped",
       ],
       ["no health log", { tracker: undefined }, "tracker", "unknown", "no-log"],
-      ["orders flowing", { throughput: 0.1, lagTotal: 5 }, "throughput", "ok", "flowing"],
-      ["nothing flows, no lag", { throughput: 0, lagTotal: 0 }, "throughput", "ok", "idle"],
-      ["nothing flows, lag unknown", { throughput: 0, lagTotal: null }, "throughput", "ok", "idle"],
-      ["nothing flows, lag 1", { throughput: 0, lagTotal: 1 }, "throughput", "critical", "stuck"],
+      ["orders flowing", { flow: "flowing", lagTotal: 5 }, "throughput", "ok", "flowing"],
+      ["nothing to do", { flow: "idle" }, "throughput", "ok", "idle"],
+      [
+        "a lag and nothing moves",
+        { flow: "stuck", lagTotal: 1 },
+        "throughput",
+        "critical",
+        "stuck",
+      ],
+      ["a backlog drains", { flow: "draining" }, "throughput", "ok", "draining"],
+      [
+        "draining with a lag at critical is a warning",
+        { flow: "draining", lagTotal: lag.critical },
+        "lag",
+        "warn",
+        "draining",
+      ],
+      [
+        "draining with a lag at warn",
+        { flow: "draining", lagTotal: lag.warn },
+        "lag",
+        "warn",
+        "draining",
+      ],
+      [
+        "draining with a lag under warn is current",
+        { flow: "draining", lagTotal: lag.warn - 1 },
+        "lag",
+        "ok",
+        "current",
+      ],
     ];
     for (const [name, change, signalName, status, reason] of cases) {
       await t.step(name, () => {
@@ -457,6 +488,221 @@ Deno.test({
       model.addHealth(metricsRecord(NOW - 2 * SECOND));
       for (let i = 0; i < 10; i++) model.addAudit(audited(NOW - i * 100));
       assertEquals(model.view(NOW).health.overall, "ok");
+    });
+  },
+});
+
+Deno.test({
+  name: "the flow is draining only while orders move and a backlog is being caught up",
+  permissions: "none",
+  async fn(t) {
+    const started = NOW - 10 * SECOND;
+    const live = {
+      throughput: 50,
+      lagTotal: 0,
+      lagBefore: 0,
+      oldestProducedAt: started + SECOND,
+      trackerStartedAt: started,
+    };
+    type Input = Parameters<typeof flowState>[0];
+    const { warn } = THRESHOLDS.lag;
+    const cases: Array<[string, Partial<Input>, Flow]> = [
+      ["live traffic", {}, "flowing"],
+      // The issue: orders produced 39 minutes ago, tracker up for 10 s.
+      [
+        "auditing orders produced long before the tracker started",
+        { oldestProducedAt: NOW - 2_344_224, lagTotal: 50_000, lagBefore: 60_000 },
+        "draining",
+      ],
+      [
+        "an order produced just over the margin before the start",
+        { oldestProducedAt: started - BACKLOG_MARGIN_MS - 1 },
+        "draining",
+      ],
+      [
+        "an order produced exactly the margin before the start (a producer started first)",
+        { oldestProducedAt: started - BACKLOG_MARGIN_MS },
+        "flowing",
+      ],
+      ["the start is unknown", {
+        oldestProducedAt: NOW - 3_600_000,
+        trackerStartedAt: null,
+      }, "flowing"],
+      ["no latency known", { oldestProducedAt: null }, "flowing"],
+      ["lag at warn and falling", { lagTotal: warn, lagBefore: warn + 1 }, "draining"],
+      ["lag just under warn and falling", { lagTotal: warn - 1, lagBefore: 5 * warn }, "flowing"],
+      ["lag high and steady", { lagTotal: 5 * warn, lagBefore: 5 * warn }, "flowing"],
+      // Genuinely slow: live orders wait 30 s each and the lag grows.
+      [
+        "slow live traffic, lag rising",
+        {
+          trackerStartedAt: NOW - 3_600_000,
+          oldestProducedAt: NOW - 30 * SECOND,
+          lagTotal: 8 * warn,
+          lagBefore: 2 * warn,
+        },
+        "flowing",
+      ],
+      ["lag high, no earlier lag to compare", { lagTotal: 5 * warn, lagBefore: null }, "flowing"],
+      ["nothing moves, no lag", { throughput: 0 }, "idle"],
+      ["nothing moves, lag unknown", { throughput: 0, lagTotal: null }, "idle"],
+      ["nothing moves, lag 1", { throughput: 0, lagTotal: 1 }, "stuck"],
+      [
+        "nothing moves with a backlog from before the start",
+        { throughput: 0, lagTotal: 50_000, lagBefore: 60_000, oldestProducedAt: NOW - 3_600_000 },
+        "stuck",
+      ],
+    ];
+    for (const [name, change, expected] of cases) {
+      await t.step(name, () => assertEquals(flowState({ ...live, ...change }), expected));
+    }
+  },
+});
+
+Deno.test({
+  name: "a tracker catching up on a 39-minute backlog reads as draining, not as failing",
+  permissions: "none",
+  async fn(t) {
+    const BACKLOG_MS = 2_344_000;
+    /** A tracker started 20 s ago, auditing orders `latencyMs` old, its lag `lags` 5 s apart. */
+    function catchingUp(
+      { latencyMs, lags }: { latencyMs: number; lags: number[] },
+    ): MonitorModel {
+      const model = new MonitorModel();
+      const started = NOW - 20 * SECOND;
+      model.addHealth(lifecycleRecord(started, "starting", "Tracker starting (pid 5)"));
+      lags.forEach((lag, i) =>
+        model.addHealth(
+          metricsRecord(NOW - (lags.length - 1 - i) * 5 * SECOND, { lag: { "0": lag } }),
+        )
+      );
+      for (let i = 0; i < 100; i++) {
+        model.addAudit(audited(NOW - 10 * SECOND + i * 100, { latencyMs: latencyMs + i }));
+      }
+      return model;
+    }
+
+    await t.step("the backlog: draining, lag a warning, a note after the latency", () => {
+      const view = catchingUp({ latencyMs: BACKLOG_MS, lags: [40_000, 30_000, 20_000] })
+        .view(NOW);
+      assertEquals(view.figures.flow, "draining");
+      assertEquals(statusOf(view, "throughput"), { status: "ok", reason: "draining" });
+      assertEquals(statusOf(view, "lag"), { status: "warn", reason: "draining" });
+      assertEquals(view.health.overall, "warn");
+      const text = formatOnce(view, { width: 100 });
+      assertMatch(text, /latency p50\/p95\/p99 39 min\/39 min\/39 min \(draining backlog\) {2}lag/);
+      assertMatch(text, /^latency p95 \(max 39 min\)$/m);
+      assertMatch(text, /^\d\d:\d\d:\d\d \d\/\d+ [0-9a-f]{8} created 39 min$/m);
+    });
+
+    await t.step("orders produced after the start that wait as long are a real delay", () => {
+      // The same latencies, but the tracker has run for an hour and the lag grows.
+      const model = new MonitorModel();
+      model.addHealth(lifecycleRecord(NOW - 3_600_000, "starting", "Tracker starting (pid 5)"));
+      model.addHealth(metricsRecord(NOW - 10 * SECOND, { lag: { "0": 20_000 } }));
+      model.addHealth(metricsRecord(NOW, { lag: { "0": 30_000 } }));
+      for (let i = 0; i < 100; i++) {
+        model.addAudit(audited(NOW - 10 * SECOND + i * 100, { latencyMs: BACKLOG_MS }));
+      }
+      const view = model.view(NOW);
+      assertEquals(view.figures.flow, "flowing");
+      assertEquals(view.figures.latencyIncludesBacklog, false);
+      assertEquals(statusOf(view, "lag"), { status: "critical", reason: "behind" });
+      assert(!formatOnce(view, { width: 100 }).includes("draining"));
+    });
+
+    await t.step("a log that begins after the tracker's start still tells the backlog", () => {
+      // Rotated: no "starting" entry; the metrics' uptime says when the run began.
+      const model = new MonitorModel();
+      model.addHealth(metricsRecord(NOW - SECOND, { lag: { "0": 0 }, uptimeS: 20 }));
+      for (let i = 0; i < 10; i++) {
+        model.addAudit(audited(NOW - 5 * SECOND + i, { latencyMs: BACKLOG_MS }));
+      }
+      assertEquals(model.view(NOW).figures.flow, "draining");
+    });
+
+    await t.step("the lag's earlier value is this run's, not the previous run's", () => {
+      const model = new MonitorModel();
+      model.addHealth(lifecycleRecord(NOW - 40 * SECOND, "starting", "Tracker starting (pid 5)"));
+      model.addHealth(metricsRecord(NOW - 30 * SECOND, { lag: { "0": 90_000 } }));
+      model.addHealth(lifecycleRecord(NOW - 20 * SECOND, "starting", "Tracker starting (pid 6)"));
+      model.addHealth(metricsRecord(NOW - SECOND, { lag: { "0": 20_000 } }));
+      for (let i = 0; i < 10; i++) model.addAudit(audited(NOW - 5 * SECOND + i));
+      assertEquals(model.view(NOW).figures.flow, "flowing");
+      model.addHealth(metricsRecord(NOW, { lag: { "0": 19_000 } }));
+      assertEquals(model.view(NOW).figures.flow, "draining");
+    });
+
+    await t.step("once nothing moves, a backlog is stuck", () => {
+      const view = catchingUp({ latencyMs: BACKLOG_MS, lags: [40_000, 30_000] })
+        .view(NOW + NOW_WINDOW_MS);
+      assertEquals(statusOf(view, "throughput"), { status: "critical", reason: "stuck" });
+      assertEquals(statusOf(view, "lag"), { status: "critical", reason: "behind" });
+    });
+
+    await t.step("drained and idle, the minute's latency still says it holds the backlog", () => {
+      const model = catchingUp({ latencyMs: BACKLOG_MS, lags: [40_000, 0] });
+      const later = NOW + NOW_WINDOW_MS;
+      const view = model.view(later);
+      assertEquals(view.figures.flow, "idle");
+      assertEquals(view.figures.latencyIncludesBacklog, true);
+      assertMatch(formatOnce(view, { width: 100 }), /39 min \(includes backlog\) {2}lag 0/);
+      // Once the backlog's orders leave the minute, the note goes with them.
+      const clear = model.view(NOW + RECENT_WINDOW_MS);
+      assertEquals(clear.figures.latencyIncludesBacklog, false);
+      assert(!formatOnce(clear, { width: 100 }).includes("backlog"));
+    });
+  },
+});
+
+Deno.test({
+  name: "with nothing read at all the monitor says no tracker has run and what to run",
+  permissions: "none",
+  async fn(t) {
+    await t.step("the view carries the hint; the text shows it instead of no-log", () => {
+      const view = new MonitorModel().view(NOW);
+      assertEquals(view.hint, NO_TRACKER_HINT);
+      assertEquals(statusOf(view, "tracker"), { status: "unknown", reason: "no-log" });
+      const text = formatOnce(view, { width: 100 });
+      assertMatch(text, /^no tracker has run here: deno task start$/m);
+      assert(!text.includes("no-log"), text);
+      assert(!/^overall:/m.test(text), text);
+      assertMatch(text, /^● throughput {3}idle$/m);
+    });
+
+    await t.step("a narrow pane puts the command on a row of its own", () => {
+      const panels = formatPanels(new MonitorModel().view(NOW), {
+        width: 97,
+        healthWidth: 37,
+        paneWidth: 47,
+        tags: false,
+      });
+      assertEquals(panels.health.slice(0, 2), ["no tracker has run here:", "  deno task start"]);
+      assert(panels.health.length <= 6, "fits the health pane's six rows");
+    });
+
+    await t.step("an audit trail without a health log: a tracker has run, its log is gone", () => {
+      const model = new MonitorModel();
+      model.addAudit(audited(NOW - SECOND));
+      const view = model.view(NOW);
+      assertEquals(view.hint, null);
+      assertMatch(formatOnce(view, { width: 100 }), /^▲ tracker {6}no-log$/m);
+    });
+
+    await t.step("files with unreadable lines only: no hint, something is there", () => {
+      const model = new MonitorModel();
+      model.addUnreadable(3);
+      assertEquals(model.view(NOW).hint, null);
+    });
+
+    await t.step("a health log: no hint", () => {
+      const model = new MonitorModel();
+      model.addHealth(lifecycleRecord(NOW - SECOND, "starting", "Tracker starting (pid 5)"));
+      const view = model.view(NOW);
+      assertEquals(view.hint, null);
+      const text = formatOnce(view, { width: 100 });
+      assertMatch(text, /^overall: UNKNOWN$/m);
+      assertMatch(text, /^● tracker {6}alive$/m);
     });
   },
 });
@@ -737,7 +983,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "counts print exactly below 1000 and compactly above; durations in h/m/s",
+  name: "counts print exactly below 1000 and compactly above; clock times are UTC",
   permissions: "none",
   async fn(t) {
     const counts: Array<[number, string]> = [
@@ -753,20 +999,78 @@ Deno.test({
     for (const [n, expected] of counts) {
       await t.step(`compact(${n})`, () => assertEquals(compact(n), expected));
     }
-    const durations: Array<[number, string]> = [
-      [0, "0s"],
-      [59, "59s"],
-      [64, "1m04s"],
-      [3_600, "1h00m00s"],
-      [3_723, "1h02m03s"],
-    ];
-    for (const [s, expected] of durations) {
-      await t.step(`duration(${s})`, () => assertEquals(duration(s), expected));
-    }
     await t.step(
       "clock is UTC",
       () => assertEquals(clock(Date.UTC(2026, 0, 2, 3, 4, 5)), "03:04:05"),
     );
+  },
+});
+
+Deno.test({
+  name:
+    "durations read in ms below 1 s, tenths below 10 s, then the largest unit with the next while it is one digit",
+  permissions: "none",
+  async fn(t) {
+    const MIN = 60 * SECOND;
+    const HOUR = 60 * MIN;
+    const DAY = 24 * HOUR;
+    const cases: Array<[number, string]> = [
+      [0, "0 ms"],
+      [0.4, "0 ms"],
+      [-0.4, "0 ms"],
+      [36, "36 ms"],
+      [999, "999 ms"],
+      [999.4, "999 ms"],
+      [999.5, "1.0 s"],
+      [1_000, "1.0 s"],
+      [1_099, "1.0 s"],
+      [2_340, "2.3 s"],
+      [9_999, "9.9 s"],
+      [10 * SECOND, "10 s"],
+      [59_999, "59 s"],
+      [MIN, "1 min 00 s"],
+      [MIN + 5 * SECOND, "1 min 05 s"],
+      [10 * MIN - 1, "9 min 59 s"],
+      [10 * MIN, "10 min"],
+      // The issue's backlog: p95 2,344,186 ms.
+      [2_344_186, "39 min"],
+      [HOUR - 1, "59 min"],
+      [HOUR, "1 h 00 min"],
+      [HOUR + 5 * MIN, "1 h 05 min"],
+      [10 * HOUR - 1, "9 h 59 min"],
+      [10 * HOUR, "10 h"],
+      [DAY - 1, "23 h"],
+      [DAY, "1 d 00 h"],
+      [DAY + 3 * HOUR, "1 d 03 h"],
+      [10 * DAY - 1, "9 d 23 h"],
+      [10 * DAY, "10 d"],
+      [400 * DAY, "400 d"],
+      // Latency from clocks of two hosts that disagree.
+      [-3, "-3 ms"],
+      [-2 * MIN - 5 * SECOND, "-2 min 05 s"],
+    ];
+    for (const [ms, expected] of cases) {
+      await t.step(`duration(${ms})`, () => assertEquals(duration(ms), expected));
+    }
+  },
+});
+
+Deno.test({
+  name: "latency percentiles share ms while all are below 1 s, else each carries its unit",
+  permissions: "none",
+  async fn(t) {
+    const cases: Array<[[number | null, number | null, number | null], string]> = [
+      [[2, 4, 5], "2/4/5 ms"],
+      [[null, null, null], "-/-/- ms"],
+      [[0, 999, 999], "0/999/999 ms"],
+      [[36, 117, 2_340], "36 ms/117 ms/2.3 s"],
+      [[999, 1_000, 1_000], "999 ms/1.0 s/1.0 s"],
+      [[2_343_660, 2_344_186, 2_344_224], "39 min/39 min/39 min"],
+      [[12, 95_000, 4_000_000], "12 ms/1 min 35 s/1 h 06 min"],
+    ];
+    for (const [[p50, p95, p99], expected] of cases) {
+      await t.step(expected, () => assertEquals(percentilesText({ p50, p95, p99 }), expected));
+    }
   },
 });
 
