@@ -106,7 +106,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 }) as typeof process.emitWarning;
 
 /** The messages of the protocol errors KafkaJS retries by itself. */
-const RETRIABLE_ERROR_MESSAGES = (protocolErrors.errorCodes as Array<
+export const RETRIABLE_ERROR_MESSAGES: readonly string[] = (protocolErrors.errorCodes as Array<
   { retriable: boolean; message: string }
 >).filter((e) => e.retriable).map((e) => e.message);
 

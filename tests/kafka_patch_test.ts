@@ -8,6 +8,7 @@ import {
   installedRequestQueueProblem,
   patchRequestQueue,
   requestQueueShapeProblem,
+  RETRIABLE_ERROR_MESSAGES,
 } from "../lib/kafka.ts";
 
 Deno.test("the installed KafkaJS request queue has the shape the patch expects", () => {
@@ -47,4 +48,24 @@ Deno.test({
       });
     }
   },
+});
+
+Deno.test("the start-up responses KafkaJS retries by itself are among its retriable errors", () => {
+  // The errors behind "Response GroupCoordinator" and "Response InitProducerId"
+  // while a broker's coordinators load: logged at debug level, not as warnings.
+  for (
+    const message of [
+      "The group coordinator is not available",
+      "This is not the correct coordinator for this group",
+      "The coordinator is loading and hence can't process requests for this group",
+    ]
+  ) {
+    assertEquals(RETRIABLE_ERROR_MESSAGES.includes(message), true, message);
+  }
+  assertEquals(
+    RETRIABLE_ERROR_MESSAGES.includes(
+      "The request attempted to perform an operation on an invalid topic",
+    ),
+    false,
+  );
 });
