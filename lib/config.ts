@@ -7,7 +7,7 @@
  *
  * `resolveConfig` is pure (the entry passes in the environment and the
  * arguments), so it is tested without any permission.
- * Long (about 400 lines) because every setting's type, check and derived
+ * Long (about 550 lines) because every setting's type, check and derived
  * path lives here once; the table itself is in settings.ts.
  */
 import { parseArgs } from "node:util";
@@ -34,6 +34,13 @@ import {
   RUN_DIR_NAME,
   TRACKER_LOCK_FILE_NAME,
 } from "./constants.ts";
+import {
+  type KafkaSecurity,
+  SASL_MECHANISMS,
+  type SaslSettings,
+  Secret,
+  type TlsSettings,
+} from "./kafka_security.ts";
 
 /** How the broker is provided when KAFKA_BROKERS is not set. */
 export const BROKER_PROVIDERS = ["auto", "docker", "jvm"] as const;
@@ -74,6 +81,10 @@ export interface Config {
   readonly brokerHeapOpts: readonly string[];
   /** Extra host:port pairs processes may connect to (advertised listeners of an external cluster). */
   readonly allowHosts: readonly string[];
+  /** TLS and SASL of every Kafka client (kafka.ts builds each client from it). */
+  readonly kafkaSecurity: KafkaSecurity;
+  /** The local JVM broker's extra TLS + SCRAM listener; undefined when off. */
+  readonly saslSslPort: number | undefined;
   readonly jarsDir: string;
   readonly topic: string;
   readonly dlqTopic: string;
@@ -162,6 +173,22 @@ export function resolveConfig(
   const allowHosts = givenAllow === undefined
     ? []
     : hostPortList(givenAllow.source, givenAllow.value, { allowEmpty: true });
+  const kafkaSecurity = securitySettings(read);
+  if (givenBrokers === undefined && (kafkaSecurity.tls || kafkaSecurity.sasl)) {
+    throw new ConfigError(
+      `Cannot read configuration: ${
+        kafkaSecurity.sasl ? "KAFKA_SASL_MECHANISM" : "KAFKA_TLS"
+      } is set but KAFKA_BROKERS is not, and the local broker's listener takes neither TLS nor SASL; set KAFKA_BROKERS to the cluster's secure listener`,
+    );
+  }
+  const saslSslPort = read.raw("saslSslPort") === undefined
+    ? undefined
+    : read.integer("saslSslPort", { min: 1, max: 65535 });
+  if (saslSslPort === brokerPort || saslSslPort === controllerPort) {
+    throw new ConfigError(
+      `Cannot read configuration: KAFKA_SASL_SSL_PORT equals KAFKA_PORT or KAFKA_CONTROLLER_PORT (${saslSslPort}), expected a port of its own`,
+    );
+  }
   const topic = read.name("topic");
   const dlqTopic = read.name("dlqTopic");
   if (topic === dlqTopic) {
@@ -182,6 +209,8 @@ export function resolveConfig(
     controllerPort,
     brokerHeapOpts: read.words("brokerHeapOpts"),
     allowHosts,
+    kafkaSecurity,
+    saslSslPort,
     jarsDir: read.path("jarsDir")!,
     topic,
     dlqTopic,
@@ -211,9 +240,87 @@ export function resolveConfig(
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
-    testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65534 }),
+    testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65533 }),
   };
   return deepFreeze(config);
+}
+
+/**
+ * The TLS and SASL settings, checked as a whole: TLS is on when asked for or
+ * when a TLS file or name is given; a client certificate needs its key; SASL
+ * needs a mechanism, a user name and exactly one password source. A password
+ * is never quoted in an error.
+ */
+function securitySettings(read: SettingReader): KafkaSecurity {
+  const caFile = read.path("tlsCaFile");
+  const certFile = read.path("tlsCertFile");
+  const keyFile = read.path("tlsKeyFile");
+  const serverName = read.hostName("tlsServerName");
+  const tlsGiven = read.raw("tls");
+  const tlsDetail = [
+    caFile && "KAFKA_TLS_CA_FILE",
+    certFile && "KAFKA_TLS_CERT_FILE",
+    keyFile && "KAFKA_TLS_KEY_FILE",
+    serverName && "KAFKA_TLS_SERVER_NAME",
+  ].find((name) => name);
+  const tlsOn = tlsGiven === undefined ? tlsDetail !== undefined : read.boolean("tls");
+  if (!tlsOn && tlsDetail) {
+    throw new ConfigError(
+      `Cannot read configuration: KAFKA_TLS is "${tlsGiven?.value}" but ${tlsDetail} is set, expected KAFKA_TLS=true or no TLS settings`,
+    );
+  }
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      `Cannot read configuration: ${
+        certFile
+          ? "KAFKA_TLS_CERT_FILE is set but KAFKA_TLS_KEY_FILE is not"
+          : "KAFKA_TLS_KEY_FILE is set but KAFKA_TLS_CERT_FILE is not"
+      }, expected a client certificate and its key together`,
+    );
+  }
+  const tls: TlsSettings | undefined = tlsOn
+    ? { caFile, certFile, keyFile, serverName }
+    : undefined;
+
+  const username = read.raw("saslUsername");
+  const password = read.raw("saslPassword");
+  const passwordFile = read.path("saslPasswordFile");
+  if (read.raw("saslMechanism") === undefined) {
+    const stray = [
+      username && "KAFKA_SASL_USERNAME",
+      password && "KAFKA_SASL_PASSWORD",
+      passwordFile && "KAFKA_SASL_PASSWORD_FILE",
+    ].find((name) => name);
+    if (stray) {
+      throw new ConfigError(
+        `Cannot read configuration: ${stray} is set but KAFKA_SASL_MECHANISM is not, expected one of ${
+          SASL_MECHANISMS.join(", ")
+        }`,
+      );
+    }
+    return { tls, sasl: undefined };
+  }
+  const mechanism = read.oneOf("saslMechanism", SASL_MECHANISMS);
+  if (username === undefined) {
+    throw new ConfigError(
+      `Cannot read configuration: KAFKA_SASL_MECHANISM is ${mechanism} but KAFKA_SASL_USERNAME is not set, expected the user name`,
+    );
+  }
+  if ((password === undefined) === (passwordFile === undefined)) {
+    throw new ConfigError(
+      `Cannot read configuration: ${
+        password
+          ? "both KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are set"
+          : "KAFKA_SASL_MECHANISM is " + mechanism + " but no password is set"
+      }, expected one of KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE`,
+    );
+  }
+  const sasl: SaslSettings = {
+    mechanism,
+    username: username.value,
+    password: password ? { secret: new Secret(password.value) } : { file: passwordFile! },
+  };
+  return { tls, sasl };
 }
 
 /** The files of a pipeline whose data lives in `dataDir` and whose process state in `stateDir`. */
@@ -236,7 +343,7 @@ export function pipelinePaths(dataDir: string, stateDir: string): Paths {
 
 /**
  * Reads and validates one setting at a time: flag, then env, then the table's
- * default. Long (about 90 lines) as an object of short readers, one per kind of value.
+ * default. Long (about 110 lines) as an object of short readers, one per kind of value.
  */
 function settingReader(env: Env, flags: OptionValues) {
   const raw = (name: SettingName): { value: string; source: string } | undefined => {
@@ -323,11 +430,30 @@ function settingReader(env: Env, flags: OptionValues) {
       }
       return n;
     },
+    boolean(name: SettingName): boolean {
+      const given = required(name);
+      const lower = given.value.trim().toLowerCase();
+      if (!["true", "false", "1", "0"].includes(lower)) {
+        bad(given.source, given.value, "true or false");
+      }
+      return lower === "true" || lower === "1";
+    },
+    /** A DNS name (a certificate's subject): letters, digits, dots, hyphens. */
+    hostName(name: SettingName): string | undefined {
+      const given = raw(name);
+      if (given === undefined) return undefined;
+      if (!/^[A-Za-z0-9.-]{1,253}$/.test(given.value)) {
+        bad(given.source, given.value, "a host name (letters, digits, dots and hyphens)");
+      }
+      return given.value;
+    },
     words(name: SettingName): string[] {
       return required(name).value.split(/\s+/).filter(Boolean);
     },
   };
 }
+
+type SettingReader = ReturnType<typeof settingReader>;
 
 /** Whether a boolean command option was given. */
 export function optionSet(options: OptionValues, name: string): boolean {
@@ -372,7 +498,75 @@ export function loadConfig(
     console.log(usage(command));
     return EXIT.ok;
   }
+  const unreadable = (SETTINGS.tlsCaFile.commands as readonly Command[]).includes(command)
+    ? securityFileProblem(config.kafkaSecurity, readTextFile)
+    : undefined;
+  if (unreadable !== undefined) {
+    console.error(configErrorText(unreadable, command));
+    return EXIT.badConfig;
+  }
   return config;
+}
+
+function readTextFile(path: string): string {
+  return Deno.readTextFileSync(path);
+}
+
+/**
+ * The first of the files the security settings name that cannot be used: it
+ * cannot be read, a PEM file holds no PEM block, a password file is empty.
+ * Their contents are never quoted.
+ *
+ * @param read reads a file's text (throws when it cannot)
+ */
+export function securityFileProblem(
+  security: KafkaSecurity,
+  read: (path: string) => string,
+): ConfigError | undefined {
+  const { tls, sasl } = security;
+  const files: Array<[env: string, path: string | undefined, kind: "pem" | "password"]> = [
+    ["KAFKA_TLS_CA_FILE", tls?.caFile, "pem"],
+    ["KAFKA_TLS_CERT_FILE", tls?.certFile, "pem"],
+    ["KAFKA_TLS_KEY_FILE", tls?.keyFile, "pem"],
+    [
+      "KAFKA_SASL_PASSWORD_FILE",
+      sasl && "file" in sasl.password ? sasl.password.file : undefined,
+      "password",
+    ],
+  ];
+  for (const [env, path, kind] of files) {
+    if (path === undefined) continue;
+    let text: string;
+    try {
+      text = read(path);
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error as Error).name;
+      return new ConfigError(
+        `Cannot read configuration: ${env} is "${path}", which cannot be read (${reason})`,
+        { cause: error },
+      );
+    }
+    if (kind === "pem" && !text.includes("-----BEGIN ")) {
+      return new ConfigError(
+        `Cannot read configuration: ${env} is "${path}", expected a PEM file (-----BEGIN …)`,
+      );
+    }
+    if (kind === "password" && firstLine(text) === "") {
+      return new ConfigError(
+        `Cannot read configuration: ${env} is "${path}", whose first line is empty, expected the password`,
+      );
+    }
+  }
+  return undefined;
+}
+
+/** A password file's password: its first line, without the line break. */
+export function firstLine(text: string): string {
+  return text.split(/\r?\n/, 1)[0] ?? "";
 }
 
 /** How a bad setting reads for the user of `command`: the error and where the settings are listed. */

@@ -18,7 +18,7 @@ const DLQ_REPORT_MS = 5_000;
 /** Creates the dead-letter topic if it is missing, so that rejected input never waits for it. */
 export async function ensureDeadLetterTopic(config: Config): Promise<void> {
   try {
-    await ensureTopics(config.brokers, [
+    await ensureTopics(config, [
       // One partition keeps the dead letters in arrival order; volume is low.
       { topic: config.dlqTopic, partitions: 1, replicationFactor: config.replicationFactor },
     ]);

@@ -1,7 +1,8 @@
 /**
- * The only module that imports KafkaJS: client creation with logs routed to our
- * logger, cluster readiness and idempotent topic creation. Swap the client here.
- * Long (about 450 lines) because it is the only module that imports KafkaJS:
+ * The only module that imports KafkaJS: client creation (from a connection:
+ * brokers with their TLS and SASL settings) with logs routed to our logger,
+ * cluster readiness and idempotent topic creation. Swap the client here.
+ * Long (about 500 lines) because it is the only module that imports KafkaJS:
  * every Kafka call and every workaround of the client lives here.
  */
 import {
@@ -15,6 +16,7 @@ import {
   Partitioners,
   type Producer,
   type RecordMetadata,
+  type SASLOptions,
 } from "kafkajs";
 import { getLogger } from "@logtape/logtape";
 import process from "node:process";
@@ -23,6 +25,8 @@ import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
+import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
+import type { ConnectionOptions } from "node:tls";
 
 export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
 
@@ -141,20 +145,65 @@ function logCreator() {
   };
 }
 
-/** Creates a client; KafkaJS logs go to the "kafkajs" log category. */
+/** A file a security setting names, read when a client is created. */
+function readSettingFile(env: string, path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new Error(`Cannot read ${env} "${path}": ${(error as Error).name}`, { cause: error });
+  }
+}
+
+/**
+ * KafkaJS's `ssl` and `sasl` options from the security settings, with the
+ * files they name read now (a rotated password or certificate is used by the
+ * next client created). The password goes to KafkaJS and nowhere else.
+ */
+function clientSecurity(
+  security: KafkaSecurity,
+): { ssl?: ConnectionOptions | boolean; sasl?: SASLOptions } {
+  const { tls, sasl } = security;
+  const options: { ssl?: ConnectionOptions | boolean; sasl?: SASLOptions } = {};
+  if (tls !== undefined) {
+    const ssl: ConnectionOptions = {};
+    if (tls.caFile) ssl.ca = [readSettingFile("KAFKA_TLS_CA_FILE", tls.caFile)];
+    if (tls.certFile) ssl.cert = readSettingFile("KAFKA_TLS_CERT_FILE", tls.certFile);
+    if (tls.keyFile) ssl.key = readSettingFile("KAFKA_TLS_KEY_FILE", tls.keyFile);
+    if (tls.serverName) ssl.servername = tls.serverName;
+    options.ssl = Object.keys(ssl).length > 0 ? ssl : true;
+  }
+  if (sasl !== undefined) {
+    const password = "secret" in sasl.password
+      ? sasl.password.secret.reveal()
+      : readSettingFile("KAFKA_SASL_PASSWORD_FILE", sasl.password.file).split(/\r?\n/, 1)[0]!;
+    options.sasl = { mechanism: sasl.mechanism, username: sasl.username, password } as SASLOptions;
+  }
+  return options;
+}
+
+/**
+ * Creates a client of the cluster `connection` names, with its TLS and SASL
+ * settings; KafkaJS logs go to the "kafkajs" log category.
+ *
+ * @example
+ * ```ts
+ * const kafka = createKafka(config, { clientId: "order-producer" });
+ * ```
+ * @param options.retries connection retries before a call fails (KafkaJS backs off exponentially)
+ * @param options.quiet log nothing (a probe whose caller reports the outcome itself)
+ */
 export function createKafka(
-  { brokers, clientId, retries = 8, quiet = false }: {
-    brokers: readonly string[];
+  connection: KafkaConnection,
+  { clientId, retries = 8, quiet = false }: {
     clientId: string;
-    /** Connection retries before a call fails (KafkaJS backs off exponentially). */
     retries?: number;
-    /** Log nothing (a probe whose caller reports the outcome itself). */
     quiet?: boolean;
   },
 ): Kafka {
   return new Kafka({
     clientId,
-    brokers: [...brokers],
+    brokers: [...connection.brokers],
+    ...clientSecurity(connection.kafkaSecurity),
     logLevel: quiet ? KafkaLogLevel.NOTHING : KafkaLogLevel.INFO,
     logCreator,
     connectionTimeout: 3_000,
@@ -240,14 +289,15 @@ export function createConsumer(
  * @throws {Error} when the deadline passes, with the last connection error as cause
  */
 export async function waitForCluster(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   { timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<{ brokers: number; elapsedMs: number }> {
+  const { brokers } = connection;
   const started = Date.now();
   let lastError: unknown;
   while (Date.now() - started < timeoutMs) {
     signal?.throwIfAborted();
-    const admin = createKafka({ brokers, clientId: "readiness-probe", retries: 0 }).admin();
+    const admin = createKafka(connection, { clientId: "readiness-probe", retries: 0 }).admin();
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
@@ -283,10 +333,10 @@ export type TopicOutcome =
  * whose partition count differs from the spec (never silently accepted).
  */
 export async function ensureTopics(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   specs: readonly TopicSpec[],
 ): Promise<TopicOutcome[]> {
-  return await withAdmin(createKafka({ brokers, clientId: "topic-setup" }), async (admin) => {
+  return await withAdmin(createKafka(connection, { clientId: "topic-setup" }), async (admin) => {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
     if (missing.length > 0) {
@@ -317,10 +367,10 @@ export async function ensureTopics(
 
 /** Offsets the group has committed, per partition of a topic (-1: none). */
 export async function committedOffsets(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   { groupId, topic }: { groupId: string; topic: string },
 ): Promise<Map<number, number>> {
-  return await withAdmin(createKafka({ brokers, clientId: "offset-reader" }), async (admin) => {
+  return await withAdmin(createKafka(connection, { clientId: "offset-reader" }), async (admin) => {
     const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
     return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   });
@@ -328,11 +378,11 @@ export async function committedOffsets(
 
 /** Latest offsets (the next offset to be written) per partition of a topic (empty when missing). */
 export async function endOffsets(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   topic: string,
 ): Promise<Map<number, number>> {
   return await withAdmin(
-    createKafka({ brokers, clientId: "offset-reader" }),
+    createKafka(connection, { clientId: "offset-reader" }),
     (admin) => topicEnds(admin, topic),
   );
 }

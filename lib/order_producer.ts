@@ -129,7 +129,7 @@ export async function runProducer(
     if (signal.aborted) return summary;
     throw error;
   }
-  const kafka = createKafka({ brokers: config.brokers, clientId: PRODUCER_CLIENT_ID });
+  const kafka = createKafka(config, { clientId: PRODUCER_CLIENT_ID });
   const { partitions, cluster } = await withAdmin(kafka, async (admin) => ({
     partitions: await partitionCount(admin, config.topic),
     cluster: await clusterId(admin),

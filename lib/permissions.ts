@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import type { Config } from "./config.ts";
 import { type Command, CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
+import { securityFiles } from "./kafka_security.ts";
 
 /** The processes a task can run (one per command); each has its own permission set below. */
 export type Role = Command;
@@ -80,6 +81,9 @@ export function permissionFlags(
   const kafkaEnv = [...CONFIG_ENV_VARS, ...KAFKAJS_ENV_VARS];
   const net = `--allow-net=${kafkaHosts(config).join(",")}`;
   const loopback = `--allow-net=127.0.0.1`;
+  // A Kafka client reads the CA, client certificate, key and password file its settings name.
+  const secrets = securityFiles(config.kafkaSecurity);
+  const read = (dirs: string[]) => `--allow-read=${unique([...dirs, ...secrets]).join(",")}`;
   const env = (extra: string[] = []) => `--allow-env=${unique([...kafkaEnv, ...extra]).join(",")}`;
   const orchestration = [
     // Orchestrators read the project's files (pom, compose file) and write only its state.
@@ -102,7 +106,7 @@ export function permissionFlags(
         "--no-prompt",
         net,
         env(),
-        `--allow-read=${dirs.join(",")}`,
+        read(dirs),
         `--allow-write=${dirs.join(",")}`,
       ];
     }
@@ -112,7 +116,7 @@ export function permissionFlags(
         "--no-prompt",
         net,
         env(),
-        `--allow-read=${paths.dataDir}`,
+        read([paths.dataDir]),
         `--allow-write=${paths.dataDir}`,
       ];
     }
@@ -133,11 +137,11 @@ export function permissionFlags(
       ];
     case "topics":
     case "bench:producer":
-      return ["--no-prompt", net, env()];
+      return ["--no-prompt", net, env(), ...(secrets.length > 0 ? [read([])] : [])];
     case "bench:tracker": {
       // Its scratch data directory only.
       const scratch = join(paths.stateDir, "bench");
-      return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
+      return ["--no-prompt", net, env(), read([scratch]), `--allow-write=${scratch}`];
     }
     case "verify":
       // Reads the trail and the acks log, asks Kafka for offsets and dead letters.

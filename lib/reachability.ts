@@ -3,13 +3,16 @@
  * probes every address over TCP (refused, timed out, host name not found),
  * then asks the cluster for metadata. A one-shot command gives up after
  * CONNECT_TIMEOUT_MS with one line naming each address, why, and what to do;
- * a long-running process waits, logging one line per interval. The texts and
- * the interval are pure; the probe and the metadata request are the I/O.
+ * a long-running process waits, logging one line per interval. A refused
+ * password or an untrusted certificate ends either at once: waiting cannot
+ * cure it. The texts and the interval are pure; the probe and the metadata
+ * request are the I/O.
  */
 import { connect } from "node:net";
 import { connectionFailureReason } from "./client_log.ts";
 import type { Config } from "./config.ts";
 import { createKafka, withAdmin } from "./kafka.ts";
+import { accessFailure, type KafkaConnection, securityHint } from "./kafka_security.ts";
 import type { Logger } from "./logging.ts";
 
 /** What a probe of one broker address found. */
@@ -107,6 +110,16 @@ export class KafkaUnreachableError extends Error {
   readonly retriable = true;
 }
 
+/**
+ * Kafka answered but refused this client for good: the credentials, the
+ * brokers' certificate or this client's certificate. The message names the
+ * setting to check and never a secret.
+ */
+export class KafkaAccessError extends Error {
+  override name = "KafkaAccessError";
+  readonly retriable = false;
+}
+
 /** How long one probe of an address may take. */
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -119,9 +132,10 @@ const PROBE_TIMEOUT_MS = 3_000;
  * @param options.intervalMs pause between rounds
  * @param options.hint what to do, appended to the error
  * @throws {KafkaUnreachableError} after `timeoutMs`, naming each address and why it failed
+ * @throws {KafkaAccessError} at once when the cluster refuses the credentials or a certificate
  */
 export async function reachKafka(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   { timeoutMs = Infinity, intervalMs = 1_000, hint, signal, onWaiting }: {
     timeoutMs?: number;
     intervalMs?: number;
@@ -130,6 +144,7 @@ export async function reachKafka(
     onWaiting?: (waiting: { attempt: number; elapsedMs: number; problem: string }) => void;
   } = {},
 ): Promise<{ brokers: number; elapsedMs: number }> {
+  const { brokers } = connection;
   const started = Date.now();
   for (let attempt = 1;; attempt++) {
     signal?.throwIfAborted();
@@ -141,12 +156,22 @@ export async function reachKafka(
     );
     let problem = describeProbes(probes);
     if (probes.some((p) => p.ok)) {
-      const kafka = createKafka({ brokers, clientId: "reachability", retries: 0, quiet: true });
+      const kafka = createKafka(connection, { clientId: "reachability", retries: 0, quiet: true });
       try {
         const cluster = await withAdmin(kafka, (admin) => admin.describeCluster());
         return { brokers: cluster.brokers.length, elapsedMs: Date.now() - started };
       } catch (error) {
-        problem = `${problem}, but no metadata (${(error as Error).message})`;
+        const refused = accessFailure(error, connection.kafkaSecurity);
+        if (refused !== undefined) {
+          throw new KafkaAccessError(
+            `Cannot ${refused.action} Kafka at ${brokers.join(",")}: ${refused.problem}`,
+            { cause: error },
+          );
+        }
+        const hint = securityHint(error, connection.kafkaSecurity);
+        problem = `${problem}, but no metadata (${(error as Error).message}${
+          hint ? `; ${hint}` : ""
+        })`;
       }
     }
     if (left() <= 0) {
@@ -179,14 +204,15 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
  * Waits for the cluster as a process of `config` should: a one-shot command
  * gives up after CONNECT_TIMEOUT_MS (throws KafkaUnreachableError); a
  * long-running process waits until `signal` aborts, logging the problem once
- * per interval with the attempt count.
+ * per interval with the attempt count. Either throws KafkaAccessError at once
+ * when the cluster refuses the credentials or a certificate.
  */
 export async function awaitKafka(
   config: Config,
   { oneShot, signal, log }: { oneShot: boolean; signal?: AbortSignal; log?: Logger },
 ): Promise<void> {
   const hint = unreachableHint(config);
-  await reachKafka(config.brokers, {
+  await reachKafka(config, {
     hint,
     ...(signal ? { signal } : {}),
     ...(oneShot ? { timeoutMs: config.connectTimeoutMs } : {

@@ -75,6 +75,59 @@ export const SETTINGS = {
       "extra `host:port` the clients may reach (brokers a cluster advertises beyond `KAFKA_BROKERS`)",
     commands: KAFKA_CLIENTS,
   },
+  tls: {
+    env: "KAFKA_TLS",
+    shownDefault: "`false`; `true` when a `KAFKA_TLS_*` setting is given",
+    help:
+      "`true` to talk TLS to the brokers (checked against the bundled CAs unless `KAFKA_TLS_CA_FILE`)",
+    commands: KAFKA_CLIENTS,
+  },
+  tlsCaFile: {
+    env: "KAFKA_TLS_CA_FILE",
+    help:
+      "PEM file of the CA(s) that signed the brokers' certificates (a private or self-signed CA)",
+    commands: KAFKA_CLIENTS,
+  },
+  tlsCertFile: {
+    env: "KAFKA_TLS_CERT_FILE",
+    help:
+      "PEM client certificate, for a cluster that wants one (mutual TLS); needs `KAFKA_TLS_KEY_FILE`",
+    commands: KAFKA_CLIENTS,
+  },
+  tlsKeyFile: {
+    env: "KAFKA_TLS_KEY_FILE",
+    help: "PEM private key of `KAFKA_TLS_CERT_FILE` (unencrypted)",
+    commands: KAFKA_CLIENTS,
+  },
+  tlsServerName: {
+    env: "KAFKA_TLS_SERVER_NAME",
+    shownDefault: "each broker's host",
+    help:
+      "the name the brokers' certificates must carry, sent as SNI (for brokers reached by IP or tunnel)",
+    commands: KAFKA_CLIENTS,
+  },
+  saslMechanism: {
+    env: "KAFKA_SASL_MECHANISM",
+    shownDefault: "none",
+    help: "SASL authentication: `plain`, `scram-sha-256` or `scram-sha-512`",
+    commands: KAFKA_CLIENTS,
+  },
+  saslUsername: {
+    env: "KAFKA_SASL_USERNAME",
+    help: "SASL user name (Confluent Cloud: the API key)",
+    commands: KAFKA_CLIENTS,
+  },
+  saslPassword: {
+    env: "KAFKA_SASL_PASSWORD",
+    help:
+      "SASL password (Confluent Cloud: the API secret); never printed. Prefer `KAFKA_SASL_PASSWORD_FILE`",
+    commands: KAFKA_CLIENTS,
+  },
+  saslPasswordFile: {
+    env: "KAFKA_SASL_PASSWORD_FILE",
+    help: "file whose first line is the SASL password (instead of `KAFKA_SASL_PASSWORD`)",
+    commands: KAFKA_CLIENTS,
+  },
   brokerPort: {
     env: "KAFKA_PORT",
     default: "9092",
@@ -103,6 +156,13 @@ export const SETTINGS = {
     env: "KAFKA_HEAP_OPTS",
     default: "-Xms256m -Xmx512m",
     help: "JVM heap of the local broker",
+    commands: LOCAL_BROKER,
+  },
+  saslSslPort: {
+    env: "KAFKA_SASL_SSL_PORT",
+    shownDefault: "off",
+    help:
+      "the JVM broker also listens here with TLS and SASL (SCRAM-SHA-512/256, PLAIN) for one user; its CA, password file and `client.env` are made in `<STATE_DIR>/kafka/sasl_ssl/`",
     commands: LOCAL_BROKER,
   },
   topic: {
@@ -251,7 +311,7 @@ export const SETTINGS = {
   testBrokerPort: {
     env: "TEST_KAFKA_PORT",
     default: "19092",
-    help: "port of the broker `deno task test` starts (controller: +1)",
+    help: "port of the broker `deno task test` starts (controller: +1, SASL_SSL listener: +2)",
     commands: ["test"],
   },
 } as const satisfies Record<string, SettingSpec>;

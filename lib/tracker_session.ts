@@ -60,7 +60,7 @@ export class TrackerSession {
     readonly metrics: TrackerMetrics,
     readonly log: Logger,
   ) {
-    this.kafka = createKafka({ brokers: config.brokers, clientId: TRACKER_CLIENT_ID });
+    this.kafka = createKafka(config, { clientId: TRACKER_CLIENT_ID });
     // The client retries a send for as long as it takes; publishBounded bounds the wait.
     this.dlq = createIdempotentProducer(this.kafka);
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });

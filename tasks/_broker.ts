@@ -103,7 +103,7 @@ async function waitUntilReady(
     const gone = provider.gone(config);
     if (gone !== undefined) throw new Error(`Cannot start broker: ${gone}`);
     try {
-      await waitForCluster(config.brokers, {
+      await waitForCluster(config, {
         timeoutMs: Math.min(left, 2_000),
         ...(signal ? { signal } : {}),
       });

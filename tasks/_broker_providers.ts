@@ -3,7 +3,7 @@
  * cluster KAFKA_BROKERS names (never started or stopped), Docker Compose, and a
  * single-node KRaft broker on the JVM whose jars Maven fetches once into a
  * git-ignored cache. `_broker.ts` picks one and waits for readiness.
- * Long (about 300 lines) because it holds three providers; each is short.
+ * Long (about 380 lines) because it holds three providers; each is short.
  */
 import { join, resolve } from "node:path";
 import type { Config } from "../lib/config.ts";
@@ -19,6 +19,13 @@ import {
   waitForExit,
 } from "./_process.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
+import {
+  createSaslSslFiles,
+  readSecretLine,
+  saslSslFiles,
+  scramFormatArgs,
+  withSaslSslListener,
+} from "./_sasl_ssl_listener.ts";
 
 const POM = join(PROJECT_DIR, "tasks", "broker", "pom.xml");
 const LOG4J = join(PROJECT_DIR, "tasks", "broker", "log4j.properties");
@@ -140,6 +147,11 @@ function composeEnv(config: Config): Record<string, string> {
 const docker: BrokerProvider = {
   name: "docker",
   async up(config, log) {
+    if (config.saslSslPort !== undefined) {
+      log(
+        "KAFKA_SASL_SSL_PORT is for the JVM broker (KAFKA_PROVIDER=jvm): Docker's has no SASL_SSL listener",
+      );
+    }
     const output = await runChecked(
       "Cannot start broker",
       "docker",
@@ -233,21 +245,29 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
   return jarsDir;
 }
 
-/** Formats the broker's storage once (a KRaft broker needs a cluster id before its first start). */
+function isFormatted(logDir: string): boolean {
+  try {
+    Deno.statSync(join(logDir, "meta.properties"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Formats the broker's storage once (a KRaft broker needs a cluster id before
+ * its first start); `extraArgs` go to the format tool (SCRAM credentials).
+ */
 async function formatStorage(
-  { classpath, propertiesFile, logDir }: {
+  { classpath, propertiesFile, logDir, extraArgs = [] }: {
     classpath: string;
     propertiesFile: string;
     logDir: string;
+    extraArgs?: string[];
   },
   log: (line: string) => void,
 ): Promise<void> {
-  try {
-    Deno.statSync(join(logDir, "meta.properties"));
-    return;
-  } catch {
-    // Not formatted yet.
-  }
+  if (isFormatted(logDir)) return;
   const clusterId = newClusterId();
   await runChecked("Cannot format the broker's storage", "java", [
     "-cp",
@@ -259,8 +279,40 @@ async function formatStorage(
     clusterId,
     "-c",
     propertiesFile,
+    ...extraArgs,
   ]);
   log(`Formatted broker storage in ${logDir} (cluster id ${clusterId})`);
+}
+
+/**
+ * The SASL_SSL listener's part of a start (nothing when KAFKA_SASL_SSL_PORT is
+ * off): its files, made before the storage is formatted (the format tool
+ * writes the user's SCRAM credentials), and its lines in server.properties.
+ */
+async function saslSslSetup(
+  config: Config,
+  logDir: string,
+  log: (line: string) => void,
+): Promise<{ properties: (base: string) => string; formatArgs: string[] }> {
+  const port = config.saslSslPort;
+  if (port === undefined) return { properties: (base) => base, formatArgs: [] };
+  let files = saslSslFiles(config);
+  let formatArgs: string[] = [];
+  if (!isFormatted(logDir)) {
+    files = await createSaslSslFiles(config, port);
+    formatArgs = scramFormatArgs(readSecretLine(files.passwordFile));
+    log(`Made the SASL_SSL listener's CA, certificates and user in ${files.dir}`);
+  } else if (!(await Deno.stat(files.passwordFile).then(() => true, () => false))) {
+    throw new Error(
+      `Cannot start broker: KAFKA_SASL_SSL_PORT is set but the broker's storage in ${logDir} was formatted without it (its SCRAM user is made at format time); remove ${config.paths.brokerDir} (its topics go with it) and start again`,
+    );
+  }
+  const password = readSecretLine(files.passwordFile);
+  const keystorePassword = readSecretLine(files.keystorePasswordFile);
+  return {
+    properties: (base) => withSaslSslListener(base, { port, files, keystorePassword, password }),
+    formatArgs,
+  };
 }
 
 /** Apache Kafka on the JVM, from jars Maven fetches; a detached process with a PID file. */
@@ -285,9 +337,10 @@ const jvm: BrokerProvider = {
     const logDir = join(brokerDir, "logs");
     const propertiesFile = join(brokerDir, "server.properties");
     Deno.mkdirSync(logDir, { recursive: true });
-    Deno.writeTextFileSync(propertiesFile, serverProperties(config, logDir));
+    const secure = await saslSslSetup(config, logDir, log);
+    Deno.writeTextFileSync(propertiesFile, secure.properties(serverProperties(config, logDir)));
     const classpath = `${jarsDir}/*`;
-    await formatStorage({ classpath, propertiesFile, logDir }, log);
+    await formatStorage({ classpath, propertiesFile, logDir, extraArgs: secure.formatArgs }, log);
     const pid = spawnDetached(broker, {
       command: "java",
       args: [
@@ -302,7 +355,9 @@ const jvm: BrokerProvider = {
       ],
     });
     log(
-      `Started Kafka ${KAFKA_VERSION} on the JVM (pid ${pid}, 127.0.0.1:${config.brokerPort}, log ${broker.logFile})`,
+      `Started Kafka ${KAFKA_VERSION} on the JVM (pid ${pid}, 127.0.0.1:${config.brokerPort}${
+        config.saslSslPort ? `, SASL_SSL on 127.0.0.1:${config.saslSslPort}` : ""
+      }, log ${broker.logFile})`,
     );
     return true;
   },

@@ -9,7 +9,7 @@
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
-import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
+import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
 import { countProgress } from "./_progress.ts";
 import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
@@ -32,7 +32,7 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning" });
   try {
     await awaitKafka(config, { oneShot: true });
-    await ensureTopics(config.brokers, [{
+    await ensureTopics(config, [{
       topic: config.topic,
       partitions: config.partitions,
       replicationFactor: config.replicationFactor,
@@ -64,7 +64,7 @@ async function main(): Promise<number> {
     return summary.failed + summary.indeterminate === 0 ? EXIT.ok : EXIT.failure;
   } catch (error) {
     console.error(
-      error instanceof KafkaUnreachableError
+      error instanceof KafkaUnreachableError || error instanceof KafkaAccessError
         ? error.message
         : `Cannot run the producer benchmark: ${(error as Error).message}`,
     );

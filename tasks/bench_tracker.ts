@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
-import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
+import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
 import { countProgress } from "./_progress.ts";
@@ -105,7 +105,7 @@ async function main(): Promise<number> {
   const log = logger("bench");
   try {
     await awaitKafka(config, { oneShot: true });
-    await ensureTopics(config.brokers, [
+    await ensureTopics(config, [
       { topic: config.topic, partitions: config.partitions, replicationFactor: 1 },
       { topic: config.dlqTopic, partitions: 1, replicationFactor: 1 },
     ]);
@@ -153,7 +153,7 @@ async function main(): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     console.error(
-      error instanceof KafkaUnreachableError
+      error instanceof KafkaUnreachableError || error instanceof KafkaAccessError
         ? error.message
         : `Cannot run the tracker benchmark: ${(error as Error).message}`,
     );

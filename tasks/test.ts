@@ -1,8 +1,9 @@
 /**
- * `deno task test`: starts a broker of its own (ports 19092/19093 and state in
- * .state/test, so a running `deno task start` is left alone; or the cluster
- * KAFKA_BROKERS names), runs the unit and integration tests against it, and
- * stops it again, also when tests fail or are interrupted. Arguments go to
+ * `deno task test`: starts a broker of its own (ports 19092/19093, a SASL_SSL
+ * listener on 19094, state in .state/test, so a running `deno task start` is
+ * left alone; or the cluster KAFKA_BROKERS names), runs the unit and
+ * integration tests against it, and stops it again, also when tests fail or
+ * are interrupted. Arguments go to
  * `deno test` (e.g. a file or `--filter`). A JUnit report is written to
  * .state/test/junit.xml (.state/test-<port>/ with another TEST_KAFKA_PORT).
  *
@@ -31,6 +32,8 @@ export function testEnv(
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
     STATE_DIR: testStateDir(port),
+    // A second listener with TLS and SCRAM, for the tests of the clients' security settings.
+    KAFKA_SASL_SSL_PORT: String(port + 2),
     LOG_LEVEL: env.LOG_LEVEL ?? "warning",
   };
   if (env.KAFKA_BROKERS) testEnv.KAFKA_BROKERS = env.KAFKA_BROKERS;

@@ -9,12 +9,12 @@
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics, type TopicOutcome } from "../lib/kafka.ts";
-import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
+import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
 
 /** Creates the project's topics; returns one outcome per topic. */
 export function createTopics(config: Config): Promise<TopicOutcome[]> {
-  return ensureTopics(config.brokers, [
+  return ensureTopics(config, [
     {
       topic: config.topic,
       partitions: config.partitions,
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
     }
     return ok ? EXIT.ok : EXIT.failure;
   } catch (error) {
-    if (error instanceof KafkaUnreachableError) {
+    if (error instanceof KafkaUnreachableError || error instanceof KafkaAccessError) {
       console.error(error.message);
       return EXIT.failure;
     }

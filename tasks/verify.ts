@@ -38,7 +38,7 @@ import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { setupLogging } from "../lib/logging.ts";
 import { megabytes, progressLine } from "./_progress.ts";
-import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
+import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 
 /** Average size of an audit line, to size the checker's filter from the trail's bytes. */
 const BYTES_PER_LINE_ESTIMATE = 1_000;
@@ -99,7 +99,7 @@ async function unreachable(config: Config): Promise<string | undefined> {
     await awaitKafka(config, { oneShot: true });
     return undefined;
   } catch (error) {
-    if (!(error instanceof KafkaUnreachableError)) throw error;
+    if (!(error instanceof KafkaUnreachableError || error instanceof KafkaAccessError)) throw error;
     return `${error.message}. To check the files alone: \`deno task verify --offline\``;
   }
 }
@@ -123,7 +123,7 @@ async function check(
     fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
   });
   const onBytes = progress(totalBytes);
-  const kafka = online ? createKafka({ brokers: config.brokers, clientId: "verify" }) : undefined;
+  const kafka = online ? createKafka(config, { clientId: "verify" }) : undefined;
   const cluster = kafka && await withAdmin(kafka, clusterId);
   const { acksLog } = config.producer;
   await runPasses(checker, {
@@ -147,7 +147,7 @@ async function check(
   });
   if (cluster === undefined) return checker.report();
   const { groupId, topic } = config;
-  const committed = await committedOffsets(config.brokers, { groupId, topic });
+  const committed = await committedOffsets(config, { groupId, topic });
   return checker.report({ committed, clusterId: cluster });
 }
 

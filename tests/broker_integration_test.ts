@@ -8,7 +8,7 @@ import { resolveConfig } from "../lib/config.ts";
 import { ensureTopics, waitForCluster } from "../lib/kafka.ts";
 import { brokerProcess, brokerUp, newClusterId, serverProperties } from "../tasks/_broker.ts";
 import { runningPid } from "../tasks/_process.ts";
-import { testBrokerConfig, testBrokers, uniqueName } from "./support.ts";
+import { testBrokerConfig, testConnection, uniqueName } from "./support.ts";
 
 Deno.test("starting the broker again is a no-op that still checks readiness", async () => {
   const config = testBrokerConfig();
@@ -44,12 +44,12 @@ Deno.test("a stale PID file is detected and removed", async () => {
 });
 
 Deno.test("the broker answers metadata requests within the readiness deadline", async () => {
-  const { brokers } = await waitForCluster(testBrokers(), { timeoutMs: 10_000 });
+  const { brokers } = await waitForCluster(testConnection(), { timeoutMs: 10_000 });
   assertEquals(brokers, 1);
 });
 
 Deno.test("topics are created once, and a partition mismatch is reported", async () => {
-  const brokers = testBrokers();
+  const brokers = testConnection();
   const topic = uniqueName("topics");
   const spec = { topic, partitions: 3, replicationFactor: 1 };
   assertEquals((await ensureTopics(brokers, [spec]))[0]?.state, "created");

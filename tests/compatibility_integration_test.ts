@@ -12,7 +12,7 @@ import {
   setupPipeline,
   spawnEntry,
   stopEntry,
-  testBrokers,
+  testConnection,
   waitForAuditLines,
 } from "./support.ts";
 import { createKafka } from "../lib/kafka.ts";
@@ -36,7 +36,7 @@ Deno.test("the original system's orders, sent without keys to three partitions, 
     metadata: { ...spread.metadata, event_type: "order.paid" },
   };
   const values = [...captured, ...written];
-  const producer = createKafka({ brokers: testBrokers(), clientId: "original-producer" })
+  const producer = createKafka(testConnection(), { clientId: "original-producer" })
     .producer();
   const tracker = spawnEntry("tracker", { env });
   try {

@@ -20,6 +20,7 @@ import {
   stopEntry,
   testBrokerConfig,
   testBrokers,
+  testConnection,
   uniqueName,
   verifyDelivery,
   waitFor,
@@ -133,7 +134,7 @@ function lastOffsets(records: readonly AuditRecord[]): Map<number, number> {
 }
 
 async function readDeadLetters(dlqTopic: string, expected: number) {
-  const kafka = createKafka({ brokers: testBrokers(), clientId: "faults" });
+  const kafka = createKafka(testConnection(), { clientId: "faults" });
   const consumer = kafka.consumer({ groupId: uniqueName("dlq") });
   const letters: Array<
     { topic: string; partition: number; offset: number; errorClass: string; key: string }
@@ -407,7 +408,7 @@ Deno.test("fault 5: tracker SIGTERM mid-stream — exits within 10 s, committed 
     assertEquals(status.code, 0, t.output());
     const audited = await readAuditRecords(auditFile);
     const last = lastOffsets(audited);
-    const committed = await committedOffsets(testBrokers(), {
+    const committed = await committedOffsets(testConnection(), {
       groupId: env.TRACKER_GROUP_ID,
       topic,
     });
@@ -452,7 +453,7 @@ const POISON_KINDS: Array<(i: number) => string | null> = [
 Deno.test("fault 6: poison flood interleaved with valid orders — all valid audited, all poison in the DLQ, no restart", async () => {
   const { topic, dlqTopic, env } = await pipeline("f6");
   const auditFile = join(env.DATA_DIR, "tracker.events");
-  const kafka = createKafka({ brokers: testBrokers(), clientId: "poison" });
+  const kafka = createKafka(testConnection(), { clientId: "poison" });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const generator = createOrderGenerator({ seed: 6 });
@@ -482,7 +483,7 @@ Deno.test("fault 6: poison flood interleaved with valid orders — all valid aud
     const status = await stopEntry(t);
     const restarts = (t.output().match(/Tracker starting/g) ?? []).length - 1 +
       (t.output().match(/crashed/g) ?? []).length;
-    const ends = await endOffsets(testBrokers(), topic);
+    const ends = await endOffsets(testConnection(), topic);
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
     const pass = status.code === 0 && audited === count && rejected.length === count &&
       letters.length === count && headersOk && restarts === 0 && total === 2 * count;
@@ -632,7 +633,7 @@ Deno.test("fault 9: the data directory runs out of space — clear error, nothin
     assertMatch(full.output(), /Cannot audit a batch: .*(space|No space)/i);
     // Nothing past what is on disk was committed.
     const onDisk = await readAuditRecords(join(small, "tracker.events"));
-    const committed = await committedOffsets(testBrokers(), {
+    const committed = await committedOffsets(testConnection(), {
       groupId: env.TRACKER_GROUP_ID,
       topic,
     });

@@ -13,13 +13,14 @@ import {
   spawnEntry,
   stopEntry,
   testBrokerConfig,
-  testBrokers,
+  testConnection,
   verifyDelivery,
   waitFor,
   waitForAuditLines,
 } from "./support.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { committedOffsets, createKafka, ensureTopics, withAdmin } from "../lib/kafka.ts";
+import type { KafkaConnection } from "../lib/kafka_security.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { formatReport } from "../lib/delivery_check.ts";
 import { readTrail } from "../lib/trail_reader.ts";
@@ -38,11 +39,11 @@ function rejectedOrders(count: number, seed: number): Array<{ key: string; value
 }
 
 async function send(
-  brokers: readonly string[],
+  connection: KafkaConnection,
   topic: string,
   messages: Array<{ key: string; value: string }>,
 ): Promise<void> {
-  const producer = createKafka({ brokers, clientId: "long-run-test" }).producer();
+  const producer = createKafka(connection, { clientId: "long-run-test" }).producer();
   await producer.connect();
   try {
     // Sends of 200: a test's own sends must stay under the broker's limit too.
@@ -68,7 +69,7 @@ async function epochs(auditFile: string): Promise<Array<{ number: number; reason
 Deno.test("a backlog of thousands of large rejected orders, then valid ones: all dead-lettered, all audited, the tracker alive", async () => {
   const { dlqTopic, topic, work, env } = await setupPipeline("backlog", { partitions: 1 });
   const rejected = rejectedOrders(3_000, 31);
-  await send(testBrokers(), topic, rejected);
+  await send(testConnection(), topic, rejected);
   const auditFile = join(env.DATA_DIR, "tracker.events");
   const tracker = spawnEntry("tracker", { env });
   try {
@@ -79,7 +80,7 @@ Deno.test("a backlog of thousands of large rejected orders, then valid ones: all
     assertEquals(records.filter((r) => r.outcome === "dead_lettered").length, 3_000);
     assertEquals(records.filter((r) => r.outcome === "audited").length, 100);
     const ends = await withAdmin(
-      createKafka({ brokers: testBrokers(), clientId: "t" }),
+      createKafka(testConnection(), { clientId: "t" }),
       (admin) => admin.fetchTopicOffsets(dlqTopic),
     );
     assertEquals(
@@ -98,8 +99,8 @@ Deno.test("a backlog of thousands of large rejected orders, then valid ones: all
 
 Deno.test("a dead-letter topic that goes away: nothing committed, errors every few seconds, a clear exit within the bound", async () => {
   const { dlqTopic, topic, work, env } = await setupPipeline("dlq-gone", { partitions: 1 });
-  const brokers = testBrokers();
-  const kafka = createKafka({ brokers, clientId: "t" });
+  const connection = testConnection();
+  const kafka = createKafka(connection, { clientId: "t" });
   const bounded = { ...env, DLQ_TIMEOUT_MS: "12000" };
   const tracker = spawnEntry("tracker", { env: bounded });
   try {
@@ -108,7 +109,7 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
     assertEquals((await valid.exited).code, 0, valid.output());
     await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 20);
     await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [dlqTopic] }));
-    await send(brokers, topic, rejectedOrders(5, 32));
+    await send(connection, topic, rejectedOrders(5, 32));
     const started = Date.now();
     const status = await waitFor("the tracker to give up", () => tracker.status(), {
       timeoutMs: 60_000,
@@ -125,7 +126,10 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
     const health = await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"));
     const retries = health.match(/Cannot publish 5 dead letters/g)?.length ?? 0;
     assert(retries >= 2, `${retries} errors while it retried`);
-    const committed = await committedOffsets(brokers, { groupId: env.TRACKER_GROUP_ID, topic });
+    const committed = await committedOffsets(connection, {
+      groupId: env.TRACKER_GROUP_ID,
+      topic,
+    });
     assertEquals(committed.get(0), 20, "nothing past the valid orders was committed");
 
     // At the next start the tracker creates the topic again and goes on.
@@ -168,7 +172,7 @@ Deno.test({
       await Deno.remove(other.paths.brokerDir, { recursive: true }).catch(() => {});
       await brokerUp(other, { log: () => {} });
       const otherEnv = { ...env, KAFKA_BROKERS: other.brokers.join(",") };
-      await ensureTopics(other.brokers, [
+      await ensureTopics(other, [
         { topic, partitions: 3, replicationFactor: 1 },
         { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
       ]);
@@ -201,11 +205,11 @@ Deno.test({
 
 /** Deletes a topic and creates it again (the broker may need a moment after the deletion). */
 async function recreate(topic: string): Promise<void> {
-  const kafka = createKafka({ brokers: testBrokers(), clientId: "t" });
+  const kafka = createKafka(testConnection(), { clientId: "t" });
   await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [topic], timeout: 10_000 }));
   await waitFor("the topic created again", async () => {
     try {
-      const [outcome] = await ensureTopics(testBrokers(), [{
+      const [outcome] = await ensureTopics(testConnection(), [{
         topic,
         partitions: 3,
         replicationFactor: 1,

@@ -11,7 +11,7 @@ import {
   readAuditRecords,
   spawnEntry,
   tempDataDir,
-  testBrokers,
+  testConnection,
   uniqueName,
   waitFor,
 } from "./support.ts";
@@ -158,9 +158,9 @@ class Tmux {
 }
 
 Deno.test("the monitor in a terminal shows what the audit trail holds, quits on q and restores the terminal", async () => {
-  const brokers = testBrokers();
+  const connection = testConnection();
   const topic = uniqueName("orders");
-  await ensureTopics(brokers, [
+  await ensureTopics(connection, [
     { topic, partitions: 3, replicationFactor: 1 },
     { topic: `${topic}-dlq`, partitions: 1, replicationFactor: 1 },
   ]);

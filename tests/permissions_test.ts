@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./assert.ts";
 import { resolveConfig } from "../lib/config.ts";
-import { permissionFlags } from "../lib/permissions.ts";
+import { permissionFlags, type Role } from "../lib/permissions.ts";
 
 const projectDir = "/project";
 
@@ -64,5 +64,42 @@ Deno.test({
     });
     const flags = permissionFlags("tracker", config, { projectDir });
     assertEquals(flag(flags, "--allow-net"), "--allow-net=seed:9092,broker-1:9092,broker-2:9092");
+  },
+});
+
+Deno.test({
+  name: "a Kafka client may also read the CA, certificate, key and password files named, no more",
+  permissions: "none",
+  fn() {
+    const config = resolveConfig({
+      KAFKA_BROKERS: "kafka.example.com:9093",
+      DATA_DIR: "/srv/orders",
+      STATE_DIR: "/srv/state",
+      KAFKA_TLS_CA_FILE: "/etc/kafka/ca.pem",
+      KAFKA_TLS_CERT_FILE: "/etc/kafka/client.pem",
+      KAFKA_TLS_KEY_FILE: "/etc/kafka/client.key",
+      KAFKA_SASL_MECHANISM: "scram-sha-512",
+      KAFKA_SASL_USERNAME: "orders",
+      KAFKA_SASL_PASSWORD_FILE: "/run/secrets/kafka",
+    });
+    const secrets =
+      "/etc/kafka/ca.pem,/etc/kafka/client.pem,/etc/kafka/client.key,/run/secrets/kafka";
+    const reads = (role: Role) =>
+      flag(permissionFlags(role, config, { projectDir }), "--allow-read");
+    assertEquals(reads("producer"), `--allow-read=/srv/orders/producer,${secrets}`);
+    assertEquals(reads("tracker"), `--allow-read=/srv/orders,${secrets}`);
+    assertEquals(reads("topics"), `--allow-read=${secrets}`);
+    assertEquals(reads("bench:producer"), `--allow-read=${secrets}`);
+    assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${secrets}`);
+    assert(!reads("monitor")!.includes("/etc/kafka"), "the monitor talks to no broker");
+    // Writes and hosts do not grow.
+    for (const role of ["producer", "tracker", "topics"] as const) {
+      const flags = permissionFlags(role, config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=kafka.example.com:9093", role);
+      assert(!(flag(flags, "--allow-write") ?? "").includes("/etc/kafka"), role);
+    }
+    // Without security settings, nothing is added.
+    const plain = resolveConfig({ KAFKA_BROKERS: "kafka.example.com:9092" });
+    assertEquals(flag(permissionFlags("topics", plain, { projectDir }), "--allow-read"), undefined);
   },
 });

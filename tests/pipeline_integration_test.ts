@@ -8,7 +8,7 @@ import {
   readAuditRecords,
   setupPipeline,
   spawnEntry,
-  testBrokers,
+  testConnection,
   uniqueName,
   waitFor,
 } from "./support.ts";
@@ -17,7 +17,7 @@ import { DLQ_HEADERS } from "../lib/dead_letter.ts";
 
 Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits what was audited", async () => {
   const { topic, work, env, acksLog } = await setupPipeline("orders");
-  const brokers = testBrokers();
+  const connection = testConnection();
   const count = 3_000;
   const tracker = spawnEntry("tracker", { env });
   try {
@@ -54,7 +54,7 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
     const stopped = await tracker.exited;
     assertEquals(stopped.code, 0, tracker.output());
 
-    const committed = await committedOffsets(brokers, { groupId: env.TRACKER_GROUP_ID, topic });
+    const committed = await committedOffsets(connection, { groupId: env.TRACKER_GROUP_ID, topic });
     const lastAudited = new Map<number, number>();
     for (const r of audited) {
       lastAudited.set(
@@ -93,7 +93,7 @@ const POISON: Array<[string, string | null]> = [
 
 Deno.test("poison messages go to the dead-letter topic with headers while valid orders are audited", async () => {
   const { topic, dlqTopic, work, env } = await setupPipeline("poison");
-  const kafka = createKafka({ brokers: testBrokers(), clientId: "poison-test" });
+  const kafka = createKafka(testConnection(), { clientId: "poison-test" });
   const producer = kafka.producer();
   await producer.connect();
   const tracker = spawnEntry("tracker", { env });

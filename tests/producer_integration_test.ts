@@ -8,7 +8,7 @@ import {
   readAckRecords,
   spawnEntry,
   tempDataDir,
-  testBrokers,
+  testConnection,
   uniqueName,
   waitFor,
 } from "./support.ts";
@@ -23,7 +23,7 @@ interface Seen {
 }
 
 async function readTopic(topic: string, expected: number): Promise<Seen[]> {
-  const kafka = createKafka({ brokers: testBrokers(), clientId: "read-back" });
+  const kafka = createKafka(testConnection(), { clientId: "read-back" });
   const consumer = kafka.consumer({ groupId: uniqueName("read-back") });
   const seen: Seen[] = [];
   await consumer.connect();
@@ -53,7 +53,7 @@ async function readTopic(topic: string, expected: number): Promise<Seen[]> {
 
 async function setup() {
   const topic = uniqueName("produce");
-  await ensureTopics(testBrokers(), [{ topic, partitions: 3, replicationFactor: 1 }]);
+  await ensureTopics(testConnection(), [{ topic, partitions: 3, replicationFactor: 1 }]);
   const data = await tempDataDir();
   return { topic, data, acksLog: join(data.dir, "acks.jsonl") };
 }

@@ -8,13 +8,15 @@ import { testEnv, testStateDir } from "../tasks/test.ts";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
-import { type Config, resolveConfig } from "../lib/config.ts";
+import { type Config, readConfigEnv, resolveConfig } from "../lib/config.ts";
+import type { KafkaConnection } from "../lib/kafka_security.ts";
 import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
 import { DeliveryChecker, type DeliveryReport, runPasses } from "../lib/delivery_check.ts";
 import { readTrail } from "../lib/trail_reader.ts";
 import { readSegments, segmentPaths } from "../lib/segmented_log.ts";
 import type { AuditRecord } from "../lib/audit_record.ts";
 import { type AckRecord, parseAckLine } from "../lib/ack_record.ts";
+import { saslSslClientEnv, type SaslSslFiles, saslSslFiles } from "../tasks/_sasl_ssl_listener.ts";
 
 /** The brokers `deno task test` started (or KAFKA_BROKERS named). */
 export function testBrokers(): string[] {
@@ -28,6 +30,16 @@ export function testBrokers(): string[] {
 }
 
 /**
+ * The brokers `deno task test` started, with the security settings of the
+ * environment (none for the test broker's plain listener; an external
+ * cluster's otherwise): what every Kafka client of a test is created from.
+ */
+export function testConnection(): KafkaConnection {
+  const { kafkaSecurity } = resolveConfig(readConfigEnv());
+  return { brokers: testBrokers(), kafkaSecurity };
+}
+
+/**
  * The configuration of the broker `deno task test` started, as the broker
  * tasks see it (its ports and state directory), to restart or kill it.
  */
@@ -38,6 +50,27 @@ export function testBrokerConfig(): Config {
     // A broker killed with SIGKILL recovers its log before it answers.
     BROKER_READY_TIMEOUT_MS: "120000",
   });
+}
+
+/**
+ * The test broker's SASL_SSL listener: the client settings that reach it
+ * (SCRAM-SHA-512, its CA and password file) and its files; undefined when the
+ * broker has none (an external cluster, Docker).
+ */
+export function testSaslSslListener():
+  | { env: Record<string, string>; files: SaslSslFiles }
+  | undefined {
+  if (Deno.env.get("TEST_EXTERNAL_CLUSTER") === "1" || !Deno.env.get("KAFKA_BROKERS")) {
+    return undefined;
+  }
+  const config = testBrokerConfig();
+  const files = saslSslFiles(config);
+  try {
+    Deno.statSync(files.passwordFile);
+  } catch {
+    return undefined;
+  }
+  return { env: saslSslClientEnv(config, config.saslSslPort!), files };
 }
 
 /** A name no other test uses (topics, groups). */
@@ -152,7 +185,7 @@ async function readAcks(path: string, onAck: (record: AckRecord) => void): Promi
 export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
   const topic = uniqueName(prefix);
   const dlqTopic = `${topic}-dlq`;
-  await ensureTopics(testBrokers(), [
+  await ensureTopics(testConnection(), [
     { topic, partitions, replicationFactor: 1 },
     { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
   ]);
@@ -210,7 +243,9 @@ export async function verifyDelivery(
     deadLetters: (onLetter) => deadLetters.forEach((letter) => onLetter(letter, null)),
     acks: (onAck) => readAcks(acksLog, onAck),
   });
-  return checker.report({ committed: await committedOffsets(testBrokers(), { groupId, topic }) });
+  return checker.report({
+    committed: await committedOffsets(testConnection(), { groupId, topic }),
+  });
 }
 
 /** Audit records (headers left out) in the given trails' active segments. */
