@@ -44,6 +44,33 @@ Deno.test({
         assert(!read.includes("/"), "not the whole file system");
       },
     );
+    await t.step("verify: the trail's and the outcomes' directories only", () => {
+      const flags = permissionFlags("verify", config, { projectDir });
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders,/srv/orders/producer");
+      assertEquals(flag(flags, "--allow-write"), undefined);
+      const given = resolveConfig({ DATA_DIR: "/srv/orders" }, [
+        "--audit",
+        "/backup/a/tracker.events",
+        "--audit",
+        "/backup/b/tracker.events",
+        "--acks-log",
+        "none",
+      ], { command: "verify" });
+      assertEquals(
+        flag(permissionFlags("verify", given, { projectDir }), "--allow-read"),
+        "--allow-read=/backup/a,/backup/b",
+      );
+    });
+    await t.step("orchestrators read the project, state, data and jars, not the whole disk", () => {
+      for (const role of ["start", "stop", "broker", "test"] as const) {
+        const flags = permissionFlags(role, config, { projectDir });
+        assertEquals(
+          flag(flags, "--allow-read"),
+          "--allow-read=/project,.state,/srv/orders,.cache/kafka-3.9.1",
+          role,
+        );
+      }
+    });
     await t.step("no process is given everything", () => {
       for (const role of ["producer", "tracker", "monitor", "topics", "broker", "start"] as const) {
         const flags = permissionFlags(role, config, { projectDir });
