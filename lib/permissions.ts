@@ -139,6 +139,21 @@ export function permissionFlags(
       const scratch = join(paths.stateDir, "bench");
       return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
     }
+    case "status": {
+      // Read only: PID files and the provider file (state directory), health
+      // logs and the trail's end (data directory); never writes, so a stale PID
+      // file stays. `ps` for liveness, start times and memory; `docker` only
+      // when the provider may be Docker (it is recorded in the run directory,
+      // which this pure function cannot read). Kafka: the brokers only.
+      const run = config.externalCluster || config.provider === "jvm" ? "ps" : "ps,docker";
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        `--allow-read=${paths.dataDir},${paths.stateDir}`,
+        `--allow-run=${run}`,
+      ];
+    }
     case "verify":
       // Reads the trail and the acks log, asks Kafka for offsets and dead letters.
       return ["--no-prompt", net, env(), "--allow-read"];

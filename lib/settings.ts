@@ -13,6 +13,7 @@ import { DLQ_TOPIC, KAFKA_VERSION, ORDERS_TOPIC, TRACKER_GROUP_ID } from "./cons
 export const COMMANDS = [
   "start",
   "stop",
+  "status",
   "monitor",
   "producer",
   "tracker",
@@ -27,6 +28,7 @@ export type Command = typeof COMMANDS[number];
 
 const KAFKA_CLIENTS = [
   "start",
+  "status",
   "producer",
   "tracker",
   "verify",
@@ -39,6 +41,7 @@ const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies read
 const PIPELINE = [
   "start",
   "stop",
+  "status",
   "producer",
   "tracker",
   "monitor",
@@ -85,13 +88,13 @@ export const SETTINGS = {
     env: "KAFKA_CONTROLLER_PORT",
     default: "9093",
     help: "KRaft controller port of the local broker",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
   },
   provider: {
     env: "KAFKA_PROVIDER",
     default: "auto",
     help: "`auto` (Docker if an engine answers, else JVM), `docker` or `jvm`",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
   },
   jarsDir: {
     env: "KAFKA_JARS_DIR",
@@ -117,7 +120,7 @@ export const SETTINGS = {
     flag: "dlq-topic",
     default: DLQ_TOPIC,
     help: "dead-letter topic",
-    commands: ["start", "tracker", "verify", "topics", "bench:tracker"],
+    commands: ["start", "status", "tracker", "verify", "topics", "bench:tracker"],
   },
   partitions: {
     env: "ORDERS_PARTITIONS",
@@ -137,7 +140,7 @@ export const SETTINGS = {
     flag: "group",
     default: TRACKER_GROUP_ID,
     help: "consumer group of the tracker",
-    commands: ["start", "tracker", "verify"],
+    commands: ["start", "status", "tracker", "verify"],
   },
   dataDir: {
     env: "DATA_DIR",
@@ -151,7 +154,7 @@ export const SETTINGS = {
     env: "STATE_DIR",
     default: ".state",
     help: "PID files, process output, the local broker's data",
-    commands: [...LOCAL_BROKER, "bench:tracker"],
+    commands: [...LOCAL_BROKER, "status", "bench:tracker"],
   },
   rate: {
     env: "PRODUCER_RATE",
@@ -260,6 +263,9 @@ export interface CommandOption {
 
 /** The options each command takes besides the settings; `--help` is everyone's. */
 export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, CommandOption>>>> = {
+  status: {
+    json: { type: "boolean", help: "print the same report as JSON" },
+  },
   monitor: {
     once: { type: "boolean", help: "print the current figures as text and exit" },
     json: { type: "boolean", help: "print the current view as JSON and exit" },
@@ -282,11 +288,23 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
 /** One or two examples per command for `--help`. */
 const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   start: ["deno task start", "KAFKA_BROKERS=kafka-1:9092 deno task start --rate 50"],
+  status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
+};
+
+/** What a command's `--help` says after its examples: rules a user relies on. */
+const NOTES: Partial<Record<Command, readonly string[]>> = {
+  status: [
+    "Exit code 0 when everything that should run runs: the broker (unless KAFKA_BROKERS",
+    "names an external cluster), Kafka answering within 4 s, the tracker, and the producer",
+    "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
+    "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
+    "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
+  ],
 };
 
 /** What follows the task's name where it is not this project's flags. */
@@ -377,6 +395,8 @@ export function usage(command: Command): string {
   }
   const examples = EXAMPLES[command];
   if (examples) lines.push("", "Examples:", ...examples.map((e) => `  ${e}`));
+  const notes = NOTES[command];
+  if (notes) lines.push("", ...notes.map(plain));
   lines.push("", "Flags win over environment variables, which win over defaults.");
   return lines.join("\n");
 }
