@@ -140,9 +140,9 @@ export function permissionFlags(
       return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
     }
     case "status": {
-      // Read only: PID files and the provider file (state directory), health
-      // logs and the trail's end (data directory); never writes, so a stale PID
-      // file stays. `ps` for liveness, start times and memory; `docker` only
+      // Read only: the PID files and the recorded provider (the run directory,
+      // not the broker's data beside it), the health logs and the trail's end
+      // (data directory); never writes, so a stale PID file stays. `ps` for liveness, start times and memory; `docker` only
       // when the provider may be Docker (it is recorded in the run directory,
       // which this pure function cannot read). Kafka: the brokers only.
       const run = config.externalCluster || config.provider === "jvm" ? "ps" : "ps,docker";
@@ -150,7 +150,7 @@ export function permissionFlags(
         "--no-prompt",
         net,
         env(),
-        `--allow-read=${paths.dataDir},${paths.stateDir}`,
+        `--allow-read=${paths.dataDir},${paths.runDir}`,
         `--allow-run=${run}`,
       ];
     }

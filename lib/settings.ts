@@ -7,7 +7,13 @@
  * test compares them). Long because it is the table itself; config.ts turns
  * it into a Config. Pure.
  */
-import { DLQ_TOPIC, KAFKA_VERSION, ORDERS_TOPIC, TRACKER_GROUP_ID } from "./constants.ts";
+import {
+  DLQ_TOPIC,
+  KAFKA_VERSION,
+  ORDERS_TOPIC,
+  STATUS_KAFKA_TIMEOUT_MS,
+  TRACKER_GROUP_ID,
+} from "./constants.ts";
 
 /** The commands (deno.json tasks) whose `--help` lists settings. */
 export const COMMANDS = [
@@ -300,7 +306,9 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
 const NOTES: Partial<Record<Command, readonly string[]>> = {
   status: [
     "Exit code 0 when everything that should run runs: the broker (unless KAFKA_BROKERS",
-    "names an external cluster), Kafka answering within 4 s, the tracker, and the producer",
+    `names an external cluster), Kafka answering within ${
+      STATUS_KAFKA_TIMEOUT_MS / 1000
+    } s, the tracker, and the producer`,
     "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
     "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
     "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",

@@ -9,12 +9,12 @@
  * `statusReport`'s, in lib/status_report.ts); Kafka gets a few seconds and is
  * reported unreachable after them, with the local facts shown all the same.
  *
- * Permissions: --allow-read of the data and state directories, --allow-net to
+ * Permissions: --allow-read of the data and run directories, --allow-net to
  * the brokers, --allow-run=ps (and docker unless the provider is the JVM),
  * --allow-env to the settings.
  */
 import { type Config, loadConfig, optionSet } from "../lib/config.ts";
-import { EXIT } from "../lib/constants.ts";
+import { EXIT, STATUS_KAFKA_TIMEOUT_MS } from "../lib/constants.ts";
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { describeTopics, groupCommits, groupState, withAdminWithin } from "../lib/kafka.ts";
 import { lastLines, segmentPaths } from "../lib/segmented_log.ts";
@@ -33,9 +33,6 @@ import {
 import { describeBroker } from "./_broker.ts";
 import { healthLogOf, pipelineProcess, type PipelineRole } from "./_pipeline.ts";
 import { describeProcess } from "./_process.ts";
-
-/** How long Kafka may take to answer everything status asks it. */
-const KAFKA_TIMEOUT_MS = 4_000;
 
 async function sizeOf(path: string): Promise<number | undefined> {
   try {
@@ -94,7 +91,7 @@ async function kafkaFacts(config: Config): Promise<KafkaFacts> {
   try {
     return await withAdminWithin(
       config.brokers,
-      { timeoutMs: KAFKA_TIMEOUT_MS, clientId: "status" },
+      { timeoutMs: STATUS_KAFKA_TIMEOUT_MS, clientId: "status" },
       async (admin) => {
         // One request at a time: KafkaJS 2.2.4's broker pool, refreshing its
         // metadata for concurrent requests, fails some of them ("No brokers in

@@ -11,6 +11,8 @@ import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import { isRunning } from "../tasks/_process.ts";
 import { testEnv } from "../tasks/test.ts";
 import type { StatusReport } from "../lib/status_report.ts";
+import { resolveConfig } from "../lib/config.ts";
+import { permissionFlags } from "../lib/permissions.ts";
 
 async function task(
   name: "start" | "stop" | "status",
@@ -169,4 +171,51 @@ Deno.test({
       await work.remove();
     }
   },
+});
+
+Deno.test("status's permissions: it reads the data and run directories, writes nothing, runs only ps", async () => {
+  const work = await tempDataDir();
+  try {
+    const config = resolveConfig({
+      DATA_DIR: join(work.dir, "data"),
+      STATE_DIR: join(work.dir, "state"),
+      KAFKA_PROVIDER: "jvm",
+    });
+    await Deno.mkdir(config.paths.runDir, { recursive: true });
+    await Deno.mkdir(config.paths.brokerDir, { recursive: true });
+    await Deno.mkdir(config.paths.dataDir, { recursive: true });
+    const probe = join(work.dir, "probe.ts");
+    const attempt = (what: string, action: string) =>
+      `try { ${action}; console.log("${what}: allowed"); } catch (e) { console.log("${what}: " + (e instanceof Deno.errors.NotCapable ? "denied" : "error " + e)); }`;
+    await Deno.writeTextFile(
+      probe,
+      [
+        attempt("read data", `Deno.readDirSync(${JSON.stringify(config.paths.dataDir)})`),
+        attempt("read run", `Deno.readDirSync(${JSON.stringify(config.paths.runDir)})`),
+        attempt("read broker data", `Deno.readDirSync(${JSON.stringify(config.paths.brokerDir)})`),
+        attempt(
+          "write data",
+          `Deno.writeTextFileSync(${JSON.stringify(join(config.paths.dataDir, "x"))}, "x")`,
+        ),
+        attempt("run ps", `new Deno.Command("ps", { args: ["-p", "1"] }).outputSync()`),
+        attempt("run sh", `new Deno.Command("sh", { args: ["-c", "true"] }).outputSync()`),
+      ].join("\n"),
+    );
+    const flags = permissionFlags("status", config, { projectDir: PROJECT_DIR });
+    const { stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, probe],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(new TextDecoder().decode(stdout).trim().split("\n"), [
+      "read data: allowed",
+      "read run: allowed",
+      "read broker data: denied",
+      "write data: denied",
+      "run ps: allowed",
+      "run sh: denied",
+    ]);
+  } finally {
+    await work.remove();
+  }
 });
