@@ -290,7 +290,9 @@ Deno.test({
       });
       // Reported: a warning (the client's unreachable summary) or an error (our own).
       const trackerReported = healthSince.some((l) => /"level":"(WARN|ERROR)"/.test(l));
-      const producerReported = /Cannot reach Kafka|ECONNREFUSED|unreachable/.test(producer.output());
+      const producerReported = /Cannot reach Kafka|ECONNREFUSED|unreachable/.test(
+        producer.output(),
+      );
       const state = (entry: EntryProcess) => {
         const status = entry.status();
         return status === undefined ? "running" : `exited ${status.code}`;
