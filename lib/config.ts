@@ -544,6 +544,8 @@ export function securityFileProblem(
         ? "no such file"
         : error instanceof Deno.errors.PermissionDenied
         ? "permission denied"
+        : error instanceof Deno.errors.NotCapable
+        ? "this process may not read it"
         : (error as Error).name;
       return new ConfigError(
         `Cannot read configuration: ${env} is "${path}", which cannot be read (${reason})`,

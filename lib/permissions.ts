@@ -4,7 +4,7 @@
  * the brokers, ports or data directory are changed. Pure.
  */
 import { dirname, join } from "node:path";
-import type { Config } from "./config.ts";
+import { type Config, optionList, type OptionValues } from "./config.ts";
 import { type Command, CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 import { securityFiles } from "./kafka_security.ts";
@@ -74,7 +74,7 @@ export function kafkaHosts(config: Config): string[] {
  */
 export function permissionFlags(
   role: Role,
-  config: Config,
+  config: Config & { readonly options?: OptionValues },
   { projectDir, home }: { projectDir: string; home?: string | undefined },
 ): string[] {
   const { paths } = config;
@@ -86,8 +86,10 @@ export function permissionFlags(
   const read = (dirs: string[]) => `--allow-read=${unique([...dirs, ...secrets]).join(",")}`;
   const env = (extra: string[] = []) => `--allow-env=${unique([...kafkaEnv, ...extra]).join(",")}`;
   const orchestration = [
-    // Orchestrators read the project's files (pom, compose file) and write only its state.
-    `--allow-read`,
+    // Orchestrators read the project's files (pom, compose file, scripts), the
+    // state (PID files, process output), the data (health logs, to see a
+    // process get ready) and the jars; they write only state, data and jars.
+    `--allow-read=${unique([projectDir, paths.stateDir, paths.dataDir, config.jarsDir]).join(",")}`,
     `--allow-write=${paths.dataDir},${paths.stateDir},${config.jarsDir}`,
     // Whole environment: node:child_process copies it into the detached children.
     "--allow-env",
@@ -143,9 +145,35 @@ export function permissionFlags(
       const scratch = join(paths.stateDir, "bench");
       return ["--no-prompt", net, env(), read([scratch]), `--allow-write=${scratch}`];
     }
-    case "verify":
-      // Reads the trail and the acks log, asks Kafka for offsets and dead letters.
-      return ["--no-prompt", net, env(), "--allow-read"];
+    case "status": {
+      // Read only: the PID files and the recorded provider (the run directory,
+      // not the broker's data beside it), the health logs and the trail's end
+      // (data directory); never writes, so a stale PID file stays. `ps` for liveness, start times and memory; `docker` only
+      // when the provider may be Docker (it is recorded in the run directory,
+      // which this pure function cannot read). Kafka: the brokers only.
+      const run = config.externalCluster || config.provider === "jvm" ? "ps" : "ps,docker";
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([paths.dataDir, paths.runDir]),
+        `--allow-run=${run}`,
+      ];
+    }
+    case "verify": {
+      // Reads the trails it is given (their segments are numbered files beside
+      // them; default the data directory's) and the outcomes file; asks Kafka
+      // for offsets and dead letters.
+      const given = optionList(config.options ?? {}, "audit");
+      const trails = given.length > 0 ? given.map((path) => dirname(path) || ".") : [paths.dataDir];
+      const { acksLog } = config.producer;
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([...trails, ...(acksLog ? [dirname(acksLog) || "."] : [])]),
+      ];
+    }
     case "broker":
     case "start":
     case "stop":

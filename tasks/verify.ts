@@ -117,14 +117,22 @@ async function check(
   const totalBytes = trails.reduce((sum, t) => sum + t.bytes, 0);
   // A trail whose first segments retention deleted starts after offset 0.
   const trimmed = trails.some((t) => t.segments[0]!.number > 1);
+  const kafka = online ? createKafka(config, { clientId: "verify" }) : undefined;
+  const cluster = kafka && await withAdmin(kafka, clusterId);
+  // The offsets are read before the trail: a running tracker commits only
+  // what is already on disk, so these never run ahead of the trail read next,
+  // and what was acknowledged past them is still to be consumed.
+  const { groupId, topic } = config;
+  const committed = online ? await committedOffsets(config, { groupId, topic }) : undefined;
   const checker = new DeliveryChecker({
     topic: config.topic,
     expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
     fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
+    ...(committed && cluster
+      ? { committedBefore: { offsets: committed, clusterId: cluster } }
+      : {}),
   });
   const onBytes = progress(totalBytes);
-  const kafka = online ? createKafka(config, { clientId: "verify" }) : undefined;
-  const cluster = kafka && await withAdmin(kafka, clusterId);
   const { acksLog } = config.producer;
   await runPasses(checker, {
     trails: trails.map(({ segments }) => (onLine, pass) =>
@@ -145,9 +153,7 @@ async function check(
       : async (onAck) =>
         await readSegments(await segmentPaths(acksLog), parseAckLine, (p) => onAck(p.record)),
   });
-  if (cluster === undefined) return checker.report();
-  const { groupId, topic } = config;
-  const committed = await committedOffsets(config, { groupId, topic });
+  if (cluster === undefined || committed === undefined) return checker.report();
   return checker.report({ committed, clusterId: cluster });
 }
 
