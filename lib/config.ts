@@ -34,6 +34,12 @@ import {
   RUN_DIR_NAME,
   TRACKER_LOCK_FILE_NAME,
 } from "./constants.ts";
+import {
+  type BrokerNode,
+  brokerNodes,
+  MAX_BROKER_COUNT,
+  portLayoutProblem,
+} from "./cluster_layout.ts";
 
 /** How the broker is provided when KAFKA_BROKERS is not set. */
 export const BROKER_PROVIDERS = ["auto", "docker", "jvm"] as const;
@@ -70,6 +76,8 @@ export interface Config {
   readonly provider: BrokerProvider;
   readonly brokerPort: number;
   readonly controllerPort: number;
+  /** The nodes of the local cluster (KAFKA_BROKER_COUNT, 1 by default) and their ports. */
+  readonly nodes: readonly BrokerNode[];
   /** JVM options of the local broker's heap. */
   readonly brokerHeapOpts: readonly string[];
   /** Extra host:port pairs processes may connect to (advertised listeners of an external cluster). */
@@ -78,7 +86,10 @@ export interface Config {
   readonly topic: string;
   readonly dlqTopic: string;
   readonly partitions: number;
-  readonly replicationFactor: number;
+  /** Undefined: min(3, brokers in the cluster), asked from the cluster. */
+  readonly replicationFactor: number | undefined;
+  /** Undefined: one less than a replication factor of 3 or more, else the broker's default. */
+  readonly minInsyncReplicas: number | undefined;
   readonly groupId: string;
   readonly paths: Paths;
   readonly producer: {
@@ -154,9 +165,20 @@ export function resolveConfig(
       `Cannot read configuration: KAFKA_CONTROLLER_PORT equals KAFKA_PORT (${brokerPort}), expected two different ports`,
     );
   }
+  const nodes = brokerNodes({
+    port: brokerPort,
+    controllerPort,
+    count: read.integer("brokerCount", { min: 1, max: MAX_BROKER_COUNT }),
+  });
+  const clash = portLayoutProblem(nodes);
+  if (clash !== undefined) {
+    throw new ConfigError(
+      `Cannot read configuration: with KAFKA_PORT ${brokerPort}, KAFKA_CONTROLLER_PORT ${controllerPort} and KAFKA_BROKER_COUNT ${nodes.length}, ${clash}; choose ports further apart`,
+    );
+  }
   const givenBrokers = read.raw("brokers");
   const brokers = givenBrokers === undefined
-    ? [`127.0.0.1:${brokerPort}`]
+    ? nodes.map((node) => `127.0.0.1:${node.port}`)
     : hostPortList(givenBrokers.source, givenBrokers.value, { allowEmpty: false });
   const givenAllow = read.raw("allowHosts");
   const allowHosts = givenAllow === undefined
@@ -167,6 +189,20 @@ export function resolveConfig(
   if (topic === dlqTopic) {
     throw new ConfigError(
       `Cannot read configuration: DLQ_TOPIC equals ORDERS_TOPIC ("${topic}"), expected two different topics`,
+    );
+  }
+  const replicationFactor = read.raw("replicationFactor") === undefined
+    ? undefined
+    : read.integer("replicationFactor", { min: 1, max: 32 });
+  const minInsyncReplicas = read.raw("minInsyncReplicas") === undefined
+    ? undefined
+    : read.integer("minInsyncReplicas", { min: 1, max: 32 });
+  if (
+    replicationFactor !== undefined && minInsyncReplicas !== undefined &&
+    minInsyncReplicas > replicationFactor
+  ) {
+    throw new ConfigError(
+      `Cannot read configuration: MIN_INSYNC_REPLICAS (${minInsyncReplicas}) is above REPLICATION_FACTOR (${replicationFactor}), expected at most as many`,
     );
   }
   const paths = pipelinePaths(read.path("dataDir")!, read.path("stateDir")!);
@@ -180,13 +216,15 @@ export function resolveConfig(
     provider: read.oneOf("provider", BROKER_PROVIDERS),
     brokerPort,
     controllerPort,
+    nodes,
     brokerHeapOpts: read.words("brokerHeapOpts"),
     allowHosts,
     jarsDir: read.path("jarsDir")!,
     topic,
     dlqTopic,
     partitions: read.integer("partitions", { min: 1, max: 1000 }),
-    replicationFactor: read.integer("replicationFactor", { min: 1, max: 32 }),
+    replicationFactor,
+    minInsyncReplicas,
     groupId: read.name("groupId"),
     paths,
     producer: {

@@ -6,6 +6,7 @@
  */
 import {
   type Admin,
+  ConfigResourceTypes,
   type Consumer,
   type ConsumerConfig,
   type EachBatchPayload,
@@ -271,6 +272,8 @@ export interface TopicSpec {
   topic: string;
   partitions: number;
   replicationFactor: number;
+  /** The topic's `min.insync.replicas` (default: the broker's). */
+  minInsyncReplicas?: number;
 }
 
 export type TopicOutcome =
@@ -291,15 +294,20 @@ export async function ensureTopics(
     const missing = specs.filter((spec) => !existing.has(spec.topic));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map(({ topic, partitions, replicationFactor }) => ({
+        // KafkaJS's own wait retries only LEADER_NOT_AVAILABLE; a cluster's other
+        // brokers answer UNKNOWN_TOPIC_OR_PARTITION for a moment: waited for below.
+        waitForLeaders: false,
+        topics: missing.map(({ topic, partitions, replicationFactor, minInsyncReplicas }) => ({
           topic,
           numPartitions: partitions,
           replicationFactor,
+          configEntries: minInsyncReplicas === undefined
+            ? []
+            : [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
         })),
       });
     }
-    const metadata = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+    const metadata = await topicsWithLeaders(admin, specs.map((s) => s.topic));
     return specs.map((spec): TopicOutcome => {
       const found = metadata.topics.find((t) => t.name === spec.topic);
       const partitions = found?.partitions.length ?? 0;
@@ -313,6 +321,113 @@ export async function ensureTopics(
       };
     });
   });
+}
+
+/** How many brokers the cluster has (as its metadata says: the live ones). */
+export async function clusterBrokerCount(brokers: readonly string[]): Promise<number> {
+  return await withAdmin(
+    createKafka({ brokers, clientId: "topic-setup" }),
+    async (admin) => (await admin.describeCluster()).brokers.length,
+  );
+}
+
+/**
+ * What each of `topics` has: partitions, replication factor, the smallest
+ * in-sync replica set, and its effective `min.insync.replicas`
+ * (describeConfigs). For topics that exist, such as `ensureTopics` leaves;
+ * a broker that does not know a new one yet is asked again.
+ */
+export async function describeTopics(
+  brokers: readonly string[],
+  topics: readonly string[],
+): Promise<
+  Array<{
+    topic: string;
+    partitions: number;
+    replicationFactor: number;
+    minInsyncReplicas: number | undefined;
+    fewestInSync: number;
+  }>
+> {
+  return await withAdmin(createKafka({ brokers, clientId: "topic-setup" }), async (admin) => {
+    const present = [...topics];
+    const metadata = await topicsWithLeaders(admin, present);
+    const configs = await retryWhileNew(() =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ["min.insync.replicas"],
+        })),
+      })
+    );
+    return present.map((topic) => {
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+      const value = configs.resources.find((r) => r.resourceName === topic)?.configEntries
+        .find((e) => e.configName === "min.insync.replicas")?.configValue;
+      return {
+        topic,
+        partitions: partitions.length,
+        replicationFactor: Math.max(0, ...partitions.map((p) => p.replicas.length)),
+        minInsyncReplicas: value === undefined ? undefined : Number(value),
+        fewestInSync: partitions.length === 0
+          ? 0
+          : Math.min(...partitions.map((p) => p.isr.length)),
+      };
+    });
+  });
+}
+
+/**
+ * The leader of each partition of a topic, by node id (fault tests kill one).
+ */
+export async function partitionLeaders(
+  brokers: readonly string[],
+  topic: string,
+): Promise<Map<number, number>> {
+  return await withAdmin(createKafka({ brokers, clientId: "leader-reader" }), async (admin) => {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return new Map(
+      (metadata.topics[0]?.partitions ?? []).map((p) => [p.partitionId, p.leader]),
+    );
+  });
+}
+
+/** Errors a broker answers for a topic the controller has just created. */
+const NEW_TOPIC_ERRORS = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/**
+ * Runs `request` again while a broker answers that it does not know a topic
+ * yet (KafkaJS does not retry that here), for up to `timeoutMs`.
+ */
+async function retryWhileNew<T>(request: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!NEW_TOPIC_ERRORS.has((error as { type?: string }).type ?? "") || Date.now() > deadline) {
+        throw error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The topics' metadata once every partition has a leader (or after `timeoutMs`). */
+async function topicsWithLeaders(
+  admin: Admin,
+  topics: string[],
+  timeoutMs = 30_000,
+): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await retryWhileNew(() => admin.fetchTopicMetadata({ topics }), timeoutMs);
+    const led = metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+    if (led || Date.now() > deadline) return metadata;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Offsets the group has committed, per partition of a topic (-1: none). */

@@ -87,6 +87,13 @@ export const SETTINGS = {
     help: "KRaft controller port of the local broker",
     commands: LOCAL_BROKER,
   },
+  brokerCount: {
+    env: "KAFKA_BROKER_COUNT",
+    default: "1",
+    help:
+      "nodes of the local KRaft cluster, 1 to 5; node i listens on `KAFKA_PORT`+2(i-1), its controller on the controller port +2(i-1): 9092/9093, 9094/9095, 9096/9097; give every command the same value",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
   provider: {
     env: "KAFKA_PROVIDER",
     default: "auto",
@@ -128,8 +135,16 @@ export const SETTINGS = {
   },
   replicationFactor: {
     env: "REPLICATION_FACTOR",
-    default: "1",
-    help: "replication factor of both topics",
+    shownDefault: "min(3, brokers)",
+    help:
+      "replication factor of both topics when created (default: as many as the cluster has brokers, at most 3)",
+    commands: ["start", "topics"],
+  },
+  minInsyncReplicas: {
+    env: "MIN_INSYNC_REPLICAS",
+    shownDefault: "RF-1 from RF 3",
+    help:
+      "`min.insync.replicas` of both topics when created (default: one less than a replication factor of 3 or more, else the broker's)",
     commands: ["start", "topics"],
   },
   groupId: {
