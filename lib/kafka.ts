@@ -422,17 +422,142 @@ export async function publishDeadLetters(
   topic: string,
   letters: readonly DeadLetterMessage[],
 ): Promise<void> {
+  await publishMessages(producer, topic, letters);
+}
+
+/**
+ * Publishes messages (key, bytes, headers; a partition when given, else the
+ * key's) and resolves once all in-sync replicas have acknowledged them.
+ */
+export async function publishMessages(
+  producer: Producer,
+  topic: string,
+  messages: readonly (DeadLetterMessage & { partition?: number })[],
+): Promise<void> {
   await producer.send({
     topic,
     acks: -1,
-    messages: letters.map(({ key, value, headers }) => ({
+    messages: messages.map(({ key, value, headers, partition }) => ({
       key: asBuffer(key),
       value: asBuffer(value),
       headers: Object.fromEntries(
         Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
       ),
+      ...(partition === undefined ? {} : { partition }),
     })),
   });
+}
+
+/** A message read back from a topic, with where it is. */
+export interface StoredMessage {
+  partition: number;
+  offset: number;
+  /** The record timestamp (ms), or null. */
+  timestamp: number | null;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, unknown>;
+}
+
+/** A read that makes no progress for this long fails (the broker went away). */
+const READ_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Reads a topic from `from` (per partition; default each partition's first
+ * offset) up to the end offsets it has when the read begins, awaiting
+ * `onMessage` for each message in partition order (so memory is the caller's
+ * to bound). A throwaway consumer group does the fetching and is deleted
+ * afterwards. Returns the end offsets read up to (empty for a missing topic).
+ *
+ * @throws {Error} when `onMessage` throws, `signal` aborts, or nothing arrives for a minute
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  { from, onMessage, signal }: {
+    from?: ReadonlyMap<number, number>;
+    onMessage: (message: StoredMessage) => void | Promise<void>;
+    signal?: AbortSignal;
+  },
+): Promise<Map<number, number>> {
+  const bounds = await withAdmin(kafka, async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      partition: p.partition,
+      low: Number(p.low),
+      high: Number(p.high),
+    }));
+  });
+  const ends = new Map(bounds.map((b) => [b.partition, b.high]));
+  const pending = new Map<number, { start: number; end: number; low: number }>();
+  for (const { partition, low, high } of bounds) {
+    const start = Math.max(low, from?.get(partition) ?? low);
+    if (start < high) pending.set(partition, { start, end: high, low });
+  }
+  if (pending.size === 0) return ends;
+  const groupId = `reader-${crypto.randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  const done = Promise.withResolvers<void>();
+  // A failure before the wait below is reported by the wait, not as unhandled.
+  done.promise.catch(() => {});
+  let lastProgress = Date.now();
+  let failed = false;
+  const fail = (error: unknown) => {
+    failed = true;
+    done.reject(error);
+  };
+  const onAbort = () => fail(signal?.reason ?? new Error("Aborted"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const idle = setInterval(() => {
+    if (Date.now() - lastProgress > READ_IDLE_TIMEOUT_MS) {
+      fail(new Error(`Cannot read ${topic}: nothing arrived for ${READ_IDLE_TIMEOUT_MS / 1000} s`));
+    }
+  }, 1_000);
+  try {
+    signal?.throwIfAborted();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const range = pending.get(partition);
+        if (failed || range === undefined) return;
+        lastProgress = Date.now();
+        const offset = Number(message.offset);
+        // Offsets before the start arrive when the seek below is not applied yet.
+        if (offset >= range.start && offset < range.end) {
+          const timestamp = Number(message.timestamp);
+          try {
+            await onMessage({
+              partition,
+              offset,
+              timestamp: Number.isSafeInteger(timestamp) && timestamp >= 0 ? timestamp : null,
+              key: message.key,
+              value: message.value,
+              headers: { ...message.headers },
+            });
+          } catch (error) {
+            fail(error);
+            return;
+          }
+        }
+        if (offset + 1 >= range.end) {
+          pending.delete(partition);
+          if (pending.size === 0) done.resolve();
+        }
+      },
+    });
+    for (const [partition, { start, low }] of pending) {
+      if (start > low) consumer.seek({ topic, partition, offset: String(start) });
+    }
+    await done.promise;
+    return ends;
+  } finally {
+    clearInterval(idle);
+    signal?.removeEventListener("abort", onAbort);
+    await consumer.disconnect().catch(() => {});
+    // Leave no consumer group behind.
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
+  }
 }
 
 /** Creates a plain client for tests and tools that need the raw API. */
