@@ -151,6 +151,14 @@ export function permissionFlags(
       const read = unique([...trails, ...(acksLog ? [dirname(acksLog) || "."] : [])]);
       return ["--no-prompt", net, env(), `--allow-read=${read.join(",")}`];
     }
+    case "dlq:inspect":
+      // Reads the dead-letter topic; no files.
+      return ["--no-prompt", net, env()];
+    case "dlq:redrive": {
+      // Reads the DLQ, writes the orders topic; its record's directory only.
+      const dir = paths.redriveDir;
+      return ["--no-prompt", net, env(), `--allow-read=${dir}`, `--allow-write=${dir}`];
+    }
     case "broker":
     case "start":
     case "stop":

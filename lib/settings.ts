@@ -22,6 +22,8 @@ export const COMMANDS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -34,6 +36,8 @@ const KAFKA_CLIENTS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const satisfies readonly Command[];
 const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies readonly Command[];
 const PIPELINE = [
@@ -117,7 +121,15 @@ export const SETTINGS = {
     flag: "dlq-topic",
     default: DLQ_TOPIC,
     help: "dead-letter topic",
-    commands: ["start", "tracker", "verify", "topics", "bench:tracker"],
+    commands: [
+      "start",
+      "tracker",
+      "verify",
+      "topics",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   partitions: {
     env: "ORDERS_PARTITIONS",
@@ -144,8 +156,8 @@ export const SETTINGS = {
     flag: "data-dir",
     default: "data",
     help:
-      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`",
-    commands: PIPELINE,
+      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`, the record of `dlq:redrive` in `redrive/`",
+    commands: [...PIPELINE, "dlq:redrive"],
   },
   stateDir: {
     env: "STATE_DIR",
@@ -227,7 +239,16 @@ export const SETTINGS = {
     default: "5000",
     help:
       "how long a one-shot command (producer with `--count` or `--duration`, topics, verify, benchmarks) tries to reach Kafka before it exits 1; the tracker and an endless producer wait for ever",
-    commands: ["start", "producer", "verify", "topics", "bench:producer", "bench:tracker"],
+    commands: [
+      "start",
+      "producer",
+      "verify",
+      "topics",
+      "bench:producer",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   logLevel: {
     env: "LOG_LEVEL",
@@ -284,6 +305,37 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
       help: "a trail that starts after offset 0 (a new trail on an old topic)",
     },
   },
+  "dlq:inspect": {
+    json: { type: "boolean", help: "print the report as JSON" },
+  },
+  "dlq:redrive": {
+    "dry-run": {
+      type: "boolean",
+      help: "count what would be sent, by reason; send and record nothing",
+    },
+    class: {
+      type: "string",
+      multiple: true,
+      help: "only letters of this error class (repeatable, or comma-separated)",
+    },
+    since: {
+      type: "string",
+      help: "only letters that failed at or after this ISO time, or this long ago (30m, 2h, 7d)",
+    },
+    until: { type: "string", help: "only letters that failed before this time (as --since)" },
+    "source-offsets": {
+      type: "string",
+      multiple: true,
+      help: "only letters from these source offsets: PARTITION:FROM-TO[,FROM-TO] (repeatable)",
+    },
+    "max-redrives": {
+      type: "string",
+      help:
+        "leave letters already redriven this many times (default 1: a copy rejected again stays)",
+    },
+    batch: { type: "string", help: "letters per send and record step (default 500)" },
+    json: { type: "boolean", help: "print the summary as JSON" },
+  },
 };
 
 /** One or two examples per command for `--help`. */
@@ -298,6 +350,11 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
+  "dlq:inspect": ["deno task dlq:inspect", "deno task dlq:inspect --json"],
+  "dlq:redrive": [
+    "deno task dlq:redrive --class validation --dry-run",
+    "deno task dlq:redrive --since 2h --source-offsets 0:100-200",
+  ],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
 };
 

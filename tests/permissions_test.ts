@@ -61,6 +61,19 @@ Deno.test({
         "--allow-read=/backup/a,/backup/b",
       );
     });
+    await t.step("dlq:inspect: the brokers only, no files", () => {
+      const flags = permissionFlags("dlq:inspect", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), undefined);
+      assertEquals(flag(flags, "--allow-write"), undefined);
+    });
+    await t.step("dlq:redrive: the brokers and its record's directory, never the trail", () => {
+      const flags = permissionFlags("dlq:redrive", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-run"), undefined);
+    });
     await t.step("orchestrators read the project, state, data and jars, not the whole disk", () => {
       for (const role of ["start", "stop", "broker", "test"] as const) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -72,7 +85,18 @@ Deno.test({
       }
     });
     await t.step("no process is given everything", () => {
-      for (const role of ["producer", "tracker", "monitor", "topics", "broker", "start"] as const) {
+      for (
+        const role of [
+          "producer",
+          "tracker",
+          "monitor",
+          "topics",
+          "broker",
+          "start",
+          "dlq:inspect",
+          "dlq:redrive",
+        ] as const
+      ) {
         const flags = permissionFlags(role, config, { projectDir });
         assert(!flags.includes("-A") && !flags.includes("--allow-all"), role);
         assert(flags.includes("--no-prompt"), role);
