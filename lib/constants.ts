@@ -53,6 +53,9 @@ export const KAFKAJS_ENV_VARS = [
   "KAFKAJS_LOG_LEVEL",
 ] as const;
 
+/** How long `status` waits for Kafka before it reports it unreachable (its help says so). */
+export const STATUS_KAFKA_TIMEOUT_MS = 4_000;
+
 /** Exit codes, as the house style defines them. */
 export const EXIT = {
   ok: 0,

@@ -320,10 +320,108 @@ export async function committedOffsets(
   brokers: readonly string[],
   { groupId, topic }: { groupId: string; topic: string },
 ): Promise<Map<number, number>> {
-  return await withAdmin(createKafka({ brokers, clientId: "offset-reader" }), async (admin) => {
-    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return await withAdmin(
+    createKafka({ brokers, clientId: "offset-reader" }),
+    (admin) => groupCommits(admin, { groupId, topic }),
+  );
+}
+
+/** Offsets the group has committed, per partition of a topic (-1: none), on a connected admin. */
+export async function groupCommits(
+  admin: Admin,
+  { groupId, topic }: { groupId: string; topic: string },
+): Promise<Map<number, number>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** A consumer group's state as the coordinator reports it ("Stable", "Empty", "Dead", …). */
+export async function groupState(
+  admin: Admin,
+  groupId: string,
+): Promise<{ state: string; members: number }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  return { state: groups[0]?.state ?? "Unknown", members: groups[0]?.members.length ?? 0 };
+}
+
+/** A partition as an admin sees it: its replicas and the offsets it holds. */
+export interface PartitionInfo {
+  partition: number;
+  /** Replicas assigned to it: the replication factor. */
+  replicas: number;
+  /** The oldest offset still held. */
+  start: number;
+  /** The next offset to be written. */
+  end: number;
+}
+
+/** The partitions of each topic, by name; a missing topic is absent from the map. */
+export async function describeTopics(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, PartitionInfo[]>> {
+  const existing = new Set(await admin.listTopics());
+  const found = topics.filter((topic) => existing.has(topic));
+  const described = new Map<string, PartitionInfo[]>();
+  if (found.length === 0) return described;
+  const metadata = await admin.fetchTopicMetadata({ topics: found });
+  for (const topic of found) {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const replicas = new Map(
+      (metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
+        .map((p) => [p.partitionId, p.replicas.length]),
+    );
+    described.set(
+      topic,
+      offsets.map((p) => ({
+        partition: p.partition,
+        replicas: replicas.get(p.partition) ?? 0,
+        start: Number(p.low),
+        end: Number(p.high),
+      })).sort((a, b) => a.partition - b.partition),
+    );
+  }
+  return described;
+}
+
+/**
+ * Runs `work` with a connected admin client, giving up when `timeoutMs` passes
+ * (connecting included): for tools that must answer at once when the cluster is
+ * down. Nothing is retried.
+ *
+ * @throws {Error} "Cannot reach Kafka at …" when the deadline passes first, or the work's error
+ */
+export async function withAdminWithin<T>(
+  brokers: readonly string[],
+  { timeoutMs, clientId }: { timeoutMs: number; clientId: string },
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = createKafka({ brokers, clientId, retries: 0 }).admin();
+  const working = (async () => {
+    await admin.connect();
+    return await work(admin);
+  })();
+  // Lost races still settle later: observed here so they are never unhandled.
+  working.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let late = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new Error(`Cannot reach Kafka at ${brokers.join(",")}: no answer within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
   });
+  try {
+    return await Promise.race([working, deadline]);
+  } finally {
+    clearTimeout(timer);
+    const closing = admin.disconnect().catch(() => {});
+    // After the deadline, disconnecting waits for the request in flight (up to
+    // its own 30 s timeout): let it close in the background.
+    if (!late) await closing;
+  }
 }
 
 /** Latest offsets (the next offset to be written) per partition of a topic (empty when missing). */

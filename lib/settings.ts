@@ -7,12 +7,19 @@
  * test compares them). Long because it is the table itself; config.ts turns
  * it into a Config. Pure.
  */
-import { DLQ_TOPIC, KAFKA_VERSION, ORDERS_TOPIC, TRACKER_GROUP_ID } from "./constants.ts";
+import {
+  DLQ_TOPIC,
+  KAFKA_VERSION,
+  ORDERS_TOPIC,
+  STATUS_KAFKA_TIMEOUT_MS,
+  TRACKER_GROUP_ID,
+} from "./constants.ts";
 
 /** The commands (deno.json tasks) whose `--help` lists settings. */
 export const COMMANDS = [
   "start",
   "stop",
+  "status",
   "monitor",
   "producer",
   "tracker",
@@ -29,6 +36,7 @@ export type Command = typeof COMMANDS[number];
 
 const KAFKA_CLIENTS = [
   "start",
+  "status",
   "producer",
   "tracker",
   "verify",
@@ -43,6 +51,7 @@ const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies read
 const PIPELINE = [
   "start",
   "stop",
+  "status",
   "producer",
   "tracker",
   "monitor",
@@ -89,13 +98,13 @@ export const SETTINGS = {
     env: "KAFKA_CONTROLLER_PORT",
     default: "9093",
     help: "KRaft controller port of the local broker",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
   },
   provider: {
     env: "KAFKA_PROVIDER",
     default: "auto",
     help: "`auto` (Docker if an engine answers, else JVM), `docker` or `jvm`",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
   },
   jarsDir: {
     env: "KAFKA_JARS_DIR",
@@ -123,6 +132,7 @@ export const SETTINGS = {
     help: "dead-letter topic",
     commands: [
       "start",
+      "status",
       "tracker",
       "verify",
       "topics",
@@ -149,7 +159,7 @@ export const SETTINGS = {
     flag: "group",
     default: TRACKER_GROUP_ID,
     help: "consumer group of the tracker",
-    commands: ["start", "tracker", "verify"],
+    commands: ["start", "status", "tracker", "verify"],
   },
   dataDir: {
     env: "DATA_DIR",
@@ -163,7 +173,7 @@ export const SETTINGS = {
     env: "STATE_DIR",
     default: ".state",
     help: "PID files, process output, the local broker's data",
-    commands: [...LOCAL_BROKER, "bench:tracker"],
+    commands: [...LOCAL_BROKER, "status", "bench:tracker"],
   },
   rate: {
     env: "PRODUCER_RATE",
@@ -288,6 +298,9 @@ export interface CommandOption {
 
 /** The options each command takes besides the settings; `--help` is everyone's. */
 export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, CommandOption>>>> = {
+  status: {
+    json: { type: "boolean", help: "print the same report as JSON" },
+  },
   monitor: {
     once: { type: "boolean", help: "print the current figures as text and exit" },
     json: { type: "boolean", help: "print the current view as JSON and exit" },
@@ -346,6 +359,7 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   broker: ["deno task broker:up", "KAFKA_PROVIDER=jvm KAFKA_PORT=9192 deno task broker:down"],
   "bench:producer": ["deno task bench:producer", "deno task bench:producer --count 200000"],
   "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
+  status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
@@ -356,6 +370,19 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
     "deno task dlq:redrive --since 2h --source-offsets 0:100-200",
   ],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
+};
+
+/** What a command's `--help` says after its examples: rules a user relies on. */
+const NOTES: Partial<Record<Command, readonly string[]>> = {
+  status: [
+    "Exit code 0 when everything that should run runs: the broker (unless KAFKA_BROKERS",
+    `names an external cluster), Kafka answering within ${
+      STATUS_KAFKA_TIMEOUT_MS / 1000
+    } s, the tracker, and the producer`,
+    "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
+    "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
+    "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
+  ],
 };
 
 /** What follows the task's name where it is not this project's flags. */
@@ -447,6 +474,8 @@ export function usage(command: Command): string {
   }
   const examples = EXAMPLES[command];
   if (examples) lines.push("", "Examples:", ...examples.map((e) => `  ${e}`));
+  const notes = NOTES[command];
+  if (notes) lines.push("", ...notes.map(plain));
   lines.push("", "Flags win over environment variables, which win over defaults.");
   return lines.join("\n");
 }

@@ -22,6 +22,7 @@ export const SCRIPTS: Readonly<Record<Role, string>> = {
   broker: "tasks/broker.ts",
   start: "tasks/start.ts",
   stop: "tasks/stop.ts",
+  status: "tasks/status.ts",
   test: "tasks/test.ts",
   "bench:producer": "tasks/bench_producer.ts",
   "bench:tracker": "tasks/bench_tracker.ts",

@@ -84,6 +84,25 @@ Deno.test({
         );
       }
     });
+    await t.step(
+      "status: reads data and run dirs, runs ps (docker only if it may be Docker)",
+      () => {
+        const flags = permissionFlags("status", config, { projectDir });
+        assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+        assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders,.state/run");
+        assertEquals(flag(flags, "--allow-write"), undefined);
+        assertEquals(flag(flags, "--allow-run"), "--allow-run=ps,docker");
+        const jvm = resolveConfig({ KAFKA_PROVIDER: "jvm" });
+        assertEquals(
+          flag(permissionFlags("status", jvm, { projectDir }), "--allow-run"),
+          "--allow-run=ps",
+        );
+        const external = resolveConfig({ KAFKA_BROKERS: "kafka-1:9092" });
+        const externalFlags = permissionFlags("status", external, { projectDir });
+        assertEquals(flag(externalFlags, "--allow-run"), "--allow-run=ps");
+        assertEquals(flag(externalFlags, "--allow-net"), "--allow-net=kafka-1:9092");
+      },
+    );
     await t.step("no process is given everything", () => {
       for (
         const role of [
@@ -93,6 +112,7 @@ Deno.test({
           "topics",
           "broker",
           "start",
+          "status",
           "dlq:inspect",
           "dlq:redrive",
         ] as const
