@@ -283,6 +283,8 @@ export function formatRedriveSummary(summary: RedriveSummary): string {
     lines.push(
       summary.interrupted
         ? `Interrupted: sent ${summary.sent} of ${selected} (acknowledged and recorded); run again to send the rest`
+        : summary.sent === 0
+        ? "Sent 0 (nothing selected)"
         : `Sent ${summary.sent} (acknowledged by all in-sync replicas and recorded)`,
     );
   }
