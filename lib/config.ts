@@ -31,6 +31,8 @@ import {
   PRODUCER_DIR_NAME,
   PRODUCER_LOG_FILE_NAME,
   QUARANTINE_FILE_NAME,
+  REDRIVE_DIR_NAME,
+  REDRIVE_FILE_NAME,
   RUN_DIR_NAME,
   TRACKER_LOCK_FILE_NAME,
 } from "./constants.ts";
@@ -60,6 +62,9 @@ export interface Paths {
   /** The producer's own files: its health log (lifecycle records `start` waits for). */
   readonly producerDir: string;
   readonly producerLog: string;
+  /** What `dlq:redrive` sent back (redrive_record.ts), alone in its directory. */
+  readonly redriveDir: string;
+  readonly redriveRecord: string;
   /** Orchestration state: PID files, process output and the local broker's data. */
   readonly stateDir: string;
   /** PID files and process output of `deno task start`. */
@@ -257,6 +262,7 @@ export function resolveConfig(
 /** The files of a pipeline whose data lives in `dataDir` and whose process state in `stateDir`. */
 export function pipelinePaths(dataDir: string, stateDir: string): Paths {
   const producerDir = join(dataDir, PRODUCER_DIR_NAME);
+  const redriveDir = join(dataDir, REDRIVE_DIR_NAME);
   return {
     dataDir,
     auditFile: join(dataDir, AUDIT_FILE_NAME),
@@ -266,6 +272,8 @@ export function pipelinePaths(dataDir: string, stateDir: string): Paths {
     trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
     producerDir,
     producerLog: join(producerDir, PRODUCER_LOG_FILE_NAME),
+    redriveDir,
+    redriveRecord: join(redriveDir, REDRIVE_FILE_NAME),
     stateDir,
     runDir: join(stateDir, RUN_DIR_NAME),
     brokerDir: join(stateDir, BROKER_DIR_NAME),

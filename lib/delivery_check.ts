@@ -55,6 +55,11 @@ export interface DeliveryReport {
     duplicateEvents: number;
     dlqRecords: number;
     lost: number;
+    /**
+     * Acknowledged, not in the trail yet, at or past the group's committed
+     * offset: still in Kafka for the tracker to consume (a running pipeline).
+     */
+    pending: number;
     unexpected: number;
     duplicateOffsets: number;
     duplicateOrders: number;
@@ -137,6 +142,7 @@ export class DeliveryChecker {
     duplicateEvents: 0,
     dlqRecords: 0,
     lost: 0,
+    pending: 0,
     unexpected: 0,
     duplicateOffsets: 0,
     duplicateOrders: 0,
@@ -145,19 +151,27 @@ export class DeliveryChecker {
   #duplicateOffsets: string[] = [];
   #indeterminate: Array<{ order: string; recovered: boolean }> = [];
   #hasAcks = false;
+  readonly #committedBefore:
+    | { offsets: ReadonlyMap<number, number>; clusterId: string }
+    | undefined;
 
   /**
    * @param options.expectedLines about how many trail lines there are (sizes the Bloom filter)
    * @param options.fromOffsetZero expect coverage from offset 0 in a trail's first space
+   * @param options.committedBefore the group's committed offsets (-1: none) and their
+   *   cluster, read before the trail: an acknowledged message missing from the
+   *   trail at or past them is pending (the tracker has yet to consume it), not lost
    */
   constructor(
-    { topic, expectedLines, fromOffsetZero = true }: {
+    { topic, expectedLines, fromOffsetZero = true, committedBefore }: {
       topic: string;
       expectedLines: number;
       fromOffsetZero?: boolean;
+      committedBefore?: { offsets: ReadonlyMap<number, number>; clusterId: string };
     },
   ) {
     this.#topic = topic;
+    this.#committedBefore = committedBefore;
     this.#fromOffsetZero = fromOffsetZero;
     this.#events = new BloomFilter(expectedLines, 0.001);
   }
@@ -256,9 +270,20 @@ export class DeliveryChecker {
     const offset = ack.offset!;
     for (const space of spaces) Space.set(space.acknowledged, ack.partition).add(offset);
     if (!spaces.some((s) => s.covered.get(ack.partition)?.has(offset))) {
+      if (this.#notConsumedYet(ack, offset)) {
+        this.#counts.pending++;
+        return;
+      }
       this.#counts.lost++;
       capped(this.#lost, `${ack.partition}/${offset} ${ack.order_id} ${ack.status}`);
     }
+  }
+
+  #notConsumedYet(ack: AckRecord, offset: number): boolean {
+    const committed = this.#committedBefore;
+    if (committed === undefined) return false;
+    if (ack.cluster_id !== undefined && ack.cluster_id !== committed.clusterId) return false;
+    return offset >= (committed.offsets.get(ack.partition) ?? -1);
   }
 
   /** Whether some order events may repeat: pass 3 then counts them exactly. */
@@ -445,7 +470,7 @@ export function formatReport(report: DeliveryReport): string {
     `  DLQ        ${c.dlqRecords} records from this topic`,
     `  lost ${c.lost}, unexpected ${c.unexpected}, duplicates ${
       c.duplicateOffsets + c.duplicateOrders
-    }`,
+    }${c.pending ? `, pending ${c.pending} (acknowledged, still in Kafka for the tracker)` : ""}`,
   ];
   for (const [i, space] of report.spaces.entries()) {
     if (report.spaces.length > 1) {

@@ -374,7 +374,7 @@ export async function clusterBrokerCount(brokers: readonly string[]): Promise<nu
  * (describeConfigs). For topics that exist, such as `ensureTopics` leaves;
  * a broker that does not know a new one yet is asked again.
  */
-export async function describeTopics(
+export async function topicDurabilityFacts(
   brokers: readonly string[],
   topics: readonly string[],
 ): Promise<
@@ -472,10 +472,108 @@ export async function committedOffsets(
   brokers: readonly string[],
   { groupId, topic }: { groupId: string; topic: string },
 ): Promise<Map<number, number>> {
-  return await withAdmin(createKafka({ brokers, clientId: "offset-reader" }), async (admin) => {
-    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return await withAdmin(
+    createKafka({ brokers, clientId: "offset-reader" }),
+    (admin) => groupCommits(admin, { groupId, topic }),
+  );
+}
+
+/** Offsets the group has committed, per partition of a topic (-1: none), on a connected admin. */
+export async function groupCommits(
+  admin: Admin,
+  { groupId, topic }: { groupId: string; topic: string },
+): Promise<Map<number, number>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** A consumer group's state as the coordinator reports it ("Stable", "Empty", "Dead", …). */
+export async function groupState(
+  admin: Admin,
+  groupId: string,
+): Promise<{ state: string; members: number }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  return { state: groups[0]?.state ?? "Unknown", members: groups[0]?.members.length ?? 0 };
+}
+
+/** A partition as an admin sees it: its replicas and the offsets it holds. */
+export interface PartitionInfo {
+  partition: number;
+  /** Replicas assigned to it: the replication factor. */
+  replicas: number;
+  /** The oldest offset still held. */
+  start: number;
+  /** The next offset to be written. */
+  end: number;
+}
+
+/** The partitions of each topic, by name; a missing topic is absent from the map. */
+export async function describeTopics(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, PartitionInfo[]>> {
+  const existing = new Set(await admin.listTopics());
+  const found = topics.filter((topic) => existing.has(topic));
+  const described = new Map<string, PartitionInfo[]>();
+  if (found.length === 0) return described;
+  const metadata = await admin.fetchTopicMetadata({ topics: found });
+  for (const topic of found) {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const replicas = new Map(
+      (metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
+        .map((p) => [p.partitionId, p.replicas.length]),
+    );
+    described.set(
+      topic,
+      offsets.map((p) => ({
+        partition: p.partition,
+        replicas: replicas.get(p.partition) ?? 0,
+        start: Number(p.low),
+        end: Number(p.high),
+      })).sort((a, b) => a.partition - b.partition),
+    );
+  }
+  return described;
+}
+
+/**
+ * Runs `work` with a connected admin client, giving up when `timeoutMs` passes
+ * (connecting included): for tools that must answer at once when the cluster is
+ * down. Nothing is retried.
+ *
+ * @throws {Error} "Cannot reach Kafka at …" when the deadline passes first, or the work's error
+ */
+export async function withAdminWithin<T>(
+  brokers: readonly string[],
+  { timeoutMs, clientId }: { timeoutMs: number; clientId: string },
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = createKafka({ brokers, clientId, retries: 0 }).admin();
+  const working = (async () => {
+    await admin.connect();
+    return await work(admin);
+  })();
+  // Lost races still settle later: observed here so they are never unhandled.
+  working.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let late = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new Error(`Cannot reach Kafka at ${brokers.join(",")}: no answer within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
   });
+  try {
+    return await Promise.race([working, deadline]);
+  } finally {
+    clearTimeout(timer);
+    const closing = admin.disconnect().catch(() => {});
+    // After the deadline, disconnecting waits for the request in flight (up to
+    // its own 30 s timeout): let it close in the background.
+    if (!late) await closing;
+  }
 }
 
 /** Latest offsets (the next offset to be written) per partition of a topic (empty when missing). */
@@ -574,17 +672,142 @@ export async function publishDeadLetters(
   topic: string,
   letters: readonly DeadLetterMessage[],
 ): Promise<void> {
+  await publishMessages(producer, topic, letters);
+}
+
+/**
+ * Publishes messages (key, bytes, headers; a partition when given, else the
+ * key's) and resolves once all in-sync replicas have acknowledged them.
+ */
+export async function publishMessages(
+  producer: Producer,
+  topic: string,
+  messages: readonly (DeadLetterMessage & { partition?: number })[],
+): Promise<void> {
   await producer.send({
     topic,
     acks: -1,
-    messages: letters.map(({ key, value, headers }) => ({
+    messages: messages.map(({ key, value, headers, partition }) => ({
       key: asBuffer(key),
       value: asBuffer(value),
       headers: Object.fromEntries(
         Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
       ),
+      ...(partition === undefined ? {} : { partition }),
     })),
   });
+}
+
+/** A message read back from a topic, with where it is. */
+export interface StoredMessage {
+  partition: number;
+  offset: number;
+  /** The record timestamp (ms), or null. */
+  timestamp: number | null;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, unknown>;
+}
+
+/** A read that makes no progress for this long fails (the broker went away). */
+const READ_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Reads a topic from `from` (per partition; default each partition's first
+ * offset) up to the end offsets it has when the read begins, awaiting
+ * `onMessage` for each message in partition order (so memory is the caller's
+ * to bound). A throwaway consumer group does the fetching and is deleted
+ * afterwards. Returns the end offsets read up to (empty for a missing topic).
+ *
+ * @throws {Error} when `onMessage` throws, `signal` aborts, or nothing arrives for a minute
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  { from, onMessage, signal }: {
+    from?: ReadonlyMap<number, number>;
+    onMessage: (message: StoredMessage) => void | Promise<void>;
+    signal?: AbortSignal;
+  },
+): Promise<Map<number, number>> {
+  const bounds = await withAdmin(kafka, async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      partition: p.partition,
+      low: Number(p.low),
+      high: Number(p.high),
+    }));
+  });
+  const ends = new Map(bounds.map((b) => [b.partition, b.high]));
+  const pending = new Map<number, { start: number; end: number; low: number }>();
+  for (const { partition, low, high } of bounds) {
+    const start = Math.max(low, from?.get(partition) ?? low);
+    if (start < high) pending.set(partition, { start, end: high, low });
+  }
+  if (pending.size === 0) return ends;
+  const groupId = `reader-${crypto.randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  const done = Promise.withResolvers<void>();
+  // A failure before the wait below is reported by the wait, not as unhandled.
+  done.promise.catch(() => {});
+  let lastProgress = Date.now();
+  let failed = false;
+  const fail = (error: unknown) => {
+    failed = true;
+    done.reject(error);
+  };
+  const onAbort = () => fail(signal?.reason ?? new Error("Aborted"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const idle = setInterval(() => {
+    if (Date.now() - lastProgress > READ_IDLE_TIMEOUT_MS) {
+      fail(new Error(`Cannot read ${topic}: nothing arrived for ${READ_IDLE_TIMEOUT_MS / 1000} s`));
+    }
+  }, 1_000);
+  try {
+    signal?.throwIfAborted();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const range = pending.get(partition);
+        if (failed || range === undefined) return;
+        lastProgress = Date.now();
+        const offset = Number(message.offset);
+        // Offsets before the start arrive when the seek below is not applied yet.
+        if (offset >= range.start && offset < range.end) {
+          const timestamp = Number(message.timestamp);
+          try {
+            await onMessage({
+              partition,
+              offset,
+              timestamp: Number.isSafeInteger(timestamp) && timestamp >= 0 ? timestamp : null,
+              key: message.key,
+              value: message.value,
+              headers: { ...message.headers },
+            });
+          } catch (error) {
+            fail(error);
+            return;
+          }
+        }
+        if (offset + 1 >= range.end) {
+          pending.delete(partition);
+          if (pending.size === 0) done.resolve();
+        }
+      },
+    });
+    for (const [partition, { start, low }] of pending) {
+      if (start > low) consumer.seek({ topic, partition, offset: String(start) });
+    }
+    await done.promise;
+    return ends;
+  } finally {
+    clearInterval(idle);
+    signal?.removeEventListener("abort", onAbort);
+    await consumer.disconnect().catch(() => {});
+    // Leave no consumer group behind.
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
+  }
 }
 
 /** Creates a plain client for tests and tools that need the raw API. */

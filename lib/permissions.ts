@@ -4,7 +4,7 @@
  * the brokers, ports or data directory are changed. Pure.
  */
 import { dirname, join } from "node:path";
-import type { Config } from "./config.ts";
+import { type Config, optionList, type OptionValues } from "./config.ts";
 import { type Command, CONFIG_ENV_VARS } from "./settings.ts";
 import { KAFKAJS_ENV_VARS } from "./constants.ts";
 
@@ -73,7 +73,7 @@ export function kafkaHosts(config: Config): string[] {
  */
 export function permissionFlags(
   role: Role,
-  config: Config,
+  config: Config & { readonly options?: OptionValues },
   { projectDir, home }: { projectDir: string; home?: string | undefined },
 ): string[] {
   const { paths } = config;
@@ -82,8 +82,10 @@ export function permissionFlags(
   const loopback = `--allow-net=127.0.0.1`;
   const env = (extra: string[] = []) => `--allow-env=${unique([...kafkaEnv, ...extra]).join(",")}`;
   const orchestration = [
-    // Orchestrators read the project's files (pom, compose file) and write only its state.
-    `--allow-read`,
+    // Orchestrators read the project's files (pom, compose file, scripts), the
+    // state (PID files, process output), the data (health logs, to see a
+    // process get ready) and the jars; they write only state, data and jars.
+    `--allow-read=${unique([projectDir, paths.stateDir, paths.dataDir, config.jarsDir]).join(",")}`,
     `--allow-write=${paths.dataDir},${paths.stateDir},${config.jarsDir}`,
     // Whole environment: node:child_process copies it into the detached children.
     "--allow-env",
@@ -139,9 +141,39 @@ export function permissionFlags(
       const scratch = join(paths.stateDir, "bench");
       return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
     }
-    case "verify":
-      // Reads the trail and the acks log, asks Kafka for offsets and dead letters.
-      return ["--no-prompt", net, env(), "--allow-read"];
+    case "status": {
+      // Read only: the PID files and the recorded provider (the run directory,
+      // not the broker's data beside it), the health logs and the trail's end
+      // (data directory); never writes, so a stale PID file stays. `ps` for liveness, start times and memory; `docker` only
+      // when the provider may be Docker (it is recorded in the run directory,
+      // which this pure function cannot read). Kafka: the brokers only.
+      const run = config.externalCluster || config.provider === "jvm" ? "ps" : "ps,docker";
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        `--allow-read=${paths.dataDir},${paths.runDir}`,
+        `--allow-run=${run}`,
+      ];
+    }
+    case "verify": {
+      // Reads the trails it is given (their segments are numbered files beside
+      // them; default the data directory's) and the outcomes file; asks Kafka
+      // for offsets and dead letters.
+      const given = optionList(config.options ?? {}, "audit");
+      const trails = given.length > 0 ? given.map((path) => dirname(path) || ".") : [paths.dataDir];
+      const { acksLog } = config.producer;
+      const read = unique([...trails, ...(acksLog ? [dirname(acksLog) || "."] : [])]);
+      return ["--no-prompt", net, env(), `--allow-read=${read.join(",")}`];
+    }
+    case "dlq:inspect":
+      // Reads the dead-letter topic; no files.
+      return ["--no-prompt", net, env()];
+    case "dlq:redrive": {
+      // Reads the DLQ, writes the orders topic; its record's directory only.
+      const dir = paths.redriveDir;
+      return ["--no-prompt", net, env(), `--allow-read=${dir}`, `--allow-write=${dir}`];
+    }
     case "broker":
     case "start":
     case "stop":

@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../lib/config.ts";
+import type { BrokerFacts } from "../lib/status_report.ts";
 import { waitForCluster } from "../lib/kafka.ts";
 import { commandWorks, errorTail } from "./_command.ts";
 import { tailOf } from "./_process.ts";
@@ -51,6 +52,11 @@ function recordedProvider(config: Config): BrokerProvider {
     // Nothing recorded.
   }
   return PROVIDERS.jvm;
+}
+
+/** What runs of the broker `up` started (or the external cluster), for `status`; read only. */
+export function describeBroker(config: Config): Promise<BrokerFacts> {
+  return recordedProvider(config).describe(config);
 }
 
 /**

@@ -10,12 +10,15 @@ import { join, resolve } from "node:path";
 import type { Config } from "../lib/config.ts";
 import { KAFKA_VERSION } from "../lib/constants.ts";
 import { type BrokerNode, internalDurability, quorumVoters } from "../lib/cluster_layout.ts";
-import { commandWorks, runChecked } from "./_command.ts";
+import type { BrokerFacts, ProcessFacts } from "../lib/status_report.ts";
+import { commandWorks, runChecked, runCommand } from "./_command.ts";
 import { megabytes, progressLine } from "./_progress.ts";
 import {
+  describeProcess,
   isSameProcess,
   type ManagedProcess,
   type ProcessIdentity,
+  residentKiB,
   runningPid,
   runningProcess,
   spawnDetached,
@@ -49,6 +52,8 @@ export interface BrokerProvider {
   gone(config: Config): string | undefined;
   /** The broker's own log, quoted when it does not become ready; "" when there is none. */
   logFile(config: Config): string;
+  /** What runs, for `status`: read only, and quick (a few seconds at most). */
+  describe(config: Config): Promise<BrokerFacts>;
 }
 
 /**
@@ -180,6 +185,7 @@ const external: BrokerProvider = {
   },
   gone: () => undefined,
   logFile: () => "",
+  describe: (config) => Promise.resolve({ provider: "external", brokers: config.brokers }),
 };
 
 /** The compose file of a cluster of `count`: one broker, or three. */
@@ -191,15 +197,13 @@ function composeFile(config: Config): string {
   );
 }
 
+/** The Compose project of the broker on this port (one per port, so two can coexist). */
+function composeProject(config: Config): string {
+  return `order-tracking-${config.brokerPort}`;
+}
+
 function composeArgs(config: Config, command: string[]): string[] {
-  return [
-    "compose",
-    "-f",
-    composeFile(config),
-    "-p",
-    `order-tracking-${config.brokerPort}`,
-    ...command,
-  ];
+  return ["compose", "-f", composeFile(config), "-p", composeProject(config), ...command];
 }
 
 function composeEnv(config: Config): Record<string, string> {
@@ -241,7 +245,62 @@ const docker: BrokerProvider = {
   },
   gone: () => undefined,
   logFile: () => "",
+  describe: describeContainer,
 };
+
+/** How long `status` waits for each `docker` command. */
+const DOCKER_STATUS_TIMEOUT_MS = 3_000;
+
+/** The broker's container as Compose and `docker inspect` describe it. */
+async function describeContainer(config: Config): Promise<BrokerFacts> {
+  const project = composeProject(config);
+  const facts = (process: ProcessFacts, detail: string): BrokerFacts => ({
+    provider: "docker",
+    port: config.brokerPort,
+    project,
+    process,
+    detail,
+  });
+  const none: ProcessFacts = { state: "none", pid: null, startedAt: null, rssKiB: null };
+  let listed;
+  try {
+    listed = await runCommand("docker", composeArgs(config, ["ps", "--all", "--format", "json"]), {
+      env: composeEnv(config),
+      timeoutMs: DOCKER_STATUS_TIMEOUT_MS,
+    });
+  } catch (error) {
+    return facts(none, `cannot run docker compose ps: ${(error as Error).message}`);
+  }
+  if (listed.code !== 0) {
+    return facts(none, `docker compose ps exited with ${listed.code}: ${listed.output.trim()}`);
+  }
+  // Compose 2.21 and later print one JSON object a line; earlier ones one array.
+  const text = listed.output.trim();
+  const containers: Array<{ Name?: string; State?: string; Status?: string }> = text === ""
+    ? []
+    : text.startsWith("[")
+    ? JSON.parse(text)
+    : text.split("\n").map((line) => JSON.parse(line));
+  const container = containers[0];
+  if (container?.Name === undefined) return facts(none, "no container");
+  const detail = `${container.Name} ${container.Status ?? container.State ?? ""}`.trim();
+  if (container.State !== "running") return facts(none, detail);
+  const inspected = await runCommand(
+    "docker",
+    ["inspect", "--format", "{{.State.Pid}} {{.State.StartedAt}}", container.Name],
+    { timeoutMs: DOCKER_STATUS_TIMEOUT_MS },
+  ).catch(() => undefined);
+  const [pidText, startedText] = inspected?.code === 0 ? inspected.output.trim().split(" ") : [];
+  const pid = Number(pidText);
+  const startedAt = Date.parse(startedText ?? "");
+  return facts({
+    state: "running",
+    pid: Number.isSafeInteger(pid) && pid > 0 ? pid : null,
+    startedAt: Number.isNaN(startedAt) ? null : startedAt,
+    // The container's main process, when it runs on this host's kernel (not in a VM).
+    rssKiB: pid > 0 ? residentKiB([pid]).get(pid) ?? null : null,
+  }, detail);
+}
 
 /** Fetches the broker's jars into the cache once; later runs reuse them. */
 function elapsed(since: number): string {
@@ -618,6 +677,14 @@ const jvm: BrokerProvider = {
       : `the process of node ${down.id} exited`;
   },
   logFile: (config) => brokerProcess(config, firstDownNode(config)?.id ?? 1).logFile,
+  // A cluster is described by its first node that is down, else node 1.
+  describe: (config) =>
+    Promise.resolve({
+      provider: "jvm",
+      port: config.brokerPort,
+      controllerPort: config.controllerPort,
+      process: describeProcess(brokerProcess(config, firstDownNode(config)?.id ?? 1)),
+    }),
 };
 
 export const PROVIDERS: Readonly<Record<ProviderName, BrokerProvider>> = { external, docker, jvm };

@@ -10,7 +10,7 @@
  */
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { clusterBrokerCount, describeTopics, ensureTopics } from "../lib/kafka.ts";
+import { clusterBrokerCount, ensureTopics, topicDurabilityFacts } from "../lib/kafka.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
 import {
@@ -47,7 +47,7 @@ export async function createTopics(
     { topic: config.dlqTopic, partitions: 1, ...durability },
   ];
   const outcomes = await ensureTopics(config.brokers, specs);
-  const facts = await describeTopics(config.brokers, specs.map((s) => s.topic));
+  const facts = await topicDurabilityFacts(config.brokers, specs.map((s) => s.topic));
   const lines = specs.flatMap((spec) => {
     const found = facts.find((f) => f.topic === spec.topic);
     if (found === undefined) {

@@ -13,7 +13,7 @@ import {
   verifyDelivery,
   waitForAuditLines,
 } from "./support.ts";
-import { describeTopics } from "../lib/kafka.ts";
+import { topicDurabilityFacts } from "../lib/kafka.ts";
 import { brokerDown, brokerProcess, brokerUp } from "../tasks/_broker.ts";
 import { isSameProcess, runningProcess } from "../tasks/_process.ts";
 import { createTopics } from "../tasks/topics.ts";
@@ -59,7 +59,7 @@ Deno.test({
         const topic = `cluster-${crypto.randomUUID().slice(0, 8)}`;
         const { ok, lines } = await createTopics({ ...config, topic, dlqTopic: `${topic}-dlq` });
         assert(ok, lines.map((l) => l.text).join("\n"));
-        const facts = await describeTopics(config.brokers, [topic, `${topic}-dlq`]);
+        const facts = await topicDurabilityFacts(config.brokers, [topic, `${topic}-dlq`]);
         assertEquals(
           facts.map((
             f,

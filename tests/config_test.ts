@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { ConfigError, resolveConfig } from "../lib/config.ts";
 import { COMMANDS, settingsEnv, settingsTableRows, usage } from "../lib/settings.ts";
+import { SCRIPTS } from "../tasks/run.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",
@@ -201,4 +202,28 @@ Deno.test("the README's settings table is the settings table", async () => {
     "README.md's settings table differs from SETTINGS in lib/settings.ts; its rows should be:\n" +
       expected.map((row) => `| ${row.join(" | ")} |`).join("\n"),
   );
+});
+
+Deno.test("every command is a deno.json task through the launcher, and every such task a command", async () => {
+  const { tasks } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const launched = new Set(
+    Object.values(tasks as Record<string, { command: string }>)
+      .map(({ command }) => / tasks\/run\.ts (\S+)/.exec(command)?.[1])
+      .filter((script) => script !== undefined),
+  );
+  assertEquals([...launched].sort(), [...new Set(Object.values(SCRIPTS))].sort());
+  assertEquals(Object.keys(SCRIPTS).sort(), [...COMMANDS].sort());
+  for (const command of COMMANDS) assertMatch(usage(command), /^Usage: deno task /);
+});
+
+Deno.test({
+  name: "status --help states when it exits 0 and takes --json",
+  permissions: "none",
+  fn() {
+    const help = usage("status");
+    assertMatch(help, /--json +print the same report as JSON/);
+    assertMatch(help, /--data-dir VALUE/);
+    assertMatch(help, /Exit code 0 when everything that should run runs/);
+    assert(!help.includes("--rate"), "status help does not list --rate");
+  },
 });

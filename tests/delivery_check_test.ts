@@ -64,6 +64,8 @@ interface DeliveryInputs {
   deadLetters: ReadonlyArray<{ topic: string; partition: number; offset: number }>;
   committed: ReadonlyMap<number, number> | undefined;
   fromOffsetZero?: boolean;
+  /** Committed offsets read before the trail (as verify does against a running tracker). */
+  committedBefore?: { offsets: ReadonlyMap<number, number>; clusterId: string };
 }
 
 /** Runs every pass of the checker over inputs held in memory. */
@@ -72,6 +74,7 @@ async function checkDelivery(inputs: DeliveryInputs): Promise<DeliveryReport> {
     topic: inputs.topic,
     expectedLines: inputs.trails.reduce((n, t) => n + t.length, 0),
     ...(inputs.fromOffsetZero === undefined ? {} : { fromOffsetZero: inputs.fromOffsetZero }),
+    ...(inputs.committedBefore ? { committedBefore: inputs.committedBefore } : {}),
   });
   await runPasses(checker, {
     trails: inputs.trails.map((trail) => (onLine) => trail.forEach(onLine)),
@@ -266,5 +269,46 @@ Deno.test({
     });
     assert(report.ok, report.problems.join("\n"));
     assertEquals(report.spaces.length, 1);
+  },
+});
+
+Deno.test({
+  name: "an acknowledged order past the offsets committed before the read is pending, not lost",
+  permissions: "none",
+  async fn(t) {
+    // A running pipeline: the producer acknowledged 0/2 and 0/3; the tracker
+    // had committed up to 2 when verify read the offsets, then the trail.
+    const input = healthy();
+    input.acks.push(ack(0, 2, 4), ack(0, 3, 5, "cluster-a"));
+    await t.step("past the commit: pending", async () => {
+      const report = await checkDelivery({
+        ...input,
+        trails: [asTrail(input.audit)],
+        committedBefore: { offsets: new Map([[0, 2], [1, 1]]), clusterId: "cluster-a" },
+      });
+      assert(report.ok, report.problems.join("\n"));
+      assertEquals([report.counts.pending, report.counts.lost], [2, 0]);
+    });
+    await t.step("below the commit: lost (committed without an audit line)", async () => {
+      const report = await checkDelivery({
+        ...input,
+        trails: [asTrail(input.audit)],
+        committedBefore: { offsets: new Map([[0, 3], [1, 1]]), clusterId: "cluster-a" },
+      });
+      assertEquals([report.counts.pending, report.counts.lost], [1, 1]);
+      assertEquals(report.lost, [`0/2 ${id(4)} created`]);
+    });
+    await t.step("acknowledged by another cluster: never pending here", async () => {
+      const report = await checkDelivery({
+        ...input,
+        trails: [asTrail(input.audit)],
+        committedBefore: { offsets: new Map([[0, 2], [1, 1]]), clusterId: "cluster-b" },
+      });
+      assertEquals([report.counts.pending, report.counts.lost], [1, 1]);
+    });
+    await t.step("without the offsets (offline): lost, as before", async () => {
+      const report = await run(input);
+      assertEquals([report.counts.pending, report.counts.lost], [0, 2]);
+    });
   },
 });
