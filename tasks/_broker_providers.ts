@@ -677,13 +677,15 @@ const jvm: BrokerProvider = {
       : `the process of node ${down.id} exited`;
   },
   logFile: (config) => brokerProcess(config, firstDownNode(config)?.id ?? 1).logFile,
-  // A cluster is described by its first node that is down, else node 1.
   describe: (config) =>
     Promise.resolve({
       provider: "jvm",
-      port: config.brokerPort,
-      controllerPort: config.controllerPort,
-      process: describeProcess(brokerProcess(config, firstDownNode(config)?.id ?? 1)),
+      nodes: config.nodes.map((node) => ({
+        id: node.id,
+        port: node.port,
+        controllerPort: node.controllerPort,
+        process: describeProcess(brokerProcess(config, node.id)),
+      })),
     }),
 };
 
