@@ -515,9 +515,9 @@ function bytesText(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-/** Seconds as the monitor writes durations ("59 min", "1 h 05 min"). */
+/** Whole seconds as the monitor writes durations ("4 s", "59 min", "1 h 05 min"). */
 function durationText(seconds: number): string {
-  return duration(seconds * 1000);
+  return seconds < 60 ? `${seconds} s` : duration(seconds * 1000);
 }
 
 function processLine(
