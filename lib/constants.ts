@@ -33,6 +33,10 @@ export const PRODUCER_LOG_FILE_NAME = "producer.log";
 /** The producer's outcomes by default (JSON Lines, segmented), in its directory. */
 export const PRODUCER_ACKS_FILE_NAME = "acks.jsonl";
 
+/** `dlq:redrive`'s directory inside the data directory, and its record there (JSON Lines). */
+export const REDRIVE_DIR_NAME = "redrive";
+export const REDRIVE_FILE_NAME = "redriven.jsonl";
+
 /** Subdirectories of the state directory. */
 export const RUN_DIR_NAME = "run";
 export const BROKER_DIR_NAME = "kafka";

@@ -174,6 +174,14 @@ export function permissionFlags(
         read([...trails, ...(acksLog ? [dirname(acksLog) || "."] : [])]),
       ];
     }
+    case "dlq:inspect":
+      // Reads the dead-letter topic; no files but the security settings' own.
+      return ["--no-prompt", net, env(), ...(secrets.length > 0 ? [read([])] : [])];
+    case "dlq:redrive": {
+      // Reads the DLQ, writes the orders topic; its record's directory only.
+      const dir = paths.redriveDir;
+      return ["--no-prompt", net, env(), read([dir]), `--allow-write=${dir}`];
+    }
     case "broker":
     case "start":
     case "stop":

@@ -29,6 +29,8 @@ export const COMMANDS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
@@ -42,6 +44,8 @@ const KAFKA_CLIENTS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const satisfies readonly Command[];
 const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies readonly Command[];
 const PIPELINE = [
@@ -149,6 +153,13 @@ export const SETTINGS = {
     help: "KRaft controller port of the local broker",
     commands: [...LOCAL_BROKER, "status"],
   },
+  brokerCount: {
+    env: "KAFKA_BROKER_COUNT",
+    default: "1",
+    help:
+      "nodes of the local KRaft cluster, 1 to 5; node i listens on `KAFKA_PORT`+2(i-1), its controller on the controller port +2(i-1): 9092/9093, 9094/9095, 9096/9097; give every command the same value",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
+  },
   provider: {
     env: "KAFKA_PROVIDER",
     default: "auto",
@@ -186,7 +197,16 @@ export const SETTINGS = {
     flag: "dlq-topic",
     default: DLQ_TOPIC,
     help: "dead-letter topic",
-    commands: ["start", "status", "tracker", "verify", "topics", "bench:tracker"],
+    commands: [
+      "start",
+      "status",
+      "tracker",
+      "verify",
+      "topics",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   partitions: {
     env: "ORDERS_PARTITIONS",
@@ -197,8 +217,16 @@ export const SETTINGS = {
   },
   replicationFactor: {
     env: "REPLICATION_FACTOR",
-    default: "1",
-    help: "replication factor of both topics",
+    shownDefault: "min(3, brokers)",
+    help:
+      "replication factor of both topics when created (default: as many as the cluster has brokers, at most 3)",
+    commands: ["start", "topics"],
+  },
+  minInsyncReplicas: {
+    env: "MIN_INSYNC_REPLICAS",
+    shownDefault: "RF-1 from RF 3",
+    help:
+      "`min.insync.replicas` of both topics when created (default: one less than a replication factor of 3 or more, else the broker's)",
     commands: ["start", "topics"],
   },
   groupId: {
@@ -213,8 +241,8 @@ export const SETTINGS = {
     flag: "data-dir",
     default: "data",
     help:
-      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`",
-    commands: PIPELINE,
+      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`, the record of `dlq:redrive` in `redrive/`",
+    commands: [...PIPELINE, "dlq:redrive"],
   },
   stateDir: {
     env: "STATE_DIR",
@@ -296,7 +324,16 @@ export const SETTINGS = {
     default: "5000",
     help:
       "how long a one-shot command (producer with `--count` or `--duration`, topics, verify, benchmarks) tries to reach Kafka before it exits 1; the tracker and an endless producer wait for ever",
-    commands: ["start", "producer", "verify", "topics", "bench:producer", "bench:tracker"],
+    commands: [
+      "start",
+      "producer",
+      "verify",
+      "topics",
+      "bench:producer",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   logLevel: {
     env: "LOG_LEVEL",
@@ -356,6 +393,37 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
       help: "a trail that starts after offset 0 (a new trail on an old topic)",
     },
   },
+  "dlq:inspect": {
+    json: { type: "boolean", help: "print the report as JSON" },
+  },
+  "dlq:redrive": {
+    "dry-run": {
+      type: "boolean",
+      help: "count what would be sent, by reason; send and record nothing",
+    },
+    class: {
+      type: "string",
+      multiple: true,
+      help: "only letters of this error class (repeatable, or comma-separated)",
+    },
+    since: {
+      type: "string",
+      help: "only letters that failed at or after this ISO time, or this long ago (30m, 2h, 7d)",
+    },
+    until: { type: "string", help: "only letters that failed before this time (as --since)" },
+    "source-offsets": {
+      type: "string",
+      multiple: true,
+      help: "only letters from these source offsets: PARTITION:FROM-TO[,FROM-TO] (repeatable)",
+    },
+    "max-redrives": {
+      type: "string",
+      help:
+        "leave letters already redriven this many times (default 1: a copy rejected again stays)",
+    },
+    batch: { type: "string", help: "letters per send and record step (default 500)" },
+    json: { type: "boolean", help: "print the summary as JSON" },
+  },
 };
 
 /** One or two examples per command for `--help`. */
@@ -371,6 +439,11 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
+  "dlq:inspect": ["deno task dlq:inspect", "deno task dlq:inspect --json"],
+  "dlq:redrive": [
+    "deno task dlq:redrive --class validation --dry-run",
+    "deno task dlq:redrive --since 2h --source-offsets 0:100-200",
+  ],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
 };
 

@@ -4,6 +4,7 @@
  * what Kafka answered) and the time: the report, its text and its exit code.
  * The rule for the exit code is written once, in `statusReport`. Pure.
  */
+import { duration } from "./terminal_text.ts";
 import { type AuditRecord, parseTrailLine } from "./audit_record.ts";
 import {
   type HealthEntry,
@@ -24,10 +25,18 @@ export interface ProcessFacts {
   rssKiB: number | null;
 }
 
+/** One node of the local JVM broker (a single broker is node 1 of 1). */
+export interface JvmNodeFacts {
+  id: number;
+  port: number;
+  controllerPort: number;
+  process: ProcessFacts;
+}
+
 /** The broker, by the provider `start` recorded. */
 export type BrokerFacts =
   | { provider: "external"; brokers: readonly string[] }
-  | { provider: "jvm"; port: number; controllerPort: number; process: ProcessFacts }
+  | { provider: "jvm"; nodes: readonly JvmNodeFacts[] }
   | {
     provider: "docker";
     port: number;
@@ -143,6 +152,20 @@ export interface BrokerStatus {
   rssKiB: number | null;
   stalePidFile: boolean;
   detail: string;
+  /** Each node of a local JVM broker, node 1 first (empty for other providers). */
+  nodes: NodeStatus[];
+}
+
+/** One node of a local JVM broker. */
+export interface NodeStatus {
+  id: number;
+  port: number;
+  controllerPort: number;
+  running: boolean;
+  pid: number | null;
+  uptimeS: number | null;
+  rssKiB: number | null;
+  stalePidFile: boolean;
 }
 
 export interface PartitionStatus {
@@ -320,16 +343,20 @@ function brokerStatus(facts: StatusFacts, now: number): BrokerStatus {
       rssKiB: null,
       stalePidFile: false,
       detail: "an external cluster (KAFKA_BROKERS): never started or stopped here",
+      nodes: [],
     };
   }
-  const { process } = broker;
+  if (broker.provider === "jvm" && broker.nodes.length > 1) {
+    return clusterStatus(facts, broker.nodes, now);
+  }
+  const { process } = broker.provider === "jvm" ? broker.nodes[0]! : broker;
   const running = process.state === "running";
   return {
     provider: broker.provider,
     running,
     fine: running,
     brokers: facts.brokers,
-    controllerPort: broker.provider === "jvm" ? broker.controllerPort : null,
+    controllerPort: broker.provider === "jvm" ? broker.nodes[0]!.controllerPort : null,
     pid: process.pid,
     since: running && process.startedAt !== null ? iso(process.startedAt) : null,
     uptimeS: running ? uptime(process.startedAt, now) : null,
@@ -342,6 +369,51 @@ function brokerStatus(facts: StatusFacts, now: number): BrokerStatus {
       : running
       ? "started by `deno task start` or `broker:up`"
       : "no PID file: never started, or stopped",
+    nodes: broker.provider === "jvm" ? broker.nodes.map((node) => nodeStatus(node, now)) : [],
+  };
+}
+
+function nodeStatus(node: JvmNodeFacts, now: number): NodeStatus {
+  const running = node.process.state === "running";
+  return {
+    id: node.id,
+    port: node.port,
+    controllerPort: node.controllerPort,
+    running,
+    pid: node.process.pid,
+    uptimeS: running ? uptime(node.process.startedAt, now) : null,
+    rssKiB: running ? node.process.rssKiB : null,
+    stalePidFile: node.process.state === "stale",
+  };
+}
+
+/** A local cluster: running when every node runs; its memory is the nodes' together. */
+function clusterStatus(
+  facts: StatusFacts,
+  nodes: readonly JvmNodeFacts[],
+  now: number,
+): BrokerStatus {
+  const statuses = nodes.map((node) => nodeStatus(node, now));
+  const up = statuses.filter((n) => n.running);
+  const down = statuses.filter((n) => !n.running).map((n) => n.id);
+  const rss = up.map((n) => n.rssKiB).filter((kib): kib is number => kib !== null);
+  const starts = nodes.filter((n) => n.process.state === "running" && n.process.startedAt !== null)
+    .map((n) => n.process.startedAt!);
+  return {
+    provider: "jvm",
+    running: down.length === 0,
+    fine: down.length === 0,
+    brokers: facts.brokers,
+    controllerPort: nodes[0]!.controllerPort,
+    pid: null,
+    since: starts.length > 0 ? iso(Math.min(...starts)) : null,
+    uptimeS: starts.length > 0 ? uptime(Math.min(...starts), now) : null,
+    rssKiB: rss.length > 0 ? rss.reduce((a, b) => a + b, 0) : null,
+    stalePidFile: statuses.some((n) => n.stalePidFile),
+    detail: down.length === 0
+      ? `${nodes.length} nodes running`
+      : `${up.length} of ${nodes.length} nodes running; node ${down.join(", ")} not running`,
+    nodes: statuses,
   };
 }
 
@@ -443,15 +515,9 @@ function bytesText(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+/** Whole seconds as the monitor writes durations ("4 s", "59 min", "1 h 05 min"). */
 function durationText(seconds: number): string {
-  const d = Math.floor(seconds / 86_400);
-  const h = Math.floor((seconds % 86_400) / 3_600);
-  const m = Math.floor((seconds % 3_600) / 60);
-  const s = seconds % 60;
-  if (d > 0) return `${d}d${h}h`;
-  if (h > 0) return `${h}h${String(m).padStart(2, "0")}m`;
-  if (m > 0) return `${m}m${String(s).padStart(2, "0")}s`;
-  return `${s}s`;
+  return seconds < 60 ? `${seconds} s` : duration(seconds * 1000);
 }
 
 function processLine(
@@ -513,7 +579,9 @@ export function formatStatus(report: StatusReport): string[] {
     "",
   ];
   const where = `${broker.brokers.join(",")}${
-    broker.controllerPort === null ? "" : ` (controller ${broker.controllerPort})`
+    broker.controllerPort === null || broker.nodes.length > 1
+      ? ""
+      : ` (controller ${broker.controllerPort})`
   }`;
   lines.push(
     broker.provider === "external"
@@ -522,7 +590,22 @@ export function formatStatus(report: StatusReport): string[] {
       ? `broker    ${broker.provider}  running  ${where}  ${processLine(broker)}`
       : `broker    ${broker.provider}  not running  ${where}`,
   );
-  if (!broker.running || broker.provider === "docker") lines.push(`          ${broker.detail}`);
+  if (!broker.running || broker.provider === "docker" || broker.nodes.length > 1) {
+    lines.push(`          ${broker.detail}`);
+  }
+  if (broker.nodes.length > 1) {
+    for (const node of broker.nodes) {
+      lines.push(
+        `          node ${node.id}  127.0.0.1:${node.port} (controller ${node.controllerPort})  ${
+          node.running
+            ? processLine(node)
+            : node.stalePidFile
+            ? "not running (stale PID file)"
+            : "not running"
+        }`,
+      );
+    }
+  }
   lines.push(
     ...pipelineRows("tracker", report.tracker),
     ...pipelineRows("producer", report.producer),

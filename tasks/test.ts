@@ -34,6 +34,8 @@ export function testEnv(
     STATE_DIR: testStateDir(port),
     // A second listener with TLS and SCRAM, for the tests of the clients' security settings.
     KAFKA_SASL_SSL_PORT: String(port + 2),
+    // One broker for the suite; the cluster test starts its own three (tests/support.ts).
+    KAFKA_BROKER_COUNT: "1",
     LOG_LEVEL: env.LOG_LEVEL ?? "warning",
   };
   if (env.KAFKA_BROKERS) testEnv.KAFKA_BROKERS = env.KAFKA_BROKERS;

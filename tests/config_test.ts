@@ -35,6 +35,20 @@ Deno.test({
 });
 
 Deno.test({
+  name: "KAFKA_BROKER_COUNT=3 makes the clients' brokers every node of the local cluster",
+  permissions: "none",
+  fn() {
+    const config = resolveConfig({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "29192" });
+    assertEquals(config.brokers, ["127.0.0.1:29192", "127.0.0.1:29194", "127.0.0.1:29196"]);
+    assertEquals(config.nodes.map((n) => n.controllerPort), [9093, 9095, 9097]);
+    assertEquals(resolveConfig({}).nodes.length, 1);
+    assertEquals(resolveConfig({}).replicationFactor, undefined);
+    assertEquals(resolveConfig({}).minInsyncReplicas, undefined);
+    assertEquals(resolveConfig({ REPLICATION_FACTOR: "2" }).replicationFactor, 2);
+  },
+});
+
+Deno.test({
   name: "KAFKA_BROKERS names an external cluster",
   permissions: "none",
   fn() {
@@ -61,6 +75,24 @@ Deno.test({
       ["bad log level", { LOG_LEVEL: "loud" }, [], /LOG_LEVEL is "loud", expected one of/],
       ["count not an integer", {}, ["--count", "1.5"], /--count is "1.5"/],
       ["zero partitions", { ORDERS_PARTITIONS: "0" }, [], /ORDERS_PARTITIONS is "0"/],
+      [
+        "six brokers",
+        { KAFKA_BROKER_COUNT: "6" },
+        [],
+        /KAFKA_BROKER_COUNT is "6", expected .* 1 to 5/,
+      ],
+      [
+        "cluster ports collide",
+        { KAFKA_BROKER_COUNT: "3", KAFKA_CONTROLLER_PORT: "9094" },
+        [],
+        /node 2's client port and node 1's controller port would both be 9094/,
+      ],
+      [
+        "min ISR above RF",
+        { REPLICATION_FACTOR: "2", MIN_INSYNC_REPLICAS: "3" },
+        [],
+        /MIN_INSYNC_REPLICAS \(3\) is above REPLICATION_FACTOR \(2\)/,
+      ],
     ];
     for (const [name, env, args, message] of cases) {
       await t.step(name, () => {

@@ -140,6 +140,11 @@ Deno.test({
         /KAFKA_TLS_SERVER_NAME is "kafka\/1", expected a host name/,
       ],
       [
+        "the SASL_SSL listener on a cluster",
+        { KAFKA_SASL_SSL_PORT: "9192", KAFKA_BROKER_COUNT: "3" },
+        /KAFKA_SASL_SSL_PORT is set with KAFKA_BROKER_COUNT 3, expected a single broker/,
+      ],
+      [
         "the SASL_SSL listener on the broker's port",
         { KAFKA_SASL_SSL_PORT: "9092" },
         /KAFKA_SASL_SSL_PORT equals KAFKA_PORT/,

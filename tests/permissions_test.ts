@@ -61,6 +61,19 @@ Deno.test({
         "--allow-read=/backup/a,/backup/b",
       );
     });
+    await t.step("dlq:inspect: the brokers only, no files", () => {
+      const flags = permissionFlags("dlq:inspect", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), undefined);
+      assertEquals(flag(flags, "--allow-write"), undefined);
+    });
+    await t.step("dlq:redrive: the brokers and its record's directory, never the trail", () => {
+      const flags = permissionFlags("dlq:redrive", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-run"), undefined);
+    });
     await t.step("orchestrators read the project, state, data and jars, not the whole disk", () => {
       for (const role of ["start", "stop", "broker", "test"] as const) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -100,6 +113,8 @@ Deno.test({
           "broker",
           "start",
           "status",
+          "dlq:inspect",
+          "dlq:redrive",
         ] as const
       ) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -148,6 +163,8 @@ Deno.test({
     assertEquals(reads("bench:producer"), `--allow-read=${secrets}`);
     assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${secrets}`);
     assertEquals(reads("status"), `--allow-read=/srv/orders,/srv/state/run,${secrets}`);
+    assertEquals(reads("dlq:inspect"), `--allow-read=${secrets}`);
+    assertEquals(reads("dlq:redrive"), `--allow-read=/srv/orders/redrive,${secrets}`);
     assertEquals(reads("verify"), `--allow-read=/srv/orders,/srv/orders/producer,${secrets}`);
     assert(!reads("monitor")!.includes("/etc/kafka"), "the monitor talks to no broker");
     // Writes and hosts do not grow.

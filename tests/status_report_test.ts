@@ -53,7 +53,10 @@ function pipeline(
 function allRunning(): StatusFacts {
   return {
     brokers: ["127.0.0.1:9092"],
-    broker: { provider: "jvm", port: 9092, controllerPort: 9093, process: running(100, 3600) },
+    broker: {
+      provider: "jvm",
+      nodes: [{ id: 1, port: 9092, controllerPort: 9093, process: running(100, 3600) }],
+    },
     tracker: pipeline(running(200, 3590), {
       agoS: 3590,
       record: lifecycle("tracker", "ready", { pid: 200 }),
@@ -121,9 +124,9 @@ Deno.test({
     assertMatch(text, /: OK\n/);
     assertMatch(
       text,
-      /broker +jvm +running +127\.0\.0\.1:9092 \(controller 9093\) +pid 100 +up 1h00m/,
+      /broker +jvm +running +127\.0\.0\.1:9092 \(controller 9093\) +pid 100 +up 1 h 00 min/,
     );
-    assertMatch(text, /tracker +running +pid 200 +up 59m50s +rss 64\.0 MiB/);
+    assertMatch(text, /tracker +running +pid 200 +up 59 min +rss 64\.0 MiB/);
     assertMatch(text, /topic +orders +2 partitions +replication 1 +end 0:50 1:40/);
     assertMatch(text, /committed 0:48 1:- +lag 0:2 1:40 \(total 42\)/);
     assertMatch(text, /trail +data\/tracker\.events +3\.0 MiB in 2 segments/);
@@ -136,7 +139,10 @@ Deno.test({
   fn() {
     const facts: StatusFacts = {
       ...allRunning(),
-      broker: { provider: "jvm", port: 9092, controllerPort: 9093, process: gone },
+      broker: {
+        provider: "jvm",
+        nodes: [{ id: 1, port: 9092, controllerPort: 9093, process: gone }],
+      },
       tracker: pipeline(gone, {
         agoS: 60,
         record: lifecycle("tracker", "stopped", { pid: 200, audited: 900 }),
@@ -326,5 +332,43 @@ Deno.test({
       offset: 9,
       errorClass: null,
     });
+  },
+});
+
+Deno.test({
+  name: "a local cluster runs when every node runs; each node is listed, memory is the sum",
+  permissions: "none",
+  fn() {
+    const node = (id: number, process: ProcessFacts) => ({
+      id,
+      port: 9090 + 2 * id,
+      controllerPort: 9091 + 2 * id,
+      process,
+    });
+    const cluster = (third: ProcessFacts): StatusFacts => ({
+      ...allRunning(),
+      brokers: ["127.0.0.1:9092", "127.0.0.1:9094", "127.0.0.1:9096"],
+      broker: {
+        provider: "jvm",
+        nodes: [node(1, running(100, 600)), node(2, running(101, 590)), node(3, third)],
+      },
+    });
+    const up = statusReport(cluster(running(102, 580)), NOW);
+    assertEquals(up.exitCode, 0);
+    assertEquals([up.broker.rssKiB, up.broker.uptimeS, up.broker.nodes.length], [
+      3 * 65_536,
+      600,
+      3,
+    ]);
+    const text = formatStatus(up).join("\n");
+    assertMatch(
+      text,
+      /broker +jvm +running +127\.0\.0\.1:9092,127\.0\.0\.1:9094,127\.0\.0\.1:9096 +up 10 min +rss 192\.0 MiB/,
+    );
+    assertMatch(text, /node 3 +127\.0\.0\.1:9096 \(controller 9097\) +pid 102/);
+    const oneDown = statusReport(cluster(gone), NOW);
+    assertEquals(oneDown.exitCode, 1);
+    assertMatch(oneDown.problems.join("\n"), /broker \(jvm\) is not running/);
+    assertMatch(formatStatus(oneDown).join("\n"), /2 of 3 nodes running; node 3 not running/);
   },
 });

@@ -9,7 +9,7 @@ import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
 import { type Config, readConfigEnv, resolveConfig } from "../lib/config.ts";
-import type { KafkaConnection } from "../lib/kafka_security.ts";
+import { type KafkaConnection, NO_SECURITY } from "../lib/kafka_security.ts";
 import { committedOffsets, ensureTopics } from "../lib/kafka.ts";
 import { DeliveryChecker, type DeliveryReport, runPasses } from "../lib/delivery_check.ts";
 import { readTrail } from "../lib/trail_reader.ts";
@@ -37,6 +37,14 @@ export function testBrokers(): string[] {
 export function testConnection(): KafkaConnection {
   const { kafkaSecurity } = resolveConfig(readConfigEnv());
   return { brokers: testBrokers(), kafkaSecurity };
+}
+
+/**
+ * The test broker (with the environment's security settings), or a cluster a
+ * test started itself (local, so plain).
+ */
+function connectionTo(brokers: readonly string[] | undefined): KafkaConnection {
+  return brokers === undefined ? testConnection() : { brokers, kafkaSecurity: NO_SECURITY };
 }
 
 /**
@@ -71,6 +79,27 @@ export function testSaslSslListener():
     return undefined;
   }
   return { env: saslSslClientEnv(config, config.saslSslPort!), files };
+}
+
+/**
+ * The configuration of a three-broker JVM cluster a test starts itself: the
+ * test broker's port + 100 (19192..19197 beside the suite's 19092/19093;
+ * 29192..29197 with TEST_KAFKA_PORT=29092), its own state directory.
+ */
+export function testClusterConfig(): Config {
+  const [broker] = testBrokers();
+  const port = Number(broker!.split(":")[1]) + 100;
+  return resolveConfig({
+    KAFKA_PORT: String(port),
+    KAFKA_CONTROLLER_PORT: String(port + 1),
+    KAFKA_BROKER_COUNT: "3",
+    KAFKA_PROVIDER: "jvm",
+    STATE_DIR: join(
+      Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort),
+      "cluster",
+    ),
+    BROKER_READY_TIMEOUT_MS: "120000",
+  });
 }
 
 /** A name no other test uses (topics, groups). */
@@ -182,12 +211,25 @@ async function readAcks(path: string, onAck: (record: AckRecord) => void): Promi
  * A fresh topic, dead-letter topic, group and work directory for one test;
  * `env` runs entries on them (tracker data in `<work>/a`).
  */
-export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
+export async function setupPipeline(
+  prefix: string,
+  { partitions = 3, brokers, replicationFactor = 1, minInsyncReplicas }: {
+    partitions?: number;
+    /** Another cluster's (default: the test broker's); `env` then names it. */
+    brokers?: readonly string[];
+    replicationFactor?: number;
+    minInsyncReplicas?: number;
+  } = {},
+) {
   const topic = uniqueName(prefix);
   const dlqTopic = `${topic}-dlq`;
-  await ensureTopics(testConnection(), [
-    { topic, partitions, replicationFactor: 1 },
-    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+  const durability = {
+    replicationFactor,
+    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+  };
+  await ensureTopics(connectionTo(brokers), [
+    { topic, partitions, ...durability },
+    { topic: dlqTopic, partitions: 1, ...durability },
   ]);
   const work = await tempDataDir();
   const env = {
@@ -197,6 +239,7 @@ export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
     DATA_DIR: join(work.dir, "a"),
     // Tests read the ready and stopped lines, which are info records.
     LOG_LEVEL: "info",
+    ...(brokers === undefined ? {} : { KAFKA_BROKERS: brokers.join(",") }),
   };
   return { topic, dlqTopic, work, env, acksLog: join(work.dir, "acks.jsonl") };
 }
@@ -229,7 +272,9 @@ export async function stopEntry(
 
 /** Runs the delivery checker on a test's outcomes, trail(s) and committed offsets. */
 export async function verifyDelivery(
-  { topic, groupId, acksLog, auditFiles, deadLetters = [] }: {
+  { topic, groupId, acksLog, auditFiles, deadLetters = [], brokers }: {
+    /** The cluster whose committed offsets are checked (default: the test broker). */
+    brokers?: readonly string[];
     topic: string;
     groupId: string;
     acksLog: string;
@@ -244,7 +289,7 @@ export async function verifyDelivery(
     acks: (onAck) => readAcks(acksLog, onAck),
   });
   return checker.report({
-    committed: await committedOffsets(testConnection(), { groupId, topic }),
+    committed: await committedOffsets(connectionTo(brokers), { groupId, topic }),
   });
 }
 
