@@ -6,6 +6,7 @@
 import type { Signal, Status, View } from "./monitor_model.ts";
 import { clock, compact, duration, sparkline, truncate } from "./terminal_text.ts";
 import { ORDER_STATUSES } from "./order.ts";
+import type { LagTime } from "./lag_time.ts";
 
 const COLOURS: Record<Status, string> = {
   ok: "green",
@@ -68,6 +69,27 @@ export function percentilesText(
   return texts.join("/");
 }
 
+/** The age trend shown as an arrow once it moves by more than this per minute. */
+const TREND_SHOWN_MS_PER_MIN = 1_000;
+
+/**
+ * The lag in time after the lag in messages: " (41 s ↓, drains in 12 s)",
+ * " (0 s, drains now)", " (9.2 s ↑, drains never)"; nothing when unknown.
+ */
+export function lagTimeText(lagTime: LagTime | null): string {
+  if (lagTime === null || lagTime.age_ms === null) return "";
+  const trend = lagTime.age_trend_ms_per_min ?? 0;
+  const arrow = trend > TREND_SHOWN_MS_PER_MIN ? " ↑" : trend < -TREND_SHOWN_MS_PER_MIN ? " ↓" : "";
+  const drain = lagTime.drain_ms === null
+    ? ""
+    : lagTime.drain_ms === "never"
+    ? ", drains never"
+    : lagTime.drain_ms === 0
+    ? ", drains now"
+    : `, drains in ${duration(lagTime.drain_ms)}`;
+  return ` (${duration(lagTime.age_ms)}${arrow}${drain})`;
+}
+
 export interface Panels {
   headline: string[];
   health: string[];
@@ -111,13 +133,13 @@ export function formatPanels(
   const headline = [
     `received ${compact(f.total)}  audited ${compact(f.audited)}  DLQ ${
       compact(f.deadLettered)
-    }  duplicates ${compact(f.duplicates)}  success ${rate}${
-      f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""
-    }`,
+    }  duplicates ${compact(f.duplicates)}  success ${rate}  uptime ${
+      f.uptimeSec === null ? "-" : duration(f.uptimeSec * 1000)
+    }${f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""}`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${
       percentilesText(f.latencyMs)
-    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
-      f.uptimeSec === null ? "-" : duration(f.uptimeSec * 1000)
+    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}${
+      lagTimeText(f.lagTime)
     }`,
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),
   ].map((line) => paint(truncate(line, width), undefined, tags));

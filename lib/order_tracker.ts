@@ -98,10 +98,14 @@ function reportDeadLetters(records: readonly AuditRecord[], log: Logger): void {
   );
 }
 
-/** Plans, publishes, appends, syncs and commits one chunk of a batch. */
+/**
+ * Plans, publishes, appends, syncs and commits one chunk of a batch; `following`
+ * is the batch's next message after the chunk, if any (its timestamp is the
+ * lag's age).
+ */
 async function handleChunk(
   payload: EachBatchPayload,
-  messages: readonly KafkaMessage[],
+  { messages, following }: { messages: readonly KafkaMessage[]; following?: KafkaMessage },
   session: TrackerSession,
 ): Promise<void> {
   const { trail, metrics, consumer, log } = session;
@@ -150,6 +154,12 @@ async function handleChunk(
   metrics.setLag(batch.partition, {
     highWatermark: chunk.highWatermark,
     nextOffset: Number(messages.at(-1)!.offset) + 1,
+    // The next record's time when this batch holds it; else the last audited
+    // one's, an upper bound of the age until the next fetch (lag_time.ts).
+    oldestTimestamp: (following === undefined
+      ? chunk.messages.at(-1)!.timestamp
+      : sourceMessage(following).timestamp) ?? null,
+    at: Date.now(),
   });
   await payload.heartbeat();
 }
@@ -170,7 +180,10 @@ function batchHandler(
       // After a failed write nothing more is appended: the tail may be torn.
       if (session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) break;
       try {
-        session.chunkInHand = handleChunk(payload, messages.slice(i, i + CHUNK_SIZE), session);
+        session.chunkInHand = handleChunk(payload, {
+          messages: messages.slice(i, i + CHUNK_SIZE),
+          ...(i + CHUNK_SIZE < messages.length ? { following: messages[i + CHUNK_SIZE]! } : {}),
+        }, session);
         await session.chunkInHand;
         onAudited?.(session.metrics.counters);
       } catch (error) {
