@@ -15,6 +15,10 @@
  * - no timestamp at all (a record without one): unknown.
  * The age of a partition nobody audits grows with the clock: the timestamp,
  * not the age, is what is kept.
+ *
+ * The total's age is the oldest partition's; its time to drain is the total
+ * lag at the sum of the partitions' net rates (a partition whose lag appears
+ * later would otherwise look like a growing total).
  */
 
 /** A partition's (or the total's) lag in time, as the metrics record carries it. */
@@ -100,8 +104,16 @@ export function timeToDrainMs(lag: number, netRatePerSec: number | null): number
   return Math.round((lag / netRatePerSec) * 1000);
 }
 
-/** Lag in time from a history of samples, the newest last (its age is the current one). */
-export function lagTime(samples: readonly LagSample[]): LagTime {
+/**
+ * Lag in time from a history of samples, the newest last (its age is the
+ * current one).
+ *
+ * @param netRatePerSec the net drain rate (default: fitted over the samples)
+ */
+export function lagTime(
+  samples: readonly LagSample[],
+  netRatePerSec: number | null = netDrainRatePerSec(samples),
+): LagTime {
   const latest = samples.at(-1);
   if (latest === undefined) return { age_ms: null, age_trend_ms_per_min: null, drain_ms: null };
   const aged = samples.filter((s): s is LagSample & { ageMs: number } => s.ageMs !== null);
@@ -109,7 +121,7 @@ export function lagTime(samples: readonly LagSample[]): LagTime {
   return {
     age_ms: latest.ageMs === null ? null : Math.round(latest.ageMs),
     age_trend_ms_per_min: trend === null ? null : Math.round(trend * 60_000),
-    drain_ms: timeToDrainMs(latest.lag, netDrainRatePerSec(samples)),
+    drain_ms: timeToDrainMs(latest.lag, netRatePerSec),
   };
 }
 

@@ -7,7 +7,13 @@
 import type { AuditRecord } from "./audit_record.ts";
 import type { MetricsRecord, TrackerCounters } from "./health_record.ts";
 import { SlidingWindow, summarizeLatency } from "./metrics.ts";
-import { LagHistory, type LagSample, lagTime, oldestUnauditedAgeMs } from "./lag_time.ts";
+import {
+  LagHistory,
+  type LagSample,
+  lagTime,
+  netDrainRatePerSec,
+  oldestUnauditedAgeMs,
+} from "./lag_time.ts";
 
 /** Window of the "now" figures (rates, latency percentiles). */
 export const METRICS_WINDOW_MS = 60_000;
@@ -126,8 +132,19 @@ export class TrackerMetrics {
       lag += sample.lag;
       if (sample.ageMs !== null) ageMs = Math.max(ageMs ?? 0, sample.ageMs);
     }
-    // The total's age is the oldest partition's; its drain time the total lag at the total net rate.
+    // The total's age is the oldest partition's (its drain time: #totalNetRatePerSec).
     this.#totalLagHistory.add({ at: now, lag, ageMs });
+  }
+
+  /** The sum of the partitions' net drain rates; null while one with a lag has none. */
+  #totalNetRatePerSec(): number | null {
+    let total = 0;
+    for (const [partition, history] of this.#lagHistory) {
+      const rate = netDrainRatePerSec(history.samples());
+      if (rate !== null) total += rate;
+      else if ((this.#lag.get(partition)?.lag ?? 0) > 0) return null;
+    }
+    return total;
   }
 
   #latencyFigures(now: number): Pick<MetricsRecord, "latency_ms" | "latency_sources"> {
@@ -161,7 +178,7 @@ export class TrackerMetrics {
       lag: Object.fromEntries([...this.#lag].map(([p, { lag }]) => [String(p), lag])),
       lag_total: lagTotal,
       lag_time: {
-        total: lagTime(this.#totalLagHistory.samples()),
+        total: lagTime(this.#totalLagHistory.samples(), this.#totalNetRatePerSec()),
         partitions: Object.fromEntries(
           [...this.#lagHistory].map(([p, history]) => [String(p), lagTime(history.samples())]),
         ),

@@ -264,3 +264,24 @@ Deno.test({
     assertEquals(parsedBad.entry.metrics.lag_time, undefined);
   },
 });
+
+Deno.test({
+  name: "a partition whose lag appears later does not make the total look like growing",
+  permissions: "none",
+  fn() {
+    const metrics = new TrackerMetrics({ startedAt: T0 });
+    for (let s = 0; s <= 6; s++) {
+      const at = T0 + s * SECOND;
+      metrics.setLag(0, { highWatermark: 1_000, nextOffset: 100 * s, oldestTimestamp: T0, at });
+      // Partition 1's first chunk comes 3 s in, with more waiting than partition 0 had.
+      if (s >= 3) {
+        const nextOffset = 100 * (s - 3);
+        metrics.setLag(1, { highWatermark: 2_000, nextOffset, oldestTimestamp: T0, at });
+      }
+    }
+    const record = metrics.toRecord(T0 + 6_000, { openOrders: 0 });
+    assertEquals(record.lag_total, 400 + 1_700);
+    // Each partition drains 100/s: 2,100 left at 200/s.
+    assertEquals(record.lag_time!.total.drain_ms, 10_500);
+  },
+});
