@@ -26,6 +26,8 @@ import { lifecycle, type TrackerCounters } from "./health_record.ts";
 import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
 import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
+import type { TrackerExposition } from "./prometheus.ts";
+import type { MetricsServer } from "./metrics_server.ts";
 
 /** Messages handled per audit write: bounds the time between heartbeats and commits. */
 export const CHUNK_SIZE = 1_000;
@@ -136,6 +138,7 @@ async function handleChunk(
     redelivered: plan.redelivered,
     records: plan.records,
   });
+  session.exposition?.observe(plan.records);
   reportDeadLetters(plan.records, log);
   payload.resolveOffset(messages.at(-1)!.offset);
   if (plan.commitOffset !== null) {
@@ -208,7 +211,9 @@ function batchHandler(
 
 /**
  * Runs until `signal` aborts (resolves after a clean stop) or the consumer
- * fails (rejects with a TrackerFailure; nothing unsynced was committed).
+ * fails (rejects with a TrackerFailure; nothing unsynced was committed). With
+ * METRICS_PORT set it serves the Prometheus endpoint from the trail's opening
+ * to the end of the shutdown.
  */
 export async function runTracker(
   config: Config,
@@ -229,6 +234,61 @@ export async function runTracker(
     await trail.close();
     return { ...metrics.counters };
   }
+  let endpoint: { exposition: TrackerExposition; server: MetricsServer } | undefined;
+  try {
+    endpoint = await startEndpoint(config, metrics, log);
+  } catch (error) {
+    await trail.close();
+    throw error;
+  }
+  try {
+    return await consume(config, { trail, replayed, openMs, started, metrics, endpoint }, {
+      signal,
+      log,
+      onReady,
+      onAudited,
+    });
+  } finally {
+    // Last: a scrape during shutdown still answers, with the final figures.
+    await endpoint?.server.close();
+  }
+}
+
+/** Serves the Prometheus endpoint when METRICS_PORT is set (prom-client is loaded only then). */
+async function startEndpoint(
+  config: Config,
+  metrics: TrackerMetrics,
+  log: Logger,
+): Promise<{ exposition: TrackerExposition; server: MetricsServer } | undefined> {
+  if (config.metrics === undefined) return undefined;
+  const [{ trackerExposition }, { serveMetrics }] = await Promise.all([
+    import("./prometheus.ts"),
+    import("./metrics_server.ts"),
+  ]);
+  const exposition = trackerExposition(metrics);
+  const server = serveMetrics(config.metrics, exposition);
+  log.info("Serving Prometheus metrics on http://{address}/metrics", { address: server.address });
+  return { exposition, server };
+}
+
+/** From reaching Kafka to a clean stop or a failure: runTracker's part after the trail is open. */
+async function consume(
+  config: Config,
+  { trail, replayed, openMs, started, metrics, endpoint }: {
+    trail: AuditTrail;
+    replayed: number;
+    openMs: number;
+    started: number;
+    metrics: TrackerMetrics;
+    endpoint: { exposition: TrackerExposition } | undefined;
+  },
+  { signal, log, onReady, onAudited }: {
+    signal: AbortSignal;
+    log: Logger;
+    onReady: (() => void) | undefined;
+    onAudited: ((counters: Readonly<TrackerCounters>) => void) | undefined;
+  },
+): Promise<TrackerCounters> {
   try {
     // Waits for ever (a supervisor may start the tracker before the broker), one line per interval.
     await awaitKafka(config, { oneShot: false, signal, log });
@@ -238,6 +298,7 @@ export async function runTracker(
     throw error;
   }
   const session = new TrackerSession(config, trail, metrics, log);
+  session.exposition = endpoint?.exposition;
   session.watchConsumer();
   try {
     await Promise.all([session.dlq.connect(), session.consumer.connect()]);

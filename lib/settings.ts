@@ -229,6 +229,18 @@ export const SETTINGS = {
       "how long a one-shot command (producer with `--count` or `--duration`, topics, verify, benchmarks) tries to reach Kafka before it exits 1; the tracker and an endless producer wait for ever",
     commands: ["start", "producer", "verify", "topics", "bench:producer", "bench:tracker"],
   },
+  metricsPort: {
+    env: "METRICS_PORT",
+    shownDefault: "off",
+    help: "port of the tracker's Prometheus endpoint (`/metrics`); unset or `0` serves none",
+    commands: ["start", "tracker"],
+  },
+  metricsHost: {
+    env: "METRICS_HOST",
+    default: "127.0.0.1",
+    help: "address the Prometheus endpoint listens on (`0.0.0.0`: every interface)",
+    commands: ["start", "tracker"],
+  },
   logLevel: {
     env: "LOG_LEVEL",
     flag: "log-level",
@@ -295,7 +307,11 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   "bench:producer": ["deno task bench:producer", "deno task bench:producer --count 200000"],
   "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
-  tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
+  tracker: [
+    "deno task tracker",
+    "deno task tracker --data-dir /srv/orders --group audit-2",
+    "METRICS_PORT=9464 deno task tracker",
+  ],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
