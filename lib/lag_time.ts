@@ -28,7 +28,7 @@ export interface LagTime {
   /** How much that age changed over the last minute (ms per minute); null with too few samples. */
   age_trend_ms_per_min: number | null;
   /**
-   * Time to drain the lag at the net rate of the last minute (ms): 0 with no
+   * Time to drain the lag at the current net rate (ms, DRAIN_RATE_WINDOW_MS): 0 with no
    * lag ("now"), "never" while the lag does not shrink, null while unknown.
    */
   drain_ms: number | "never" | null;
@@ -41,8 +41,14 @@ export interface LagSample {
   ageMs: number | null;
 }
 
-/** Window of the trend and the net rate. */
+/** Window of the age's trend (and of the samples kept). */
 export const LAG_WINDOW_MS = 60_000;
+/**
+ * Window of the net rate a time to drain assumes: the current rate, not the
+ * minute's (a tracker's first seconds, slower while it warms up, would
+ * overstate the estimate by a third).
+ */
+export const DRAIN_RATE_WINDOW_MS = 15_000;
 /** One sample per slot of this span (bounds a history to 61 samples). */
 const SAMPLE_SPACING_MS = 1_000;
 /** A rate needs samples spanning at least this long. */
@@ -86,10 +92,13 @@ function slopePerMs(points: ReadonlyArray<{ at: number; y: number }>): number | 
 
 /**
  * Messages drained per second, net of what arrives (positive: the lag
- * shrinks), fitted over the samples; null when they cannot tell.
+ * shrinks), fitted over the samples of the last DRAIN_RATE_WINDOW_MS; null
+ * when they cannot tell.
  */
 export function netDrainRatePerSec(samples: readonly LagSample[]): number | null {
-  const slope = slopePerMs(samples.map((s) => ({ at: s.at, y: s.lag })));
+  const newest = samples.at(-1)?.at ?? 0;
+  const recent = samples.filter((s) => s.at >= newest - DRAIN_RATE_WINDOW_MS);
+  const slope = slopePerMs(recent.map((s) => ({ at: s.at, y: s.lag })));
   return slope === null ? null : -slope * 1000;
 }
 

@@ -137,6 +137,16 @@ export function trackerExposition(
       }
     },
   });
+  new Gauge({
+    name: `${METRIC_PREFIX}lag_drain_seconds`,
+    help:
+      "Time to drain every partition's lag at the current net rate (0: no lag; +Inf: not shrinking; NaN: not known yet)",
+    registers: [registry],
+    collect() {
+      const drainMs = metrics.drainMs();
+      this.set(drainMs === null ? NaN : drainMs === "never" ? Infinity : drainMs / 1000);
+    },
+  });
   const latency = new Histogram({
     name: `${METRIC_PREFIX}latency_seconds`,
     help: "End-to-end latency of audited orders: produced (or Kafka record time) to audited",

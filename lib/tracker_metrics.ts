@@ -13,6 +13,7 @@ import {
   lagTime,
   netDrainRatePerSec,
   oldestUnauditedAgeMs,
+  timeToDrainMs,
 } from "./lag_time.ts";
 
 /** Window of the "now" figures (rates, latency percentiles). */
@@ -119,6 +120,13 @@ export class TrackerMetrics {
       lag: position.lag,
       ageMs: oldestUnauditedAgeMs(position, now),
     }));
+  }
+
+  /** The time to drain all partitions' lag at their current net rates (lag_time.ts). */
+  drainMs(): number | "never" | null {
+    let lag = 0;
+    for (const position of this.#lag.values()) lag += position.lag;
+    return timeToDrainMs(lag, this.#totalNetRatePerSec());
   }
 
   /** Adds a sample of every partition and of the total at `now`. */

@@ -96,7 +96,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the net rate is fitted over the samples and needs a second of them",
+  name: "the net rate is fitted over the last 15 s of samples and needs a second of them",
   permissions: "none",
   fn() {
     assertEquals(netDrainRatePerSec([]), null);
@@ -114,6 +114,13 @@ Deno.test({
     }));
     const rate = netDrainRatePerSec(noisy)!;
     assert(Math.abs(rate - 100) < 10, `rate ${rate}`);
+    // 20 s at 10/s, then 20 s at 100/s: the current rate, not the minute's average.
+    const warmingUp = Array.from({ length: 41 }, (_, s) => ({
+      at: T0 + s * SECOND,
+      lag: 10_000 - (s <= 20 ? 10 * s : 200 + 100 * (s - 20)),
+      ageMs: 0,
+    }));
+    assertEquals(netDrainRatePerSec(warmingUp), 100);
   },
 });
 

@@ -47,6 +47,11 @@ Deno.test({
     assertEquals(sampleValue(families, "order_tracker_lag_messages", { partition: "2" }), 0);
     assertEquals(sampleValue(families, "order_tracker_lag_seconds", { partition: "0" }), 4.5);
     assertEquals(sampleValue(families, "order_tracker_lag_seconds", { partition: "2" }), 0);
+    assertEquals(
+      sampleValue(families, "order_tracker_lag_drain_seconds"),
+      NaN,
+      "one sample: unknown",
+    );
 
     const latency = families.get("order_tracker_latency_seconds");
     assert(latency?.type === "HISTOGRAM");
@@ -59,7 +64,9 @@ Deno.test({
     // A later scrape counts on from the first; a partition given up disappears.
     metrics.addChunk(T0 + 5_000, { received: 3, redelivered: 3, records: [] });
     metrics.keepPartitions(new Set([0]));
+    metrics.setLag(0, { highWatermark: 10, nextOffset: 10, oldestTimestamp: T0, at: T0 + 5_000 });
     const later = parsePrometheus(await exposition.text());
+    assertEquals(sampleValue(later, "order_tracker_lag_drain_seconds"), 0, "no lag: drains now");
     assertEquals(sampleValue(later, "order_tracker_messages_received_total"), 8);
     assertEquals(sampleValue(later, "order_tracker_lag_messages", { partition: "2" }), undefined);
   },
