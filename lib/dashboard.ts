@@ -57,11 +57,11 @@ export class Dashboard {
         style: { border: { fg: "cyan" }, label: { fg: "cyan", bold: true } },
         ...options,
       });
-    this.#headline = pane({ label: " order-tracking ", top: 0, left: 0, width: "100%", height: 5 });
-    this.#health = pane({ label: " health ", top: 5, left: 0, width: "40%", height: 8 });
+    this.#headline = pane({ label: " order-tracking ", top: 0, left: 0, width: "100%", height: 6 });
+    this.#health = pane({ label: " health ", top: 6, left: 0, width: "40%", height: 8 });
     this.#charts = pane({
       label: " last 5 minutes ",
-      top: 5,
+      top: 6,
       left: "40%",
       width: "60%",
       height: 8,
@@ -74,7 +74,7 @@ export class Dashboard {
     };
     this.#logs = pane({
       label: " health log ",
-      top: 13,
+      top: 14,
       left: 0,
       width: "50%",
       bottom: 1,
@@ -82,7 +82,7 @@ export class Dashboard {
     });
     this.#events = pane({
       label: " audit events ",
-      top: 13,
+      top: 14,
       left: "50%",
       width: "50%",
       bottom: 1,

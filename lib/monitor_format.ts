@@ -69,17 +69,27 @@ export function percentilesText(
   return texts.join("/");
 }
 
-/** The age trend shown as an arrow once it moves by more than this per minute. */
+/** The age's trend is shown once it moves by more than this per minute. */
 const TREND_SHOWN_MS_PER_MIN = 1_000;
 
+/** A rate of seconds per minute: "2.5", "60", "240". */
+function secondsPerMinute(msPerMin: number): string {
+  const seconds = msPerMin / 1000;
+  return seconds < 10 ? seconds.toFixed(1) : String(Math.round(seconds));
+}
+
 /**
- * The lag in time after the lag in messages: " (41 s ↓, drains in 12 s)",
- * " (0 s, drains now)", " (9.2 s ↑, drains never)"; nothing when unknown.
+ * The headline's lag-in-time row: "lag in time 47 s (falling 38 s/min), drains
+ * in 12 s", "lag in time 0 s, drains now", "lag in time 9.2 s (rising 60
+ * s/min), drains never"; "lag in time -" when unknown (a tracker older than
+ * these figures).
  */
 export function lagTimeText(lagTime: LagTime | null): string {
-  if (lagTime === null || lagTime.age_ms === null) return "";
+  if (lagTime === null || lagTime.age_ms === null) return "lag in time -";
   const trend = lagTime.age_trend_ms_per_min ?? 0;
-  const arrow = trend > TREND_SHOWN_MS_PER_MIN ? " ↑" : trend < -TREND_SHOWN_MS_PER_MIN ? " ↓" : "";
+  const trendText = Math.abs(trend) > TREND_SHOWN_MS_PER_MIN
+    ? ` (${trend > 0 ? "rising" : "falling"} ${secondsPerMinute(Math.abs(trend))} s/min)`
+    : "";
   const drain = lagTime.drain_ms === null
     ? ""
     : lagTime.drain_ms === "never"
@@ -87,7 +97,8 @@ export function lagTimeText(lagTime: LagTime | null): string {
     : lagTime.drain_ms === 0
     ? ", drains now"
     : `, drains in ${duration(lagTime.drain_ms)}`;
-  return ` (${duration(lagTime.age_ms)}${arrow}${drain})`;
+  const age = lagTime.age_ms === 0 ? "0 s" : duration(lagTime.age_ms);
+  return `lag in time ${age}${trendText}${drain}`;
 }
 
 export interface Panels {
@@ -138,9 +149,8 @@ export function formatPanels(
     }${f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""}`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${
       percentilesText(f.latencyMs)
-    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}${
-      lagTimeText(f.lagTime)
-    }`,
+    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}`,
+    lagTimeText(f.lagTime),
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),
   ].map((line) => paint(truncate(line, width), undefined, tags));
 

@@ -143,7 +143,7 @@ Deno.test({
     assertEquals(total.drain_ms, "never");
     assert(Math.abs(total.age_ms! - 30_000) <= 1_000, `age ${total.age_ms}`);
     assert(Math.abs(total.age_trend_ms_per_min! - 60_000) < 1_000, `${total.age_trend_ms_per_min}`);
-    assertEquals(lagTimeText(total), " (30 s ↑, drains never)");
+    assertEquals(lagTimeText(total), "lag in time 30 s (rising 60 s/min), drains never");
   },
 });
 
@@ -192,7 +192,7 @@ Deno.test({
     });
     const total = metrics.toRecord(at, { openOrders: 0 }).lag_time!.total;
     assertEquals(total, { age_ms: 0, age_trend_ms_per_min: 0, drain_ms: 0 });
-    assertEquals(lagTimeText(total), " (0 ms, drains now)");
+    assertEquals(lagTimeText(total), "lag in time 0 s, drains now");
   },
 });
 
@@ -264,7 +264,7 @@ Deno.test({
     const parsedOld = parseHealthLine(line(old));
     assert(parsedOld.ok && parsedOld.entry.kind === "metrics", "an old record is still a record");
     assertEquals(parsedOld.entry.metrics.lag_time, undefined);
-    assertEquals(lagTimeText(null), "", "the monitor then shows the lag in messages alone");
+    assertEquals(lagTimeText(null), "lag in time -", "the monitor shows it unknown");
 
     const parsedBad = parseHealthLine(line({ ...record, lag_time: { total: { age_ms: "1" } } }));
     assert(parsedBad.ok && parsedBad.entry.kind === "metrics", "a malformed extra is dropped");
