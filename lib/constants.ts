@@ -33,6 +33,10 @@ export const PRODUCER_LOG_FILE_NAME = "producer.log";
 /** The producer's outcomes by default (JSON Lines, segmented), in its directory. */
 export const PRODUCER_ACKS_FILE_NAME = "acks.jsonl";
 
+/** `dlq:redrive`'s directory inside the data directory, and its record there (JSON Lines). */
+export const REDRIVE_DIR_NAME = "redrive";
+export const REDRIVE_FILE_NAME = "redriven.jsonl";
+
 /** Subdirectories of the state directory. */
 export const RUN_DIR_NAME = "run";
 export const BROKER_DIR_NAME = "kafka";
@@ -48,6 +52,9 @@ export const KAFKAJS_ENV_VARS = [
   "KAFKAJS_NO_PARTITIONER_WARNING",
   "KAFKAJS_LOG_LEVEL",
 ] as const;
+
+/** How long `status` waits for Kafka before it reports it unreachable (its help says so). */
+export const STATUS_KAFKA_TIMEOUT_MS = 4_000;
 
 /** Exit codes, as the house style defines them. */
 export const EXIT = {

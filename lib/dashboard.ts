@@ -25,6 +25,7 @@ const HELP = [
   "  q, Ctrl+C   quit",
   "  p           pause / resume the display",
   "  tab         switch between the log and event panes",
+  "  d           dead letters by reason in place of the events",
   "  ↑ ↓ PgUp PgDn  scroll the selected pane",
   "  ?           this help (any key closes it)",
 ].join("\n");
@@ -36,6 +37,7 @@ export class Dashboard {
   #charts: blessed.Widgets.BoxElement;
   #logs: blessed.Widgets.BoxElement;
   #events: blessed.Widgets.BoxElement;
+  #deadLetters: blessed.Widgets.BoxElement;
   #status: blessed.Widgets.BoxElement;
   #help: blessed.Widgets.BoxElement;
   #focused: "logs" | "events" = "events";
@@ -88,13 +90,22 @@ export class Dashboard {
       bottom: 1,
       ...scrolling,
     });
+    // Over the events pane, shown with `d`.
+    this.#deadLetters = pane({
+      label: " dead letters ",
+      top: 14,
+      left: "50%",
+      width: "50%",
+      bottom: 1,
+      hidden: true,
+    });
     this.#status = blessed.box({ parent: this.#screen, bottom: 0, left: 0, height: 1, tags: true });
     this.#help = blessed.box({
       parent: this.#screen,
       top: "center",
       left: "center",
       width: 58,
-      height: 11,
+      height: 12,
       tags: true,
       hidden: true,
       border: { type: "line" },
@@ -106,6 +117,10 @@ export class Dashboard {
     this.#screen.key(["p"], () => actions.togglePause());
     this.#screen.key(["?"], () => {
       this.#help.toggle();
+      this.#screen.render();
+    });
+    this.#screen.key(["d"], () => {
+      this.#deadLetters.toggle();
       this.#screen.render();
     });
     this.#screen.key(["tab"], () => {
@@ -160,6 +175,7 @@ export class Dashboard {
       box.setContent(rows.join("\n"));
       box.setScroll(offset);
     }
+    this.#deadLetters.setContent(panels.deadLetters.join("\n"));
     this.#status.setContent(status);
     this.#screen.render();
   }

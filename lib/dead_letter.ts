@@ -17,6 +17,18 @@ export const DLQ_HEADERS = {
   failedAt: "dlq.failed.at",
 } as const;
 
+/**
+ * Headers `dlq:redrive` puts on the copy it sends back to the source topic:
+ * how many times this message has been redriven, and which dead letter the
+ * copy was made from (`<dlq topic>/<partition>/<offset>`, so a re-run can find
+ * copies a crash left unrecorded). The tracker keeps both when it dead-letters
+ * the copy again, so the count carries forward.
+ */
+export const REDRIVE_HEADERS = {
+  count: "x-redrive-count",
+  of: "x-redrive-of",
+} as const;
+
 /** A message as the tracker received it: what a dead letter carries on. */
 export interface SourceMessage {
   offset: number;
@@ -47,6 +59,9 @@ export function deadLetterMessage(
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (typeof value === "string" || value instanceof Uint8Array) headers[name] = value;
   }
+  // A redriven copy rejected again keeps its count, written back as a number.
+  const count = redriveCount(message.headers);
+  if (count > 0) headers[REDRIVE_HEADERS.count] = String(count);
   Object.assign(headers, {
     [DLQ_HEADERS.sourceTopic]: topic,
     [DLQ_HEADERS.sourcePartition]: String(partition),
@@ -64,6 +79,12 @@ function bounded(text: string): string {
     : `${text.slice(0, MAX_ERROR_HEADER_CHARS - 1)}…`;
 }
 
+/** How many times a message was redriven (its REDRIVE_HEADERS.count; 0 when absent or not a count). */
+export function redriveCount(headers: Readonly<Record<string, unknown>> | undefined): number {
+  const n = Number(headerText(headers?.[REDRIVE_HEADERS.count]) ?? "0");
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
 /** Where a dead letter came from and why, read back from its headers. */
 export interface DeadLetterSource {
   topic: string;
@@ -72,6 +93,8 @@ export interface DeadLetterSource {
   errorClass: string;
   error: string;
   failedAt: string;
+  /** Times the message had been redriven when it was dead-lettered (0: never). */
+  redriveCount: number;
 }
 
 export type DeadLetterResult = { ok: true; source: DeadLetterSource } | {
@@ -122,8 +145,62 @@ export function parseDeadLetterHeaders(
       errorClass: headerText(h[DLQ_HEADERS.errorClass]) ?? "",
       error: headerText(h[DLQ_HEADERS.errorMessage]) ?? "",
       failedAt: headerText(h[DLQ_HEADERS.failedAt]) ?? "",
+      redriveCount: redriveCount(h),
     },
   };
+}
+
+/** A dead letter as read back from the dead-letter topic. */
+export interface StoredDeadLetter {
+  /** Where it is in the dead-letter topic. */
+  partition: number;
+  offset: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Readonly<Record<string, unknown>>;
+}
+
+/** The copy of a message a redrive sends to its source topic, at its source partition. */
+export interface RedriveMessage extends DeadLetterMessage {
+  partition: number;
+}
+
+/**
+ * The copy `dlq:redrive` sends back: the original key and bytes, the original
+ * headers (ours of the dead letter left out), the redrive count plus one and
+ * the dead letter it came from.
+ */
+export function redriveMessage(
+  letter: StoredDeadLetter,
+  { dlqTopic, source }: { dlqTopic: string; source: DeadLetterSource },
+): RedriveMessage {
+  const ours = new Set<string>([...Object.values(DLQ_HEADERS), ...Object.values(REDRIVE_HEADERS)]);
+  const headers: Record<string, string | Uint8Array> = {};
+  for (const [name, value] of Object.entries(letter.headers)) {
+    if (ours.has(name)) continue;
+    if (typeof value === "string" || value instanceof Uint8Array) headers[name] = value;
+  }
+  headers[REDRIVE_HEADERS.count] = String(source.redriveCount + 1);
+  headers[REDRIVE_HEADERS.of] = redriveOf(dlqTopic, letter);
+  return { key: letter.key, value: letter.value, headers, partition: source.partition };
+}
+
+/** The value of REDRIVE_HEADERS.of for a dead letter at `partition`/`offset` of `dlqTopic`. */
+export function redriveOf(
+  dlqTopic: string,
+  { partition, offset }: { partition: number; offset: number },
+): string {
+  return `${dlqTopic}/${partition}/${offset}`;
+}
+
+/** Reads REDRIVE_HEADERS.of back: the dead letter a copy was made from, or undefined. */
+export function parseRedriveOf(
+  headers: Readonly<Record<string, unknown>> | undefined,
+): { dlqTopic: string; partition: number; offset: number } | undefined {
+  const text = headerText(headers?.[REDRIVE_HEADERS.of]);
+  const match = text === undefined ? null : /^(.+)\/(\d+)\/(\d+)$/.exec(text);
+  if (match === null) return undefined;
+  return { dlqTopic: match[1]!, partition: Number(match[2]), offset: Number(match[3]) };
 }
 
 /** The error text a dead letter's header carries at most. */

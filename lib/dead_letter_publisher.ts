@@ -8,7 +8,8 @@
  */
 import type { Config } from "./config.ts";
 import { type DeadLetterMessage, splitIntoSends } from "./dead_letter.ts";
-import { ensureTopics, type Producer, publishDeadLetters } from "./kafka.ts";
+import { clusterBrokerCount, ensureTopics, type Producer, publishDeadLetters } from "./kafka.ts";
+import { planDurability } from "./topic_plan.ts";
 import type { Logger } from "./logging.ts";
 import { awaitWithDeadline } from "./retry.ts";
 
@@ -18,9 +19,19 @@ const DLQ_REPORT_MS = 5_000;
 /** Creates the dead-letter topic if it is missing, so that rejected input never waits for it. */
 export async function ensureDeadLetterTopic(config: Config): Promise<void> {
   try {
+    const { replicationFactor, minInsyncReplicas } = planDurability({
+      clusterBrokers: await clusterBrokerCount(config.brokers),
+      replicationFactor: config.replicationFactor,
+      minInsyncReplicas: config.minInsyncReplicas,
+    });
     await ensureTopics(config.brokers, [
       // One partition keeps the dead letters in arrival order; volume is low.
-      { topic: config.dlqTopic, partitions: 1, replicationFactor: config.replicationFactor },
+      {
+        topic: config.dlqTopic,
+        partitions: 1,
+        replicationFactor,
+        ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+      },
     ]);
   } catch (error) {
     throw new Error(

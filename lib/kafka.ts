@@ -6,6 +6,7 @@
  */
 import {
   type Admin,
+  ConfigResourceTypes,
   type Consumer,
   type ConsumerConfig,
   type EachBatchPayload,
@@ -182,6 +183,43 @@ export function createIdempotentProducer(
   });
 }
 
+/**
+ * Sends messages that name their partition, and resolves once every one of
+ * those partitions has answered. KafkaJS 2.2.4's send, retrying after a
+ * partition leader failed, skips the partitions that moved to a broker which
+ * had already answered within the same send (`responsePerBroker` in
+ * producer/sendMessages.js) and resolves without them: on the three-broker
+ * cluster, with a leader SIGKILLed mid-stream (fault 13), records came back
+ * acknowledged with no offset and were never written. The partitions left
+ * without an answer are sent again here, in a new send (the idempotent
+ * producer's sequence numbers still apply).
+ */
+export async function sendToPartitions(
+  producer: Producer,
+  { topic, acks, messages }: {
+    topic: string;
+    acks: -1 | 0 | 1;
+    messages: ReadonlyArray<
+      Parameters<Producer["send"]>[0]["messages"][number] & { partition: number }
+    >;
+  },
+): Promise<RecordMetadata[]> {
+  const answered: RecordMetadata[] = [];
+  let pending = [...messages];
+  for (;;) {
+    const results = await producer.send({ topic, acks, messages: pending });
+    answered.push(...results);
+    const done = new Set(results.map((r) => r.partition));
+    const skipped = pending.filter((m) => !done.has(m.partition));
+    if (skipped.length === 0) return answered;
+    kafkaLog.warn(
+      "The Kafka client skipped {count} messages of partitions {partitions} after a leader change; sending them again",
+      { count: skipped.length, partitions: [...new Set(skipped.map((m) => m.partition))] },
+    );
+    pending = skipped;
+  }
+}
+
 /** Runs `work` with a connected admin client, disconnecting it afterwards. */
 export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
@@ -271,6 +309,8 @@ export interface TopicSpec {
   topic: string;
   partitions: number;
   replicationFactor: number;
+  /** The topic's `min.insync.replicas` (default: the broker's). */
+  minInsyncReplicas?: number;
 }
 
 export type TopicOutcome =
@@ -291,15 +331,20 @@ export async function ensureTopics(
     const missing = specs.filter((spec) => !existing.has(spec.topic));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map(({ topic, partitions, replicationFactor }) => ({
+        // KafkaJS's own wait retries only LEADER_NOT_AVAILABLE; a cluster's other
+        // brokers answer UNKNOWN_TOPIC_OR_PARTITION for a moment: waited for below.
+        waitForLeaders: false,
+        topics: missing.map(({ topic, partitions, replicationFactor, minInsyncReplicas }) => ({
           topic,
           numPartitions: partitions,
           replicationFactor,
+          configEntries: minInsyncReplicas === undefined
+            ? []
+            : [{ name: "min.insync.replicas", value: String(minInsyncReplicas) }],
         })),
       });
     }
-    const metadata = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+    const metadata = await topicsWithLeaders(admin, specs.map((s) => s.topic));
     return specs.map((spec): TopicOutcome => {
       const found = metadata.topics.find((t) => t.name === spec.topic);
       const partitions = found?.partitions.length ?? 0;
@@ -315,15 +360,220 @@ export async function ensureTopics(
   });
 }
 
+/** How many brokers the cluster has (as its metadata says: the live ones). */
+export async function clusterBrokerCount(brokers: readonly string[]): Promise<number> {
+  return await withAdmin(
+    createKafka({ brokers, clientId: "topic-setup" }),
+    async (admin) => (await admin.describeCluster()).brokers.length,
+  );
+}
+
+/**
+ * What each of `topics` has: partitions, replication factor, the smallest
+ * in-sync replica set, and its effective `min.insync.replicas`
+ * (describeConfigs). For topics that exist, such as `ensureTopics` leaves;
+ * a broker that does not know a new one yet is asked again.
+ */
+export async function topicDurabilityFacts(
+  brokers: readonly string[],
+  topics: readonly string[],
+): Promise<
+  Array<{
+    topic: string;
+    partitions: number;
+    replicationFactor: number;
+    minInsyncReplicas: number | undefined;
+    fewestInSync: number;
+  }>
+> {
+  return await withAdmin(createKafka({ brokers, clientId: "topic-setup" }), async (admin) => {
+    const present = [...topics];
+    const metadata = await topicsWithLeaders(admin, present);
+    const configs = await retryWhileNew(() =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: present.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ["min.insync.replicas"],
+        })),
+      })
+    );
+    return present.map((topic) => {
+      const partitions = metadata.topics.find((t) => t.name === topic)?.partitions ?? [];
+      const value = configs.resources.find((r) => r.resourceName === topic)?.configEntries
+        .find((e) => e.configName === "min.insync.replicas")?.configValue;
+      return {
+        topic,
+        partitions: partitions.length,
+        replicationFactor: Math.max(0, ...partitions.map((p) => p.replicas.length)),
+        minInsyncReplicas: value === undefined ? undefined : Number(value),
+        fewestInSync: partitions.length === 0
+          ? 0
+          : Math.min(...partitions.map((p) => p.isr.length)),
+      };
+    });
+  });
+}
+
+/**
+ * The leader of each partition of a topic, by node id (fault tests kill one).
+ */
+export async function partitionLeaders(
+  brokers: readonly string[],
+  topic: string,
+): Promise<Map<number, number>> {
+  return await withAdmin(createKafka({ brokers, clientId: "leader-reader" }), async (admin) => {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return new Map(
+      (metadata.topics[0]?.partitions ?? []).map((p) => [p.partitionId, p.leader]),
+    );
+  });
+}
+
+/** Errors a broker answers for a topic the controller has just created. */
+const NEW_TOPIC_ERRORS = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/**
+ * Runs `request` again while a broker answers that it does not know a topic
+ * yet (KafkaJS does not retry that here), for up to `timeoutMs`.
+ */
+async function retryWhileNew<T>(request: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!NEW_TOPIC_ERRORS.has((error as { type?: string }).type ?? "") || Date.now() > deadline) {
+        throw error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The topics' metadata once every partition has a leader (or after `timeoutMs`). */
+async function topicsWithLeaders(
+  admin: Admin,
+  topics: string[],
+  timeoutMs = 30_000,
+): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await retryWhileNew(() => admin.fetchTopicMetadata({ topics }), timeoutMs);
+    const led = metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
+    if (led || Date.now() > deadline) return metadata;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** Offsets the group has committed, per partition of a topic (-1: none). */
 export async function committedOffsets(
   brokers: readonly string[],
   { groupId, topic }: { groupId: string; topic: string },
 ): Promise<Map<number, number>> {
-  return await withAdmin(createKafka({ brokers, clientId: "offset-reader" }), async (admin) => {
-    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  return await withAdmin(
+    createKafka({ brokers, clientId: "offset-reader" }),
+    (admin) => groupCommits(admin, { groupId, topic }),
+  );
+}
+
+/** Offsets the group has committed, per partition of a topic (-1: none), on a connected admin. */
+export async function groupCommits(
+  admin: Admin,
+  { groupId, topic }: { groupId: string; topic: string },
+): Promise<Map<number, number>> {
+  const [result] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** A consumer group's state as the coordinator reports it ("Stable", "Empty", "Dead", …). */
+export async function groupState(
+  admin: Admin,
+  groupId: string,
+): Promise<{ state: string; members: number }> {
+  const { groups } = await admin.describeGroups([groupId]);
+  return { state: groups[0]?.state ?? "Unknown", members: groups[0]?.members.length ?? 0 };
+}
+
+/** A partition as an admin sees it: its replicas and the offsets it holds. */
+export interface PartitionInfo {
+  partition: number;
+  /** Replicas assigned to it: the replication factor. */
+  replicas: number;
+  /** The oldest offset still held. */
+  start: number;
+  /** The next offset to be written. */
+  end: number;
+}
+
+/** The partitions of each topic, by name; a missing topic is absent from the map. */
+export async function describeTopics(
+  admin: Admin,
+  topics: readonly string[],
+): Promise<Map<string, PartitionInfo[]>> {
+  const existing = new Set(await admin.listTopics());
+  const found = topics.filter((topic) => existing.has(topic));
+  const described = new Map<string, PartitionInfo[]>();
+  if (found.length === 0) return described;
+  const metadata = await admin.fetchTopicMetadata({ topics: found });
+  for (const topic of found) {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const replicas = new Map(
+      (metadata.topics.find((t) => t.name === topic)?.partitions ?? [])
+        .map((p) => [p.partitionId, p.replicas.length]),
+    );
+    described.set(
+      topic,
+      offsets.map((p) => ({
+        partition: p.partition,
+        replicas: replicas.get(p.partition) ?? 0,
+        start: Number(p.low),
+        end: Number(p.high),
+      })).sort((a, b) => a.partition - b.partition),
+    );
+  }
+  return described;
+}
+
+/**
+ * Runs `work` with a connected admin client, giving up when `timeoutMs` passes
+ * (connecting included): for tools that must answer at once when the cluster is
+ * down. Nothing is retried.
+ *
+ * @throws {Error} "Cannot reach Kafka at …" when the deadline passes first, or the work's error
+ */
+export async function withAdminWithin<T>(
+  brokers: readonly string[],
+  { timeoutMs, clientId }: { timeoutMs: number; clientId: string },
+  work: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const admin = createKafka({ brokers, clientId, retries: 0 }).admin();
+  const working = (async () => {
+    await admin.connect();
+    return await work(admin);
+  })();
+  // Lost races still settle later: observed here so they are never unhandled.
+  working.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let late = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new Error(`Cannot reach Kafka at ${brokers.join(",")}: no answer within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
   });
+  try {
+    return await Promise.race([working, deadline]);
+  } finally {
+    clearTimeout(timer);
+    const closing = admin.disconnect().catch(() => {});
+    // After the deadline, disconnecting waits for the request in flight (up to
+    // its own 30 s timeout): let it close in the background.
+    if (!late) await closing;
+  }
 }
 
 /** Latest offsets (the next offset to be written) per partition of a topic (empty when missing). */
@@ -422,17 +672,142 @@ export async function publishDeadLetters(
   topic: string,
   letters: readonly DeadLetterMessage[],
 ): Promise<void> {
+  await publishMessages(producer, topic, letters);
+}
+
+/**
+ * Publishes messages (key, bytes, headers; a partition when given, else the
+ * key's) and resolves once all in-sync replicas have acknowledged them.
+ */
+export async function publishMessages(
+  producer: Producer,
+  topic: string,
+  messages: readonly (DeadLetterMessage & { partition?: number })[],
+): Promise<void> {
   await producer.send({
     topic,
     acks: -1,
-    messages: letters.map(({ key, value, headers }) => ({
+    messages: messages.map(({ key, value, headers, partition }) => ({
       key: asBuffer(key),
       value: asBuffer(value),
       headers: Object.fromEntries(
         Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
       ),
+      ...(partition === undefined ? {} : { partition }),
     })),
   });
+}
+
+/** A message read back from a topic, with where it is. */
+export interface StoredMessage {
+  partition: number;
+  offset: number;
+  /** The record timestamp (ms), or null. */
+  timestamp: number | null;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, unknown>;
+}
+
+/** A read that makes no progress for this long fails (the broker went away). */
+const READ_IDLE_TIMEOUT_MS = 60_000;
+
+/**
+ * Reads a topic from `from` (per partition; default each partition's first
+ * offset) up to the end offsets it has when the read begins, awaiting
+ * `onMessage` for each message in partition order (so memory is the caller's
+ * to bound). A throwaway consumer group does the fetching and is deleted
+ * afterwards. Returns the end offsets read up to (empty for a missing topic).
+ *
+ * @throws {Error} when `onMessage` throws, `signal` aborts, or nothing arrives for a minute
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  { from, onMessage, signal }: {
+    from?: ReadonlyMap<number, number>;
+    onMessage: (message: StoredMessage) => void | Promise<void>;
+    signal?: AbortSignal;
+  },
+): Promise<Map<number, number>> {
+  const bounds = await withAdmin(kafka, async (admin) => {
+    if (!(await admin.listTopics()).includes(topic)) return [];
+    return (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      partition: p.partition,
+      low: Number(p.low),
+      high: Number(p.high),
+    }));
+  });
+  const ends = new Map(bounds.map((b) => [b.partition, b.high]));
+  const pending = new Map<number, { start: number; end: number; low: number }>();
+  for (const { partition, low, high } of bounds) {
+    const start = Math.max(low, from?.get(partition) ?? low);
+    if (start < high) pending.set(partition, { start, end: high, low });
+  }
+  if (pending.size === 0) return ends;
+  const groupId = `reader-${crypto.randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  const done = Promise.withResolvers<void>();
+  // A failure before the wait below is reported by the wait, not as unhandled.
+  done.promise.catch(() => {});
+  let lastProgress = Date.now();
+  let failed = false;
+  const fail = (error: unknown) => {
+    failed = true;
+    done.reject(error);
+  };
+  const onAbort = () => fail(signal?.reason ?? new Error("Aborted"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const idle = setInterval(() => {
+    if (Date.now() - lastProgress > READ_IDLE_TIMEOUT_MS) {
+      fail(new Error(`Cannot read ${topic}: nothing arrived for ${READ_IDLE_TIMEOUT_MS / 1000} s`));
+    }
+  }, 1_000);
+  try {
+    signal?.throwIfAborted();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        const range = pending.get(partition);
+        if (failed || range === undefined) return;
+        lastProgress = Date.now();
+        const offset = Number(message.offset);
+        // Offsets before the start arrive when the seek below is not applied yet.
+        if (offset >= range.start && offset < range.end) {
+          const timestamp = Number(message.timestamp);
+          try {
+            await onMessage({
+              partition,
+              offset,
+              timestamp: Number.isSafeInteger(timestamp) && timestamp >= 0 ? timestamp : null,
+              key: message.key,
+              value: message.value,
+              headers: { ...message.headers },
+            });
+          } catch (error) {
+            fail(error);
+            return;
+          }
+        }
+        if (offset + 1 >= range.end) {
+          pending.delete(partition);
+          if (pending.size === 0) done.resolve();
+        }
+      },
+    });
+    for (const [partition, { start, low }] of pending) {
+      if (start > low) consumer.seek({ topic, partition, offset: String(start) });
+    }
+    await done.promise;
+    return ends;
+  } finally {
+    clearInterval(idle);
+    signal?.removeEventListener("abort", onAbort);
+    await consumer.disconnect().catch(() => {});
+    // Leave no consumer group behind.
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
+  }
 }
 
 /** Creates a plain client for tests and tools that need the raw API. */

@@ -31,7 +31,7 @@ function statusLine({ paused, behindBytes }: { paused: boolean; behindBytes: num
   const backlog = behindBytes > 0
     ? `  reading history… ${Math.ceil(behindBytes / 1024)} KiB left`
     : "";
-  return ` ${state}  q quit  p pause  tab switch pane  ↑↓ scroll  ? help${backlog}`;
+  return ` ${state}  q quit  p pause  tab switch pane  d dead letters  ↑↓ scroll  ? help${backlog}`;
 }
 
 /** Draws the live dashboard until the user quits or `signal` aborts; restores the terminal. */

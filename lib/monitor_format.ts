@@ -107,6 +107,45 @@ export interface Panels {
   charts: string[];
   logs: string[];
   events: string[];
+  /** The dead-letter panel (key `d`): counts by reason over the chart span. */
+  deadLetters: string[];
+}
+
+/**
+ * The dead-letter panel's rows: per error class, the last minute, the chart
+ * span and a sparkline of the span; a line saying so when there were none.
+ */
+export function deadLetterRows(
+  view: View,
+  { width, tags }: { width: number; tags: boolean },
+): string[] {
+  const rows = [
+    `dead letters by reason, last 5 minutes (5 s buckets); ${
+      compact(view.figures.deadLettered)
+    } in all`,
+  ];
+  if (view.deadLetters.length === 0) {
+    rows.push("none in the last 5 minutes");
+  }
+  const nameWidth = Math.max(6, ...view.deadLetters.map((r) => r.errorClass.length));
+  for (const row of view.deadLetters) {
+    rows.push(
+      `${row.errorClass.padEnd(nameWidth)}  ${compact(row.lastMinute).padStart(5)} last min  ${
+        compact(row.inSpan).padStart(5)
+      } in 5 min`,
+      `${" ".repeat(nameWidth + 2)}${
+        sparkline(row.series.slice(-Math.max(1, width - nameWidth - 2)))
+      }`,
+    );
+  }
+  rows.push("", "dlq:inspect lists them; dlq:redrive sends them back");
+  return rows.map((line, i) =>
+    paint(
+      truncate(line, width),
+      i > 0 && i < rows.length - 2 && view.deadLetters.length > 0 ? "red" : undefined,
+      tags,
+    )
+  );
 }
 
 /**
@@ -200,7 +239,14 @@ export function formatPanels(
       tags,
     )
   );
-  return { headline, health, charts, logs, events };
+  return {
+    headline,
+    health,
+    charts,
+    logs,
+    events,
+    deadLetters: deadLetterRows(view, { width: paneWidth, tags }),
+  };
 }
 
 /** The whole dashboard as plain text, for `--once`. */
@@ -218,5 +264,7 @@ export function formatOnce(view: View, { width }: { width: number }): string {
     "",
     "recent events:",
     ...panels.events.slice(0, 8),
+    "",
+    ...panels.deadLetters,
   ].join("\n");
 }

@@ -63,6 +63,20 @@ export interface Signal {
 export const FLOWS = ["flowing", "draining", "idle", "stuck"] as const;
 export type Flow = typeof FLOWS[number];
 
+/** Dead letters of one error class over the chart span. */
+export interface DeadLetterClassRow {
+  errorClass: string;
+  /** In the last RECENT_WINDOW_MS. */
+  lastMinute: number;
+  /** In the chart span (CHART_BUCKETS × CHART_BUCKET_MS). */
+  inSpan: number;
+  /** Per chart bucket, oldest first (the buckets of `charts`). */
+  series: number[];
+}
+
+/** Error classes shown apart in the dead-letter panel; further ones are counted as "other". */
+export const MAX_DEAD_LETTER_CLASSES = 8;
+
 export interface View {
   figures: {
     total: number;
@@ -99,6 +113,8 @@ export interface View {
   };
   health: { overall: Status; signals: Signal[] };
   charts: { throughput: number[]; latencyP95: Array<number | null> };
+  /** Dead letters by reason (error class) over the chart span, most in the span first. */
+  deadLetters: DeadLetterClassRow[];
   lifecycle: Record<OrderStatus, number>;
   logs: LogRow[];
   events: EventRow[];
@@ -197,6 +213,8 @@ export class MonitorModel {
   >;
   /** Audit samples of the chart span (bounded by time, not count), by slot number. */
   #slots = new Map<number, Slot>();
+  /** Dead letters per error class, per SLOT_MS slot of the chart span. */
+  #deadLetterSlots = new Map<string, Map<number, number>>();
   #errors: number[] = [];
   #logs: LogRow[] = [];
   #events: EventRow[] = [];
@@ -270,6 +288,7 @@ export class MonitorModel {
       } else if (record.outcome === "dead_lettered") this.#deadLettered++;
       else this.#duplicates++;
     }
+    if (record.outcome === "dead_lettered") this.#addDeadLetter(at, record.error_class);
     if (record.outcome !== "duplicate") {
       const sample = {
         at,
@@ -292,6 +311,41 @@ export class MonitorModel {
       outcome: record.outcome,
       text: eventText(record),
     }, RECENT_ROWS);
+  }
+
+  #addDeadLetter(at: number, errorClass: string | null): void {
+    const given = errorClass ?? "unknown";
+    const name = this.#deadLetterSlots.has(given) ||
+        this.#deadLetterSlots.size < MAX_DEAD_LETTER_CLASSES - 1
+      ? given
+      : "other";
+    let slots = this.#deadLetterSlots.get(name);
+    if (slots === undefined) this.#deadLetterSlots.set(name, slots = new Map());
+    const key = Math.floor(at / SLOT_MS);
+    slots.set(key, (slots.get(key) ?? 0) + 1);
+    // Bounded by the chart span, as the samples are (measured from this letter).
+    const oldest = Math.floor((at - CHART_BUCKETS * CHART_BUCKET_MS - RECENT_WINDOW_MS) / SLOT_MS);
+    for (const slot of slots.keys()) if (slot < oldest) slots.delete(slot);
+  }
+
+  /** The dead-letter panel's rows at `now`; a slot counts in the bucket its start falls in. */
+  #deadLetterRows(now: number): DeadLetterClassRow[] {
+    const spanStart = now - CHART_BUCKETS * CHART_BUCKET_MS;
+    const rows: DeadLetterClassRow[] = [];
+    for (const [errorClass, slots] of this.#deadLetterSlots) {
+      const series: number[] = new Array(CHART_BUCKETS).fill(0);
+      let lastMinute = 0;
+      for (const [slot, count] of slots) {
+        const at = slot * SLOT_MS;
+        if (at > now) continue;
+        if (at > now - RECENT_WINDOW_MS) lastMinute += count;
+        const bucket = Math.floor((at - spanStart) / CHART_BUCKET_MS);
+        if (bucket >= 0 && bucket < CHART_BUCKETS) series[bucket]! += count;
+      }
+      const inSpan = series.reduce((a, b) => a + b, 0);
+      if (inSpan > 0 || lastMinute > 0) rows.push({ errorClass, lastMinute, inSpan, series });
+    }
+    return rows.sort((a, b) => b.inSpan - a.inSpan || a.errorClass.localeCompare(b.errorClass));
   }
 
   /**
@@ -415,6 +469,7 @@ export class MonitorModel {
       },
       health: { overall: worst(signals.map((s) => s.status)), signals },
       charts: { throughput: throughputSeries, latencyP95: latencySeries },
+      deadLetters: this.#deadLetterRows(now),
       lifecycle: { ...this.#lifecycle },
       logs: [...this.#logs].reverse(),
       events: [...this.#events].reverse(),

@@ -503,3 +503,48 @@ export function isValidTransition(
 ): boolean {
   return previous === undefined || NEXT_STATUSES[previous].includes(next);
 }
+
+/**
+ * Where an order carries personal data: the customer's name, email, phone and
+ * address, and the shipping address. Reports mask these (`maskPersonalData`).
+ */
+export const PERSONAL_DATA_FIELDS: ReadonlyArray<readonly [string, ...string[]]> = [
+  ["customer_info", "name"],
+  ["customer_info", "email"],
+  ["customer_info", "phone"],
+  ["customer_info", "address"],
+  ["shipping_address"],
+];
+
+/** What a masked personal value reads as. */
+export const MASK = "***";
+
+/**
+ * A copy of a parsed order JSON (valid or not) with every personal data field
+ * replaced by MASK, whatever its type; the rest of the structure is kept. A
+ * field on the way that is not an object (a `customer_info` sent as a string)
+ * is masked whole, since it may hold the same data. Anything that is not an
+ * object is returned as it is.
+ */
+export function maskPersonalData(json: unknown): unknown {
+  if (!isPlainObject(json)) return json;
+  const copy = structuredClone(json);
+  for (const path of PERSONAL_DATA_FIELDS) {
+    let parent: Json = copy;
+    for (const [i, key] of path.entries()) {
+      if (!(key in parent)) break;
+      const value = parent[key];
+      if (value === null) break;
+      if (i === path.length - 1 || !isPlainObject(value)) {
+        parent[key] = MASK;
+        break;
+      }
+      parent = value;
+    }
+  }
+  return copy;
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

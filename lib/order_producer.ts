@@ -18,6 +18,7 @@ import {
   partitionCount,
   partitionFor,
   type Producer,
+  sendToPartitions,
   withAdmin,
 } from "./kafka.ts";
 import { SegmentedLog } from "./segmented_log.ts";
@@ -291,7 +292,7 @@ async function sendBatch(
     let backoff = RETRY_INITIAL_MS;
     const started = Date.now();
     for (let attempt = 1;; attempt++) {
-      const send = producer.send({ topic: config.topic, acks: -1, messages });
+      const send = sendToPartitions(producer, { topic: config.topic, acks: -1, messages });
       send.catch(() => {}); // Settled later if the deadline wins: nothing left to record.
       let result: Awaited<typeof send> | "timeout";
       try {

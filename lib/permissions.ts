@@ -143,6 +143,21 @@ export function permissionFlags(
       const scratch = join(paths.stateDir, "bench");
       return ["--no-prompt", net, env(), `--allow-read=${scratch}`, `--allow-write=${scratch}`];
     }
+    case "status": {
+      // Read only: the PID files and the recorded provider (the run directory,
+      // not the broker's data beside it), the health logs and the trail's end
+      // (data directory); never writes, so a stale PID file stays. `ps` for liveness, start times and memory; `docker` only
+      // when the provider may be Docker (it is recorded in the run directory,
+      // which this pure function cannot read). Kafka: the brokers only.
+      const run = config.externalCluster || config.provider === "jvm" ? "ps" : "ps,docker";
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        `--allow-read=${paths.dataDir},${paths.runDir}`,
+        `--allow-run=${run}`,
+      ];
+    }
     case "verify": {
       // Reads the trails it is given (their segments are numbered files beside
       // them; default the data directory's) and the outcomes file; asks Kafka
@@ -152,6 +167,14 @@ export function permissionFlags(
       const { acksLog } = config.producer;
       const read = unique([...trails, ...(acksLog ? [dirname(acksLog) || "."] : [])]);
       return ["--no-prompt", net, env(), `--allow-read=${read.join(",")}`];
+    }
+    case "dlq:inspect":
+      // Reads the dead-letter topic; no files.
+      return ["--no-prompt", net, env()];
+    case "dlq:redrive": {
+      // Reads the DLQ, writes the orders topic; its record's directory only.
+      const dir = paths.redriveDir;
+      return ["--no-prompt", net, env(), `--allow-read=${dir}`, `--allow-write=${dir}`];
     }
     case "broker":
     case "start":

@@ -148,6 +148,31 @@ export async function firstLine(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The complete lines among the last `maxBytes` of a file, oldest first: a line
+ * the window cuts at its start is left out, and so is a torn last line. Reads
+ * the end of the file only, whatever its size; empty when the file is missing.
+ */
+export async function lastLines(
+  path: string,
+  { maxBytes = TAIL_SCAN_BYTES }: { maxBytes?: number } = {},
+): Promise<string[]> {
+  const file = await openIfExists(path);
+  if (file === undefined) return [];
+  try {
+    const { size } = await file.stat();
+    // One byte before the window: a newline there means the window starts at a line.
+    const from = Math.max(0, size - maxBytes - 1);
+    const bytes = await readAt(file, from, size - from);
+    const complete = bytes.subarray(0, splitTornTail(bytes).completeLength);
+    const start = from === 0 ? 0 : complete.indexOf(0x0a) + 1;
+    if (start === 0 && from > 0) return [];
+    return new TextDecoder().decode(complete.subarray(start)).split("\n").filter((l) => l !== "");
+  } finally {
+    file.close();
+  }
+}
+
 /** Where the torn tail starts, found by reading backwards from the end (never the whole file). */
 async function tornTailStart(file: Deno.FsFile, size: number): Promise<number> {
   for (let end = size; end > 0;) {

@@ -7,12 +7,19 @@
  * test compares them). Long because it is the table itself; config.ts turns
  * it into a Config. Pure.
  */
-import { DLQ_TOPIC, KAFKA_VERSION, ORDERS_TOPIC, TRACKER_GROUP_ID } from "./constants.ts";
+import {
+  DLQ_TOPIC,
+  KAFKA_VERSION,
+  ORDERS_TOPIC,
+  STATUS_KAFKA_TIMEOUT_MS,
+  TRACKER_GROUP_ID,
+} from "./constants.ts";
 
 /** The commands (deno.json tasks) whose `--help` lists settings. */
 export const COMMANDS = [
   "start",
   "stop",
+  "status",
   "monitor",
   "producer",
   "tracker",
@@ -22,11 +29,14 @@ export const COMMANDS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const;
 export type Command = typeof COMMANDS[number];
 
 const KAFKA_CLIENTS = [
   "start",
+  "status",
   "producer",
   "tracker",
   "verify",
@@ -34,11 +44,14 @@ const KAFKA_CLIENTS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "dlq:inspect",
+  "dlq:redrive",
 ] as const satisfies readonly Command[];
 const LOCAL_BROKER = ["start", "stop", "broker", "test"] as const satisfies readonly Command[];
 const PIPELINE = [
   "start",
   "stop",
+  "status",
   "producer",
   "tracker",
   "monitor",
@@ -85,13 +98,20 @@ export const SETTINGS = {
     env: "KAFKA_CONTROLLER_PORT",
     default: "9093",
     help: "KRaft controller port of the local broker",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
+  },
+  brokerCount: {
+    env: "KAFKA_BROKER_COUNT",
+    default: "1",
+    help:
+      "nodes of the local KRaft cluster, 1 to 5; node i listens on `KAFKA_PORT`+2(i-1), its controller on the controller port +2(i-1): 9092/9093, 9094/9095, 9096/9097; give every command the same value",
+    commands: [...KAFKA_CLIENTS, "stop", "broker"],
   },
   provider: {
     env: "KAFKA_PROVIDER",
     default: "auto",
     help: "`auto` (Docker if an engine answers, else JVM), `docker` or `jvm`",
-    commands: LOCAL_BROKER,
+    commands: [...LOCAL_BROKER, "status"],
   },
   jarsDir: {
     env: "KAFKA_JARS_DIR",
@@ -117,7 +137,16 @@ export const SETTINGS = {
     flag: "dlq-topic",
     default: DLQ_TOPIC,
     help: "dead-letter topic",
-    commands: ["start", "tracker", "verify", "topics", "bench:tracker"],
+    commands: [
+      "start",
+      "status",
+      "tracker",
+      "verify",
+      "topics",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   partitions: {
     env: "ORDERS_PARTITIONS",
@@ -128,8 +157,16 @@ export const SETTINGS = {
   },
   replicationFactor: {
     env: "REPLICATION_FACTOR",
-    default: "1",
-    help: "replication factor of both topics",
+    shownDefault: "min(3, brokers)",
+    help:
+      "replication factor of both topics when created (default: as many as the cluster has brokers, at most 3)",
+    commands: ["start", "topics"],
+  },
+  minInsyncReplicas: {
+    env: "MIN_INSYNC_REPLICAS",
+    shownDefault: "RF-1 from RF 3",
+    help:
+      "`min.insync.replicas` of both topics when created (default: one less than a replication factor of 3 or more, else the broker's)",
     commands: ["start", "topics"],
   },
   groupId: {
@@ -137,21 +174,21 @@ export const SETTINGS = {
     flag: "group",
     default: TRACKER_GROUP_ID,
     help: "consumer group of the tracker",
-    commands: ["start", "tracker", "verify"],
+    commands: ["start", "status", "tracker", "verify"],
   },
   dataDir: {
     env: "DATA_DIR",
     flag: "data-dir",
     default: "data",
     help:
-      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`",
-    commands: PIPELINE,
+      "the pipeline's files: the tracker's `tracker.events` and `tracker.log`, the producer's `producer/`, the record of `dlq:redrive` in `redrive/`",
+    commands: [...PIPELINE, "dlq:redrive"],
   },
   stateDir: {
     env: "STATE_DIR",
     default: ".state",
     help: "PID files, process output, the local broker's data",
-    commands: [...LOCAL_BROKER, "bench:tracker"],
+    commands: [...LOCAL_BROKER, "status", "bench:tracker"],
   },
   rate: {
     env: "PRODUCER_RATE",
@@ -227,7 +264,16 @@ export const SETTINGS = {
     default: "5000",
     help:
       "how long a one-shot command (producer with `--count` or `--duration`, topics, verify, benchmarks) tries to reach Kafka before it exits 1; the tracker and an endless producer wait for ever",
-    commands: ["start", "producer", "verify", "topics", "bench:producer", "bench:tracker"],
+    commands: [
+      "start",
+      "producer",
+      "verify",
+      "topics",
+      "bench:producer",
+      "bench:tracker",
+      "dlq:inspect",
+      "dlq:redrive",
+    ],
   },
   metricsPort: {
     env: "METRICS_PORT",
@@ -279,6 +325,9 @@ export interface CommandOption {
 
 /** The options each command takes besides the settings; `--help` is everyone's. */
 export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, CommandOption>>>> = {
+  status: {
+    json: { type: "boolean", help: "print the same report as JSON" },
+  },
   monitor: {
     once: { type: "boolean", help: "print the current figures as text and exit" },
     json: { type: "boolean", help: "print the current view as JSON and exit" },
@@ -296,6 +345,37 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
       help: "a trail that starts after offset 0 (a new trail on an old topic)",
     },
   },
+  "dlq:inspect": {
+    json: { type: "boolean", help: "print the report as JSON" },
+  },
+  "dlq:redrive": {
+    "dry-run": {
+      type: "boolean",
+      help: "count what would be sent, by reason; send and record nothing",
+    },
+    class: {
+      type: "string",
+      multiple: true,
+      help: "only letters of this error class (repeatable, or comma-separated)",
+    },
+    since: {
+      type: "string",
+      help: "only letters that failed at or after this ISO time, or this long ago (30m, 2h, 7d)",
+    },
+    until: { type: "string", help: "only letters that failed before this time (as --since)" },
+    "source-offsets": {
+      type: "string",
+      multiple: true,
+      help: "only letters from these source offsets: PARTITION:FROM-TO[,FROM-TO] (repeatable)",
+    },
+    "max-redrives": {
+      type: "string",
+      help:
+        "leave letters already redriven this many times (default 1: a copy rejected again stays)",
+    },
+    batch: { type: "string", help: "letters per send and record step (default 500)" },
+    json: { type: "boolean", help: "print the summary as JSON" },
+  },
 };
 
 /** One or two examples per command for `--help`. */
@@ -306,6 +386,7 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   broker: ["deno task broker:up", "KAFKA_PROVIDER=jvm KAFKA_PORT=9192 deno task broker:down"],
   "bench:producer": ["deno task bench:producer", "deno task bench:producer --count 200000"],
   "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
+  status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: [
     "deno task tracker",
@@ -314,7 +395,25 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   ],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
+  "dlq:inspect": ["deno task dlq:inspect", "deno task dlq:inspect --json"],
+  "dlq:redrive": [
+    "deno task dlq:redrive --class validation --dry-run",
+    "deno task dlq:redrive --since 2h --source-offsets 0:100-200",
+  ],
   test: ["deno task test", "deno task test tests/order_test.ts --filter total"],
+};
+
+/** What a command's `--help` says after its examples: rules a user relies on. */
+const NOTES: Partial<Record<Command, readonly string[]>> = {
+  status: [
+    "Exit code 0 when everything that should run runs: the broker (unless KAFKA_BROKERS",
+    `names an external cluster), Kafka answering within ${
+      STATUS_KAFKA_TIMEOUT_MS / 1000
+    } s, the tracker, and the producer`,
+    "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
+    "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
+    "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
+  ],
 };
 
 /** What follows the task's name where it is not this project's flags. */
@@ -406,6 +505,8 @@ export function usage(command: Command): string {
   }
   const examples = EXAMPLES[command];
   if (examples) lines.push("", "Examples:", ...examples.map((e) => `  ${e}`));
+  const notes = NOTES[command];
+  if (notes) lines.push("", ...notes.map(plain));
   lines.push("", "Flags win over environment variables, which win over defaults.");
   return lines.join("\n");
 }

@@ -81,9 +81,14 @@ const EXIT_GRACE_MS = 3_000;
 /**
  * Ends a process whose work is done with `code`. Cleanup has run; a client
  * still retrying in the background (a send abandoned at its deadline) must not
- * keep the process alive, so it exits anyway after EXIT_GRACE_MS.
+ * keep the process alive, so it exits anyway after `graceMs`.
+ *
+ * @param options.graceMs how long the event loop may drain (default EXIT_GRACE_MS)
  */
-export function exitWhenDone(code: number): void {
+export function exitWhenDone(
+  code: number,
+  { graceMs = EXIT_GRACE_MS }: { graceMs?: number } = {},
+): void {
   Deno.exitCode = code;
-  Deno.unrefTimer(setTimeout(() => Deno.exit(), EXIT_GRACE_MS));
+  Deno.unrefTimer(setTimeout(() => Deno.exit(), graceMs));
 }

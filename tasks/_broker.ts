@@ -7,10 +7,13 @@
  */
 import { join } from "node:path";
 import type { Config } from "../lib/config.ts";
+import type { BrokerFacts } from "../lib/status_report.ts";
 import { waitForCluster } from "../lib/kafka.ts";
 import { commandWorks, errorTail } from "./_command.ts";
 import { tailOf } from "./_process.ts";
 import { type BrokerProvider, type ProviderName, PROVIDERS } from "./_broker_providers.ts";
+
+import { signalNode } from "./_broker_providers.ts";
 
 export { brokerProcess, newClusterId, serverProperties } from "./_broker_providers.ts";
 
@@ -51,9 +54,15 @@ function recordedProvider(config: Config): BrokerProvider {
   return PROVIDERS.jvm;
 }
 
+/** What runs of the broker `up` started (or the external cluster), for `status`; read only. */
+export function describeBroker(config: Config): Promise<BrokerFacts> {
+  return recordedProvider(config).describe(config);
+}
+
 /**
- * Brings the broker up (a no-op when it runs) and waits until a metadata request
- * succeeds. On failure the error quotes the tail of the broker's log.
+ * Brings the broker up (a no-op when it runs; a cluster's node that died is
+ * started again) and waits until a metadata request lists every node. On
+ * failure the error quotes the tail of the broker's log.
  */
 export async function brokerUp(
   config: Config,
@@ -68,10 +77,11 @@ export async function brokerUp(
   Deno.writeTextFileSync(providerFile(config), `${provider.name}\n`);
   try {
     const readyMs = await waitUntilReady(config, provider, signal);
+    const what = config.nodes.length === 1 ? "Broker" : `Cluster of ${config.nodes.length} brokers`;
     log(
       started
-        ? `Broker ready at ${config.brokers.join(",")} after ${(readyMs / 1000).toFixed(1)} s`
-        : `Broker already running at ${config.brokers.join(",")}`,
+        ? `${what} ready at ${config.brokers.join(",")} after ${(readyMs / 1000).toFixed(1)} s`
+        : `${what} already running at ${config.brokers.join(",")}`,
     );
   } catch (error) {
     const logFile = provider.logFile(config);
@@ -97,17 +107,26 @@ async function waitUntilReady(
     const left = config.brokerReadyTimeoutMs - (Date.now() - started);
     if (left <= 0) {
       throw new Error(
-        `Cannot start broker: no metadata from 127.0.0.1:${config.brokerPort} within ${config.brokerReadyTimeoutMs} ms (BROKER_READY_TIMEOUT_MS)`,
+        `Cannot start broker: no metadata listing ${
+          config.nodes.length === 1 ? "the broker" : `all ${config.nodes.length} brokers`
+        } from ${
+          config.brokers.join(",")
+        } within ${config.brokerReadyTimeoutMs} ms (BROKER_READY_TIMEOUT_MS)`,
       );
     }
     const gone = provider.gone(config);
     if (gone !== undefined) throw new Error(`Cannot start broker: ${gone}`);
     try {
-      await waitForCluster(config.brokers, {
-        timeoutMs: Math.min(left, 2_000),
-        ...(signal ? { signal } : {}),
-      });
-      return Date.now() - started;
+      // Each node is asked on its own port: the controller lists a node that
+      // was just killed until its session expires, so the count alone is no proof.
+      const answers = await Promise.all(config.brokers.map((broker) =>
+        waitForCluster([broker], {
+          timeoutMs: Math.min(left, 2_000),
+          ...(signal ? { signal } : {}),
+        })
+      ));
+      if (answers.every((a) => a.brokers >= config.nodes.length)) return Date.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 300));
     } catch (error) {
       if (signal?.aborted) throw error;
     }
@@ -131,4 +150,22 @@ export async function brokerDown(
  */
 export function killBroker(config: Config): Promise<void> {
   return recordedProvider(config).kill(config);
+}
+
+/**
+ * Stops one node of a JVM cluster `up` started (SIGTERM: a controlled
+ * shutdown; SIGKILL: a crash) and waits for its exit, for fault tests;
+ * `brokerUp` starts it again.
+ *
+ * @throws {Error} for another provider, or when the node is not running
+ */
+export async function stopBrokerNode(
+  config: Config,
+  id: number,
+  { signal }: { signal: "SIGKILL" | "SIGTERM" },
+): Promise<void> {
+  if (recordedProvider(config).name !== "jvm") {
+    throw new Error("Cannot stop one broker node: only the JVM cluster's nodes can be");
+  }
+  await signalNode(config, id, { signal });
 }

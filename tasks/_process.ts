@@ -10,12 +10,14 @@
  * command line, as they were then.
  *
  * Permissions: --allow-read and --allow-write to the run directory, --allow-run
- * (signals and `ps` need it).
+ * (signals and `ps` need it). Reading alone (`inspectProcess`, `residentKiB`)
+ * needs --allow-read of the run directory and --allow-run=ps.
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import process from "node:process";
 import { dirname } from "node:path";
+import type { ProcessFacts } from "../lib/status_report.ts";
 
 /** A process started by a task, known by its PID file. */
 export interface ManagedProcess {
@@ -44,6 +46,21 @@ function exists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
+  } catch (error) {
+    // A read-only task may run `ps` but not signal (node's kill needs all of
+    // --allow-run, even for signal 0): ask `ps` instead.
+    return error instanceof Deno.errors.NotCapable && psKnows(pid);
+  }
+}
+
+/** Whether `ps` lists this PID (false when it does not, or cannot run). */
+function psKnows(pid: number): boolean {
+  try {
+    return new Deno.Command("ps", {
+      args: ["-o", "pid=", "-p", String(pid)],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync().code === 0;
   } catch {
     return false;
   }
@@ -103,6 +120,37 @@ function readPidFile(text: string): ProcessIdentity | { pid: number; legacy: tru
   return undefined;
 }
 
+/** What a PID file says, read only: no file, our process running, or stale. */
+export type PidFileState =
+  | { state: "none" }
+  | { state: "running"; identity: ProcessIdentity }
+  /** The process is gone, or its PID is someone else's now; `text` is the file's content. */
+  | { state: "stale"; text: string; pid: number | undefined };
+
+/**
+ * Reads a managed process's PID file and tells whether its process runs;
+ * changes nothing (a stale file stays: `runningProcess` removes it).
+ */
+export function inspectProcess(managed: ManagedProcess): PidFileState {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(managed.pidFile);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { state: "none" };
+    throw error;
+  }
+  const recorded = readPidFile(text);
+  if (recorded !== undefined && "legacy" in recorded) {
+    if (isRunning(recorded.pid, managed.marker)) {
+      const identity = identify(recorded.pid) ?? { ...recorded, started: "", command: "" };
+      return { state: "running", identity };
+    }
+  } else if (recorded !== undefined && isSameProcess(recorded)) {
+    return { state: "running", identity: recorded };
+  }
+  return { state: "stale", text, pid: recorded?.pid };
+}
+
 /**
  * The identity of a running managed process, or undefined. A PID file whose
  * process is gone (or is someone else's now) is stale: it is removed and reported.
@@ -111,26 +159,61 @@ export function runningProcess(
   managed: ManagedProcess,
   onStale: (message: string) => void = console.log,
 ): ProcessIdentity | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(managed.pidFile);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  const recorded = readPidFile(text);
-  if (recorded !== undefined && "legacy" in recorded) {
-    if (isRunning(recorded.pid, managed.marker)) {
-      return identify(recorded.pid) ?? { ...recorded, started: "", command: "" };
-    }
-  } else if (recorded !== undefined && isSameProcess(recorded)) {
-    return recorded;
-  }
+  const found = inspectProcess(managed);
+  if (found.state !== "stale") return found.state === "running" ? found.identity : undefined;
   Deno.removeSync(managed.pidFile);
   onStale(
-    `Removed stale PID file of ${managed.name} (${managed.pidFile}: "${text.trim().slice(0, 60)}")`,
+    `Removed stale PID file of ${managed.name} (${managed.pidFile}: "${
+      found.text.trim().slice(0, 60)
+    }")`,
   );
   return undefined;
+}
+
+/**
+ * A managed process as `status` shows it: running (with its start time and
+ * memory), a stale PID file, or none. Read only.
+ */
+export function describeProcess(managed: ManagedProcess): ProcessFacts {
+  const found = inspectProcess(managed);
+  if (found.state === "none") return { state: "none", pid: null, startedAt: null, rssKiB: null };
+  if (found.state === "stale") {
+    return { state: "stale", pid: found.pid ?? null, startedAt: null, rssKiB: null };
+  }
+  const { pid, started } = found.identity;
+  // `ps -o lstart` is local time, as Date.parse reads a date without a zone.
+  const startedAt = Date.parse(started);
+  return {
+    state: "running",
+    pid,
+    startedAt: Number.isNaN(startedAt) ? null : startedAt,
+    rssKiB: residentKiB([pid]).get(pid) ?? null,
+  };
+}
+
+/**
+ * The resident memory of processes in KiB, as `ps` reports it, by PID (a PID
+ * that is gone is missing; the map is empty without `ps`).
+ */
+export function residentKiB(pids: readonly number[]): Map<number, number> {
+  const sizes = new Map<number, number>();
+  const valid = pids.filter((pid) => Number.isSafeInteger(pid) && pid > 0);
+  if (valid.length === 0) return sizes;
+  try {
+    const { stdout } = new Deno.Command("ps", {
+      args: ["-o", "pid=", "-o", "rss=", "-p", valid.join(",")],
+      env: { LC_ALL: "C" },
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    for (const line of new TextDecoder().decode(stdout).split("\n")) {
+      const [pid, rss] = line.trim().split(/\s+/).map(Number);
+      if (Number.isSafeInteger(pid) && Number.isSafeInteger(rss)) sizes.set(pid!, rss!);
+    }
+  } catch {
+    // No `ps`: sizes unknown.
+  }
+  return sizes;
 }
 
 /** The PID of a running managed process, or undefined (see `runningProcess`). */

@@ -12,6 +12,7 @@ import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
 import { countProgress } from "./_progress.ts";
+import { topicDurability } from "./topics.ts";
 import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
 
 const DEFAULT_COUNT = 50_000;
@@ -32,10 +33,12 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning" });
   try {
     await awaitKafka(config, { oneShot: true });
+    const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
     await ensureTopics(config.brokers, [{
       topic: config.topic,
       partitions: config.partitions,
-      replicationFactor: config.replicationFactor,
+      replicationFactor,
+      ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
     }]);
     const controller = new AbortController();
     const shown = countProgress("Producing", config.producer.count);

@@ -22,10 +22,13 @@ export const SCRIPTS: Readonly<Record<Role, string>> = {
   broker: "tasks/broker.ts",
   start: "tasks/start.ts",
   stop: "tasks/stop.ts",
+  status: "tasks/status.ts",
   test: "tasks/test.ts",
   "bench:producer": "tasks/bench_producer.ts",
   "bench:tracker": "tasks/bench_tracker.ts",
   verify: "tasks/verify.ts",
+  "dlq:inspect": "tasks/dlq_inspect.ts",
+  "dlq:redrive": "tasks/dlq_redrive.ts",
 };
 
 /** The role whose script is `script` (as deno.json names it), or undefined. */

@@ -101,7 +101,9 @@ async function start(config: Config & { options: OptionValues }): Promise<void> 
 Orders are flowing through Kafka at ${config.brokers.join(",")}.
   audit trail   ${config.paths.auditFile}
   health logs   ${config.paths.healthLog}, ${config.paths.producerLog}
-  process logs  ${config.paths.runDir}/{producer,tracker,broker}.out
+  process logs  ${config.paths.runDir}/{producer,tracker,${
+    config.nodes.length === 1 ? "broker" : `broker-1…${config.nodes.length}`
+  }}.out
 
   deno task monitor    live dashboard
   deno task stop       stop everything`);

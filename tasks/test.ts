@@ -31,6 +31,8 @@ export function testEnv(
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
     STATE_DIR: testStateDir(port),
+    // One broker for the suite; the cluster test starts its own three (tests/support.ts).
+    KAFKA_BROKER_COUNT: "1",
     LOG_LEVEL: env.LOG_LEVEL ?? "warning",
   };
   if (env.KAFKA_BROKERS) testEnv.KAFKA_BROKERS = env.KAFKA_BROKERS;

@@ -1,5 +1,7 @@
 /**
- * Creates the orders topic and its dead-letter topic if they are missing.
+ * Creates the orders topic and its dead-letter topic if they are missing, with
+ * a replication factor of min(3, brokers in the cluster) and min.insync.replicas
+ * one less from 3 up (lib/topic_plan.ts), then reports what each topic has.
  * Idempotent; an existing topic with another partition count is reported and
  * makes the task fail rather than being silently accepted.
  *
@@ -8,21 +10,56 @@
  */
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { ensureTopics, type TopicOutcome } from "../lib/kafka.ts";
+import { clusterBrokerCount, ensureTopics, topicDurabilityFacts } from "../lib/kafka.ts";
 import { awaitKafka, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
+import {
+  type Durability,
+  planDurability,
+  type ReportLine,
+  topicReport,
+} from "../lib/topic_plan.ts";
 
-/** Creates the project's topics; returns one outcome per topic. */
-export function createTopics(config: Config): Promise<TopicOutcome[]> {
-  return ensureTopics(config.brokers, [
-    {
-      topic: config.topic,
-      partitions: config.partitions,
-      replicationFactor: config.replicationFactor,
-    },
+/** The durability of new topics: the settings, else what the cluster's size allows. */
+export async function topicDurability(config: Config): Promise<Durability> {
+  return planDurability({
+    clusterBrokers: await clusterBrokerCount(config.brokers),
+    replicationFactor: config.replicationFactor,
+    minInsyncReplicas: config.minInsyncReplicas,
+  });
+}
+
+/**
+ * Creates the project's topics that are missing; returns the report of each
+ * (what the cluster says it has) and whether every topic is as expected.
+ */
+export async function createTopics(
+  config: Config,
+): Promise<{ ok: boolean; lines: ReportLine[] }> {
+  const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
+  const durability = {
+    replicationFactor,
+    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+  };
+  const specs = [
+    { topic: config.topic, partitions: config.partitions, ...durability },
     // One partition keeps the dead letters in arrival order; volume is low.
-    { topic: config.dlqTopic, partitions: 1, replicationFactor: config.replicationFactor },
-  ]);
+    { topic: config.dlqTopic, partitions: 1, ...durability },
+  ];
+  const outcomes = await ensureTopics(config.brokers, specs);
+  const facts = await topicDurabilityFacts(config.brokers, specs.map((s) => s.topic));
+  const lines = specs.flatMap((spec) => {
+    const found = facts.find((f) => f.topic === spec.topic);
+    if (found === undefined) {
+      return [{ level: "error" as const, text: `Topic ${spec.topic} is missing after creation` }];
+    }
+    return topicReport(found, {
+      created: outcomes.some((o) => o.topic === spec.topic && o.state === "created"),
+      expectedPartitions: spec.partitions,
+      externalCluster: config.externalCluster,
+    });
+  });
+  return { ok: lines.every((l) => l.level !== "error"), lines };
 }
 
 async function main(): Promise<number> {
@@ -32,22 +69,10 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning", kafkaLevel: "fatal" });
   try {
     await awaitKafka(config, { oneShot: true });
-    const outcomes = await createTopics(config);
-    let ok = true;
-    for (const outcome of outcomes) {
-      if (outcome.state === "mismatch") {
-        ok = false;
-        console.error(
-          `Topic ${outcome.topic} exists with ${outcome.partitions} partitions, expected ${outcome.expected}: ` +
-            `delete it or set ORDERS_PARTITIONS=${outcome.partitions}`,
-        );
-      } else {
-        console.log(
-          `Topic ${outcome.topic}: ${
-            outcome.state === "created" ? "created" : "exists"
-          } (${outcome.partitions} ${outcome.partitions === 1 ? "partition" : "partitions"})`,
-        );
-      }
+    const { ok, lines } = await createTopics(config);
+    for (const line of lines) {
+      if (line.level === "info") console.log(line.text);
+      else console.error(`${line.level === "warning" ? "Warning: " : ""}${line.text}`);
     }
     return ok ? EXIT.ok : EXIT.failure;
   } catch (error) {

@@ -22,7 +22,7 @@ import {
   committedOffsets,
   createKafka,
   type Kafka,
-  topicEnds,
+  readTopic,
   withAdmin,
 } from "../lib/kafka.ts";
 import { parseAckLine } from "../lib/ack_record.ts";
@@ -57,40 +57,18 @@ function progress(total: number): (bytes: number) => void {
   };
 }
 
-/** Streams the dead-letter topic into the checker, then deletes the group it used. */
+/** Streams the dead-letter topic into the checker. */
 async function readDeadLetters(
   kafka: Kafka,
   dlqTopic: string,
   onLetter: (source: { topic: string; partition: number; offset: number }) => void,
 ): Promise<void> {
-  const ends = await withAdmin(kafka, (admin) => topicEnds(admin, dlqTopic));
-  if ([...ends.values()].every((end) => end === 0)) return;
-  const groupId = `verify-${crypto.randomUUID()}`;
-  const consumer = kafka.consumer({ groupId });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
-    const done = Promise.withResolvers<void>();
-    const seen = new Map<number, number>();
-    const check = () => {
-      if ([...ends].every(([p, end]) => (seen.get(p) ?? 0) >= end)) done.resolve();
-    };
-    await consumer.run({
-      eachMessage: ({ partition, message }) => {
-        const parsed = parseDeadLetterHeaders(message.headers);
-        if (parsed.ok) onLetter(parsed.source);
-        seen.set(partition, Number(message.offset) + 1);
-        check();
-        return Promise.resolve();
-      },
-    });
-    const timeout = setTimeout(() => done.reject(new Error("Timed out reading the DLQ")), 60_000);
-    await done.promise.finally(() => clearTimeout(timeout));
-  } finally {
-    await consumer.disconnect();
-    // Leave no consumer group behind.
-    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => {});
-  }
+  await readTopic(kafka, dlqTopic, {
+    onMessage: ({ headers }) => {
+      const parsed = parseDeadLetterHeaders(headers);
+      if (parsed.ok) onLetter(parsed.source);
+    },
+  });
 }
 
 /** Why Kafka cannot be reached, in one line, or undefined when it answers. */

@@ -72,7 +72,7 @@ Deno.test("the original system's orders, sent without keys to three partitions, 
     assert(metrics.latency_ms.p50 !== null);
     const once = spawnEntry("monitor", { env, args: ["--once"] });
     assertEquals((await once.exited).code, 0, once.output());
-    assertMatch(once.output(), /latency p50\/p95\/p99 \d+\/\d+\/\d+ ms \(from record time\)/);
+    assertMatch(once.output(), /latency p50\/p95\/p99 [^(\n]+ \(from record time\)/);
     assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
   } finally {
     await producer.disconnect();

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { ConfigError, resolveConfig } from "../lib/config.ts";
 import { COMMANDS, settingsEnv, settingsTableRows, usage } from "../lib/settings.ts";
+import { SCRIPTS } from "../tasks/run.ts";
 
 Deno.test({
   name: "config defaults give a local broker, the orders topics and a demo rate",
@@ -30,6 +31,20 @@ Deno.test({
     assertEquals(config.producer.durationMs, 1500);
     assertEquals(config.topic, "env-topic");
     assertEquals(config.brokers, ["127.0.0.1:29092"]);
+  },
+});
+
+Deno.test({
+  name: "KAFKA_BROKER_COUNT=3 makes the clients' brokers every node of the local cluster",
+  permissions: "none",
+  fn() {
+    const config = resolveConfig({ KAFKA_BROKER_COUNT: "3", KAFKA_PORT: "29192" });
+    assertEquals(config.brokers, ["127.0.0.1:29192", "127.0.0.1:29194", "127.0.0.1:29196"]);
+    assertEquals(config.nodes.map((n) => n.controllerPort), [9093, 9095, 9097]);
+    assertEquals(resolveConfig({}).nodes.length, 1);
+    assertEquals(resolveConfig({}).replicationFactor, undefined);
+    assertEquals(resolveConfig({}).minInsyncReplicas, undefined);
+    assertEquals(resolveConfig({ REPLICATION_FACTOR: "2" }).replicationFactor, 2);
   },
 });
 
@@ -67,6 +82,24 @@ Deno.test({
         { METRICS_PORT: "9464", METRICS_HOST: "127.0.0.1:80" },
         [],
         /METRICS_HOST is "127\.0\.0\.1:80", expected a host name or IPv4 address/,
+      ],
+      [
+        "six brokers",
+        { KAFKA_BROKER_COUNT: "6" },
+        [],
+        /KAFKA_BROKER_COUNT is "6", expected .* 1 to 5/,
+      ],
+      [
+        "cluster ports collide",
+        { KAFKA_BROKER_COUNT: "3", KAFKA_CONTROLLER_PORT: "9094" },
+        [],
+        /node 2's client port and node 1's controller port would both be 9094/,
+      ],
+      [
+        "min ISR above RF",
+        { REPLICATION_FACTOR: "2", MIN_INSYNC_REPLICAS: "3" },
+        [],
+        /MIN_INSYNC_REPLICAS \(3\) is above REPLICATION_FACTOR \(2\)/,
       ],
     ];
     for (const [name, env, args, message] of cases) {
@@ -194,4 +227,28 @@ Deno.test("the README's settings table is the settings table", async () => {
     "README.md's settings table differs from SETTINGS in lib/settings.ts; its rows should be:\n" +
       expected.map((row) => `| ${row.join(" | ")} |`).join("\n"),
   );
+});
+
+Deno.test("every command is a deno.json task through the launcher, and every such task a command", async () => {
+  const { tasks } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const launched = new Set(
+    Object.values(tasks as Record<string, { command: string }>)
+      .map(({ command }) => / tasks\/run\.ts (\S+)/.exec(command)?.[1])
+      .filter((script) => script !== undefined),
+  );
+  assertEquals([...launched].sort(), [...new Set(Object.values(SCRIPTS))].sort());
+  assertEquals(Object.keys(SCRIPTS).sort(), [...COMMANDS].sort());
+  for (const command of COMMANDS) assertMatch(usage(command), /^Usage: deno task /);
+});
+
+Deno.test({
+  name: "status --help states when it exits 0 and takes --json",
+  permissions: "none",
+  fn() {
+    const help = usage("status");
+    assertMatch(help, /--json +print the same report as JSON/);
+    assertMatch(help, /--data-dir VALUE/);
+    assertMatch(help, /Exit code 0 when everything that should run runs/);
+    assert(!help.includes("--rate"), "status help does not list --rate");
+  },
 });

@@ -7,6 +7,10 @@ import {
   DLQ_HEADERS,
   MAX_ERROR_HEADER_CHARS,
   parseDeadLetterHeaders,
+  parseRedriveOf,
+  REDRIVE_HEADERS,
+  redriveCount,
+  redriveMessage,
   splitIntoSends,
 } from "../lib/dead_letter.ts";
 import { deadLetterRecord } from "../lib/audit_record.ts";
@@ -49,6 +53,76 @@ Deno.test({
       errorClass: "deserialization",
       error: "Cannot parse order: not UTF-8 JSON",
       failedAt: "2026-01-01T00:00:00.000Z",
+      redriveCount: 0,
+    });
+  },
+});
+
+Deno.test({
+  name: "a redriven copy carries the original key, bytes and headers, its count and its letter",
+  permissions: "none",
+  async fn(t) {
+    const stored = {
+      partition: 0,
+      offset: 41,
+      key: encoder.encode("k-1"),
+      value: encoder.encode("{bad"),
+      headers: {
+        trace: Buffer.from("abc"),
+        [DLQ_HEADERS.sourceTopic]: Buffer.from("orders"),
+        [DLQ_HEADERS.sourcePartition]: Buffer.from("2"),
+        [DLQ_HEADERS.sourceOffset]: Buffer.from("17"),
+        [DLQ_HEADERS.errorClass]: Buffer.from("deserialization"),
+        [REDRIVE_HEADERS.count]: Buffer.from("1"),
+        [REDRIVE_HEADERS.of]: Buffer.from("orders-dlq/0/3"),
+      },
+    };
+    const parsed = parseDeadLetterHeaders(stored.headers);
+    assert(parsed.ok);
+    assertEquals(parsed.source.redriveCount, 1);
+    const copy = redriveMessage(stored, { dlqTopic: "orders-dlq", source: parsed.source });
+    await t.step("to its source partition, with the original key, bytes and headers", () => {
+      assertEquals([copy.partition, copy.key, copy.value], [2, stored.key, stored.value]);
+      assertEquals(String(copy.headers.trace), "abc");
+      assert(
+        Object.keys(copy.headers).every((name) => !name.startsWith("dlq.")),
+        "none of the dead letter's own headers",
+      );
+    });
+    await t.step("counted once more, naming the letter it was made from", () => {
+      assertEquals(copy.headers[REDRIVE_HEADERS.count], "2");
+      assertEquals(copy.headers[REDRIVE_HEADERS.of], "orders-dlq/0/41");
+      assertEquals(parseRedriveOf(copy.headers), {
+        dlqTopic: "orders-dlq",
+        partition: 0,
+        offset: 41,
+      });
+    });
+    await t.step("rejected again by the tracker, the new dead letter keeps the count", () => {
+      const asConsumed = Object.fromEntries(
+        Object.entries(copy.headers).map(([k, v]) => [k, Buffer.from(v)]),
+      );
+      const record = deadLetterRecord(Date.UTC(2026, 0, 2), {
+        topic: "orders",
+        partition: 2,
+        offset: 90,
+        key: "k-1",
+        size: 4,
+      }, { class: "deserialization", message: "Cannot parse order: not UTF-8 JSON" });
+      const again = deadLetterMessage({
+        topic: "orders",
+        partition: 2,
+        message: { offset: 90, key: copy.key, value: copy.value, headers: asConsumed },
+      }, record);
+      const reread = parseDeadLetterHeaders(again.headers);
+      assert(reread.ok);
+      assertEquals([reread.source.offset, reread.source.redriveCount], [90, 2]);
+    });
+    await t.step("a count that is not one reads as never redriven", () => {
+      for (const bad of ["", "x", "-1", "1.5"]) {
+        assertEquals(redriveCount({ [REDRIVE_HEADERS.count]: bad }), 0, bad);
+      }
+      assertEquals(redriveCount(undefined), 0);
     });
   },
 });

@@ -1128,6 +1128,7 @@ Deno.test({
             charts: size.chartWidth,
             logs: size.paneWidth,
             events: size.paneWidth,
+            deadLetters: size.paneWidth,
           };
           for (const [pane, rows] of Object.entries(panels) as Array<[keyof Panels, string[]]>) {
             assert(rows.length > 0, `${pane} has rows`);

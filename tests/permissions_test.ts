@@ -61,6 +61,19 @@ Deno.test({
         "--allow-read=/backup/a,/backup/b",
       );
     });
+    await t.step("dlq:inspect: the brokers only, no files", () => {
+      const flags = permissionFlags("dlq:inspect", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), undefined);
+      assertEquals(flag(flags, "--allow-write"), undefined);
+    });
+    await t.step("dlq:redrive: the brokers and its record's directory, never the trail", () => {
+      const flags = permissionFlags("dlq:redrive", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders/redrive");
+      assertEquals(flag(flags, "--allow-run"), undefined);
+    });
     await t.step("orchestrators read the project, state, data and jars, not the whole disk", () => {
       for (const role of ["start", "stop", "broker", "test"] as const) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -71,8 +84,39 @@ Deno.test({
         );
       }
     });
+    await t.step(
+      "status: reads data and run dirs, runs ps (docker only if it may be Docker)",
+      () => {
+        const flags = permissionFlags("status", config, { projectDir });
+        assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+        assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders,.state/run");
+        assertEquals(flag(flags, "--allow-write"), undefined);
+        assertEquals(flag(flags, "--allow-run"), "--allow-run=ps,docker");
+        const jvm = resolveConfig({ KAFKA_PROVIDER: "jvm" });
+        assertEquals(
+          flag(permissionFlags("status", jvm, { projectDir }), "--allow-run"),
+          "--allow-run=ps",
+        );
+        const external = resolveConfig({ KAFKA_BROKERS: "kafka-1:9092" });
+        const externalFlags = permissionFlags("status", external, { projectDir });
+        assertEquals(flag(externalFlags, "--allow-run"), "--allow-run=ps");
+        assertEquals(flag(externalFlags, "--allow-net"), "--allow-net=kafka-1:9092");
+      },
+    );
     await t.step("no process is given everything", () => {
-      for (const role of ["producer", "tracker", "monitor", "topics", "broker", "start"] as const) {
+      for (
+        const role of [
+          "producer",
+          "tracker",
+          "monitor",
+          "topics",
+          "broker",
+          "start",
+          "status",
+          "dlq:inspect",
+          "dlq:redrive",
+        ] as const
+      ) {
         const flags = permissionFlags(role, config, { projectDir });
         assert(!flags.includes("-A") && !flags.includes("--allow-all"), role);
         assert(flags.includes("--no-prompt"), role);

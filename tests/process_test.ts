@@ -3,14 +3,17 @@
  * managed process in a temporary directory (needs run permission, no broker).
  */
 import { join } from "node:path";
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import {
+  describeProcess,
   identify,
+  inspectProcess,
   isSameProcess,
   type ManagedProcess,
   runningProcess,
   spawnDetached,
   stopManaged,
+  waitForExit,
 } from "../tasks/_process.ts";
 
 async function withManaged(fn: (managed: ManagedProcess) => Promise<void>): Promise<void> {
@@ -85,5 +88,25 @@ Deno.test("without ps a PID file holds the bare PID, and stop still ends that pr
       await Deno.remove(empty);
     }
     assertEquals(identify(pid), undefined, "the process is gone");
+  });
+});
+
+Deno.test("inspecting a PID file changes nothing: a stale one stays for start and stop", async () => {
+  await withManaged(async (managed) => {
+    const pid = spawnDetached(managed, { command: "sleep", args: ["30"] });
+    assertEquals(inspectProcess(managed).state, "running");
+    const facts = describeProcess(managed);
+    assertEquals([facts.state, facts.pid], ["running", pid]);
+    assert(facts.startedAt !== null && Math.abs(facts.startedAt - Date.now()) < 60_000);
+    assert(facts.rssKiB !== null && facts.rssKiB > 0, "memory from ps");
+    const recorded = await Deno.readTextFile(managed.pidFile);
+    Deno.kill(pid, "SIGKILL");
+    await waitForExit(JSON.parse(recorded), { timeoutMs: 5_000 });
+    assertEquals(inspectProcess(managed), { state: "stale", text: recorded, pid });
+    assertEquals(describeProcess(managed).state, "stale");
+    assertEquals(await Deno.readTextFile(managed.pidFile), recorded, "the PID file is kept");
+    assertEquals(runningProcess(managed, () => {}), undefined);
+    await assertRejects(() => Deno.stat(managed.pidFile), Deno.errors.NotFound);
+    assertEquals(inspectProcess(managed), { state: "none" });
   });
 });

@@ -40,6 +40,27 @@ export function testBrokerConfig(): Config {
   });
 }
 
+/**
+ * The configuration of a three-broker JVM cluster a test starts itself: the
+ * test broker's port + 100 (19192..19197 beside the suite's 19092/19093;
+ * 29192..29197 with TEST_KAFKA_PORT=29092), its own state directory.
+ */
+export function testClusterConfig(): Config {
+  const [broker] = testBrokers();
+  const port = Number(broker!.split(":")[1]) + 100;
+  return resolveConfig({
+    KAFKA_PORT: String(port),
+    KAFKA_CONTROLLER_PORT: String(port + 1),
+    KAFKA_BROKER_COUNT: "3",
+    KAFKA_PROVIDER: "jvm",
+    STATE_DIR: join(
+      Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort),
+      "cluster",
+    ),
+    BROKER_READY_TIMEOUT_MS: "120000",
+  });
+}
+
 /** A name no other test uses (topics, groups). */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
@@ -149,12 +170,25 @@ async function readAcks(path: string, onAck: (record: AckRecord) => void): Promi
  * A fresh topic, dead-letter topic, group and work directory for one test;
  * `env` runs entries on them (tracker data in `<work>/a`).
  */
-export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
+export async function setupPipeline(
+  prefix: string,
+  { partitions = 3, brokers, replicationFactor = 1, minInsyncReplicas }: {
+    partitions?: number;
+    /** Another cluster's (default: the test broker's); `env` then names it. */
+    brokers?: readonly string[];
+    replicationFactor?: number;
+    minInsyncReplicas?: number;
+  } = {},
+) {
   const topic = uniqueName(prefix);
   const dlqTopic = `${topic}-dlq`;
-  await ensureTopics(testBrokers(), [
-    { topic, partitions, replicationFactor: 1 },
-    { topic: dlqTopic, partitions: 1, replicationFactor: 1 },
+  const durability = {
+    replicationFactor,
+    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+  };
+  await ensureTopics(brokers ?? testBrokers(), [
+    { topic, partitions, ...durability },
+    { topic: dlqTopic, partitions: 1, ...durability },
   ]);
   const work = await tempDataDir();
   const env = {
@@ -164,6 +198,7 @@ export async function setupPipeline(prefix: string, { partitions = 3 } = {}) {
     DATA_DIR: join(work.dir, "a"),
     // Tests read the ready and stopped lines, which are info records.
     LOG_LEVEL: "info",
+    ...(brokers === undefined ? {} : { KAFKA_BROKERS: brokers.join(",") }),
   };
   return { topic, dlqTopic, work, env, acksLog: join(work.dir, "acks.jsonl") };
 }
@@ -196,7 +231,9 @@ export async function stopEntry(
 
 /** Runs the delivery checker on a test's outcomes, trail(s) and committed offsets. */
 export async function verifyDelivery(
-  { topic, groupId, acksLog, auditFiles, deadLetters = [] }: {
+  { topic, groupId, acksLog, auditFiles, deadLetters = [], brokers = testBrokers() }: {
+    /** The cluster whose committed offsets are checked (default: the test broker). */
+    brokers?: readonly string[];
     topic: string;
     groupId: string;
     acksLog: string;
@@ -210,7 +247,7 @@ export async function verifyDelivery(
     deadLetters: (onLetter) => deadLetters.forEach((letter) => onLetter(letter, null)),
     acks: (onAck) => readAcks(acksLog, onAck),
   });
-  return checker.report({ committed: await committedOffsets(testBrokers(), { groupId, topic }) });
+  return checker.report({ committed: await committedOffsets(brokers, { groupId, topic }) });
 }
 
 /** Audit records (headers left out) in the given trails' active segments. */
