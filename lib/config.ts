@@ -117,6 +117,8 @@ export interface Config {
   /** How long a one-shot command tries to reach Kafka before it gives up. */
   readonly connectTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Where the tracker serves Prometheus metrics; undefined when it serves none. */
+  readonly metrics: { readonly hostname: string; readonly port: number } | undefined;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
   readonly testBrokerPort: number;
@@ -212,6 +214,9 @@ export function resolveConfig(
   }
   const paths = pipelinePaths(read.path("dataDir")!, read.path("stateDir")!);
   const acksLog = read.path("acksLog");
+  const metricsPort = read.raw("metricsPort") === undefined
+    ? 0
+    : read.integer("metricsPort", { min: 0, max: 65535 });
 
   const config = {
     help: flags.help === true,
@@ -252,6 +257,9 @@ export function resolveConfig(
     dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
     connectTimeoutMs: read.integer("connectTimeoutMs", { min: 100 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
+    metrics: metricsPort === 0
+      ? undefined
+      : { hostname: read.host("metricsHost"), port: metricsPort },
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
     testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65534 }),
@@ -368,6 +376,14 @@ function settingReader(env: Env, flags: OptionValues) {
         bad(given.source, given.value, `a size of at least ${min} bytes, e.g. 64MiB`);
       }
       return n;
+    },
+    /** A host name or IPv4 address, as `--allow-net` and `Deno.serve` take it. */
+    host(name: SettingName): string {
+      const given = required(name);
+      if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(given.value)) {
+        bad(given.source, given.value, "a host name or IPv4 address, e.g. 127.0.0.1");
+      }
+      return given.value;
     },
     words(name: SettingName): string[] {
       return required(name).value.split(/\s+/).filter(Boolean);
