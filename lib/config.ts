@@ -7,7 +7,7 @@
  *
  * `resolveConfig` is pure (the entry passes in the environment and the
  * arguments), so it is tested without any permission.
- * Long (about 550 lines) because every setting's type, check and derived
+ * Long (about 680 lines) because every setting's type, check and derived
  * path lives here once; the table itself is in settings.ts.
  */
 import { parseArgs } from "node:util";
@@ -128,6 +128,8 @@ export interface Config {
   /** How long a one-shot command tries to reach Kafka before it gives up. */
   readonly connectTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Where the tracker serves Prometheus metrics; undefined when it serves none. */
+  readonly metrics: { readonly hostname: string; readonly port: number } | undefined;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
   readonly testBrokerPort: number;
@@ -244,6 +246,9 @@ export function resolveConfig(
   }
   const paths = pipelinePaths(read.path("dataDir")!, read.path("stateDir")!);
   const acksLog = read.path("acksLog");
+  const metricsPort = read.raw("metricsPort") === undefined
+    ? 0
+    : read.integer("metricsPort", { min: 0, max: 65535 });
 
   const config = {
     help: flags.help === true,
@@ -286,6 +291,9 @@ export function resolveConfig(
     dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
     connectTimeoutMs: read.integer("connectTimeoutMs", { min: 100 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
+    metrics: metricsPort === 0
+      ? undefined
+      : { hostname: read.host("metricsHost"), port: metricsPort },
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
     testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65533 }),
@@ -394,7 +402,7 @@ export function pipelinePaths(dataDir: string, stateDir: string): Paths {
 
 /**
  * Reads and validates one setting at a time: flag, then env, then the table's
- * default. Long (about 110 lines) as an object of short readers, one per kind of value.
+ * default. Long (about 130 lines) as an object of short readers, one per kind of value.
  */
 function settingReader(env: Env, flags: OptionValues) {
   const raw = (name: SettingName): { value: string; source: string } | undefined => {
@@ -495,6 +503,14 @@ function settingReader(env: Env, flags: OptionValues) {
       if (given === undefined) return undefined;
       if (!/^[A-Za-z0-9.-]{1,253}$/.test(given.value)) {
         bad(given.source, given.value, "a host name (letters, digits, dots and hyphens)");
+      }
+      return given.value;
+    },
+    /** A host name or IPv4 address, as `--allow-net` and `Deno.serve` take it. */
+    host(name: SettingName): string {
+      const given = required(name);
+      if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$/.test(given.value)) {
+        bad(given.source, given.value, "a host name or IPv4 address, e.g. 127.0.0.1");
       }
       return given.value;
     },

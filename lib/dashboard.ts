@@ -59,11 +59,11 @@ export class Dashboard {
         style: { border: { fg: "cyan" }, label: { fg: "cyan", bold: true } },
         ...options,
       });
-    this.#headline = pane({ label: " order-tracking ", top: 0, left: 0, width: "100%", height: 5 });
-    this.#health = pane({ label: " health ", top: 5, left: 0, width: "40%", height: 8 });
+    this.#headline = pane({ label: " order-tracking ", top: 0, left: 0, width: "100%", height: 6 });
+    this.#health = pane({ label: " health ", top: 6, left: 0, width: "40%", height: 8 });
     this.#charts = pane({
       label: " last 5 minutes ",
-      top: 5,
+      top: 6,
       left: "40%",
       width: "60%",
       height: 8,
@@ -76,7 +76,7 @@ export class Dashboard {
     };
     this.#logs = pane({
       label: " health log ",
-      top: 13,
+      top: 14,
       left: 0,
       width: "50%",
       bottom: 1,
@@ -84,7 +84,7 @@ export class Dashboard {
     });
     this.#events = pane({
       label: " audit events ",
-      top: 13,
+      top: 14,
       left: "50%",
       width: "50%",
       bottom: 1,
@@ -93,7 +93,7 @@ export class Dashboard {
     // Over the events pane, shown with `d`.
     this.#deadLetters = pane({
       label: " dead letters ",
-      top: 13,
+      top: 14,
       left: "50%",
       width: "50%",
       bottom: 1,

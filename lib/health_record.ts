@@ -8,6 +8,7 @@
  */
 import type { LogRecord } from "@logtape/logtape";
 import type { LatencySummary } from "./metrics.ts";
+import type { LagTime } from "./lag_time.ts";
 
 /** The tracker's counters of one run. */
 export interface TrackerCounters {
@@ -35,6 +36,11 @@ export interface MetricsRecord extends TrackerCounters {
   /** Messages not yet consumed, per partition (as of the last chunk of each). */
   lag: Record<string, number>;
   lag_total: number;
+  /**
+   * The lag in time, per partition and in total (lag_time.ts). Absent from
+   * records written before it existed.
+   */
+  lag_time?: { total: LagTime; partitions: Record<string, LagTime> };
   open_orders: number;
   uptime_s: number;
 }
@@ -167,8 +173,11 @@ function parseMetrics(p: Record<string, unknown>): MetricsRecord | undefined {
   ) return undefined;
   // Records written before these figures existed have none of them.
   const sources = isObject(p.latency_sources) ? p.latency_sources : {};
+  const { lag_time: _lagTime, ...figures } = p;
+  const lagTime = parseLagTimes(p.lag_time);
   return {
-    ...(p as unknown as MetricsRecord),
+    ...(figures as unknown as MetricsRecord),
+    ...(lagTime === undefined ? {} : { lag_time: lagTime }),
     final: p.final === true,
     out_of_order: typeof p.out_of_order === "number" ? p.out_of_order : 0,
     latency_sources: {
@@ -176,6 +185,29 @@ function parseMetrics(p: Record<string, unknown>): MetricsRecord | undefined {
       kafka_timestamp: typeof sources.kafka_timestamp === "number" ? sources.kafka_timestamp : 0,
     },
   };
+}
+
+/** The lag in time of a metrics record, or undefined when absent or not of its shape (dropped). */
+function parseLagTimes(value: unknown): MetricsRecord["lag_time"] {
+  if (!isObject(value) || !isObject(value.partitions)) return undefined;
+  const total = parseLagTime(value.total);
+  if (total === undefined) return undefined;
+  const partitions: Record<string, LagTime> = {};
+  for (const [partition, figures] of Object.entries(value.partitions)) {
+    const parsed = parseLagTime(figures);
+    if (parsed === undefined) return undefined;
+    partitions[partition] = parsed;
+  }
+  return { total, partitions };
+}
+
+function parseLagTime(value: unknown): LagTime | undefined {
+  if (!isObject(value)) return undefined;
+  const { age_ms, age_trend_ms_per_min, drain_ms } = value;
+  const numberOrNull = (v: unknown): v is number | null => v === null || typeof v === "number";
+  if (!numberOrNull(age_ms) || !numberOrNull(age_trend_ms_per_min)) return undefined;
+  if (!numberOrNull(drain_ms) && drain_ms !== "never") return undefined;
+  return { age_ms, age_trend_ms_per_min, drain_ms };
 }
 
 function parseLifecycle(p: Record<string, unknown>): LifecycleRecord | undefined {

@@ -589,7 +589,8 @@ export async function describeTopics(
 /**
  * Runs `work` with a connected admin client, giving up when `timeoutMs` passes
  * (connecting included): for tools that must answer at once when the cluster is
- * down. Nothing is retried.
+ * down. A failed connection or request is retried (another seed broker, fresh
+ * metadata after a node of a cluster died) within the deadline.
  *
  * @throws {Error} "Cannot reach Kafka at …" when the deadline passes first, or the work's error
  */
@@ -599,7 +600,7 @@ export async function withAdminWithin<T>(
   work: (admin: Admin) => Promise<T>,
 ): Promise<T> {
   const { brokers } = connection;
-  const admin = createKafka(connection, { clientId, retries: 0 }).admin();
+  const admin = createKafka(connection, { clientId, retries: 5 }).admin();
   const working = (async () => {
     await admin.connect();
     return await work(admin);

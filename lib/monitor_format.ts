@@ -6,6 +6,7 @@
 import type { Signal, Status, View } from "./monitor_model.ts";
 import { clock, compact, duration, sparkline, truncate } from "./terminal_text.ts";
 import { ORDER_STATUSES } from "./order.ts";
+import type { LagTime } from "./lag_time.ts";
 
 const COLOURS: Record<Status, string> = {
   ok: "green",
@@ -66,6 +67,38 @@ export function percentilesText(
     return `${texts.map((t) => t.replace(/ ms$/, "")).join("/")} ms`;
   }
   return texts.join("/");
+}
+
+/** The age's trend is shown once it moves by more than this per minute. */
+const TREND_SHOWN_MS_PER_MIN = 1_000;
+
+/** A rate of seconds per minute: "2.5", "60", "240". */
+function secondsPerMinute(msPerMin: number): string {
+  const seconds = msPerMin / 1000;
+  return seconds < 10 ? seconds.toFixed(1) : String(Math.round(seconds));
+}
+
+/**
+ * The headline's lag-in-time row: "lag in time 47 s (falling 38 s/min), drains
+ * in 12 s", "lag in time 0 s, drains now", "lag in time 9.2 s (rising 60
+ * s/min), drains never"; "lag in time -" when unknown (a tracker older than
+ * these figures).
+ */
+export function lagTimeText(lagTime: LagTime | null): string {
+  if (lagTime === null || lagTime.age_ms === null) return "lag in time -";
+  const trend = lagTime.age_trend_ms_per_min ?? 0;
+  const trendText = Math.abs(trend) > TREND_SHOWN_MS_PER_MIN
+    ? ` (${trend > 0 ? "rising" : "falling"} ${secondsPerMinute(Math.abs(trend))} s/min)`
+    : "";
+  const drain = lagTime.drain_ms === null
+    ? ""
+    : lagTime.drain_ms === "never"
+    ? ", drains never"
+    : lagTime.drain_ms === 0
+    ? ", drains now"
+    : `, drains in ${duration(lagTime.drain_ms)}`;
+  const age = lagTime.age_ms === 0 ? "0 s" : duration(lagTime.age_ms);
+  return `lag in time ${age}${trendText}${drain}`;
 }
 
 export interface Panels {
@@ -150,14 +183,13 @@ export function formatPanels(
   const headline = [
     `received ${compact(f.total)}  audited ${compact(f.audited)}  DLQ ${
       compact(f.deadLettered)
-    }  duplicates ${compact(f.duplicates)}  success ${rate}${
-      f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""
-    }`,
+    }  duplicates ${compact(f.duplicates)}  success ${rate}  uptime ${
+      f.uptimeSec === null ? "-" : duration(f.uptimeSec * 1000)
+    }${f.unreadableLines > 0 ? `  unreadable lines ${compact(f.unreadableLines)}` : ""}`,
     `now ${f.throughputPerSec.toFixed(1)} msg/s  latency p50/p95/p99 ${
       percentilesText(f.latencyMs)
-    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}  uptime ${
-      f.uptimeSec === null ? "-" : duration(f.uptimeSec * 1000)
-    }`,
+    }${latencyNote(f)}  lag ${f.lagTotal === null ? "-" : compact(f.lagTotal)}`,
+    lagTimeText(f.lagTime),
     ORDER_STATUSES.map((s) => `${s} ${compact(view.lifecycle[s])}`).join("  "),
   ].map((line) => paint(truncate(line, width), undefined, tags));
 

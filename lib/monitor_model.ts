@@ -13,6 +13,7 @@ import type { HealthEntry, MetricsRecord } from "./health_record.ts";
 import type { TrailTotals } from "./trail_checkpoint.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { duration } from "./terminal_text.ts";
+import type { LagTime } from "./lag_time.ts";
 
 /** Window of the "now" figures. */
 export const NOW_WINDOW_MS = 10_000;
@@ -98,6 +99,13 @@ export interface View {
     latencyIncludesBacklog: boolean;
     lagTotal: number | null;
     lagByPartition: Record<string, number>;
+    /**
+     * The lag in time as of the latest metrics record: the oldest unaudited
+     * record's age, its trend, the time to drain (lag_time.ts); null when the
+     * record has none (a tracker older than these figures) or there is none.
+     */
+    lagTime: LagTime | null;
+    lagTimeByPartition: Record<string, LagTime>;
     flow: Flow;
     uptimeSec: number | null;
     /** Lines of either file that were not valid records (skipped). */
@@ -453,6 +461,8 @@ export class MonitorModel {
         latencyIncludesBacklog: producedBeforeRun(backlogInput),
         lagTotal,
         lagByPartition,
+        lagTime: metrics?.lag_time?.total ?? null,
+        lagTimeByPartition: metrics?.lag_time?.partitions ?? {},
         flow,
         uptimeSec,
         unreadableLines: this.#unreadable,

@@ -26,6 +26,8 @@ import { lifecycle, type TrackerCounters } from "./health_record.ts";
 import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
 import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
+import type { TrackerExposition } from "./prometheus.ts";
+import type { MetricsServer } from "./metrics_server.ts";
 
 /** Messages handled per audit write: bounds the time between heartbeats and commits. */
 export const CHUNK_SIZE = 1_000;
@@ -98,10 +100,14 @@ function reportDeadLetters(records: readonly AuditRecord[], log: Logger): void {
   );
 }
 
-/** Plans, publishes, appends, syncs and commits one chunk of a batch. */
+/**
+ * Plans, publishes, appends, syncs and commits one chunk of a batch; `following`
+ * is the batch's next message after the chunk, if any (its timestamp is the
+ * lag's age).
+ */
 async function handleChunk(
   payload: EachBatchPayload,
-  messages: readonly KafkaMessage[],
+  { messages, following }: { messages: readonly KafkaMessage[]; following?: KafkaMessage },
   session: TrackerSession,
 ): Promise<void> {
   const { trail, metrics, consumer, log } = session;
@@ -132,6 +138,7 @@ async function handleChunk(
     redelivered: plan.redelivered,
     records: plan.records,
   });
+  session.exposition?.observe(plan.records);
   reportDeadLetters(plan.records, log);
   payload.resolveOffset(messages.at(-1)!.offset);
   if (plan.commitOffset !== null) {
@@ -150,6 +157,12 @@ async function handleChunk(
   metrics.setLag(batch.partition, {
     highWatermark: chunk.highWatermark,
     nextOffset: Number(messages.at(-1)!.offset) + 1,
+    // The next record's time when this batch holds it; else the last audited
+    // one's, an upper bound of the age until the next fetch (lag_time.ts).
+    oldestTimestamp: (following === undefined
+      ? chunk.messages.at(-1)!.timestamp
+      : sourceMessage(following).timestamp) ?? null,
+    at: Date.now(),
   });
   await payload.heartbeat();
 }
@@ -170,7 +183,10 @@ function batchHandler(
       // After a failed write nothing more is appended: the tail may be torn.
       if (session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) break;
       try {
-        session.chunkInHand = handleChunk(payload, messages.slice(i, i + CHUNK_SIZE), session);
+        session.chunkInHand = handleChunk(payload, {
+          messages: messages.slice(i, i + CHUNK_SIZE),
+          ...(i + CHUNK_SIZE < messages.length ? { following: messages[i + CHUNK_SIZE]! } : {}),
+        }, session);
         await session.chunkInHand;
         onAudited?.(session.metrics.counters);
       } catch (error) {
@@ -195,7 +211,9 @@ function batchHandler(
 
 /**
  * Runs until `signal` aborts (resolves after a clean stop) or the consumer
- * fails (rejects with a TrackerFailure; nothing unsynced was committed).
+ * fails (rejects with a TrackerFailure; nothing unsynced was committed). With
+ * METRICS_PORT set it serves the Prometheus endpoint from the trail's opening
+ * to the end of the shutdown.
  */
 export async function runTracker(
   config: Config,
@@ -216,6 +234,61 @@ export async function runTracker(
     await trail.close();
     return { ...metrics.counters };
   }
+  let endpoint: { exposition: TrackerExposition; server: MetricsServer } | undefined;
+  try {
+    endpoint = await startEndpoint(config, metrics, log);
+  } catch (error) {
+    await trail.close();
+    throw error;
+  }
+  try {
+    return await consume(config, { trail, replayed, openMs, started, metrics, endpoint }, {
+      signal,
+      log,
+      onReady,
+      onAudited,
+    });
+  } finally {
+    // Last: a scrape during shutdown still answers, with the final figures.
+    await endpoint?.server.close();
+  }
+}
+
+/** Serves the Prometheus endpoint when METRICS_PORT is set (prom-client is loaded only then). */
+async function startEndpoint(
+  config: Config,
+  metrics: TrackerMetrics,
+  log: Logger,
+): Promise<{ exposition: TrackerExposition; server: MetricsServer } | undefined> {
+  if (config.metrics === undefined) return undefined;
+  const [{ trackerExposition }, { serveMetrics }] = await Promise.all([
+    import("./prometheus.ts"),
+    import("./metrics_server.ts"),
+  ]);
+  const exposition = trackerExposition(metrics);
+  const server = serveMetrics(config.metrics, exposition);
+  log.info("Serving Prometheus metrics on http://{address}/metrics", { address: server.address });
+  return { exposition, server };
+}
+
+/** From reaching Kafka to a clean stop or a failure: runTracker's part after the trail is open. */
+async function consume(
+  config: Config,
+  { trail, replayed, openMs, started, metrics, endpoint }: {
+    trail: AuditTrail;
+    replayed: number;
+    openMs: number;
+    started: number;
+    metrics: TrackerMetrics;
+    endpoint: { exposition: TrackerExposition } | undefined;
+  },
+  { signal, log, onReady, onAudited }: {
+    signal: AbortSignal;
+    log: Logger;
+    onReady: (() => void) | undefined;
+    onAudited: ((counters: Readonly<TrackerCounters>) => void) | undefined;
+  },
+): Promise<TrackerCounters> {
   try {
     // Waits for ever (a supervisor may start the tracker before the broker), one line per interval.
     await awaitKafka(config, { oneShot: false, signal, log });
@@ -225,6 +298,7 @@ export async function runTracker(
     throw error;
   }
   const session = new TrackerSession(config, trail, metrics, log);
+  session.exposition = endpoint?.exposition;
   session.watchConsumer();
   try {
     await Promise.all([session.dlq.connect(), session.consumer.connect()]);

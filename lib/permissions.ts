@@ -113,10 +113,12 @@ export function permissionFlags(
       ];
     }
     case "tracker": {
-      // Its own directory: audit trail, health log, quarantine and lock file.
+      // Its own directory: audit trail, health log, quarantine and lock file;
+      // and the Prometheus endpoint's address when one is set.
+      const { metrics } = config;
       return [
         "--no-prompt",
-        net,
+        metrics === undefined ? net : `${net},${metrics.hostname}:${metrics.port}`,
         env(),
         read([paths.dataDir]),
         `--allow-write=${paths.dataDir}`,

@@ -335,6 +335,18 @@ export const SETTINGS = {
       "dlq:redrive",
     ],
   },
+  metricsPort: {
+    env: "METRICS_PORT",
+    shownDefault: "off",
+    help: "port of the tracker's Prometheus endpoint (`/metrics`); unset or `0` serves none",
+    commands: ["start", "tracker"],
+  },
+  metricsHost: {
+    env: "METRICS_HOST",
+    default: "127.0.0.1",
+    help: "address the Prometheus endpoint listens on (`0.0.0.0`: every interface)",
+    commands: ["start", "tracker"],
+  },
   logLevel: {
     env: "LOG_LEVEL",
     flag: "log-level",
@@ -436,7 +448,11 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
   status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
-  tracker: ["deno task tracker", "deno task tracker --data-dir /srv/orders --group audit-2"],
+  tracker: [
+    "deno task tracker",
+    "deno task tracker --data-dir /srv/orders --group audit-2",
+    "METRICS_PORT=9464 deno task tracker",
+  ],
   monitor: ["deno task monitor", "deno task monitor --once"],
   verify: ["deno task verify", "deno task verify --offline --json"],
   "dlq:inspect": ["deno task dlq:inspect", "deno task dlq:inspect --json"],

@@ -459,7 +459,13 @@ export function statusReport(facts: StatusFacts, now: number): StatusReport {
   const tracker = processStatus("tracker", facts.tracker, now);
   const producer = processStatus("producer", facts.producer, now);
   const problems: string[] = [];
-  if (!broker.fine) problems.push(`broker (${broker.provider}) is not running`);
+  if (!broker.fine) {
+    problems.push(
+      broker.nodes.length > 1
+        ? `broker (${broker.provider}): ${broker.detail}`
+        : `broker (${broker.provider}) is not running`,
+    );
+  }
   if (!facts.kafka.reachable) problems.push(`Kafka unreachable at ${facts.brokers.join(",")}`);
   for (const [name, status] of [["tracker", tracker], ["producer", producer]] as const) {
     if (!status.fine) problems.push(`${name} ${stateText(status)}`);

@@ -18,6 +18,7 @@ import {
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
 import type { TrackerMetrics } from "./tracker_metrics.ts";
+import type { TrackerExposition } from "./prometheus.ts";
 import { awaitWithDeadline } from "./retry.ts";
 
 export const METRICS_INTERVAL_MS = 5_000;
@@ -53,6 +54,8 @@ export class TrackerSession {
   chunkInHand: Promise<void> = Promise.resolve();
   /** The epoch check of the latest group join: batches wait for it. */
   epochChecked: Promise<unknown> = Promise.resolve();
+  /** The Prometheus metrics, when served: written records' latencies go there too. */
+  exposition: TrackerExposition | undefined;
 
   constructor(
     readonly config: Config,

@@ -75,6 +75,14 @@ Deno.test({
       ["bad log level", { LOG_LEVEL: "loud" }, [], /LOG_LEVEL is "loud", expected one of/],
       ["count not an integer", {}, ["--count", "1.5"], /--count is "1.5"/],
       ["zero partitions", { ORDERS_PARTITIONS: "0" }, [], /ORDERS_PARTITIONS is "0"/],
+      ["metrics port too high", { METRICS_PORT: "65536" }, [], /METRICS_PORT is "65536"/],
+      ["metrics port a word", { METRICS_PORT: "on" }, [], /METRICS_PORT is "on"/],
+      [
+        "metrics host with a port",
+        { METRICS_PORT: "9464", METRICS_HOST: "127.0.0.1:80" },
+        [],
+        /METRICS_HOST is "127\.0\.0\.1:80", expected a host name or IPv4 address/,
+      ],
       [
         "six brokers",
         { KAFKA_BROKER_COUNT: "6" },
@@ -185,6 +193,23 @@ Deno.test({
     assertEquals(config.brokerHeapOpts, ["-Xms256m", "-Xmx512m"]);
     assertEquals(config.testBrokerPort, 19092);
     assertEquals(config.stopTimeoutMs, 15_000);
+  },
+});
+
+Deno.test({
+  name: "the Prometheus endpoint is off unless METRICS_PORT is set, and listens on loopback",
+  permissions: "none",
+  fn() {
+    assertEquals(resolveConfig({}).metrics, undefined);
+    assertEquals(resolveConfig({ METRICS_PORT: "0" }).metrics, undefined);
+    assertEquals(resolveConfig({ METRICS_PORT: "9464" }).metrics, {
+      hostname: "127.0.0.1",
+      port: 9464,
+    });
+    assertEquals(
+      resolveConfig({ METRICS_HOST: "0.0.0.0", METRICS_PORT: "9500" }).metrics,
+      { hostname: "0.0.0.0", port: 9500 },
+    );
   },
 });
 

@@ -76,7 +76,12 @@ function metricsRecord(
 ): HealthEntry {
   const metrics = new TrackerMetrics({ startedAt: at - uptimeS * 1000 });
   for (const [partition, lagged] of Object.entries(lag)) {
-    metrics.setLag(Number(partition), { highWatermark: lagged, nextOffset: 0 });
+    metrics.setLag(Number(partition), {
+      highWatermark: lagged,
+      nextOffset: 0,
+      oldestTimestamp: at - 2_000,
+      at,
+    });
   }
   return healthRecord(at, "info", "Metrics", { ...metrics.toRecord(at, { openOrders: 0 }) });
 }
@@ -1208,10 +1213,11 @@ Deno.test({
     const text = formatOnce(view, { width: 100 });
     assertMatch(
       text,
-      /^received 180 {2}audited 60 {2}DLQ 60 {2}duplicates 60 {2}success 50\.00%$/m,
+      /^received 180 {2}audited 60 {2}DLQ 60 {2}duplicates 60 {2}success 50\.00% {2}uptime /m,
     );
     assertMatch(text, /^created 0 {2}paid 0 {2}shipped 0 {2}delivered 60 {2}cancelled 0$/m);
-    assertMatch(text, /lag 7\.78M/);
+    assertMatch(text, /lag 7\.78M$/m);
+    assertMatch(text, /^lag in time 2\.0 s$/m, "the oldest record's age; one sample: no trend");
     assertMatch(text, /^overall: CRITICAL$/m);
   },
 });

@@ -126,6 +126,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the tracker may listen on the metrics address only when METRICS_PORT is set",
+  permissions: "none",
+  fn() {
+    const off = permissionFlags("tracker", resolveConfig({ KAFKA_PORT: "19092" }), { projectDir });
+    const on = permissionFlags(
+      "tracker",
+      resolveConfig({ KAFKA_PORT: "19092", METRICS_PORT: "9464" }),
+      { projectDir },
+    );
+    assertEquals(flag(off, "--allow-net"), "--allow-net=127.0.0.1:19092");
+    assertEquals(flag(on, "--allow-net"), "--allow-net=127.0.0.1:19092,127.0.0.1:9464");
+    assertEquals(
+      on.filter((f) => f !== flag(on, "--allow-net")),
+      off.filter((f) => f !== flag(off, "--allow-net")),
+      "nothing else changes",
+    );
+    const producer = permissionFlags(
+      "producer",
+      resolveConfig({ KAFKA_PORT: "19092", METRICS_PORT: "9464" }),
+      { projectDir },
+    );
+    assertEquals(flag(producer, "--allow-net"), "--allow-net=127.0.0.1:19092", "the tracker's own");
+  },
+});
+
+Deno.test({
   name: "extra hosts from KAFKA_ALLOW_HOSTS are allowed to Kafka clients",
   permissions: "none",
   fn() {

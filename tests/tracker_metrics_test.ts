@@ -21,8 +21,13 @@ Deno.test({
       deadLetterRecord(T0 + 30, where(3), { class: "schema", message: "x" }),
     ];
     metrics.addChunk(T0 + 1_000, { received: 6, redelivered: 2, records });
-    metrics.setLag(0, { highWatermark: 100, nextOffset: 4 });
-    metrics.setLag(1, { highWatermark: 5, nextOffset: 9 });
+    metrics.setLag(0, {
+      highWatermark: 100,
+      nextOffset: 4,
+      oldestTimestamp: T0 - 3_000,
+      at: T0 + 1_000,
+    });
+    metrics.setLag(1, { highWatermark: 5, nextOffset: 9, oldestTimestamp: T0, at: T0 + 1_000 });
     const record = metrics.toRecord(T0 + 2_000, { openOrders: 7 });
     assertEquals(
       {
@@ -37,6 +42,9 @@ Deno.test({
     );
     assertEquals(record.lag, { "0": 96, "1": 0 });
     assertEquals(record.lag_total, 96);
+    assertEquals(record.lag_time?.partitions["0"]?.age_ms, 5_000, "from the next record's time");
+    assertEquals(record.lag_time?.partitions["1"]?.age_ms, 0, "no lag, no age");
+    assertEquals(record.lag_time?.total.age_ms, 5_000, "the oldest partition's");
     assertEquals(record.open_orders, 7);
     assertEquals(record.uptime_s, 2);
     assertEquals(record.rate_per_sec, 3, "6 messages over the 2 s the tracker has run");
@@ -67,7 +75,7 @@ Deno.test({
       redelivered: 0,
       records: [auditedRecord(T0 + 5, where(0), order)],
     });
-    metrics.setLag(2, { highWatermark: 50, nextOffset: 10 });
+    metrics.setLag(2, { highWatermark: 50, nextOffset: 10, oldestTimestamp: T0, at: T0 + 1_000 });
     const later = metrics.toRecord(T0 + 120_000, { openOrders: 0, final: true });
     assertEquals(later.rate_per_sec, 0);
     assertEquals(later.latency_ms.count, 0);
