@@ -75,9 +75,9 @@ export function messagePattern(message: string): string {
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * A dead letter's value for a report: its JSON with personal data masked (cut
- * to `maxChars`), or a note when it is not JSON, since free text may hold
- * anything.
+ * A dead letter's value for a report: its JSON object with personal data
+ * masked (cut to `maxChars`), or a note when it is not a JSON object: free
+ * text, a double-encoded order (a JSON string) or an array may hold anything.
  */
 export function maskedValue(
   value: Uint8Array | null,
@@ -89,6 +89,10 @@ export function maskedValue(
     json = JSON.parse(strictUtf8.decode(value));
   } catch {
     return `(${value.byteLength} bytes, not JSON: not shown)`;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    const kind = Array.isArray(json) ? "an array" : json === null ? "null" : `a ${typeof json}`;
+    return `(${value.byteLength} bytes, JSON ${kind}, not an object: not shown)`;
   }
   const text = JSON.stringify(maskPersonalData(json));
   return text.length <= maxChars ? text : `${text.slice(0, maxChars)}… (${text.length} characters)`;

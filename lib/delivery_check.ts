@@ -82,6 +82,14 @@ export interface DeliveryReport {
   problems: string[];
 }
 
+/** The group's commits and the topic's first kept offsets, read before the trail. */
+export interface CommittedBefore {
+  offsets: ReadonlyMap<number, number>;
+  clusterId: string;
+  /** The first offset retention still keeps, per partition (absent: 0). */
+  logStarts?: ReadonlyMap<number, number>;
+}
+
 function capped<T>(list: T[], item: T): void {
   if (list.length < LIST_LIMIT) list.push(item);
 }
@@ -151,23 +159,22 @@ export class DeliveryChecker {
   #duplicateOffsets: string[] = [];
   #indeterminate: Array<{ order: string; recovered: boolean }> = [];
   #hasAcks = false;
-  readonly #committedBefore:
-    | { offsets: ReadonlyMap<number, number>; clusterId: string }
-    | undefined;
+  readonly #committedBefore: CommittedBefore | undefined;
 
   /**
    * @param options.expectedLines about how many trail lines there are (sizes the Bloom filter)
    * @param options.fromOffsetZero expect coverage from offset 0 in a trail's first space
-   * @param options.committedBefore the group's committed offsets (-1: none) and their
-   *   cluster, read before the trail: an acknowledged message missing from the
-   *   trail at or past them is pending (the tracker has yet to consume it), not lost
+   * @param options.committedBefore the group's committed offsets (-1: none), the
+   *   topic's first kept offsets and their cluster, read before the trail: an
+   *   acknowledged message missing from the trail at or past both is pending
+   *   (the tracker has yet to consume it), not lost; one retention deleted is lost
    */
   constructor(
     { topic, expectedLines, fromOffsetZero = true, committedBefore }: {
       topic: string;
       expectedLines: number;
       fromOffsetZero?: boolean;
-      committedBefore?: { offsets: ReadonlyMap<number, number>; clusterId: string };
+      committedBefore?: CommittedBefore;
     },
   ) {
     this.#topic = topic;
@@ -283,7 +290,10 @@ export class DeliveryChecker {
     const committed = this.#committedBefore;
     if (committed === undefined) return false;
     if (ack.cluster_id !== undefined && ack.cluster_id !== committed.clusterId) return false;
-    return offset >= (committed.offsets.get(ack.partition) ?? -1);
+    return offset >= Math.max(
+      committed.offsets.get(ack.partition) ?? -1,
+      committed.logStarts?.get(ack.partition) ?? 0,
+    );
   }
 
   /** Whether some order events may repeat: pass 3 then counts them exactly. */

@@ -247,7 +247,8 @@ export async function sendToPartitions(
   producer: Producer,
   { topic, acks, messages }: {
     topic: string;
-    acks: -1 | 0 | 1;
+    /** Not 0: without acknowledgements no partition would ever count as answered. */
+    acks: -1 | 1;
     messages: ReadonlyArray<
       Parameters<Producer["send"]>[0]["messages"][number] & { partition: number }
     >;
@@ -283,6 +284,13 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
 /** The id of the cluster the admin client talks to. */
 export async function clusterId(admin: Admin): Promise<string> {
   return (await admin.describeCluster()).clusterId;
+}
+
+/** The first offset still kept, per partition of a topic (empty when the topic is missing). */
+export async function topicStarts(admin: Admin, topic: string): Promise<Map<number, number>> {
+  if (!(await admin.listTopics()).includes(topic)) return new Map();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((p) => [p.partition, Number(p.low)]));
 }
 
 /** The next offset to be written, per partition of a topic (empty when the topic is missing). */
@@ -596,11 +604,18 @@ export async function describeTopics(
  */
 export async function withAdminWithin<T>(
   connection: KafkaConnection,
-  { timeoutMs, clientId }: { timeoutMs: number; clientId: string },
+  { timeoutMs, clientId, retries = 5, quiet = false }: {
+    timeoutMs: number;
+    clientId: string;
+    /** Connection and request retries within the deadline. */
+    retries?: number;
+    /** Log nothing (the caller reports the outcome). */
+    quiet?: boolean;
+  },
   work: (admin: Admin) => Promise<T>,
 ): Promise<T> {
   const { brokers } = connection;
-  const admin = createKafka(connection, { clientId, retries: 5 }).admin();
+  const admin = createKafka(connection, { clientId, retries, quiet }).admin();
   const working = (async () => {
     await admin.connect();
     return await work(admin);
@@ -729,25 +744,32 @@ export async function publishDeadLetters(
 
 /**
  * Publishes messages (key, bytes, headers; a partition when given, else the
- * key's) and resolves once all in-sync replicas have acknowledged them.
+ * key's) and resolves once all in-sync replicas have acknowledged them. When
+ * every message names its partition, a partition KafkaJS skipped after a
+ * leader change is sent again (see `sendToPartitions`); the dead-letter topic
+ * we create has one partition, which that skip cannot hit.
  */
 export async function publishMessages(
   producer: Producer,
   topic: string,
   messages: readonly (DeadLetterMessage & { partition?: number })[],
 ): Promise<void> {
-  await producer.send({
-    topic,
-    acks: -1,
-    messages: messages.map(({ key, value, headers, partition }) => ({
-      key: asBuffer(key),
-      value: asBuffer(value),
-      headers: Object.fromEntries(
-        Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
-      ),
-      ...(partition === undefined ? {} : { partition }),
-    })),
-  });
+  const encoded = messages.map(({ key, value, headers, partition }) => ({
+    key: asBuffer(key),
+    value: asBuffer(value),
+    headers: Object.fromEntries(
+      Object.entries(headers).map(([name, v]) => [name, typeof v === "string" ? v : asBuffer(v)]),
+    ),
+    ...(partition === undefined ? {} : { partition }),
+  }));
+  const placed = encoded.filter((m): m is typeof m & { partition: number } =>
+    m.partition !== undefined
+  );
+  if (placed.length === encoded.length) {
+    await sendToPartitions(producer, { topic, acks: -1, messages: placed });
+  } else {
+    await producer.send({ topic, acks: -1, messages: encoded });
+  }
 }
 
 /** A message read back from a topic, with where it is. */
@@ -791,10 +813,13 @@ export async function readTopic(
     }));
   });
   const ends = new Map(bounds.map((b) => [b.partition, b.high]));
-  const pending = new Map<number, { start: number; end: number; low: number }>();
+  // `next`: the next offset to pass on. A consumer that KafkaJS restarts
+  // (a broker bounce, a rebalance) fetches again from where it began; what
+  // was passed on already is skipped, so `onMessage` sees each offset once.
+  const pending = new Map<number, { start: number; end: number; low: number; next: number }>();
   for (const { partition, low, high } of bounds) {
     const start = Math.max(low, from?.get(partition) ?? low);
-    if (start < high) pending.set(partition, { start, end: high, low });
+    if (start < high) pending.set(partition, { start, end: high, low, next: start });
   }
   if (pending.size === 0) return ends;
   const groupId = `reader-${crypto.randomUUID()}`;
@@ -811,8 +836,14 @@ export async function readTopic(
   };
   const onAbort = () => fail(signal?.reason ?? new Error("Aborted"));
   signal?.addEventListener("abort", onAbort, { once: true });
+  // A consumer KafkaJS gives up on (not restarted) ends the read with its error.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) fail(payload.error);
+  });
+  let busy = false;
   const idle = setInterval(() => {
-    if (Date.now() - lastProgress > READ_IDLE_TIMEOUT_MS) {
+    // Time spent in `onMessage` (a slow send) is the caller's, not the broker's.
+    if (!busy && Date.now() - lastProgress > READ_IDLE_TIMEOUT_MS) {
       fail(new Error(`Cannot read ${topic}: nothing arrived for ${READ_IDLE_TIMEOUT_MS / 1000} s`));
     }
   }, 1_000);
@@ -820,14 +851,18 @@ export async function readTopic(
     signal?.throwIfAborted();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
+      // The group is thrown away: nothing to commit.
+      autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         const range = pending.get(partition);
         if (failed || range === undefined) return;
         lastProgress = Date.now();
         const offset = Number(message.offset);
-        // Offsets before the start arrive when the seek below is not applied yet.
-        if (offset >= range.start && offset < range.end) {
+        // Offsets before the start arrive when the seek below is not applied
+        // yet, and offsets passed on already after a restart of the consumer.
+        if (offset >= range.next && offset < range.end) {
           const timestamp = Number(message.timestamp);
+          busy = true;
           try {
             await onMessage({
               partition,
@@ -840,7 +875,11 @@ export async function readTopic(
           } catch (error) {
             fail(error);
             return;
+          } finally {
+            busy = false;
+            lastProgress = Date.now();
           }
+          range.next = offset + 1;
         }
         if (offset + 1 >= range.end) {
           pending.delete(partition);

@@ -11,7 +11,7 @@
 import { connect } from "node:net";
 import { connectionFailureReason } from "./client_log.ts";
 import type { Config } from "./config.ts";
-import { createKafka, withAdmin } from "./kafka.ts";
+import { withAdminWithin } from "./kafka.ts";
 import { accessFailure, type KafkaConnection, securityHint } from "./kafka_security.ts";
 import type { Logger } from "./logging.ts";
 
@@ -156,9 +156,19 @@ export async function reachKafka(
     );
     let problem = describeProbes(probes);
     if (probes.some((p) => p.ok)) {
-      const kafka = createKafka(connection, { clientId: "reachability", retries: 0, quiet: true });
       try {
-        const cluster = await withAdmin(kafka, (admin) => admin.describeCluster());
+        // Bounded by the time left: a listener that accepts but never answers
+        // must not hold a one-shot command for the client's 30 s request timeout.
+        const cluster = await withAdminWithin(
+          connection,
+          {
+            timeoutMs: Math.max(1, Math.min(PROBE_TIMEOUT_MS * 2, left())),
+            clientId: "reachability",
+            retries: 0,
+            quiet: true,
+          },
+          (admin) => admin.describeCluster(),
+        );
         return { brokers: cluster.brokers.length, elapsedMs: Date.now() - started };
       } catch (error) {
         const refused = accessFailure(error, connection.kafkaSecurity);

@@ -431,7 +431,8 @@ function topicStatus(
       replicas: p.replicas,
       end: p.end,
       committed: offset >= 0 ? offset : null,
-      lag: Math.max(0, p.end - (offset >= 0 ? offset : p.start)),
+      // What retention deleted is no longer there to consume.
+      lag: Math.max(0, p.end - Math.max(offset, p.start)),
     };
   });
   const factors = [...new Set(partitions.map((p) => p.replicas))];

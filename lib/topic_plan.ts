@@ -69,10 +69,12 @@ export interface ReportLine {
  */
 export function topicReport(
   facts: TopicFacts,
-  { created, expectedPartitions, externalCluster }: {
+  { created, expectedPartitions, externalCluster, partitionsSetting }: {
     created: boolean;
     expectedPartitions: number;
     externalCluster: boolean;
+    /** The setting that chooses this topic's partitions (none: the count is fixed). */
+    partitionsSetting?: string;
   },
 ): ReportLine[] {
   const { topic, partitions, replicationFactor: rf, minInsyncReplicas: minIsr } = facts;
@@ -81,7 +83,9 @@ export function topicReport(
       level: "error",
       text:
         `Topic ${topic} exists with ${partitions} partitions, expected ${expectedPartitions}: ` +
-        `delete it or set ORDERS_PARTITIONS=${partitions}`,
+        (partitionsSetting === undefined
+          ? "delete it, and `deno task topics` creates it again"
+          : `delete it or set ${partitionsSetting}=${partitions}`),
     }];
   }
   const figures = [

@@ -500,9 +500,14 @@ function nodeIdOf(managed: ManagedProcess): number {
 /** Stops a cluster's nodes: SIGTERM to all at once, SIGKILL as `clusterStopStep` says. */
 async function stopCluster(
   processes: readonly ManagedProcess[],
-  { timeoutMs, log }: { timeoutMs: number; log: (line: string) => void },
+  { voters: configured, timeoutMs, log }: {
+    /** The nodes of the configured cluster (a killed node's PID file may be gone). */
+    voters: number;
+    timeoutMs: number;
+    log: (line: string) => void;
+  },
 ): Promise<void> {
-  const voters = Math.max(...processes.map(nodeIdOf));
+  const voters = Math.max(configured, ...processes.map(nodeIdOf));
   const majority = Math.floor(voters / 2) + 1;
   const running = processes.flatMap((managed) => {
     const identity = runningProcess(managed, log);
@@ -712,7 +717,11 @@ const jvm: BrokerProvider = {
       );
       return;
     }
-    await stopCluster(processes, { timeoutMs: Math.max(config.stopTimeoutMs, 30_000), log });
+    await stopCluster(processes, {
+      voters: config.nodes.length,
+      timeoutMs: Math.max(config.stopTimeoutMs, 30_000),
+      log,
+    });
   },
   async kill(config) {
     const running = config.nodes.map((n) => runningProcess(brokerProcess(config, n.id)))

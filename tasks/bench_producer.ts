@@ -6,6 +6,7 @@
  *
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
@@ -78,5 +79,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

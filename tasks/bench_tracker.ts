@@ -10,6 +10,7 @@
  * Permissions: --allow-net to the brokers, --allow-env, read and write in
  * <STATE_DIR>/bench only.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
 import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
@@ -164,5 +165,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

@@ -7,6 +7,7 @@
  *
  * Permissions: --allow-net to the brokers, --allow-env; no files.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
 import { loadConfig, optionSet } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { DeadLetterGroups, formatDeadLetterReport } from "../lib/dead_letter_report.ts";
@@ -54,5 +55,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

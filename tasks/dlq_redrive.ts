@@ -10,6 +10,7 @@
  * Permissions: --allow-net to the brokers, --allow-env, read and write of the
  * redrive directory only.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
 import { loadConfig, optionList, optionSet, type OptionValues } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { setupLogging } from "../lib/logging.ts";
@@ -76,13 +77,17 @@ async function main(): Promise<number> {
     );
     return summary.interrupted ? EXIT.failure : EXIT.ok;
   } catch (error) {
+    const message = (error as Error).message;
     console.error(
       error instanceof KafkaUnreachableError || error instanceof KafkaAccessError ||
         error instanceof RedriveLockedError
-        ? error.message
-        : `Cannot redrive ${config.dlqTopic}: ${
-          (error as Error).message
-        }; what was sent is recorded, run again to resume`,
+        ? message
+        : shutdown.signal.aborted
+        ? `Redrive of ${config.dlqTopic} interrupted: what was sent is recorded, run again to resume`
+        : error instanceof SyntaxError
+        // A damaged record: running again cannot help until it is repaired.
+        ? `Cannot redrive ${config.dlqTopic}: the redrive record is damaged (${message}); move it aside (nothing in it is lost from Kafka) and run again`
+        : `Cannot redrive ${config.dlqTopic}: ${message}; what was sent is recorded, run again to resume`,
     );
     return EXIT.failure;
   } finally {
@@ -92,5 +97,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

@@ -8,6 +8,8 @@
  * Usage: deno task topics
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
+import { SETTINGS } from "../lib/settings.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
 import { clusterBrokerCount, ensureTopics, topicDurabilityFacts } from "../lib/kafka.ts";
@@ -57,6 +59,7 @@ export async function createTopics(
       created: outcomes.some((o) => o.topic === spec.topic && o.state === "created"),
       expectedPartitions: spec.partitions,
       externalCluster: config.externalCluster,
+      ...(spec.topic === config.topic ? { partitionsSetting: SETTINGS.partitions.env } : {}),
     });
   });
   return { ok: lines.every((l) => l.level !== "error"), lines };
@@ -90,5 +93,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

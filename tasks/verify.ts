@@ -9,6 +9,7 @@
  *
  * Permissions: --allow-read, --allow-net to the brokers, --allow-env.
  */
+import { exitWhenDone } from "../lib/shutdown.ts";
 import {
   type Config,
   loadConfig,
@@ -23,6 +24,7 @@ import {
   createKafka,
   type Kafka,
   readTopic,
+  topicStarts,
   withAdmin,
 } from "../lib/kafka.ts";
 import { parseAckLine } from "../lib/ack_record.ts";
@@ -96,10 +98,15 @@ async function check(
   // A trail whose first segments retention deleted starts after offset 0.
   const trimmed = trails.some((t) => t.segments[0]!.number > 1);
   const kafka = online ? createKafka(config, { clientId: "verify" }) : undefined;
-  const cluster = kafka && await withAdmin(kafka, clusterId);
+  const { cluster, logStarts } = kafka
+    ? await withAdmin(kafka, async (admin) => ({
+      cluster: await clusterId(admin),
+      logStarts: await topicStarts(admin, config.topic),
+    }))
+    : { cluster: undefined, logStarts: undefined };
   // The offsets are read before the trail: a running tracker commits only
   // what is already on disk, so these never run ahead of the trail read next,
-  // and what was acknowledged past them is still to be consumed.
+  // and what was acknowledged past them, and still kept, is yet to be consumed.
   const { groupId, topic } = config;
   const committed = online ? await committedOffsets(config, { groupId, topic }) : undefined;
   const checker = new DeliveryChecker({
@@ -107,7 +114,13 @@ async function check(
     expectedLines: Math.ceil(totalBytes / BYTES_PER_LINE_ESTIMATE),
     fromOffsetZero: !optionSet(options, "since-first") && !trimmed,
     ...(committed && cluster
-      ? { committedBefore: { offsets: committed, clusterId: cluster } }
+      ? {
+        committedBefore: {
+          offsets: committed,
+          clusterId: cluster,
+          logStarts: logStarts ?? new Map(),
+        },
+      }
       : {}),
   });
   const onBytes = progress(totalBytes);
@@ -160,5 +173,5 @@ async function main(): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main();
+  exitWhenDone(await main());
 }

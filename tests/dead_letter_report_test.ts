@@ -206,3 +206,18 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a dead letter that is JSON but not an object (a double-encoded order) is never shown",
+  permissions: "none",
+  fn() {
+    const order = JSON.stringify({
+      customer_info: { name: "Jane Roe", email: "jane@example.com" },
+    });
+    for (const text of [JSON.stringify(order), `[${order}]`]) {
+      const shown = maskedValue(new TextEncoder().encode(text));
+      assertEquals(shown.includes("jane"), false, shown);
+      assertMatch(shown, /not an object: not shown/);
+    }
+  },
+});

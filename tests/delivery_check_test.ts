@@ -1,6 +1,11 @@
 /** Unit: the streaming delivery checker, on hand-made trails and outcomes. */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { DeliveryChecker, type DeliveryReport, runPasses } from "../lib/delivery_check.ts";
+import {
+  type CommittedBefore,
+  DeliveryChecker,
+  type DeliveryReport,
+  runPasses,
+} from "../lib/delivery_check.ts";
 import type { AckRecord } from "../lib/ack_record.ts";
 import type { AuditRecord, SegmentHeader, TrailEpoch, TrailLine } from "../lib/audit_record.ts";
 
@@ -65,7 +70,7 @@ interface DeliveryInputs {
   committed: ReadonlyMap<number, number> | undefined;
   fromOffsetZero?: boolean;
   /** Committed offsets read before the trail (as verify does against a running tracker). */
-  committedBefore?: { offsets: ReadonlyMap<number, number>; clusterId: string };
+  committedBefore?: CommittedBefore;
 }
 
 /** Runs every pass of the checker over inputs held in memory. */
@@ -295,6 +300,20 @@ Deno.test({
         trails: [asTrail(input.audit)],
         committedBefore: { offsets: new Map([[0, 3], [1, 1]]), clusterId: "cluster-a" },
       });
+      assertEquals([report.counts.pending, report.counts.lost], [1, 1]);
+      assertEquals(report.lost, [`0/2 ${id(4)} created`]);
+    });
+    await t.step("deleted by retention before it was audited: lost, not pending", async () => {
+      const report = await checkDelivery({
+        ...input,
+        trails: [asTrail(input.audit)],
+        committedBefore: {
+          offsets: new Map([[0, -1], [1, 1]]),
+          clusterId: "cluster-a",
+          logStarts: new Map([[0, 3]]),
+        },
+      });
+      // 0/2 is gone (the log starts at 3); 0/3 is still there to consume.
       assertEquals([report.counts.pending, report.counts.lost], [1, 1]);
       assertEquals(report.lost, [`0/2 ${id(4)} created`]);
     });

@@ -103,11 +103,24 @@ Deno.test({
       assertEquals(lines[1]?.level, "warning");
     });
     await t.step("another partition count is an error", () => {
-      assertEquals(topicReport(facts, { ...options, expectedPartitions: 6 }), [{
-        level: "error",
-        text:
-          "Topic orders exists with 3 partitions, expected 6: delete it or set ORDERS_PARTITIONS=3",
-      }]);
+      assertEquals(
+        topicReport(facts, {
+          ...options,
+          expectedPartitions: 6,
+          partitionsSetting: "ORDERS_PARTITIONS",
+        }),
+        [{
+          level: "error",
+          text:
+            "Topic orders exists with 3 partitions, expected 6: delete it or set ORDERS_PARTITIONS=3",
+        }],
+      );
+      // The dead-letter topic's one partition is not a setting.
+      assertEquals(
+        topicReport({ ...facts, topic: "orders-dlq" }, { ...options, expectedPartitions: 1 })[0]!
+          .text,
+        "Topic orders-dlq exists with 3 partitions, expected 1: delete it, and `deno task topics` creates it again",
+      );
     });
   },
 });
