@@ -999,7 +999,9 @@ Deno.test({
       await waitFor(
         "ready on the large trail",
         () => /Tracker ready/.test(again.output()) || undefined,
-      );
+      ).catch((error) => {
+        throw new Error(`${(error as Error).message}; its output:\n${again.output()}`);
+      });
       assertEquals((await stopEntry(again)).code, 0, again.output());
       const emptyMs = await readyMs(emptyEnv.DATA_DIR);
       const fullMs = await readyMs(env.DATA_DIR);
