@@ -92,13 +92,22 @@ function slopePerMs(points: ReadonlyArray<{ at: number; y: number }>): number | 
 
 /**
  * Messages drained per second, net of what arrives (positive: the lag
- * shrinks), fitted over the samples of the last DRAIN_RATE_WINDOW_MS; null
- * when they cannot tell.
+ * shrinks), fitted over the samples of the last DRAIN_RATE_WINDOW_MS from the
+ * highest lag on (a backlog's plateau while the tracker joins its group is
+ * not its drain rate); null when they cannot tell.
  */
 export function netDrainRatePerSec(samples: readonly LagSample[]): number | null {
   const newest = samples.at(-1)?.at ?? 0;
   const recent = samples.filter((s) => s.at >= newest - DRAIN_RATE_WINDOW_MS);
-  const slope = slopePerMs(recent.map((s) => ({ at: s.at, y: s.lag })));
+  let peak = 0;
+  for (const [i, sample] of recent.entries()) {
+    if (sample.lag >= recent[peak]!.lag) peak = i;
+  }
+  const falling = recent.slice(peak);
+  const fitted = falling.length >= 2 && falling.at(-1)!.at - falling[0]!.at >= MIN_SPAN_MS
+    ? falling
+    : recent;
+  const slope = slopePerMs(fitted.map((s) => ({ at: s.at, y: s.lag })));
   return slope === null ? null : -slope * 1000;
 }
 

@@ -121,6 +121,16 @@ Deno.test({
       ageMs: 0,
     }));
     assertEquals(netDrainRatePerSec(warmingUp), 100);
+    // A backlog flat for 3 s (the tracker joining), then falling 20,000/s: the drain rate.
+    const joining = [0, 1, 2, 3, 4].map((s) => ({
+      at: T0 + s * SECOND,
+      lag: s <= 2 ? 80_000 : 80_000 - 20_000 * (s - 2),
+      ageMs: 0,
+    }));
+    assertEquals(netDrainRatePerSec(joining), 20_000);
+    // A lag that grows to its newest sample: fitted over the window, never "draining".
+    const growing = [0, 1, 2, 3].map((s) => ({ at: T0 + s * SECOND, lag: 100 * s, ageMs: 0 }));
+    assertEquals(netDrainRatePerSec(growing), -100);
   },
 });
 
