@@ -166,6 +166,16 @@ export function newClusterId(
   }
 }
 
+/** Waits until none of the loopback `ports` accepts connections, or `timeoutMs` passes. */
+async function untilPortsClosed(ports: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const port of ports) {
+    while (Date.now() < deadline && await portInUse(port)) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 /** Whether something already accepts connections on a loopback port. */
 async function portInUse(port: number): Promise<boolean> {
   try {
@@ -715,13 +725,16 @@ const jvm: BrokerProvider = {
             "Broker did not stop in time: killed it (SIGKILL); it recovers its log on next start",
         }[outcome],
       );
-      return;
+    } else {
+      await stopCluster(processes, {
+        voters: config.nodes.length,
+        timeoutMs: Math.max(config.stopTimeoutMs, 30_000),
+        log,
+      });
     }
-    await stopCluster(processes, {
-      voters: config.nodes.length,
-      timeoutMs: Math.max(config.stopTimeoutMs, 30_000),
-      log,
-    });
+    // A JVM killed with SIGKILL shows as gone while its threads still tear down
+    // and hold its sockets: a `start` right after must find the ports free.
+    await untilPortsClosed(config.nodes.flatMap((n) => [n.port, n.controllerPort]), 5_000);
   },
   async kill(config) {
     const running = config.nodes.map((n) => runningProcess(brokerProcess(config, n.id)))
