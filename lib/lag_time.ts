@@ -48,7 +48,7 @@ export const LAG_WINDOW_MS = 60_000;
  * minute's (a tracker's first seconds, slower while it warms up, would
  * overstate the estimate by a third).
  */
-export const DRAIN_RATE_WINDOW_MS = 15_000;
+export const DRAIN_RATE_WINDOW_MS = 5_000;
 /** One sample per slot of this span (bounds a history to 61 samples). */
 const SAMPLE_SPACING_MS = 1_000;
 /** A rate needs samples spanning at least this long. */

@@ -96,7 +96,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the net rate is fitted over the last 15 s of samples and needs a second of them",
+  name: "the net rate is fitted over the last 5 s of samples and needs a second of them",
   permissions: "none",
   fn() {
     assertEquals(netDrainRatePerSec([]), null);
