@@ -19,7 +19,7 @@ import {
   testConnection,
   waitFor,
 } from "./support.ts";
-import { createKafka, type Kafka, readTopic } from "../lib/kafka.ts";
+import { createIdempotentProducer, createKafka, type Kafka, readTopic } from "../lib/kafka.ts";
 import {
   DLQ_HEADERS,
   parseDeadLetterHeaders,
@@ -67,7 +67,8 @@ async function readAll(kafka: Kafka, topic: string) {
 Deno.test("redrive of a fixed cause: every redriven order is audited exactly once, a repeated redrive sends nothing", async () => {
   const { topic, dlqTopic, work, env } = await setupPipeline("redrive");
   const kafka = createKafka(testConnection(), { clientId: "redrive-test" });
-  const producer = kafka.producer();
+  // Idempotent: a retried send to the fresh topic must not write the orders twice.
+  const producer = createIdempotentProducer(kafka, { retries: 5 });
   await producer.connect();
   const auditFile = join(env.DATA_DIR, "tracker.events");
   const tracker = spawnEntry("tracker", { env });
@@ -162,7 +163,8 @@ async function seedDeadLetters(kafka: Kafka, { topic, dlqTopic, count }: {
   dlqTopic: string;
   count: number;
 }): Promise<void> {
-  const producer = kafka.producer();
+  // Idempotent: a retried send to the fresh topic must not write the orders twice.
+  const producer = createIdempotentProducer(kafka, { retries: 5 });
   await producer.connect();
   try {
     for (let from = 0; from < count; from += 500) {
