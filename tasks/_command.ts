@@ -33,9 +33,20 @@ export async function runCommand(
   args: readonly string[],
   options: CommandOptions = {},
 ): Promise<CommandResult> {
-  const { cwd, env, timeoutMs, onLine } = options;
+  const { onLine } = options;
   if (onLine !== undefined) return await runStreaming(command, args, { ...options, onLine });
-  const { code, stdout, stderr } = await new Deno.Command(command, {
+  const { code, stdout, stderr } = await piped(command, args, options).output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/** A program with stdout and stderr piped, no stdin, and the options' directory, env and timeout. */
+function piped(
+  command: string,
+  args: readonly string[],
+  { cwd, env, timeoutMs }: CommandOptions,
+): Deno.Command {
+  return new Deno.Command(command, {
     args: [...args],
     ...(cwd ? { cwd } : {}),
     ...(env ? { env } : {}),
@@ -43,25 +54,16 @@ export async function runCommand(
     stdout: "piped",
     stderr: "piped",
     ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+  });
 }
 
 async function runStreaming(
   command: string,
   args: readonly string[],
-  { cwd, env, timeoutMs, onLine }: CommandOptions & { onLine: (line: string) => void },
+  options: CommandOptions & { onLine: (line: string) => void },
 ): Promise<CommandResult> {
-  const child = new Deno.Command(command, {
-    args: [...args],
-    ...(cwd ? { cwd } : {}),
-    ...(env ? { env } : {}),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-  }).spawn();
+  const { onLine } = options;
+  const child = piped(command, args, options).spawn();
   const errors = new Response(child.stderr).text();
   let stdout = "";
   let partial = "";

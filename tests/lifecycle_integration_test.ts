@@ -4,31 +4,8 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { readAuditRecords, tempDataDir, uniqueName, waitFor } from "./support.ts";
-import { PROJECT_DIR } from "../tasks/_project_dir.ts";
+import { readAuditRecords, runTask, tempDataDir, uniqueName, waitFor } from "./support.ts";
 import { isRunning } from "../tasks/_process.ts";
-
-async function task(
-  name: "start" | "stop",
-  env: Record<string, string>,
-  flags: readonly string[] = [],
-) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-env",
-      "--allow-run",
-      join(PROJECT_DIR, "tasks/run.ts"),
-      `tasks/${name}.ts`,
-      ...flags,
-    ],
-    cwd: PROJECT_DIR,
-    env,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
-}
 
 Deno.test("start runs producer and tracker in the background; stop ends them; both twice", async () => {
   const work = await tempDataDir();
@@ -49,14 +26,14 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     return recorded.pid as number;
   };
   try {
-    const first = await task("start", env, startFlags);
+    const first = await runTask("start", env, startFlags);
     assertEquals(first.code, 0, first.output);
     assertMatch(first.output, /Started tracker/);
     assertMatch(first.output, /Started producer/);
     assertMatch(first.output, /deno task monitor/);
     const pids = [await pidOf("tracker"), await pidOf("producer")];
 
-    const second = await task("start", env, startFlags);
+    const second = await runTask("start", env, startFlags);
     assertEquals(second.code, 0, second.output);
     assertMatch(second.output, /tracker already running/);
     assertMatch(second.output, /producer already running/);
@@ -67,7 +44,7 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
       return lines.length >= 20 ? true : undefined;
     });
 
-    const stop = await task("stop", env);
+    const stop = await runTask("stop", env);
     assertEquals(stop.code, 0, stop.output);
     assertMatch(stop.output, /Stopped producer/);
     assertMatch(stop.output, /Stopped tracker/);
@@ -75,7 +52,7 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     assertMatch(stop.output, /external cluster: leaving it running/);
     // By command line: an exited child may linger as a zombie where PID 1 does not reap.
     assert(!isRunning(pids[0]!, "tracker.ts") && !isRunning(pids[1]!, "producer.ts"), "none left");
-    const again = await task("stop", env);
+    const again = await runTask("stop", env);
     assertEquals(again.code, 0, again.output);
     assertMatch(again.output, /producer was not running/);
 

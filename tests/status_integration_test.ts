@@ -6,7 +6,14 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { readAuditRecords, tempDataDir, testBrokers, uniqueName, waitFor } from "./support.ts";
+import {
+  readAuditRecords,
+  runTask,
+  tempDataDir,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from "./support.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import { isRunning } from "../tasks/_process.ts";
 import { testEnv } from "../tasks/test.ts";
@@ -14,36 +21,8 @@ import type { StatusReport } from "../lib/status_report.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { permissionFlags } from "../lib/permissions.ts";
 
-async function task(
-  name: "start" | "stop" | "status",
-  env: Record<string, string>,
-  flags: readonly string[] = [],
-) {
-  const started = Date.now();
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-env",
-      "--allow-run",
-      join(PROJECT_DIR, "tasks/run.ts"),
-      `tasks/${name}.ts`,
-      ...flags,
-    ],
-    cwd: PROJECT_DIR,
-    env,
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code,
-    stdout: decoder.decode(stdout),
-    output: decoder.decode(stdout) + decoder.decode(stderr),
-    elapsedMs: Date.now() - started,
-  };
-}
-
 async function status(env: Record<string, string>, flags: readonly string[]) {
-  const run = await task("status", env, [...flags, "--json"]);
+  const run = await runTask("status", env, [...flags, "--json"]);
   let report: StatusReport;
   try {
     report = JSON.parse(run.stdout);
@@ -67,7 +46,7 @@ Deno.test("status reports a running pipeline (exit 0) and a stopped one (exit 1)
   const pidFile = (role: string) => join(env.STATE_DIR, "run", `${role}.pid`);
   const pidOf = async (role: string) => JSON.parse(await Deno.readTextFile(pidFile(role))).pid;
   try {
-    const start = await task("start", env, [...flags, "--rate", "50"]);
+    const start = await runTask("start", env, [...flags, "--rate", "50"]);
     assertEquals(start.code, 0, start.output);
     const pids = { tracker: await pidOf("tracker"), producer: await pidOf("producer") };
     await waitFor("orders in the audit trail", async () => {
@@ -102,12 +81,12 @@ Deno.test("status reports a running pipeline (exit 0) and a stopped one (exit 1)
     assertEquals(report.trail.files, 1);
     assert(report.trail.bytes > 0);
     assertEquals(report.lastAudited?.outcome, "audited");
-    const text = await task("status", env, flags);
+    const text = await runTask("status", env, flags);
     assertEquals(text.code, 0, text.output);
     assertMatch(text.output, /: OK\n/);
     assertMatch(text.output, new RegExp(`tracker +running +pid ${pids.tracker}`));
 
-    const stop = await task("stop", env);
+    const stop = await runTask("stop", env);
     assertEquals(stop.code, 0, stop.output);
     const down = await status(env, flags);
     assertEquals(down.code, 1, down.output);

@@ -318,3 +318,35 @@ export async function waitForAuditLines(
     { timeoutMs },
   );
 }
+
+/**
+ * Runs an orchestration task as `deno task <name>` does (the launcher, then the
+ * task with its own permissions) and collects its output and duration.
+ */
+export async function runTask(
+  name: "start" | "stop" | "status",
+  env: Record<string, string>,
+  flags: readonly string[] = [],
+): Promise<{ code: number; stdout: string; output: string; elapsedMs: number }> {
+  const started = Date.now();
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-env",
+      "--allow-run",
+      join(PROJECT_DIR, "tasks/run.ts"),
+      `tasks/${name}.ts`,
+      ...flags,
+    ],
+    cwd: PROJECT_DIR,
+    env,
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    output: decoder.decode(stdout) + decoder.decode(stderr),
+    elapsedMs: Date.now() - started,
+  };
+}
