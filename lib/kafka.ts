@@ -25,6 +25,7 @@ import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
+import "./kafka_codec_patch.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
