@@ -69,6 +69,12 @@ export interface OrderGenerator {
   readonly inProgress: number;
 }
 
+/** Rows frozen, and the array too: events of one order share them. */
+function frozenRows<T extends object>(rows: T[]): T[] {
+  for (const row of rows) Object.freeze(row);
+  return Object.freeze(rows) as T[];
+}
+
 interface Product {
   id: string;
   name: string;
@@ -176,7 +182,7 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
       order_id: faker.string.uuid(),
       correlationId: faker.string.uuid(),
       status: "created",
-      items,
+      items: frozenRows(items),
       sub_total: fromCents(subTotalCents),
       tax: fromCents(taxCents),
       shipping_fee: fromCents(shippingCents),
@@ -189,8 +195,8 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
         : `${faker.location.streetAddress()}, ${faker.location.city()}, ${
           faker.location.state({ abbreviated: true })
         } ${faker.location.zipCode()}`,
-      customer_info: buyer,
-      inventory_status: inventory,
+      customer_info: Object.freeze(buyer),
+      inventory_status: frozenRows(inventory),
     };
   }
 
@@ -201,10 +207,13 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
     );
   }
 
+  // An event shares its draft's items, inventory and customer, which are frozen
+  // when the draft is made (only the status moves on): a deep copy per event
+  // was a sixth of the producer's CPU.
   function snapshot(draft: Draft): OrderEvent {
     const at = now();
     const { correlationId, ...order } = draft;
-    return structuredClone({
+    return {
       ...order,
       sequence: sequence++,
       metadata: {
@@ -215,7 +224,7 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
         correlation_id: correlationId,
       },
       produced_at: at,
-    });
+    };
   }
 
   return {
