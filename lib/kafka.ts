@@ -656,7 +656,12 @@ export async function endOffsets(
 }
 
 const defaultPartitioner = Partitioners.DefaultPartitioner();
-const partitionMetadataCache = new Map<number, { partitionId: number; leader: number }[]>();
+/** Keys whose partition is remembered, per partition count (cleared when full). */
+const PARTITION_CACHE_KEYS = 16_384;
+const partitionCaches = new Map<
+  number,
+  { metadata: { partitionId: number; leader: number }[]; byKey: Map<string, number> }
+>();
 
 /**
  * The partition the default (Java-compatible murmur2) partitioner picks for a
@@ -664,16 +669,26 @@ const partitionMetadataCache = new Map<number, { partitionId: number; leader: nu
  * offset from the broker's per-partition base offset.
  */
 export function partitionFor(key: string, partitions: number): number {
-  let metadata = partitionMetadataCache.get(partitions);
-  if (metadata === undefined) {
-    metadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
-    partitionMetadataCache.set(partitions, metadata);
+  let cache = partitionCaches.get(partitions);
+  if (cache === undefined) {
+    cache = {
+      metadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 })),
+      byKey: new Map(),
+    };
+    partitionCaches.set(partitions, cache);
   }
-  return defaultPartitioner({
+  const known = cache.byKey.get(key);
+  if (known !== undefined) return known;
+  const partition = defaultPartitioner({
     topic: "",
-    partitionMetadata: metadata as never,
+    partitionMetadata: cache.metadata as never,
     message: { key, value: null },
   });
+  // Each order's events share its key: the hash (a tenth of the producer's
+  // client-side CPU) is taken once per order while it is in progress.
+  if (cache.byKey.size >= PARTITION_CACHE_KEYS) cache.byKey.clear();
+  cache.byKey.set(key, partition);
+  return partition;
 }
 
 /**

@@ -8,11 +8,15 @@
  * about a microsecond to create, which made varints about a tenth of the
  * producer's CPU. The patched writers put the same bytes straight into the
  * encoder's buffer; values outside the fast path go to the original code.
+ * A growing encoder takes its new buffer unfilled (Buffer.allocUnsafe, from
+ * Node's pool when small): every byte up to the offset is written before it
+ * is read, and nothing past the offset ever leaves the encoder.
  */
 import Encoder from "kafkajs/src/protocol/encoder.js";
+import { Buffer } from "node:buffer";
 
 interface EncoderInstance {
-  buf: Uint8Array;
+  buf: Buffer;
   offset: number;
   ensureAvailable(length: number): void;
   writeUVarInt(value: number): EncoderInstance;
@@ -40,7 +44,7 @@ export function encoderShapeProblem(encoderClass: unknown): string | undefined {
   } catch (error) {
     return `it cannot be constructed as in 2.2.4 (${(error as Error).message})`;
   }
-  if (!(probe.buf instanceof Uint8Array)) return "its instances have no buf byte array";
+  if (!Buffer.isBuffer(probe.buf)) return "its instances have no buf Buffer";
   if (typeof probe.offset !== "number") return "its instances have no offset number";
   return undefined;
 }
@@ -72,6 +76,13 @@ export function patchEncoder(encoderClass: unknown): void {
   }
   const proto = (encoderClass as EncoderClass).prototype;
   const writeVarLong = proto.writeVarLong;
+  proto.ensureAvailable = function (this: EncoderInstance, length: number) {
+    const needed = this.offset + length;
+    if (needed <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(1 << (32 - Math.clz32(needed))); // As KafkaJS sizes it.
+    this.buf.copy(grown, 0, 0, this.offset);
+    this.buf = grown;
+  };
   proto.writeUVarInt = function (this: EncoderInstance, value: number) {
     putUVarInt(this, value);
     return this;
@@ -88,6 +99,7 @@ export function patchEncoder(encoderClass: unknown): void {
 
 /** The original writers, kept for the test that compares their bytes with the patched ones. */
 export const ORIGINAL_WRITERS = {
+  ensureAvailable: (Encoder as unknown as EncoderClass).prototype.ensureAvailable,
   writeUVarInt: (Encoder as unknown as EncoderClass).prototype.writeUVarInt,
   writeVarLong: (Encoder as unknown as EncoderClass).prototype.writeVarLong,
 };

@@ -23,15 +23,36 @@ import {
 } from "./kafka.ts";
 import { SegmentedLog } from "./segmented_log.ts";
 import { dirname } from "node:path";
-import { encodeOrder, type OrderEvent } from "./order.ts";
-import { createOrderGenerator } from "./order_generator.ts";
-import { MAX_SEND_BYTES, PRODUCER_CLIENT_ID } from "./constants.ts";
+import { type OrderBatch, type OrderRef, orderValue, partitionRanges } from "./order_batch.ts";
+import { OrderSource } from "./order_source.ts";
+import { PRODUCER_CLIENT_ID } from "./constants.ts";
 import { lifecycle } from "./health_record.ts";
 import type { Logger } from "./logging.ts";
 import { awaitKafka } from "./reachability.ts";
 
 /** Messages per send at most: large batches are what make KafkaJS fast. */
 export const MAX_BATCH = 1_000;
+/**
+ * A partition's share of one send at most. It becomes one record batch, which
+ * the broker refuses above its message.max.bytes (1 MiB by default): this
+ * leaves room for the records' keys, headers and framing.
+ */
+export const MAX_PARTITION_SEND_BYTES = 768 * 1024;
+/** Order bytes per send at most, whatever the partition count. */
+const MAX_SEND_TOTAL_BYTES = 1536 * 1024;
+
+/**
+ * Order bytes to ask for per send: about two thirds of every partition's cap,
+ * so that an uneven spread of keys seldom splits a send (sendBatch splits it
+ * when one partition's share would pass MAX_PARTITION_SEND_BYTES).
+ */
+export function sendBytesFor(partitions: number): number {
+  if (partitions <= 1) return MAX_PARTITION_SEND_BYTES;
+  return Math.min(
+    MAX_SEND_TOTAL_BYTES,
+    Math.floor((MAX_PARTITION_SEND_BYTES * partitions * 2) / 3),
+  );
+}
 /** How long a shutdown waits for the send in flight before calling it indeterminate. */
 export const FLUSH_TIMEOUT_MS = 10_000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -77,12 +98,6 @@ async function openAcksLog(
       return Promise.resolve();
     },
   };
-}
-
-/** An order and its wire bytes, encoded once. */
-interface Encoded {
-  order: OrderEvent;
-  value: Uint8Array;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -138,7 +153,9 @@ export async function runProducer(
   const producer: Producer = createIdempotentProducer(kafka);
   await producer.connect();
   const acksLog = await openAcksLog(acksPath, config);
-  const generator = createOrderGenerator({ seed });
+  // Generation runs on a worker thread, beside the Kafka client on this one.
+  const source = new OrderSource({ seed });
+  const sendBytes = sendBytesFor(partitions);
   const started = performance.now();
   let generated = 0;
   let lastProgress = started;
@@ -159,17 +176,17 @@ export async function runProducer(
   // One send in flight while the next batch is generated: the CPU work of
   // faker and JSON overlaps the broker's round trip, and sends stay in order.
   let inFlight: Promise<void> | undefined;
-  const settle = async (batch: Encoded[], bytes: number, send: Promise<AckRecord[]>) => {
+  const settle = async (batch: OrderBatch, send: Promise<AckRecord[]>) => {
     const records = await send;
     for (const record of records) summary[record.outcome]++;
-    if (records.every((r) => r.outcome === "acknowledged")) summary.bytes += bytes;
+    if (records.every((r) => r.outcome === "acknowledged")) summary.bytes += batch.bytes.byteLength;
     await acksLog.write(records);
     onSettled?.(summary);
     const failed = records.filter((r) => r.outcome === "failed");
     if (failed.length > 0) {
       log.error("Cannot deliver {failed} of {batch} orders: {error}", {
         failed: failed.length,
-        batch: batch.length,
+        batch: batch.refs.length,
         error: failed[0]!.error,
       });
     }
@@ -188,25 +205,23 @@ export async function runProducer(
         await sleep(Math.max(5, 1000 / ratePerSec / 2), signal);
         continue;
       }
-      const batch: Encoded[] = [];
-      let bytes = 0;
-      while (batch.length < Math.min(due, MAX_BATCH) && bytes < MAX_SEND_BYTES) {
-        const order = generator.next();
-        const value = encodeOrder(order);
-        batch.push({ order, value });
-        bytes += value.byteLength;
-      }
-      generated += batch.length;
+      const size = Math.min(due, MAX_BATCH);
+      // At full speed the next batch is generated while this one is sent (as
+      // many as will be due); at a set rate each batch is made when due.
+      const prefetch = ratePerSec !== 0
+        ? 0
+        : Math.min(MAX_BATCH, count > 0 ? count - generated - size : MAX_BATCH);
+      const batch = await source.take({ count: size, maxBytes: sendBytes, prefetch });
+      generated += batch.refs.length;
       await inFlight;
       if (signal.aborted) {
         // Stopped while the previous send finished: this batch was never
         // offered to Kafka, so it is dropped rather than sent after the stop.
-        generated -= batch.length;
+        generated -= batch.refs.length;
         break;
       }
       inFlight = settle(
         batch,
-        bytes,
         sendBatch(producer, batch, { config, partitions, cluster, signal, log }),
       );
 
@@ -223,6 +238,7 @@ export async function runProducer(
   } finally {
     summary.unsent = generated - summary.acknowledged - summary.failed - summary.indeterminate;
     summary.elapsedMs = Math.round(performance.now() - started);
+    source.close();
     await acksLog.close();
     await producer.disconnect().catch((error) =>
       log.warn("Cannot disconnect cleanly: {error}", { error: String(error) })
@@ -244,22 +260,49 @@ const RETRY_MAX_MS = 10_000;
  */
 async function sendBatch(
   producer: Producer,
-  batch: readonly Encoded[],
-  { config, partitions, cluster, signal, log }: {
-    config: Config;
-    partitions: number;
-    /** The id of the cluster the outcomes are recorded for. */
-    cluster: string;
-    signal: AbortSignal;
-    log: Logger;
-  },
+  batch: OrderBatch,
+  options: SendOptions & { partitions: number },
 ): Promise<AckRecord[]> {
-  const placed = batch.map(({ order, value }) => ({
-    order,
-    value,
-    partition: partitionFor(order.order_id, partitions),
-  }));
-  const base = (order: OrderEvent, partition: number) => ({
+  const placed = batch.refs.map((order, i) => {
+    const value = orderValue(batch, i);
+    return { order, value, partition: partitionFor(order.order_id, options.partitions) };
+  });
+  const records: AckRecord[] = [];
+  const ranges = partitionRanges(
+    placed.map(({ value, partition }) => ({ partition, bytes: value.byteLength })),
+    MAX_PARTITION_SEND_BYTES,
+  );
+  for (const [start, end] of ranges) {
+    const part = await sendPlaced(producer, placed.slice(start, end), options);
+    records.push(...part);
+    // Past the shutdown deadline: the rest was never offered to Kafka (unsent).
+    if (part.some((r) => r.outcome === "indeterminate")) break;
+  }
+  return records;
+}
+
+interface SendOptions {
+  config: Config;
+  /** The id of the cluster the outcomes are recorded for. */
+  cluster: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** An order of a batch with its wire bytes and partition. */
+interface Placed {
+  order: OrderRef;
+  value: Uint8Array;
+  partition: number;
+}
+
+/** Sends orders whose partitions' shares each fit one record batch; see `sendBatch`. */
+async function sendPlaced(
+  producer: Producer,
+  placed: readonly Placed[],
+  { config, cluster, signal, log }: SendOptions,
+): Promise<AckRecord[]> {
+  const base = (order: OrderRef, partition: number) => ({
     order_id: order.order_id,
     sequence: order.sequence,
     status: order.status,
@@ -271,7 +314,7 @@ async function sendBatch(
     key: order.order_id,
     value: asBuffer(value),
     partition,
-    headers: { event_type: order.metadata.event_type },
+    headers: { event_type: order.event_type },
   }));
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -309,7 +352,7 @@ async function sendBatch(
           "Kafka unreachable for {seconds} s: retrying a batch of {count} (attempt {attempt}): {error}",
           {
             seconds: Math.round((Date.now() - started) / 1000),
-            count: batch.length,
+            count: placed.length,
             attempt,
             error: (error as Error).message,
           },

@@ -85,6 +85,9 @@ export function permissionFlags(
   const secrets = securityFiles(config.kafkaSecurity);
   const read = (dirs: string[]) => `--allow-read=${unique([...dirs, ...secrets]).join(",")}`;
   const env = (extra: string[] = []) => `--allow-env=${unique([...kafkaEnv, ...extra]).join(",")}`;
+  // The order generator's thread loads its code (lib/ and faker) as a worker,
+  // which Deno checks as a read.
+  const generatorCode = [join(projectDir, "lib"), join(projectDir, "node_modules")];
   const orchestration = [
     // Orchestrators read the project's files (pom, compose file, scripts), the
     // state (PID files, process output), the data (health logs, to see a
@@ -108,7 +111,7 @@ export function permissionFlags(
         "--no-prompt",
         net,
         env(),
-        read(dirs),
+        read([...dirs, ...generatorCode]),
         `--allow-write=${dirs.join(",")}`,
       ];
     }
@@ -140,12 +143,19 @@ export function permissionFlags(
         }`,
       ];
     case "topics":
-    case "bench:producer":
       return ["--no-prompt", net, env(), ...(secrets.length > 0 ? [read([])] : [])];
+    case "bench:producer":
+      return ["--no-prompt", net, env(), read(generatorCode)];
     case "bench:tracker": {
-      // Its scratch data directory only.
+      // Its scratch data directory only (and the generator's code, to pre-produce).
       const scratch = join(paths.stateDir, "bench");
-      return ["--no-prompt", net, env(), read([scratch]), `--allow-write=${scratch}`];
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([scratch, ...generatorCode]),
+        `--allow-write=${scratch}`,
+      ];
     }
     case "status": {
       // Read only: the PID files and the recorded provider (the run directory,

@@ -8,13 +8,19 @@
  */
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
-import { EXIT, MAX_SEND_BYTES } from "../lib/constants.ts";
+import { EXIT } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
 import { countProgress } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
-import { FLUSH_TIMEOUT_MS, MAX_BATCH, runProducer } from "../lib/order_producer.ts";
+import {
+  FLUSH_TIMEOUT_MS,
+  MAX_BATCH,
+  MAX_PARTITION_SEND_BYTES,
+  runProducer,
+  sendBytesFor,
+} from "../lib/order_producer.ts";
 
 const DEFAULT_COUNT = 50_000;
 
@@ -59,8 +65,10 @@ async function main(): Promise<number> {
         } MB/s (${Math.round(summary.bytes / Math.max(1, summary.acknowledged))} B/order)`,
         `elapsed       ${seconds.toFixed(2)} s, including order generation and JSON encoding`,
         `settings      batch ≤ ${MAX_BATCH} msgs / ${
-          MAX_SEND_BYTES / 1024
-        } KiB, 1 send in flight, ` +
+          sendBytesFor(config.partitions) / 1024
+        } KiB (≤ ${
+          MAX_PARTITION_SEND_BYTES / 1024
+        } KiB a partition), generated on a worker thread, 1 send in flight, ` +
         `acks=all, idempotent, ${config.partitions} partitions (flush timeout ${FLUSH_TIMEOUT_MS} ms)`,
         `topic         ${config.topic} at ${config.brokers.join(",")}`,
       ].join("\n"),

@@ -98,7 +98,7 @@ Deno.test({
     const cases: Array<[string, unknown, RegExp]> = [
       ["not a class", {}, /not a class/],
       ["no writeVarLong", NoVarLong, /no writeVarLong method/],
-      ["no buf", NoBuf, /no buf byte array/],
+      ["no buf", NoBuf, /no buf Buffer/],
     ];
     for (const [name, encoderClass, why] of cases) {
       await t.step(name, () => {

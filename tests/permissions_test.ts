@@ -17,14 +17,21 @@ Deno.test({
       const flags = permissionFlags("producer", config, { projectDir });
       assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
       assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders/producer");
-      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders/producer");
+      // The order generator's worker thread loads lib/ and faker from node_modules.
+      assertEquals(
+        flag(flags, "--allow-read"),
+        `--allow-read=/srv/orders/producer,${projectDir}/lib,${projectDir}/node_modules`,
+      );
       assertEquals(flag(flags, "--allow-run"), undefined);
     });
     await t.step("producer with an outcomes file elsewhere may use that file's directory", () => {
       const withLog = resolveConfig({}, ["--acks-log", "/tmp/run-1/acks.jsonl"]);
       const flags = permissionFlags("producer", withLog, { projectDir });
       assertEquals(flag(flags, "--allow-write"), "--allow-write=data/producer,/tmp/run-1");
-      assertEquals(flag(flags, "--allow-read"), "--allow-read=data/producer,/tmp/run-1");
+      assertEquals(
+        flag(flags, "--allow-read"),
+        `--allow-read=data/producer,/tmp/run-1,${projectDir}/lib,${projectDir}/node_modules`,
+      );
     });
     await t.step("tracker: the brokers and its data directory", () => {
       const flags = permissionFlags("tracker", config, { projectDir });
@@ -183,11 +190,12 @@ Deno.test({
       "/etc/kafka/ca.pem,/etc/kafka/client.pem,/etc/kafka/client.key,/run/secrets/kafka";
     const reads = (role: Role) =>
       flag(permissionFlags(role, config, { projectDir }), "--allow-read");
-    assertEquals(reads("producer"), `--allow-read=/srv/orders/producer,${secrets}`);
+    const code = `${projectDir}/lib,${projectDir}/node_modules`;
+    assertEquals(reads("producer"), `--allow-read=/srv/orders/producer,${code},${secrets}`);
     assertEquals(reads("tracker"), `--allow-read=/srv/orders,${secrets}`);
     assertEquals(reads("topics"), `--allow-read=${secrets}`);
-    assertEquals(reads("bench:producer"), `--allow-read=${secrets}`);
-    assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${secrets}`);
+    assertEquals(reads("bench:producer"), `--allow-read=${code},${secrets}`);
+    assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${code},${secrets}`);
     assertEquals(reads("status"), `--allow-read=/srv/orders,/srv/state/run,${secrets}`);
     assertEquals(reads("dlq:inspect"), `--allow-read=${secrets}`);
     assertEquals(reads("dlq:redrive"), `--allow-read=/srv/orders/redrive,${secrets}`);
