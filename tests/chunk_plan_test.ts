@@ -1,6 +1,6 @@
 /** Unit: what a chunk of consumed messages produces, without a broker. */
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
+import { chunkBounds, type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
 import { encodeOrder, EVENT_TYPES, type OrderEvent, type OrderStatus } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -196,5 +196,31 @@ Deno.test({
         assertMatch(plan.reason, /offset 2 of partition 0 holds another message/);
       },
     );
+  },
+});
+
+Deno.test({
+  name: "a batch is cut into chunks by message count and by bytes, in order",
+  permissions: "none",
+  async fn(t) {
+    const cases: Array<
+      [string, number[], { maxMessages: number; maxBytes: number }, Array<[number, number]>]
+    > = [
+      ["empty", [], { maxMessages: 3, maxBytes: 100 }, []],
+      ["one chunk", [10, 10, 10], { maxMessages: 3, maxBytes: 100 }, [[0, 3]]],
+      ["by count", [1, 1, 1, 1, 1, 1, 1], { maxMessages: 3, maxBytes: 100 }, [[0, 3], [3, 6], [
+        6,
+        7,
+      ]]],
+      ["by bytes", [40, 40, 40, 10], { maxMessages: 10, maxBytes: 100 }, [[0, 2], [2, 4]]],
+      ["a message over the limit alone", [10, 500, 10], { maxMessages: 10, maxBytes: 100 }, [
+        [0, 1],
+        [1, 2],
+        [2, 3],
+      ]],
+    ];
+    for (const [name, sizes, limits, expected] of cases) {
+      await t.step(name, () => assertEquals(chunkBounds(sizes, limits), expected));
+    }
   },
 });

@@ -173,3 +173,21 @@ Deno.test({
     assert(!isValidTransition("created", "delivered"));
   },
 });
+
+Deno.test({
+  name: "a value with U+FFFD in it is accepted, and bytes that are not UTF-8 are still refused",
+  permissions: "none",
+  fn() {
+    const order = JSON.parse(
+      new TextDecoder().decode(encodeOrder(createOrderGenerator({ seed: 5 }).next())),
+    );
+    order.shipping_address = "Rue \uFFFD 1";
+    const ok = parseOrder(new TextEncoder().encode(JSON.stringify(order)), { maxBytes: 1e6 });
+    assertEquals(ok.ok, true);
+    const bytes = new TextEncoder().encode(JSON.stringify(order));
+    const bad = new Uint8Array([...bytes.subarray(0, 20), 0xff, ...bytes.subarray(20)]);
+    const refused = parseOrder(bad, { maxBytes: 1e6 });
+    assertEquals(refused.ok, false);
+    if (!refused.ok) assertEquals(refused.rejection.class, "deserialization");
+  },
+});
