@@ -194,6 +194,10 @@ export async function runProducer(
 
   try {
     while (!signal.aborted) {
+      // At a set rate, what is due is counted once the send before has
+      // settled, and generated just before its own send: an order's
+      // produced_at then measures the pipeline, not a wait in this loop.
+      if (ratePerSec !== 0) await inFlight;
       const elapsed = performance.now() - started;
       if (durationMs > 0 && elapsed >= durationMs) break;
       if (count > 0 && generated >= count) break;
@@ -202,7 +206,9 @@ export async function runProducer(
         : Math.floor((elapsed / 1000) * ratePerSec) - generated;
       if (count > 0) due = Math.min(due, count - generated);
       if (due <= 0) {
-        await sleep(Math.max(5, 1000 / ratePerSec / 2), signal);
+        // Until the next order is due (Deno's timers have a 1 ms grain).
+        const nextDueMs = ((generated + 1) / ratePerSec) * 1000;
+        await sleep(Math.max(1, nextDueMs - elapsed), signal);
         continue;
       }
       const size = Math.min(due, MAX_BATCH);
