@@ -24,7 +24,7 @@ import { forEachLine, SegmentedLog, segmentPaths } from "./segmented_log.ts";
 import {
   addToTotals,
   emptyTotals,
-  encodeCheckpoint,
+  encodeCheckpointParts,
   parseCheckpoint,
   type TrailCheckpoint,
   type TrailTotals,
@@ -92,6 +92,9 @@ export class AuditTrail {
   #sinceCheckpoint = 0;
   #checkpointBytes = 0;
   #closed = false;
+  /** The checkpoint being written in the background, if any. */
+  #checkpointing: Promise<void> | undefined;
+  #checkpointFailure: Error | undefined;
 
   private constructor(
     options: TrailOptions,
@@ -174,6 +177,11 @@ export class AuditTrail {
 
   /** Appends the records, syncs them, and rotates or checkpoints when due. */
   async append(records: readonly AuditRecord[]): Promise<void> {
+    if (this.#checkpointFailure) {
+      throw new Error(`Cannot write the checkpoint: ${this.#checkpointFailure.message}`, {
+        cause: this.#checkpointFailure,
+      });
+    }
     if (records.length === 0) return;
     const bytes = new TextEncoder().encode(encodeAuditLines(records));
     await this.#log.append(bytes, { sync: true });
@@ -185,7 +193,7 @@ export class AuditTrail {
       this.#sinceCheckpoint >=
         Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
     ) {
-      await this.#writeCheckpoint();
+      this.#checkpointInBackground();
     }
   }
 
@@ -238,39 +246,77 @@ export class AuditTrail {
       this.#deleted.segments += deleted.segments;
       this.#deleted.bytes += deleted.bytes;
     }
-    await this.#writeCheckpoint();
+    this.#checkpointInBackground();
   }
 
-  /** Writes the checkpoint atomically (temporary file, sync, rename). */
+  /**
+   * Starts writing a checkpoint of the trail as it is now (everything appended
+   * is synced) without waiting for it: a checkpoint of half a million event
+   * keys takes tens of milliseconds to encode and write, which every order
+   * audited meanwhile would wait for. Its parts are written in slices, so the
+   * next chunks are audited in between. Skipped while one is being written;
+   * a failure fails the next append.
+   */
+  #checkpointInBackground(): void {
+    if (this.#checkpointing !== undefined) return;
+    const checkpoint = this.#checkpoint();
+    this.#sinceCheckpoint = 0;
+    this.#checkpointing = this.#writeCheckpointFile(checkpoint)
+      .catch((error) => {
+        this.#checkpointFailure ??= error as Error;
+      })
+      .finally(() => {
+        this.#checkpointing = undefined;
+      });
+  }
+
+  /** Writes a checkpoint of the trail as it is now, after one being written. */
   async #writeCheckpoint(): Promise<void> {
-    const checkpoint: TrailCheckpoint = {
+    await this.#checkpointing;
+    const checkpoint = this.#checkpoint();
+    this.#sinceCheckpoint = 0;
+    await this.#writeCheckpointFile(checkpoint);
+  }
+
+  /** The trail as it is now: synced position, epoch, totals and a copy of the state. */
+  #checkpoint(): TrailCheckpoint {
+    return {
       trail_id: this.#trailId,
       written_at: new Date().toISOString(),
       position: { segment: this.#log.segment, bytes: this.#log.bytes },
+      // Copies: appends go on while a background checkpoint is written.
       epoch: this.#epoch,
-      totals: this.#totals,
-      deleted: this.#deleted,
+      totals: structuredClone(this.#totals),
+      deleted: { ...this.#deleted },
       state: this.state.snapshot(),
     };
-    const bytes = new TextEncoder().encode(encodeCheckpoint(checkpoint));
+  }
+
+  /** Writes `checkpoint` atomically (temporary file, sync, rename), part by part. */
+  async #writeCheckpointFile(checkpoint: TrailCheckpoint): Promise<void> {
     const path = this.#options.paths.checkpointFile;
     const temporary = `${path}.tmp`;
+    const encoder = new TextEncoder();
     const file = await Deno.open(temporary, {
       create: true,
       write: true,
       truncate: true,
       mode: 0o640,
     });
+    let size = 0;
     try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      for (const part of encodeCheckpointParts(checkpoint)) {
+        const bytes = encoder.encode(part);
+        let written = 0;
+        while (written < bytes.length) written += await file.write(bytes.subarray(written));
+        size += bytes.length;
+      }
       await file.syncData();
     } finally {
       file.close();
     }
     await Deno.rename(temporary, path);
-    this.#sinceCheckpoint = 0;
-    this.#checkpointBytes = bytes.length;
+    this.#checkpointBytes = size;
   }
 
   /** Writes a last checkpoint (so the next start reads nothing), closes the files and the lock. */
@@ -278,7 +324,8 @@ export class AuditTrail {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      if (this.#sinceCheckpoint > 0) await this.#writeCheckpoint();
+      await this.#checkpointing;
+      if (this.#sinceCheckpoint > 0 || this.#checkpointFailure) await this.#writeCheckpoint();
     } finally {
       this.#log.close();
       this.#lock.close();

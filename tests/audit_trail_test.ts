@@ -15,7 +15,11 @@ import {
 } from "../lib/audit_record.ts";
 import { closedSegments, SegmentedLog, splitTornTail } from "../lib/segmented_log.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
-import { encodeCheckpoint, parseCheckpoint } from "../lib/trail_checkpoint.ts";
+import {
+  encodeCheckpoint,
+  encodeCheckpointParts,
+  parseCheckpoint,
+} from "../lib/trail_checkpoint.ts";
 
 const AT = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -338,5 +342,21 @@ Deno.test({
     assert(!cut.ok);
     assertMatch(cut.error, /state lines, expected 2 \(cut short\?\)/);
     assert(!parseCheckpoint("{}").ok);
+    // Many keys and orders: written in parts, the same text, read back whole.
+    const big = {
+      ...checkpoint,
+      state: {
+        ...checkpoint.state,
+        eventKeys: Array.from({ length: 45_001 }, (_, i) => `k${i}/created`),
+        openOrders: Array.from(
+          { length: 20_001 },
+          (_, i) => [`o${i}`, "created", i % 3] as [string, "created", number],
+        ),
+      },
+    };
+    const parts = [...encodeCheckpointParts(big)];
+    assert(parts.length >= 5, `${parts.length} parts`);
+    assertEquals(parts.join(""), encodeCheckpoint(big));
+    assertEquals(parseCheckpoint(parts.join("")), { ok: true, checkpoint: big });
   },
 });
