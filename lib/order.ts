@@ -145,6 +145,12 @@ export interface ReceivedOrder {
   json: Record<string, unknown>;
   /** The message's text exactly, when it is one line (it can then be embedded verbatim). */
   text: string | null;
+  /**
+   * The message's bytes, when `text` is set and they are exactly its UTF-8
+   * (no byte-order mark): the audit line then embeds them without encoding
+   * the text again.
+   */
+  bytes?: Uint8Array | null;
 }
 
 /** Why a message was rejected. `class` goes into the DLQ headers. */
@@ -203,54 +209,76 @@ function object(value: unknown, field: string): Json {
   return value as Json;
 }
 
-function text(parent: Json, key: string, path: string): string {
+/**
+ * The path of `key` in `where` ("" for the root), for an error message: built
+ * only when a field is wrong, as the valid path of every field is the hot one.
+ */
+function fieldPath(where: string, key: string): string {
+  return where === "" ? key : `${where}.${key}`;
+}
+
+function text(parent: Json, key: string, where: string): string {
   const value = parent[key];
-  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
-  if (typeof value !== "string") throw schemaError(`field "${path}" must be a string`);
-  if (value.trim() === "") throw new FieldError(`field "${path}" is empty`);
+  if (typeof value !== "string") {
+    if (value === undefined || value === null) {
+      throw schemaError(`field "${fieldPath(where, key)}" is missing`);
+    }
+    throw schemaError(`field "${fieldPath(where, key)}" must be a string`);
+  }
+  if (value.trim() === "") throw new FieldError(`field "${fieldPath(where, key)}" is empty`);
   return value;
 }
 
-function finite(parent: Json, key: string, path: string): number {
+function finite(parent: Json, key: string, where: string): number {
   const value = parent[key];
-  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw schemaError(`field "${path}" must be a finite number`);
+    if (value === undefined || value === null) {
+      throw schemaError(`field "${fieldPath(where, key)}" is missing`);
+    }
+    throw schemaError(`field "${fieldPath(where, key)}" must be a finite number`);
   }
   return value;
 }
 
-function integer(parent: Json, key: string, path: string): number {
-  const value = finite(parent, key, path);
-  if (!Number.isSafeInteger(value)) throw schemaError(`field "${path}" must be an integer`);
+function integer(parent: Json, key: string, where: string): number {
+  const value = finite(parent, key, where);
+  if (!Number.isSafeInteger(value)) {
+    throw schemaError(`field "${fieldPath(where, key)}" must be an integer`);
+  }
   return value;
 }
 
-function money(parent: Json, key: string, path: string): number {
-  const value = finite(parent, key, path);
-  if (value < 0) throw new FieldError(`field "${path}" must be >= 0, got ${value}`);
+function money(parent: Json, key: string, where: string): number {
+  const value = finite(parent, key, where);
+  if (value < 0) {
+    throw new FieldError(`field "${fieldPath(where, key)}" must be >= 0, got ${value}`);
+  }
   return value;
 }
 
 function member<T extends string>(
   parent: Json,
   key: string,
-  path: string,
+  where: string,
   allowed: readonly T[],
 ): T {
-  const value = text(parent, key, path);
+  const value = text(parent, key, where);
   if (!(allowed as readonly string[]).includes(value)) {
     throw new FieldError(
-      `field "${path}" is ${quoted(value)}, expected one of ${allowed.join(", ")}`,
+      `field "${fieldPath(where, key)}" is ${quoted(value)}, expected one of ${allowed.join(", ")}`,
     );
   }
   return value as T;
 }
 
-function array(parent: Json, key: string, path: string): unknown[] {
+function array(parent: Json, key: string, where: string): unknown[] {
   const value = parent[key];
-  if (value === undefined || value === null) throw schemaError(`field "${path}" is missing`);
-  if (!Array.isArray(value)) throw schemaError(`field "${path}" must be an array`);
+  if (!Array.isArray(value)) {
+    if (value === undefined || value === null) {
+      throw schemaError(`field "${fieldPath(where, key)}" is missing`);
+    }
+    throw schemaError(`field "${fieldPath(where, key)}" must be an array`);
+  }
   return value;
 }
 
@@ -273,11 +301,11 @@ function parseItem(value: unknown, index: number): OrderItem {
   const path = `items[${index}]`;
   const item = object(value, path);
   const parsed: OrderItem = {
-    item_id: text(item, "item_id", `${path}.item_id`),
-    item_name: text(item, "item_name", `${path}.item_name`),
-    quantity: integer(item, "quantity", `${path}.quantity`),
-    unit_price: money(item, "unit_price", `${path}.unit_price`),
-    total_price: money(item, "total_price", `${path}.total_price`),
+    item_id: text(item, "item_id", path),
+    item_name: text(item, "item_name", path),
+    quantity: integer(item, "quantity", path),
+    unit_price: money(item, "unit_price", path),
+    total_price: money(item, "total_price", path),
   };
   if (parsed.quantity <= 0) {
     throw new FieldError(`field "${path}.quantity" must be > 0, got ${parsed.quantity}`);
@@ -300,13 +328,13 @@ function parseInventory(value: unknown, index: number): InventoryStatus {
     throw schemaError(`field "${path}.in_stock" must be a boolean`);
   }
   const parsed: InventoryStatus = {
-    item_id: text(row, "item_id", `${path}.item_id`),
-    item_name: text(row, "item_name", `${path}.item_name`),
-    available_qty: integer(row, "available_qty", `${path}.available_qty`),
-    reserved_qty: integer(row, "reserved_qty", `${path}.reserved_qty`),
-    unit_price: money(row, "unit_price", `${path}.unit_price`),
+    item_id: text(row, "item_id", path),
+    item_name: text(row, "item_name", path),
+    available_qty: integer(row, "available_qty", path),
+    reserved_qty: integer(row, "reserved_qty", path),
+    unit_price: money(row, "unit_price", path),
     in_stock: inStock,
-    warehouse: text(row, "warehouse", `${path}.warehouse`),
+    warehouse: text(row, "warehouse", path),
   };
   if (parsed.available_qty < 0 || parsed.reserved_qty < 0) {
     throw new FieldError(`field "${path}" has a negative quantity`);
@@ -319,11 +347,11 @@ function parseMetadata(
   { status, receivedStatus }: { status: OrderStatus; receivedStatus: string },
 ): OrderMetadata {
   const metadata: OrderMetadata = {
-    timestamp: text(metadataJson, "timestamp", "metadata.timestamp"),
-    version: text(metadataJson, "version", "metadata.version"),
-    event_type: member(metadataJson, "event_type", "metadata.event_type", ACCEPTED_EVENT_TYPES),
-    source: text(metadataJson, "source", "metadata.source"),
-    correlation_id: text(metadataJson, "correlation_id", "metadata.correlation_id"),
+    timestamp: text(metadataJson, "timestamp", "metadata"),
+    version: text(metadataJson, "version", "metadata"),
+    event_type: member(metadataJson, "event_type", "metadata", ACCEPTED_EVENT_TYPES),
+    source: text(metadataJson, "source", "metadata"),
+    correlation_id: text(metadataJson, "correlation_id", "metadata"),
   };
   if (!RFC3339.test(metadata.timestamp) || Number.isNaN(Date.parse(metadata.timestamp))) {
     throw new FieldError(`field "metadata.timestamp" must be an RFC 3339 date-time`);
@@ -340,15 +368,15 @@ function parseMetadata(
 
 function parseCustomer(customerJson: Json): CustomerInfo {
   const customer: CustomerInfo = {
-    customer_id: text(customerJson, "customer_id", "customer_info.customer_id"),
-    name: text(customerJson, "name", "customer_info.name"),
-    email: text(customerJson, "email", "customer_info.email"),
-    phone: text(customerJson, "phone", "customer_info.phone"),
-    address: text(customerJson, "address", "customer_info.address"),
+    customer_id: text(customerJson, "customer_id", "customer_info"),
+    name: text(customerJson, "name", "customer_info"),
+    email: text(customerJson, "email", "customer_info"),
+    phone: text(customerJson, "phone", "customer_info"),
+    address: text(customerJson, "address", "customer_info"),
     loyalty_level: member(
       customerJson,
       "loyalty_level",
-      "customer_info.loyalty_level",
+      "customer_info",
       LOYALTY_LEVELS,
     ),
   };
@@ -360,18 +388,18 @@ function parseCustomer(customerJson: Json): CustomerInfo {
 }
 
 function parseFields(root: Json): { order: OrderEvent; receivedStatus: string } {
-  const orderId = text(root, "order_id", "order_id");
+  const orderId = text(root, "order_id", "");
   if (!UUID.test(orderId)) throw new FieldError(`field "order_id" must be a UUID`);
-  const sequence = integer(root, "sequence", "sequence");
+  const sequence = integer(root, "sequence", "");
   if (sequence < 0) throw new FieldError(`field "sequence" must be >= 0`);
 
-  const rawItems = array(root, "items", "items");
+  const rawItems = array(root, "items", "");
   if (rawItems.length === 0) throw new FieldError(`field "items" is empty`);
   const items = rawItems.map(parseItem);
   const metadataJson = object(root["metadata"], "metadata");
   const customerJson = object(root["customer_info"], "customer_info");
 
-  const receivedStatus = member(root, "status", "status", RECEIVED_STATUS_NAMES);
+  const receivedStatus = member(root, "status", "", RECEIVED_STATUS_NAMES);
   const status = RECEIVED_STATUSES[receivedStatus]!;
   const metadata = parseMetadata(metadataJson, { status, receivedStatus });
   const customer = parseCustomer(customerJson);
@@ -381,19 +409,19 @@ function parseFields(root: Json): { order: OrderEvent; receivedStatus: string } 
     sequence,
     status,
     items,
-    sub_total: money(root, "sub_total", "sub_total"),
-    tax: money(root, "tax", "tax"),
-    shipping_fee: money(root, "shipping_fee", "shipping_fee"),
-    total: money(root, "total", "total"),
-    currency: member(root, "currency", "currency", CURRENCIES),
-    payment_method: member(root, "payment_method", "payment_method", PAYMENT_METHODS),
-    shipping_address: text(root, "shipping_address", "shipping_address"),
+    sub_total: money(root, "sub_total", ""),
+    tax: money(root, "tax", ""),
+    shipping_fee: money(root, "shipping_fee", ""),
+    total: money(root, "total", ""),
+    currency: member(root, "currency", "", CURRENCIES),
+    payment_method: member(root, "payment_method", "", PAYMENT_METHODS),
+    shipping_address: text(root, "shipping_address", ""),
     metadata,
     customer_info: customer,
-    inventory_status: array(root, "inventory_status", "inventory_status").map(parseInventory),
+    inventory_status: array(root, "inventory_status", "").map(parseInventory),
   };
   if (root["produced_at"] !== undefined && root["produced_at"] !== null) {
-    order.produced_at = integer(root, "produced_at", "produced_at");
+    order.produced_at = integer(root, "produced_at", "");
   }
 
   const itemsCents = items.reduce((sum, item) => sum + toCents(item.total_price), 0);
@@ -457,7 +485,10 @@ export function parseOrder(
     };
   }
   // A line break inside the value (pretty-printed JSON) would break a JSON Lines file.
-  return parseOrderValue(json, { text: /[\n\r]/.test(text) ? null : text });
+  if (/[\n\r]/.test(text)) return parseOrderValue(json);
+  // A leading byte-order mark is dropped from the text, not from the bytes.
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return parseOrderValue(json, { text, bytes: bom ? null : bytes });
 }
 
 /**
@@ -467,12 +498,16 @@ export function parseOrder(
  */
 export function parseOrderValue(
   json: unknown,
-  { text = null }: { text?: string | null } = {},
+  { text = null, bytes = null }: { text?: string | null; bytes?: Uint8Array | null } = {},
 ): ParseResult {
   try {
     const root = object(json, "(root)");
     const { order, receivedStatus } = parseFields(root);
-    return { ok: true, order, received: { status: receivedStatus, json: root, text } };
+    return {
+      ok: true,
+      order,
+      received: { status: receivedStatus, json: root, text, bytes: text === null ? null : bytes },
+    };
   } catch (error) {
     if (!(error instanceof FieldError)) throw error;
     return {
