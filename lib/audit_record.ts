@@ -115,6 +115,8 @@ export interface AcceptedOrder {
 
 /** The exact text of the orders records carry, for the encoder to embed verbatim. */
 const orderTexts = new WeakMap<AuditRecord, string>();
+/** The exact bytes of those texts, where the message's bytes were kept. */
+const orderBytes = new WeakMap<AuditRecord, Uint8Array>();
 
 /** Builds the record of an accepted order. */
 export function auditedRecord(
@@ -206,6 +208,7 @@ function orderRecord(
     order: received.json,
   };
   if (received.text !== null) orderTexts.set(record, received.text);
+  if (received.bytes) orderBytes.set(record, received.bytes);
   return record;
 }
 
@@ -239,6 +242,40 @@ export function encodeAuditLines(records: readonly AuditRecord[]): string {
     text += `${head.slice(0, -1)},"order":${value}}\n`;
   }
   return text;
+}
+
+const lineEncoder = new TextEncoder();
+const LINE_END = lineEncoder.encode("}\n");
+
+/**
+ * The same lines as `encodeAuditLines`, as UTF-8: an order received as one
+ * line is copied from the message's bytes instead of encoded again (a third
+ * of the cost of writing a line).
+ */
+export function encodeAuditLineBytes(records: readonly AuditRecord[]): Uint8Array {
+  const heads: string[] = [];
+  const values: Uint8Array[] = [];
+  let size = 0;
+  for (const record of records) {
+    const { order, ...fields } = record;
+    const head = `${JSON.stringify(fields).slice(0, -1)},"order":`;
+    const value = orderBytes.get(record) ??
+      lineEncoder.encode(orderTexts.get(record) ?? JSON.stringify(order));
+    heads.push(head);
+    values.push(value);
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    size += head.length * 3 + value.byteLength + LINE_END.byteLength;
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  heads.forEach((head, i) => {
+    offset += lineEncoder.encodeInto(head, out.subarray(offset)).written;
+    out.set(values[i]!, offset);
+    offset += values[i]!.byteLength;
+    out.set(LINE_END, offset);
+    offset += LINE_END.byteLength;
+  });
+  return out.subarray(0, offset);
 }
 
 export type AuditLineResult =

@@ -13,7 +13,7 @@
  */
 import {
   type AuditRecord,
-  encodeAuditLines,
+  encodeAuditLineBytes,
   encodeSegmentHeader,
   parseTrailLine,
   type SegmentHeader,
@@ -183,7 +183,7 @@ export class AuditTrail {
       });
     }
     if (records.length === 0) return;
-    const bytes = new TextEncoder().encode(encodeAuditLines(records));
+    const bytes = encodeAuditLineBytes(records);
     await this.#log.append(bytes, { sync: true });
     for (const record of records) addToTotals(this.#totals, record);
     this.#sinceCheckpoint += bytes.length;

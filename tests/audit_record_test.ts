@@ -6,11 +6,13 @@ import {
   type AuditRecord,
   deadLetterRecord,
   duplicateRecord,
+  encodeAuditLineBytes,
   encodeAuditLines,
   parseAuditLine,
   parseTrailLine,
 } from "../lib/audit_record.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
+import { encodeOrder, parseOrder } from "../lib/order.ts";
 
 const at = Date.UTC(2026, 10, 25, 12, 0, 0);
 const where = { topic: "orders", partition: 2, offset: 41, key: "k", size: 1234 };
@@ -124,5 +126,36 @@ Deno.test({
     const other = parseTrailLine(reordered, 2, { withOrder: false });
     assert(other.ok && other.kind === "record");
     assertEquals(other.record.kafka_offset, 5);
+  },
+});
+
+Deno.test({
+  name: "lines written from the received bytes are the lines the text encoder writes",
+  permissions: "none",
+  fn() {
+    const accepted = (bytes: Uint8Array) => {
+      const parsed = parseOrder(bytes, { maxBytes: 1e6 });
+      assert(parsed.ok);
+      return parsed;
+    };
+    const plain = encodeOrder(order);
+    const accented = new TextEncoder().encode(
+      JSON.stringify({ ...order, shipping_address: "Straße 1, Zürich — ☃ 🚚" }),
+    );
+    const pretty = new TextEncoder().encode(JSON.stringify(order, null, 2));
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...plain]);
+    const records = [
+      auditedRecord(at, where, accepted(plain)),
+      duplicateRecord(at, where, accepted(accented)),
+      auditedRecord(at, where, accepted(pretty)),
+      auditedRecord(at, where, accepted(withBom)),
+      deadLetterRecord(at, where, { class: "schema", message: "Cannot accept order: ü" }),
+      auditedRecord(at, where, order),
+    ];
+    const bytes = encodeAuditLineBytes(records);
+    assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
+    for (const line of new TextDecoder().decode(bytes).trimEnd().split("\n")) {
+      assert(parseAuditLine(line, 1).ok, line.slice(0, 80));
+    }
   },
 });
