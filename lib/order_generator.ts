@@ -38,6 +38,9 @@ const FREE_SHIPPING_LEVELS: ReadonlySet<LoyaltyLevel> = new Set(["gold", "platin
 
 const WAREHOUSES = ["AMS-1", "FRA-2", "IAD-1", "LHR-3", "SYD-1"] as const;
 const CATALOGUE_SIZE = 200;
+/** Street addresses and cities made before they are drawn again (see `address`). */
+const STREETS = 5_000;
+const CITIES = 1_000;
 
 /**
  * The default lifecycle mix: probability of each next status. About 8% of
@@ -63,16 +66,14 @@ export interface GeneratorOptions {
 }
 
 export interface OrderGenerator {
-  /** The next event: a new order, or the next step of one in progress. */
+  /**
+   * The next event: a new order, or the next step of one in progress. Events
+   * of one order share their `items`, `customer_info` and `inventory_status`:
+   * read them, copy before changing them.
+   */
   next(): OrderEvent;
   /** Orders started but not yet delivered or cancelled. */
   readonly inProgress: number;
-}
-
-/** Rows frozen, and the array too: events of one order share them. */
-function frozenRows<T extends object>(rows: T[]): T[] {
-  for (const row of rows) Object.freeze(row);
-  return Object.freeze(rows) as T[];
 }
 
 interface Product {
@@ -113,17 +114,37 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
   /** Starts at 1, as the original system's producer counts. */
   let sequence = 1;
 
+  // Faker builds a street or a city from templates, about 24 and 11 µs each:
+  // half the cost of an order. The first STREETS and CITIES made are kept
+  // and drawn from after that, as a shop's customers share streets and towns.
+  const streets: string[] = [];
+  const cities: string[] = [];
+  function pooled(pool: string[], size: number, make: () => string): string {
+    if (pool.length < size) {
+      const value = make();
+      pool.push(value);
+      return value;
+    }
+    return pool[faker.number.int({ min: 0, max: size - 1 })]!;
+  }
+
+  function address(): string {
+    const street = pooled(streets, STREETS, () => faker.location.streetAddress());
+    const city = pooled(cities, CITIES, () => faker.location.city());
+    return `${street}, ${city}, ${
+      faker.location.state({ abbreviated: true })
+    } ${faker.location.zipCode()}`;
+  }
+
   function customer(): CustomerInfo {
     const firstName = faker.person.firstName();
     const lastName = faker.person.lastName();
     return {
-      customer_id: `CUST-${faker.string.numeric({ length: 6, allowLeadingZeros: false })}`,
+      customer_id: `CUST-${faker.number.int({ min: 100_000, max: 999_999 })}`,
       name: `${firstName} ${lastName}`,
       email: faker.internet.email({ firstName, lastName }).toLowerCase(),
       phone: faker.phone.number({ style: "international" }),
-      address: `${faker.location.streetAddress()}, ${faker.location.city()}, ${
-        faker.location.state({ abbreviated: true })
-      } ${faker.location.zipCode()}`,
+      address: address(),
       loyalty_level: faker.helpers.weightedArrayElement([
         { weight: 50, value: "bronze" as const },
         { weight: 30, value: "silver" as const },
@@ -182,7 +203,7 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
       order_id: faker.string.uuid(),
       correlationId: faker.string.uuid(),
       status: "created",
-      items: frozenRows(items),
+      items,
       sub_total: fromCents(subTotalCents),
       tax: fromCents(taxCents),
       shipping_fee: fromCents(shippingCents),
@@ -190,13 +211,9 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
       currency,
       payment_method: faker.helpers.arrayElement(PAYMENT_METHODS),
       // Most people ship to their own address; some send a gift.
-      shipping_address: faker.datatype.boolean({ probability: 0.85 })
-        ? buyer.address
-        : `${faker.location.streetAddress()}, ${faker.location.city()}, ${
-          faker.location.state({ abbreviated: true })
-        } ${faker.location.zipCode()}`,
-      customer_info: Object.freeze(buyer),
-      inventory_status: frozenRows(inventory),
+      shipping_address: faker.datatype.boolean({ probability: 0.85 }) ? buyer.address : address(),
+      customer_info: buyer,
+      inventory_status: inventory,
     };
   }
 
@@ -207,21 +224,33 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
     );
   }
 
-  // An event shares its draft's items, inventory and customer, which are frozen
-  // when the draft is made (only the status moves on): a deep copy per event
-  // was a sixth of the producer's CPU.
+  // An event shares its draft's items, customer and inventory, which nothing
+  // changes after the draft is made (only the status moves on): a deep copy
+  // per event was a sixth of the producer's CPU. Freezing them would guard
+  // that, but halves JSON.stringify's speed on them. Built field by field:
+  // a spread of the draft was a tenth of the generator's time.
   function snapshot(draft: Draft): OrderEvent {
     const at = now();
-    const { correlationId, ...order } = draft;
     return {
-      ...order,
+      order_id: draft.order_id,
+      status: draft.status,
+      items: draft.items,
+      sub_total: draft.sub_total,
+      tax: draft.tax,
+      shipping_fee: draft.shipping_fee,
+      total: draft.total,
+      currency: draft.currency,
+      payment_method: draft.payment_method,
+      shipping_address: draft.shipping_address,
+      customer_info: draft.customer_info,
+      inventory_status: draft.inventory_status,
       sequence: sequence++,
       metadata: {
         timestamp: new Date(at).toISOString(),
         version: ORDER_SCHEMA_VERSION,
         event_type: EVENT_TYPES[draft.status],
         source,
-        correlation_id: correlationId,
+        correlation_id: draft.correlationId,
       },
       produced_at: at,
     };
