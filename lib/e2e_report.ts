@@ -7,7 +7,6 @@
  */
 import type { AuditRecord } from "./audit_record.ts";
 import { EXIT } from "./constants.ts";
-import { summarizeLatency } from "./metrics.ts";
 import {
   coreShareText,
   cpuPerThousandText,
@@ -44,7 +43,8 @@ export interface TrailCounts {
 export class LatencyTally {
   readonly #fromMs: number;
   readonly #toMs: number;
-  readonly #latencies: number[] = [];
+  /** How many orders had each latency: bounded by the distinct values, not the orders. */
+  readonly #latencies = new Map<number, number>();
   readonly #counts: TrailCounts = { records: 0, audited: 0, deadLettered: 0, duplicates: 0 };
   #lastTimestamp = { text: "", ms: NaN };
 
@@ -63,7 +63,8 @@ export class LatencyTally {
       c.audited++;
       const produced = this.#producedAt(record);
       if (produced !== undefined && produced >= this.#fromMs && produced < this.#toMs) {
-        this.#latencies.push(record.latency_ms!);
+        const ms = record.latency_ms!;
+        this.#latencies.set(ms, (this.#latencies.get(ms) ?? 0) + 1);
       }
     }
   }
@@ -74,9 +75,18 @@ export class LatencyTally {
 
   /** Percentiles (nearest rank, as the tracker's metrics) and the maximum. */
   latency(): LatencyFigures {
-    const { p50, p95, p99, count } = summarizeLatency(this.#latencies);
-    const max = this.#latencies.reduce((m, v) => (v > m ? v : m), -Infinity);
-    return { p50, p95, p99, max: count === 0 ? null : max, count };
+    const values = [...this.#latencies.keys()].sort((a, b) => a - b);
+    let count = 0;
+    for (const n of this.#latencies.values()) count += n;
+    const ranks = [50, 95, 99].map((p) => Math.max(1, Math.ceil((p / 100) * count)));
+    const found: number[] = [];
+    let seen = 0;
+    for (const value of values) {
+      seen += this.#latencies.get(value)!;
+      while (found.length < ranks.length && seen >= ranks[found.length]!) found.push(value);
+    }
+    const pick = (i: number) => (count === 0 ? null : found[i]!);
+    return { p50: pick(0), p95: pick(1), p99: pick(2), max: values.at(-1) ?? null, count };
   }
 
   /**

@@ -67,6 +67,10 @@ Deno.test({
       tally.add(audited(i, base + i * 10, i + 1));
     }
     assertEquals(tally.latency(), { p50: 50, p95: 95, p99: 99, max: 100, count: 100 });
+    // Repeated values count once each: 98 orders at 2 ms and 2 at 50 ms.
+    const repeated = new LatencyTally({ fromMs: base, toMs: base + 60_000 });
+    for (let i = 0; i < 100; i++) repeated.add(audited(i, base + i, i < 98 ? 2 : 50));
+    assertEquals(repeated.latency(), { p50: 2, p95: 2, p99: 50, max: 50, count: 100 });
     assertEquals(new LatencyTally({ fromMs: 0, toMs: 1 }).latency(), {
       p50: null,
       p95: null,
