@@ -157,6 +157,22 @@ export function permissionFlags(
         `--allow-write=${scratch}`,
       ];
     }
+    case "bench:e2e": {
+      // Its scratch directory (the tracker's and producer's files, which it
+      // reads) and the broker's PID file. All of --allow-run: it starts Deno
+      // (whose path depends on how it was installed) for the tracker and the
+      // producer, each with its own permissions; `ps` to recognise the broker;
+      // `cat` for /proc/<pid>/stat, which Deno reads only under --allow-all.
+      const scratch = join(paths.stateDir, "bench");
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([scratch, paths.runDir]),
+        `--allow-write=${scratch}`,
+        "--allow-run",
+      ];
+    }
     case "status": {
       // Read only: the PID files and the recorded provider (the run directory,
       // not the broker's data beside it), the health logs and the trail's end

@@ -29,6 +29,7 @@ export const COMMANDS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "bench:e2e",
   "dlq:inspect",
   "dlq:redrive",
 ] as const;
@@ -44,6 +45,7 @@ const KAFKA_CLIENTS = [
   "test",
   "bench:producer",
   "bench:tracker",
+  "bench:e2e",
   "dlq:inspect",
   "dlq:redrive",
 ] as const satisfies readonly Command[];
@@ -213,7 +215,7 @@ export const SETTINGS = {
     flag: "partitions",
     default: "3",
     help: "partitions of the orders topic",
-    commands: ["start", "topics", "bench:producer", "bench:tracker"],
+    commands: ["start", "topics", "bench:producer", "bench:tracker", "bench:e2e"],
   },
   replicationFactor: {
     env: "REPLICATION_FACTOR",
@@ -248,14 +250,14 @@ export const SETTINGS = {
     env: "STATE_DIR",
     default: ".state",
     help: "PID files, process output, the local broker's data",
-    commands: [...LOCAL_BROKER, "status", "bench:tracker"],
+    commands: [...LOCAL_BROKER, "status", "bench:tracker", "bench:e2e"],
   },
   rate: {
     env: "PRODUCER_RATE",
     flag: "rate",
     default: "5",
     help: "orders per second; `0` = as fast as possible",
-    commands: ["start", "producer"],
+    commands: ["start", "producer", "bench:e2e"],
   },
   count: {
     env: "PRODUCER_COUNT",
@@ -269,14 +271,14 @@ export const SETTINGS = {
     flag: "duration",
     default: "0",
     help: "seconds to run; `0` = no limit",
-    commands: ["start", "producer"],
+    commands: ["start", "producer", "bench:e2e"],
   },
   seed: {
     env: "PRODUCER_SEED",
     flag: "seed",
     shownDefault: "random",
     help: "makes the generated orders reproducible",
-    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+    commands: ["start", "producer", "bench:producer", "bench:tracker", "bench:e2e"],
   },
   acksLog: {
     env: "PRODUCER_ACKS_LOG",
@@ -331,6 +333,7 @@ export const SETTINGS = {
       "topics",
       "bench:producer",
       "bench:tracker",
+      "bench:e2e",
       "dlq:inspect",
       "dlq:redrive",
     ],
@@ -408,6 +411,13 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
   "dlq:inspect": {
     json: { type: "boolean", help: "print the report as JSON" },
   },
+  "bench:e2e": {
+    warmup: {
+      type: "string",
+      help:
+        "seconds of producing before the measured --duration, left out of the figures (default 5)",
+    },
+  },
   "dlq:redrive": {
     "dry-run": {
       type: "boolean",
@@ -446,6 +456,10 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
   broker: ["deno task broker:up", "KAFKA_PROVIDER=jvm KAFKA_PORT=9192 deno task broker:down"],
   "bench:producer": ["deno task bench:producer", "deno task bench:producer --count 200000"],
   "bench:tracker": ["deno task bench:tracker", "deno task bench:tracker --count 1000000"],
+  "bench:e2e": [
+    "deno task bench:e2e",
+    "deno task bench:e2e --rate 10000 --duration 60 --warmup 10",
+  ],
   status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: [
@@ -473,6 +487,11 @@ const NOTES: Partial<Record<Command, readonly string[]>> = {
     "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
     "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
     "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
+  ],
+  "bench:e2e": [
+    "Defaults here: --rate 5000 and --duration 30 (seconds measured, after the warm-up).",
+    "Exit code 1 when an acknowledged order is missing from the audit trail, the producer",
+    "could not send every order, or the producer or tracker did not stop cleanly.",
   ],
 };
 

@@ -6,6 +6,7 @@
  *
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
+import process from "node:process";
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
@@ -21,6 +22,7 @@ import {
   runProducer,
   sendBytesFor,
 } from "../lib/order_producer.ts";
+import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
 
 const DEFAULT_COUNT = 50_000;
 
@@ -49,11 +51,16 @@ async function main(): Promise<number> {
     }]);
     const controller = new AbortController();
     const shown = countProgress("Producing", config.producer.count);
+    // This process's CPU (all threads) over the run alone, not the set-up above.
+    const cpuBefore = process.cpuUsage();
+    const begun = performance.now();
     const summary = await runProducer(config, {
       signal: controller.signal,
       log: logger("bench"),
       onSettled: (s) => shown(s.acknowledged + s.failed),
     });
+    const cpu = fromCpuUsage(process.cpuUsage(cpuBefore));
+    const cpuSeconds = (performance.now() - begun) / 1000;
     const seconds = summary.elapsedMs / 1000;
     console.log(
       [
@@ -64,6 +71,9 @@ async function main(): Promise<number> {
           (summary.bytes / 1e6 / seconds).toFixed(1)
         } MB/s (${Math.round(summary.bytes / Math.max(1, summary.acknowledged))} B/order)`,
         `elapsed       ${seconds.toFixed(2)} s, including order generation and JSON encoding`,
+        `cpu           ${cpuPerThousandText(cpu, summary.acknowledged)}; ${
+          coreShareText(cpu, cpuSeconds)
+        } of a core`,
         `settings      batch ≤ ${MAX_BATCH} msgs / ${
           sendBytesFor(config.partitions) / 1024
         } KiB (≤ ${

@@ -10,6 +10,7 @@
  * Permissions: --allow-net to the brokers, --allow-env, read and write in
  * <STATE_DIR>/bench only.
  */
+import process from "node:process";
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
@@ -23,6 +24,7 @@ import { runTracker } from "../lib/order_tracker.ts";
 import { CHUNK_MAX_BYTES, CHUNK_MAX_MESSAGES } from "../lib/chunk_plan.ts";
 import { FETCH_MAX_BYTES_PER_PARTITION } from "../lib/kafka.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
+import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
 
 const DEFAULT_COUNT = 50_000;
 /** Events per slice of the throughput report. */
@@ -64,10 +66,16 @@ async function timeTracker(config: Config, log: Logger) {
   const begun = performance.now();
   let started = 0;
   let finished = 0;
+  // This process's CPU (all threads) over the timed part alone: ready to the last commit.
+  let cpuAtReady = process.cpuUsage();
+  let cpuUsed = { user: 0, system: 0 };
   const counters = await runTracker(config, {
     signal: stop.signal,
     log,
-    onReady: () => (started = performance.now()),
+    onReady: () => {
+      started = performance.now();
+      cpuAtReady = process.cpuUsage();
+    },
     onAudited: (c) => {
       const handled = c.audited + c.dead_lettered + c.duplicates;
       shown(handled);
@@ -76,12 +84,20 @@ async function timeTracker(config: Config, log: Logger) {
       }
       if (handled >= count && !finished) {
         finished = performance.now();
+        cpuUsed = process.cpuUsage(cpuAtReady);
         stop.abort();
       }
     },
   });
   const rates = marks.map((at, i) => slice / ((at - (i === 0 ? started : marks[i - 1]!)) / 1000));
-  return { counters, slice, rates, seconds: (finished - started) / 1000, readyMs: started - begun };
+  return {
+    counters,
+    slice,
+    rates,
+    seconds: (finished - started) / 1000,
+    readyMs: started - begun,
+    cpu: fromCpuUsage(cpuUsed),
+  };
 }
 
 /** How long the tracker takes from its start to ready on the trail in `dataDir`. */
@@ -145,6 +161,9 @@ async function main(): Promise<number> {
         `slices        ${rates.map(Math.round).join(", ")} msg/s per ${run.slice} events; ` +
         `last vs first ${drift}`,
         `elapsed       ${run.seconds.toFixed(2)} s; audit trail ${(bytes / 1e6).toFixed(1)} MB`,
+        `cpu           ${cpuPerThousandText(run.cpu, count)}; ${
+          coreShareText(run.cpu, run.seconds)
+        } of a core`,
         `start-up      ${Math.round(run.readyMs)} ms to ready on an empty trail in this run; ` +
         `again on the ${(bytes / 1e6).toFixed(0)} MB trail: ${Math.round(fullReady)} ms ` +
         `(an empty one: ${Math.round(emptyReady)} ms)`,

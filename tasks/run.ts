@@ -26,6 +26,7 @@ export const SCRIPTS: Readonly<Record<Role, string>> = {
   test: "tasks/test.ts",
   "bench:producer": "tasks/bench_producer.ts",
   "bench:tracker": "tasks/bench_tracker.ts",
+  "bench:e2e": "tasks/bench_e2e.ts",
   verify: "tasks/verify.ts",
   "dlq:inspect": "tasks/dlq_inspect.ts",
   "dlq:redrive": "tasks/dlq_redrive.ts",

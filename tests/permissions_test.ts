@@ -110,6 +110,15 @@ Deno.test({
         assertEquals(flag(externalFlags, "--allow-net"), "--allow-net=kafka-1:9092");
       },
     );
+    await t.step("bench:e2e: the brokers, its scratch directory and the broker's PID file", () => {
+      const flags = permissionFlags("bench:e2e", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      assertEquals(flag(flags, "--allow-read"), "--allow-read=.state/bench,.state/run");
+      assertEquals(flag(flags, "--allow-write"), "--allow-write=.state/bench");
+      assert(!flag(flags, "--allow-env")!.includes("HOME"), "the settings' variables only");
+      // Deno for its children, ps, and cat for /proc (Deno reads it only under --allow-all).
+      assertEquals(flag(flags, "--allow-run"), "--allow-run");
+    });
     await t.step("no process is given everything", () => {
       for (
         const role of [
@@ -122,6 +131,7 @@ Deno.test({
           "status",
           "dlq:inspect",
           "dlq:redrive",
+          "bench:e2e",
         ] as const
       ) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -196,6 +206,7 @@ Deno.test({
     assertEquals(reads("topics"), `--allow-read=${secrets}`);
     assertEquals(reads("bench:producer"), `--allow-read=${code},${secrets}`);
     assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${code},${secrets}`);
+    assertEquals(reads("bench:e2e"), `--allow-read=/srv/state/bench,/srv/state/run,${secrets}`);
     assertEquals(reads("status"), `--allow-read=/srv/orders,/srv/state/run,${secrets}`);
     assertEquals(reads("dlq:inspect"), `--allow-read=${secrets}`);
     assertEquals(reads("dlq:redrive"), `--allow-read=/srv/orders/redrive,${secrets}`);

@@ -35,6 +35,7 @@ Deno.test("a one-shot command that cannot reach Kafka says why in one line and e
     ["topics", []],
     ["verify", []],
     ["bench:producer", ["--count", "10"]],
+    ["bench:e2e", ["--duration", "1"]],
   ];
   try {
     for (const [role, args] of commands) {

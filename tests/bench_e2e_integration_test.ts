@@ -1,0 +1,74 @@
+/**
+ * Integration: `deno task bench:e2e` as a user runs it, briefly, on the test
+ * broker: tracker and producer as separate processes, the figures printed,
+ * nothing lost, its scratch files gone afterwards.
+ */
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { runTask } from "./support.ts";
+import { resolveConfig } from "../lib/config.ts";
+import { testStateDir } from "../tasks/test.ts";
+import { PROJECT_DIR } from "../tasks/_project_dir.ts";
+
+/** The benchmark's scratch directories under the state directory `deno task test` gave. */
+async function scratchDirs(): Promise<string[]> {
+  const stateDir = Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort);
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(join(PROJECT_DIR, stateDir, "bench"))) {
+      if (entry.name.startsWith("e2e-")) names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
+Deno.test("bench:e2e runs the pipeline at a fixed rate and prints percentiles and each process's CPU", async () => {
+  const before = await scratchDirs();
+  const run = await runTask("bench_e2e", { LOG_LEVEL: "warning" }, [
+    "--rate",
+    "500",
+    "--duration",
+    "4",
+    "--warmup",
+    "1",
+  ]);
+  assertEquals(run.code, 0, run.output);
+  const report = run.stdout;
+  assertMatch(
+    report,
+    /^orders +(\d[\d,]*) acknowledged; in the audit trail \1 audited, .*; 0 lost$/m,
+  );
+  // 500 msg/s over 4 s: about 2,000 orders in the window (the pacing is exact to a batch).
+  const rate = Number(
+    /^rate +([\d,]+) msg\/s produced in the [\d.]+ s window/m.exec(report)?.[1]?.replaceAll(
+      ",",
+      "",
+    ),
+  );
+  assert(rate > 400 && rate < 600, report);
+  assertMatch(
+    report,
+    /^latency +p50 \d+ ms, p95 \d+ ms, p99 \d+ ms, max \d+ ms over [\d,]+ orders/m,
+  );
+  assertMatch(
+    report,
+    /^goal +p99 ≤ 20 ms at 5,000 msg\/s: not measured in this run \(500 msg\/s asked\)$/m,
+  );
+  for (const role of ["producer", "tracker"]) {
+    assertMatch(
+      report,
+      new RegExp(`^  ${role} +\\d+\\.\\d% +\\d+\\.\\d{3} s per 1,000 orders .* pid \\d+$`, "m"),
+    );
+  }
+  // The test broker is this machine's (unless the suite runs on an external cluster).
+  if (Deno.env.get("TEST_EXTERNAL_CLUSTER") !== "1") {
+    assertMatch(report, /^ {2}broker +\d+\.\d% +\d+\.\d{3} s per 1,000 orders .* pid \d+/m);
+  }
+  assertMatch(report, /^ {2}monitor +not run: /m);
+  assertMatch(report, /^machine +\d+ cores, \d+\.\d% busy over the window/m);
+  assertMatch(report, /^result +nothing lost; producer and tracker stopped cleanly$/m);
+  assert(run.elapsedMs < 30_000, `took ${run.elapsedMs} ms`);
+  assertEquals(await scratchDirs(), before, "its scratch directory is removed");
+});
