@@ -69,6 +69,8 @@ export interface SettingSpec {
   readonly default?: string;
   /** How the default reads in help and the README when it is derived or absent. */
   readonly shownDefault?: string;
+  /** Commands with a default of their own (the benchmarks'), as a user would type it. */
+  readonly commandDefaults?: Partial<Record<Command, string>>;
   /** One line: what it means and which values it takes. */
   readonly help: string;
   /** Commands whose `--help` lists it. */
@@ -256,6 +258,7 @@ export const SETTINGS = {
     env: "PRODUCER_RATE",
     flag: "rate",
     default: "5",
+    commandDefaults: { "bench:e2e": "5000" },
     help: "orders per second; `0` = as fast as possible",
     commands: ["start", "producer", "bench:e2e"],
   },
@@ -263,6 +266,7 @@ export const SETTINGS = {
     env: "PRODUCER_COUNT",
     flag: "count",
     default: "0",
+    commandDefaults: { "bench:producer": "50000", "bench:tracker": "50000" },
     help: "orders to send; `0` = no limit",
     commands: ["start", "producer", "bench:producer", "bench:tracker"],
   },
@@ -270,6 +274,7 @@ export const SETTINGS = {
     env: "PRODUCER_DURATION_S",
     flag: "duration",
     default: "0",
+    commandDefaults: { "bench:e2e": "30" },
     help: "seconds to run; `0` = no limit",
     commands: ["start", "producer", "bench:e2e"],
   },
@@ -489,7 +494,7 @@ const NOTES: Partial<Record<Command, readonly string[]>> = {
     "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
   ],
   "bench:e2e": [
-    "Defaults here: --rate 5000 and --duration 30 (seconds measured, after the warm-up).",
+    "--duration is the seconds measured, after the warm-up.",
     "Exit code 1 when an acknowledged order is missing from the audit trail, the producer",
     "could not send every order, or the producer or tracker did not stop cleanly.",
   ],
@@ -543,8 +548,20 @@ export function flagOptions(
   return options;
 }
 
-function defaultText(spec: SettingSpec): string {
-  return spec.default ?? spec.shownDefault ?? "";
+function defaultText(spec: SettingSpec, command: Command): string {
+  return spec.commandDefaults?.[command] ?? spec.default ?? spec.shownDefault ?? "";
+}
+
+/**
+ * The default of `setting` for `command`: its own (a benchmark's) or the
+ * setting's.
+ */
+export function commandDefault(
+  setting: keyof typeof SETTINGS,
+  command: Command,
+): string | undefined {
+  const spec: SettingSpec = SETTINGS[setting];
+  return spec.commandDefaults?.[command] ?? spec.default;
 }
 
 /** `--help` of a command: its settings and options, each with meaning, default and variable. */
@@ -561,7 +578,9 @@ export function usage(command: Command): string {
   const row = (left: string, help: string, spec?: SettingSpec) => {
     const extra = spec === undefined
       ? ""
-      : ` (env ${spec.env}${defaultText(spec) ? `, default ${plain(defaultText(spec))}` : ""})`;
+      : ` (env ${spec.env}${
+        defaultText(spec, command) ? `, default ${plain(defaultText(spec, command))}` : ""
+      })`;
     return `  ${left.padEnd(24)} ${plain(help)}${extra}`;
   };
   const task = command === "broker" ? "broker:up | broker:down" : command;
@@ -577,7 +596,7 @@ export function usage(command: Command): string {
     for (const spec of envOnly) {
       lines.push(
         `  ${spec.env.padEnd(24)} ${plain(spec.help)}${
-          defaultText(spec) ? ` (default ${plain(defaultText(spec))})` : ""
+          defaultText(spec, command) ? ` (default ${plain(defaultText(spec, command))})` : ""
         }`,
       );
     }

@@ -26,7 +26,7 @@ import {
   pipelinePaths,
   readConfigEnv,
 } from "../lib/config.ts";
-import { settingsEnv } from "../lib/settings.ts";
+import { commandDefault, settingsEnv } from "../lib/settings.ts";
 import { EXIT, PRODUCER_ACKS_FILE_NAME } from "../lib/constants.ts";
 import { createKafka, ensureTopics, groupCommits, topicEnds, withAdmin } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
@@ -60,8 +60,8 @@ import { topicDurability } from "./topics.ts";
 import { denoRunArgs } from "./run.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 
-const DEFAULT_RATE = "5000";
-const DEFAULT_DURATION_S = "30";
+const DEFAULT_RATE = commandDefault("rate", "bench:e2e")!;
+const DEFAULT_DURATION_S = commandDefault("duration", "bench:e2e")!;
 const DEFAULT_WARMUP_S = 5;
 /** How long a child may take from its start to its `ready` record. */
 const READY_TIMEOUT_MS = 60_000;

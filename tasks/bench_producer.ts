@@ -9,6 +9,7 @@
 import process from "node:process";
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
+import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
@@ -24,7 +25,7 @@ import {
 } from "../lib/order_producer.ts";
 import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
 
-const DEFAULT_COUNT = 50_000;
+const DEFAULT_COUNT = commandDefault("count", "bench:producer")!;
 
 async function main(): Promise<number> {
   const env = readConfigEnv();

@@ -14,6 +14,7 @@ import process from "node:process";
 import { exitWhenDone } from "../lib/shutdown.ts";
 import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
+import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
@@ -26,7 +27,7 @@ import { FETCH_MAX_BYTES_PER_PARTITION } from "../lib/kafka.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
 
-const DEFAULT_COUNT = 50_000;
+const DEFAULT_COUNT = commandDefault("count", "bench:tracker")!;
 /** Events per slice of the throughput report. */
 const SLICE_EVENTS = 100_000;
 
