@@ -53,6 +53,8 @@ export function sendBytesFor(partitions: number): number {
     Math.floor((MAX_PARTITION_SEND_BYTES * partitions * 2) / 3),
   );
 }
+/** Orders per second above which a set rate generates on a worker thread too. */
+export const WORKER_FROM_RATE = 10_000;
 /** How long a shutdown waits for the send in flight before calling it indeterminate. */
 export const FLUSH_TIMEOUT_MS = 10_000;
 const PROGRESS_EVERY_MS = 10_000;
@@ -68,6 +70,10 @@ export interface ProducerSummary {
   elapsedMs: number;
 }
 
+/** Outcome lines are written once this many characters or milliseconds have gathered. */
+const ACKS_FLUSH_CHARS = 256 * 1024;
+const ACKS_FLUSH_MS = 100;
+
 /** Writes outcome lines after each batch; a segmented file, rotated by size. */
 interface AcksLog {
   write(records: readonly AckRecord[]): Promise<void>;
@@ -82,20 +88,37 @@ async function openAcksLog(
   await Deno.mkdir(dirname(path), { recursive: true });
   const { log } = await SegmentedLog.open(path);
   const encoder = new TextEncoder();
+  // Lines are gathered and written together, at most ACKS_FLUSH_MS apart: at
+  // a set rate a write per small batch was a tenth of the producer's CPU.
+  let pending = "";
+  let flushedAt = performance.now();
+  const flush = async () => {
+    if (pending === "") return;
+    const bytes = encoder.encode(pending);
+    pending = "";
+    flushedAt = performance.now();
+    await log.append(bytes, { sync: false });
+    if (log.bytes >= segmentBytes) {
+      await log.rotate();
+      if (retentionBytes > 0) await log.enforceRetention(retentionBytes);
+    }
+  };
   return {
     async write(records) {
       if (records.length === 0) return;
       // Not synced per batch: an outcome lost in a crash shows as unexpected
       // in verify, never as a loss; the file is synced when it closes.
-      await log.append(encoder.encode(encodeAckLines(records)), { sync: false });
-      if (log.bytes >= segmentBytes) {
-        await log.rotate();
-        if (retentionBytes > 0) await log.enforceRetention(retentionBytes);
+      pending += encodeAckLines(records);
+      if (pending.length >= ACKS_FLUSH_CHARS || performance.now() - flushedAt >= ACKS_FLUSH_MS) {
+        await flush();
       }
     },
-    close() {
-      log.close();
-      return Promise.resolve();
+    async close() {
+      try {
+        await flush();
+      } finally {
+        log.close();
+      }
     },
   };
 }
@@ -153,8 +176,13 @@ export async function runProducer(
   const producer: Producer = createIdempotentProducer(kafka);
   await producer.connect();
   const acksLog = await openAcksLog(acksPath, config);
-  // Generation runs on a worker thread, beside the Kafka client on this one.
-  const source = new OrderSource({ seed });
+  // At full speed and high rates generation runs on a worker thread, beside
+  // the Kafka client on this one; at moderate rates a few orders at a time
+  // cost less to make here than to ask a thread for.
+  const source = new OrderSource({
+    seed,
+    onWorker: ratePerSec === 0 || ratePerSec > WORKER_FROM_RATE,
+  });
   const sendBytes = sendBytesFor(partitions);
   const started = performance.now();
   let generated = 0;

@@ -1,11 +1,12 @@
 /**
  * Where the producer takes its orders from: a generator on a worker thread
- * (order_worker.ts), asked for one batch at a time. At full speed the next
- * batch is asked for as soon as one arrives, so it is generated while the
- * current one is sent; at a set rate each batch is made when due, so an
- * order's `produced_at` is not older than its send.
+ * (order_worker.ts), asked for one batch at a time, or on this thread. At full
+ * speed the next batch is asked for as soon as one arrives, so it is generated
+ * while the current one is sent; at a set rate each batch is made when due, so
+ * an order's `produced_at` is not older than its send.
  */
-import type { OrderBatch } from "./order_batch.ts";
+import { type OrderBatch, takeOrders } from "./order_batch.ts";
+import { createOrderGenerator, type OrderGenerator } from "./order_generator.ts";
 
 export type WorkerRequest =
   | { kind: "start"; seed: number | undefined }
@@ -14,13 +15,24 @@ export type WorkerReply = { kind: "batch"; batch: OrderBatch } | { kind: "error"
 
 /** Batches of generated orders, from a worker thread. `close()` ends the worker. */
 export class OrderSource {
-  readonly #worker: Worker;
+  /** The generator, when it runs on this thread. */
+  readonly #local: OrderGenerator | undefined;
+  readonly #worker: Worker | undefined;
   readonly #replies: Array<PromiseWithResolvers<OrderBatch>> = [];
   /** A batch asked for ahead, with its size. */
   #ahead: { count: number; maxBytes: number; batch: Promise<OrderBatch> } | undefined;
   #closed = false;
 
-  constructor({ seed }: { seed: number | undefined }) {
+  /**
+   * @param options.onWorker generate on a worker thread (default true); on
+   *   this thread otherwise, where a batch of a few orders costs less to make
+   *   than to ask a thread for
+   */
+  constructor({ seed, onWorker = true }: { seed: number | undefined; onWorker?: boolean }) {
+    if (!onWorker) {
+      this.#local = createOrderGenerator({ seed });
+      return;
+    }
     this.#worker = new Worker(new URL("./order_worker.ts", import.meta.url).href, {
       type: "module",
     });
@@ -41,10 +53,13 @@ export class OrderSource {
   }
 
   #post(request: WorkerRequest): void {
-    this.#worker.postMessage(request);
+    this.#worker!.postMessage(request);
   }
 
   #ask(count: number, maxBytes: number): Promise<OrderBatch> {
+    if (this.#local !== undefined && !this.#closed) {
+      return Promise.resolve(takeOrders(this.#local, { count, maxBytes }));
+    }
     if (this.#closed) {
       return Promise.reject(new Error("Cannot generate orders: the source is closed"));
     }
@@ -85,7 +100,7 @@ export class OrderSource {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#worker.terminate();
+    this.#worker?.terminate();
     const error = new Error("Cannot generate orders: the source is closed");
     for (const waiting of this.#replies.splice(0)) waiting.reject(error);
   }
