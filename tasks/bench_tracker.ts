@@ -168,12 +168,11 @@ async function main(): Promise<number> {
         `start-up      ${Math.round(run.readyMs)} ms to ready on an empty trail in this run; ` +
         `again on the ${(bytes / 1e6).toFixed(0)} MB trail: ${Math.round(fullReady)} ms ` +
         `(an empty one: ${Math.round(emptyReady)} ms)`,
-        `settings      fdatasync + commit per chunk of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
-          CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB of a partition's batch (fetched ≤ ${
+        `settings      ${config.partitions} partitions, their batches (≤ ${
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
-        } MiB a partition), ` +
-        `${config.partitions} partitions`,
+        } MiB each) audited at once in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
+          CHUNK_MAX_BYTES / 1024 / 1024
+        } MiB; one fdatasync and one commit per group of chunks`,
       ].join("\n"),
     );
     await Deno.remove(config.paths.dataDir, { recursive: true });
