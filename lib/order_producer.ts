@@ -179,12 +179,22 @@ export async function runProducer(
   // At full speed and high rates generation runs on a worker thread, beside
   // the Kafka client on this one; at moderate rates a few orders at a time
   // cost less to make here than to ask a thread for.
+  const onWorker = ratePerSec === 0 || ratePerSec > WORKER_FROM_RATE;
+  // At a set rate order k is due at start + k / rate, and is stamped so:
+  // produced_at is when it was due, and a wait here (a send in flight, a
+  // timer's grain) counts in its end-to-end latency.
+  let startedWall = Date.now();
+  let stamped = 0;
   const source = new OrderSource({
     seed,
-    onWorker: ratePerSec === 0 || ratePerSec > WORKER_FROM_RATE,
+    onWorker,
+    ...(onWorker ? {} : {
+      clock: () => Math.min(Date.now(), startedWall + Math.floor((stamped++ * 1000) / ratePerSec)),
+    }),
   });
   const sendBytes = sendBytesFor(partitions);
   const started = performance.now();
+  startedWall = Date.now(); // The schedule's start, with `started`.
   let generated = 0;
   let lastProgress = started;
 
@@ -223,8 +233,8 @@ export async function runProducer(
   try {
     while (!signal.aborted) {
       // At a set rate, what is due is counted once the send before has
-      // settled, and generated just before its own send: an order's
-      // produced_at then measures the pipeline, not a wait in this loop.
+      // settled, and generated just before its own send (stamped with when
+      // it was due).
       if (ratePerSec !== 0) await inFlight;
       const elapsed = performance.now() - started;
       if (durationMs > 0 && elapsed >= durationMs) break;

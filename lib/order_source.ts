@@ -27,10 +27,18 @@ export class OrderSource {
    * @param options.onWorker generate on a worker thread (default true); on
    *   this thread otherwise, where a batch of a few orders costs less to make
    *   than to ask a thread for
+   * @param options.clock on this thread, the time each order is stamped with
    */
-  constructor({ seed, onWorker = true }: { seed: number | undefined; onWorker?: boolean }) {
+  constructor(
+    { seed, onWorker = true, clock }: {
+      seed: number | undefined;
+      onWorker?: boolean;
+      /** The time each order is stamped with, on this thread (default: now). */
+      clock?: () => number;
+    },
+  ) {
     if (!onWorker) {
-      this.#local = createOrderGenerator({ seed });
+      this.#local = createOrderGenerator({ seed, ...(clock ? { now: clock } : {}) });
       return;
     }
     this.#worker = new Worker(new URL("./order_worker.ts", import.meta.url).href, {
