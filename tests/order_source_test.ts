@@ -63,3 +63,21 @@ Deno.test({
     await assertRejects(() => source.take({ count: 1, maxBytes: 1e9 }), /source is closed/);
   },
 });
+
+Deno.test({
+  name: "on this thread, orders are stamped by the clock given (a set rate's due times)",
+  permissions: "none",
+  async fn() {
+    let k = 0;
+    const source = new OrderSource({ seed: 9, onWorker: false, clock: () => 1_000 + 200 * k++ });
+    try {
+      const batch = await source.take({ count: 3, maxBytes: 1e9 });
+      const stamps = [0, 1, 2].map((i) =>
+        JSON.parse(new TextDecoder().decode(orderValue(batch, i))).produced_at
+      );
+      assertEquals(stamps, [1_000, 1_200, 1_400]);
+    } finally {
+      source.close();
+    }
+  },
+});
