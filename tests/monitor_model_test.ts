@@ -33,7 +33,14 @@ import {
   worst,
 } from "../lib/monitor_model.ts";
 import { clock, compact, duration, sparkline, truncate } from "../lib/terminal_text.ts";
-import { formatOnce, formatPanels, type Panels, percentilesText } from "../lib/monitor_format.ts";
+import {
+  changedPanes,
+  formatOnce,
+  formatPanels,
+  type Panels,
+  PANES,
+  percentilesText,
+} from "../lib/monitor_format.ts";
 import {
   formatHealthLine,
   type HealthEntry,
@@ -1182,6 +1189,37 @@ Deno.test({
         });
       }
     }
+  },
+});
+
+Deno.test({
+  name: "an unchanged view redraws no pane; a change redraws only the panes it shows in",
+  permissions: "none",
+  fn() {
+    const model = new MonitorModel();
+    model.addHealth(lifecycleRecord(NOW - 10 * SECOND, "starting", "Tracker starting (pid 42)"));
+    model.addAudit(audited(NOW - 2 * SECOND));
+    const size = { width: 100, paneWidth: 48, healthWidth: 38, chartWidth: 58, tags: true };
+    const before = formatPanels(model.view(NOW), size);
+    assertEquals(changedPanes(undefined, before), [...PANES], "nothing shown yet: all");
+    assertEquals(changedPanes(before, formatPanels(model.view(NOW), size)), []);
+    model.addHealth(healthRecord(NOW - SECOND, "info", "Rebalanced"));
+    assertEquals(changedPanes(before, formatPanels(model.view(NOW), size)), ["logs"]);
+  },
+});
+
+Deno.test({
+  name: "the scrolling panes can be given only the newest rows they can show",
+  permissions: "none",
+  fn() {
+    const view = busyView();
+    const size = { width: 100, paneWidth: 48, tags: false };
+    const all = formatPanels(view, size);
+    const some = formatPanels(view, { ...size, rows: { logs: 1, events: 2 } });
+    assertEquals(some.events, all.events.slice(0, 2));
+    assertEquals(some.logs, all.logs.slice(0, 1));
+    assertEquals(some.headline, all.headline);
+    assert(all.events.length > 2, "there were more");
   },
 });
 
