@@ -488,7 +488,9 @@ const oneOf = (values: readonly string[]) => `"(${values.join("|")})"`;
  * An audit line's fields before `order`, exactly as `encodeAuditLines` writes
  * them: in its order, without spaces, each value of a type `auditProblem`
  * accepts (a fixed set's strings from that set, integers of at most 15
- * digits). It captures the fields of an `AuditSample`, in that type's order.
+ * digits). It captures the fields of an `AuditSample`, in that type's order;
+ * the order id in one of two groups: its text when it has no escape, else the
+ * JSON string to decode.
  */
 const ENCODED_HEAD = new RegExp(
   [
@@ -502,7 +504,7 @@ const ENCODED_HEAD = new RegExp(
     `"event_type":${JSON_STRING}`,
     `"deserialized":(?:true|false)`,
     `"outcome":${oneOf(AUDIT_OUTCOMES)}`,
-    `"order_id":(${JSON_STRING}|null)`,
+    String.raw`"order_id":(?:"([^"\\\x00-\x1f]*)"|(${JSON_STRING})|null)`,
     `"status":(?:${oneOf(RECEIVED_STATUS_NAMES)}|null)`,
     `"lifecycle":(?:${oneOf(ORDER_STATUSES)}|null)`,
     `"error_class":(?:${oneOf(REJECTION_CLASSES)}|null)`,
@@ -513,25 +515,6 @@ const ENCODED_HEAD = new RegExp(
   "y",
 );
 
-/** Each value of the fixed sets the expression matches, as itself. */
-const SET_VALUES: ReadonlyMap<string, string> = new Map(
-  [
-    ...AUDIT_OUTCOMES,
-    ...RECEIVED_STATUS_NAMES,
-    ...ORDER_STATUSES,
-    ...REJECTION_CLASSES,
-    ...LATENCY_SOURCES,
-  ].map((value) => [value, value]),
-);
-
-/**
- * A fixed set's value matched by ENCODED_HEAD (so one of `T`), as its
- * constant: a string cut from the line would hold on to the line.
- */
-function fromSet<T extends string>(value: string | undefined): T | null {
-  return value === undefined ? null : SET_VALUES.get(value) as T;
-}
-
 /**
  * The sample of a line written by `encodeAuditLines`; undefined for a line of
  * any other shape or with a value `auditProblem` would reject (the caller then
@@ -541,31 +524,27 @@ function readEncodedSample(line: string): AuditSample | undefined {
   ENCODED_HEAD.lastIndex = 0;
   const m = ENCODED_HEAD.exec(line);
   if (m === null) return undefined;
-  const [, timestamp, partition, offset, outcome, orderId, status, lifecycle, errorClass, latency] =
-    m;
-  const sample: AuditSample = {
-    timestamp: timestamp!,
-    kafka_partition: Number(partition),
-    kafka_offset: Number(offset),
-    outcome: fromSet<AuditSample["outcome"]>(outcome)!,
-    order_id: orderId === "null"
-      ? null
-      : orderId!.includes("\\")
-      ? JSON.parse(orderId!)
-      : orderId!.slice(1, -1),
-    status: fromSet(status),
-    lifecycle: fromSet<OrderStatus>(lifecycle),
-    error_class: fromSet<RejectionClass>(errorClass),
-    latency_ms: latency === "null" ? null : Number(latency),
-    latency_source: fromSet<LatencySource>(m[10]),
+  // The expression matched only values of their sets; absent groups are nulls.
+  const outcome = m[4] as AuditSample["outcome"];
+  const lifecycle = (m[8] ?? null) as OrderStatus | null;
+  const orderId = m[5] ?? (m[6] === undefined ? null : JSON.parse(m[6]) as string);
+  if (outcome !== "dead_lettered" && (orderId === null || lifecycle === null)) return undefined;
+  const timestamp = m[1]!;
+  if (Number.isNaN(timestampMs(timestamp))) return undefined;
+  return {
+    timestamp,
+    kafka_partition: Number(m[2]),
+    kafka_offset: Number(m[3]),
+    outcome,
+    order_id: orderId,
+    status: m[7] ?? null,
+    lifecycle,
+    // Its constant: a model keeps a dead letter's class for minutes, and a
+    // string cut from the line would hold on to the text it was cut from.
+    error_class: m[9] === undefined ? null : REJECTION_CLASSES.find((c) => c === m[9])!,
+    latency_ms: m[10] === "null" ? null : Number(m[10]),
+    latency_source: (m[11] ?? null) as LatencySource | null,
   };
-  if (Number.isNaN(timestampMs(sample.timestamp))) return undefined;
-  if (
-    sample.outcome !== "dead_lettered" && (sample.order_id === null || sample.lifecycle === null)
-  ) {
-    return undefined;
-  }
-  return sample;
 }
 
 function headerProblem(h: Record<string, unknown>): string | undefined {
