@@ -5,7 +5,8 @@
  * dashboard, so `--once` and `--json` never load it.
  */
 import { MonitorFeed, type MonitorFiles } from "./monitor_feed.ts";
-import { formatOnce, formatPanels, type Panels } from "./monitor_format.ts";
+import { formatOnce, formatPanels } from "./monitor_format.ts";
+import type { View } from "./monitor_model.ts";
 
 /** Redraws at most this often (5-10 Hz). */
 const FRAME_MS = 100;
@@ -50,7 +51,7 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
   }, { onResize: () => (dirty = true) });
   signal.addEventListener("abort", () => done.resolve(), { once: true });
   let lastDraw = 0;
-  let shown: Panels | undefined;
+  let shown: View | undefined;
   try {
     while (true) {
       const tick = new Promise((resolve) => setTimeout(resolve, FRAME_MS));
@@ -58,14 +59,23 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
       const now = Date.now();
       const status = () => statusLine({ paused, behindBytes });
       if (!paused && (dirty || changed || now - lastDraw >= IDLE_REDRAW_MS)) {
-        // Rows are cut to the current size, so a resize redraws from the view.
-        shown = formatPanels(feed.model.view(now), { ...dashboard.widths(), tags: true });
-        dashboard.draw(shown, { status: status() });
+        // Rows are cut to the current size, so a resize redraws from the view;
+        // live, the scrolling panes get the rows they can show.
+        shown = feed.model.view(now);
+        const panels = formatPanels(shown, {
+          ...dashboard.widths(),
+          rows: dashboard.rowsShown(),
+          tags: true,
+        });
+        // Only the panes whose rows changed are drawn: none, often.
+        dashboard.draw(panels, { status: status() });
         lastDraw = now;
         dirty = false;
       } else if (paused && dirty && shown) {
-        // Paused: the figures stay as they were; only the status line changes.
-        dashboard.draw(shown, { status: status() });
+        // Paused: the figures stay as they were, with every row to scroll through.
+        dashboard.draw(formatPanels(shown, { ...dashboard.widths(), tags: true }), {
+          status: status(),
+        });
         dirty = false;
       }
       const winner = await Promise.race([tick.then(() => "tick"), done.promise.then(() => "done")]);

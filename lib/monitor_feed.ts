@@ -7,7 +7,7 @@
  * and shown, never fatal). Everything starts over when the health log is
  * truncated or the trail is replaced by another (another trail id).
  */
-import { parseTrailLine } from "./audit_record.ts";
+import { parseTrailSample } from "./audit_record.ts";
 import { FileTail } from "./file_tail.ts";
 import { parseHealthLine } from "./health_record.ts";
 import { MonitorModel } from "./monitor_model.ts";
@@ -20,6 +20,10 @@ const HEALTH_BYTES_PER_POLL = 512 * 1024;
 const AUDIT_BYTES_PER_POLL = 4 * 1024 * 1024;
 /** Trail read before the checkpoint's position for the charts' recent history. */
 const CHART_HISTORY_BYTES = 8 * 1024 * 1024;
+
+/** The options of `addAudit`, made once: thousands of lines a second pass them. */
+const COUNTED = { count: true } as const;
+const NOT_COUNTED = { count: false } as const;
 
 /** The tracker's files the monitor reads. */
 export interface MonitorFiles {
@@ -88,44 +92,50 @@ export class MonitorFeed {
    * @returns whether anything changed and how many bytes are still unread
    */
   async poll(): Promise<{ changed: boolean; behindBytes: number }> {
-    this.#trail ??= await this.#startTrail();
-    const [health, audit] = await Promise.all([this.#health.poll(), this.#trail.poll()]);
-    if (health.reset || audit.reset) {
-      // The health log was cut short, or another trail took this one's place:
-      // old and new figures must not mix.
-      this.#startOver();
-      return { changed: true, behindBytes: 1 };
-    }
+    const trail = this.#trail ??= await this.#startTrail();
+    const health = await this.#health.poll();
+    if (health.reset) return this.#replaced(); // The health log was cut short.
     for (const line of health.lines) {
       const parsed = parseHealthLine(line);
       if (parsed.ok) this.model.addHealth(parsed.entry);
       else this.model.addUnreadable();
     }
-    for (const [i, line] of audit.lines.entries()) {
-      const count = this.#counted(line.segment, line.end);
-      const parsed = parseTrailLine(line.text, i + 1, { withOrder: false });
-      if (!parsed.ok) {
-        this.model.addUnreadable();
-        continue;
-      }
+    // Each line is taken into the model as it is read: see TrailFollower.poll.
+    let replaced = false;
+    let n = 0;
+    const audit = await trail.poll((line) => {
+      if (replaced) return;
+      const parsed = parseTrailSample(line.text, ++n);
+      if (!parsed.ok) return this.model.addUnreadable();
       if (parsed.kind === "header") {
-        if (this.#trailId !== undefined && parsed.header.trail_id !== this.#trailId) {
-          this.#startOver(); // Another trail took this one's place.
-          return { changed: true, behindBytes: 1 };
-        }
+        // Another trail took this one's place.
+        replaced = this.#trailId !== undefined && parsed.header.trail_id !== this.#trailId;
         this.#trailId = parsed.header.trail_id;
-        continue;
+        return;
       }
-      this.model.addAudit(parsed.record, { count });
-    }
+      this.model.addAudit(
+        parsed.record,
+        this.#counted(line.segment, line.end) ? COUNTED : NOT_COUNTED,
+      );
+    });
+    if (audit.reset || replaced) return this.#replaced();
     // Lines too long to keep, or cut off by a rotation, were skipped by the tails.
-    const skipped = this.#health.skippedLines + this.#trail.skippedLines;
+    const skipped = this.#health.skippedLines + trail.skippedLines;
     this.model.addUnreadable(skipped - this.#skipped);
     this.#skipped = skipped;
     return {
-      changed: health.lines.length + audit.lines.length > 0,
+      changed: health.lines.length + audit.lines > 0,
       behindBytes: health.behindBytes + audit.behindBytes,
     };
+  }
+
+  /**
+   * Starts over: the health log was cut short, or another trail took this
+   * one's place; old and new figures must not mix.
+   */
+  #replaced(): { changed: boolean; behindBytes: number } {
+    this.#startOver();
+    return { changed: true, behindBytes: 1 };
   }
 
   /** Closes the files being followed. */

@@ -27,6 +27,7 @@ const LEVEL_COLOURS: Record<string, string> = {
 
 /** Escapes blessed tag braces in content that comes from files. */
 function escape(text: string): string {
+  if (!text.includes("{") && !text.includes("}")) return text;
   return text.replace(/[{}]/g, (c) => (c === "{" ? "{open}" : "{close}"));
 }
 
@@ -111,6 +112,23 @@ export interface Panels {
   deadLetters: string[];
 }
 
+/** The panes in the order they are drawn. */
+export const PANES = ["headline", "health", "charts", "logs", "events", "deadLetters"] as const;
+export type Pane = typeof PANES[number];
+
+/**
+ * The panes whose rows differ from those shown (every pane when nothing is
+ * shown yet): only these need their text set and drawn again.
+ */
+export function changedPanes(shown: Panels | undefined, next: Panels): Pane[] {
+  return PANES.filter((pane) => {
+    const before = shown?.[pane];
+    const after = next[pane];
+    return before === undefined || before.length !== after.length ||
+      before.some((row, i) => row !== after[i]);
+  });
+}
+
 /**
  * The dead-letter panel's rows: per error class, the last minute, the chart
  * span and a sparkline of the span; a line saying so when there were none.
@@ -166,15 +184,18 @@ function hintRows(hint: string, width: number): string[] {
  * @param options.healthWidth columns of the health pane (default paneWidth)
  * @param options.chartWidth columns of the chart pane (default paneWidth)
  * @param options.paneWidth columns of the log and event panes
+ * @param options.rows how many of the newest log and event rows to format (default all):
+ *   the rows a pane can show, when it changes faster than anyone scrolls
  * @param options.tags include blessed colour tags
  */
 export function formatPanels(
   view: View,
-  { width, paneWidth, healthWidth = paneWidth, chartWidth = paneWidth, tags }: {
+  { width, paneWidth, healthWidth = paneWidth, chartWidth = paneWidth, rows, tags }: {
     width: number;
     paneWidth: number;
     healthWidth?: number;
     chartWidth?: number;
+    rows?: { logs: number; events: number };
     tags: boolean;
   },
 ): Panels {
@@ -225,14 +246,14 @@ export function formatPanels(
     sparkline(latency),
   ].map((line) => paint(line, undefined, tags));
 
-  const logs = view.logs.map((row) =>
+  const logs = view.logs.slice(0, rows?.logs).map((row) =>
     paint(
       truncate(`${clock(row.at)} ${row.level.slice(0, 5).padEnd(5)} ${row.text}`, paneWidth),
       LEVEL_COLOURS[row.level],
       tags,
     )
   );
-  const events = view.events.map((row) =>
+  const events = view.events.slice(0, rows?.events).map((row) =>
     paint(
       truncate(`${clock(row.at)} ${row.text}`, paneWidth),
       row.outcome === "audited" ? undefined : row.outcome === "duplicate" ? "yellow" : "red",

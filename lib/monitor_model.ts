@@ -4,16 +4,17 @@
  * statuses with a one-word reason, chart series and display rows. Every record
  * keeps its own timestamp, so a replayed history never looks live. Pure: the
  * current time is passed in.
- * Long (about 530 lines) because the view is one fold over both files: the
- * counts, the sliding windows in slots, the health signals and the rows share
- * the records and their timestamps.
+ * Long (about 540 lines) because the view is one fold over both files: the
+ * counts, the sliding windows (sample_windows.ts), the health signals and the
+ * rows share the records and their timestamps.
  */
-import type { AuditRecord } from "./audit_record.ts";
+import { type AuditSample, timestampMs } from "./audit_record.ts";
 import type { HealthEntry, MetricsRecord } from "./health_record.ts";
 import type { TrailTotals } from "./trail_checkpoint.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { duration } from "./terminal_text.ts";
 import type { LagTime } from "./lag_time.ts";
+import { type Charts, SampleWindows, SLOT_MS } from "./sample_windows.ts";
 
 /** Window of the "now" figures. */
 export const NOW_WINDOW_MS = 10_000;
@@ -33,13 +34,6 @@ const RECENT_ROWS = 200;
 export const BACKLOG_MARGIN_MS = 10_000;
 /** Shown when neither file has a record: nothing has run with this data directory. */
 export const NO_TRACKER_HINT = "no tracker has run here: deno task start";
-/**
- * Audit samples are kept in slots of this span, each with a running summary,
- * so a view adds up a few hundred summaries instead of going through every
- * sample (at 5,000 msg/s the 5-minute chart holds 1.5 million).
- */
-const SLOT_MS = 1_000;
-
 export const THRESHOLDS = {
   successRate: { warn: 0.99, critical: 0.95 },
   lag: { warn: 1_000, critical: 10_000 },
@@ -112,7 +106,11 @@ export interface View {
     unreadableLines: number;
   };
   health: { overall: Status; signals: Signal[] };
-  charts: { throughput: number[]; latencyP95: Array<number | null> };
+  /**
+   * Throughput and latency p95 over the chart span in CHART_BUCKET_MS buckets,
+   * up to the start of the current second: they move a second at a time.
+   */
+  charts: Charts;
   /** Dead letters by reason (error class) over the chart span, most in the span first. */
   deadLetters: DeadLetterClassRow[];
   lifecycle: Record<OrderStatus, number>;
@@ -132,73 +130,53 @@ export interface LogRow {
 
 export interface EventRow {
   at: number;
-  outcome: AuditRecord["outcome"];
+  outcome: AuditSample["outcome"];
   text: string;
 }
 
-interface Sample {
+/** The newest `capacity` items, in a fixed array: adding one is O(1). */
+class Recent<T> {
+  readonly #items: T[] = [];
+  readonly #capacity: number;
+  #next = 0;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  push(item: T): void {
+    if (this.#items.length < this.#capacity) this.#items.push(item);
+    else this.#items[this.#next] = item;
+    this.#next = (this.#next + 1) % this.#capacity;
+  }
+
+  /** The items, newest first. */
+  newestFirst(): T[] {
+    const items = this.#items;
+    const out: T[] = [];
+    for (let i = 1; i <= items.length; i++) {
+      out.push(items[(this.#next - i + items.length) % items.length]!);
+    }
+    return out;
+  }
+}
+
+/**
+ * What the events pane shows of an audit record; its row is made when first
+ * shown (at thousands a second most never are). It keeps no string of the
+ * record, which may be a slice of the megabyte of trail it was read with.
+ */
+interface EventEntry {
   at: number;
-  ok: boolean;
-  latency: number | null;
-  /** True when the latency counts from the Kafka record time (no `produced_at`). */
-  fromRecordTime: boolean;
-}
-
-/** Counts and latencies (value → how many) of some samples. */
-class Tally {
-  count = 0;
-  ok = 0;
-  /** Latencies counted, and of those the ones from the Kafka record time. */
-  timed = 0;
-  fromRecordTime = 0;
-  latencies = new Map<number, number>();
-  /** Earliest produce time (audit time minus latency) of the timed samples. */
-  oldestProducedAt = Infinity;
-
-  add(sample: Sample): void {
-    this.count++;
-    if (!sample.ok) return;
-    this.ok++;
-    if (sample.latency !== null) {
-      this.latencies.set(sample.latency, (this.latencies.get(sample.latency) ?? 0) + 1);
-      this.timed++;
-      if (sample.fromRecordTime) this.fromRecordTime++;
-      this.oldestProducedAt = Math.min(this.oldestProducedAt, sample.at - sample.latency);
-    }
-  }
-
-  merge(other: Tally): void {
-    this.count += other.count;
-    this.ok += other.ok;
-    this.timed += other.timed;
-    this.fromRecordTime += other.fromRecordTime;
-    this.oldestProducedAt = Math.min(this.oldestProducedAt, other.oldestProducedAt);
-    for (const [value, n] of other.latencies) {
-      this.latencies.set(value, (this.latencies.get(value) ?? 0) + n);
-    }
-  }
-
-  /** Nearest-rank percentiles (0-100) of the latencies, as `percentile` in metrics.ts; null for none. */
-  percentiles(ps: readonly number[]): Array<number | null> {
-    const n = this.timed;
-    if (n === 0) return ps.map(() => null);
-    const values = [...this.latencies.keys()].sort((a, b) => a - b);
-    return ps.map((p) => {
-      const rank = Math.min(n, Math.max(1, Math.ceil((p / 100) * n)));
-      let seen = 0;
-      for (const value of values) {
-        seen += this.latencies.get(value)!;
-        if (seen >= rank) return value;
-      }
-      return values.at(-1)!;
-    });
-  }
-}
-
-/** The samples of one SLOT_MS span and their tally. */
-interface Slot {
-  samples: Sample[];
-  tally: Tally;
+  outcome: AuditSample["outcome"];
+  partition: number;
+  offset: number;
+  /** The order id's first 8 characters (a copy). */
+  shortId: string | null;
+  status: string | null;
+  latencyMs: number | null;
+  errorClass: AuditSample["error_class"];
+  row?: EventRow;
 }
 
 /** Accumulates records; `view(now)` computes what to show. */
@@ -211,13 +189,18 @@ export class MonitorModel {
     OrderStatus,
     number
   >;
-  /** Audit samples of the chart span (bounded by time, not count), by slot number. */
-  #slots = new Map<number, Slot>();
+  /** Audit samples of the chart span and a minute before it. */
+  #samples = new SampleWindows({
+    chartBuckets: CHART_BUCKETS,
+    chartBucketMs: CHART_BUCKET_MS,
+    keepMs: CHART_BUCKETS * CHART_BUCKET_MS + RECENT_WINDOW_MS + CHART_BUCKET_MS,
+  });
   /** Dead letters per error class, per SLOT_MS slot of the chart span. */
   #deadLetterSlots = new Map<string, Map<number, number>>();
+  /** Times of ERROR and FATAL entries, as they came, of about the span the samples keep. */
   #errors: number[] = [];
-  #logs: LogRow[] = [];
-  #events: EventRow[] = [];
+  #logs = new Recent<LogRow>(RECENT_ROWS);
+  #events = new Recent<EventEntry>(RECENT_ROWS);
   #metrics: { at: number; record: MetricsRecord } | undefined;
   /** Total lag of this run's metrics records of about the last minute, oldest first. */
   #lagHistory: Array<{ at: number; lagTotal: number }> = [];
@@ -248,9 +231,9 @@ export class MonitorModel {
       this.#lagHistory = this.#lagHistory.filter((h) => h.at >= at - RECENT_WINDOW_MS);
       push(this.#lagHistory, { at, lagTotal: entry.metrics.lag_total }, RECENT_ROWS);
     } else {
-      push(this.#logs, { at, level: entry.level, text: entry.message }, RECENT_ROWS);
+      this.#logs.push({ at, level: entry.level, text: entry.message });
     }
-    if (entry.level === "ERROR" || entry.level === "FATAL") this.#errors.push(at);
+    if (entry.level === "ERROR" || entry.level === "FATAL") this.#addError(at);
     if ((this.#trackerState?.at ?? -Infinity) <= at) this.#trackerState = { at, stopped };
   }
 
@@ -276,8 +259,8 @@ export class MonitorModel {
    *
    * @param options.count false for a record the lifetime counts already hold (charts and events only)
    */
-  addAudit(record: AuditRecord, { count = true }: { count?: boolean } = {}): void {
-    const at = Date.parse(record.timestamp);
+  addAudit(record: AuditSample, { count = true }: { count?: boolean } = {}): void {
+    const at = timestampMs(record.timestamp);
     if (Number.isNaN(at)) return;
     this.#seen(at);
     if (count) {
@@ -290,27 +273,30 @@ export class MonitorModel {
     }
     if (record.outcome === "dead_lettered") this.#addDeadLetter(at, record.error_class);
     if (record.outcome !== "duplicate") {
-      const sample = {
+      this.#samples.add(
         at,
-        ok: record.outcome === "audited",
-        latency: record.latency_ms,
-        fromRecordTime: record.latency_source === "kafka_timestamp",
-      };
-      const key = Math.floor(at / SLOT_MS);
-      let slot = this.#slots.get(key);
-      if (slot === undefined) {
-        slot = { samples: [], tally: new Tally() };
-        this.#slots.set(key, slot);
-        this.#forgetOldSlots(at);
-      }
-      slot.samples.push(sample);
-      slot.tally.add(sample);
+        record.outcome === "audited",
+        record.latency_ms,
+        record.latency_source === "kafka_timestamp",
+      );
     }
-    push(this.#events, {
+    this.#events.push({
       at,
       outcome: record.outcome,
-      text: eventText(record),
-    }, RECENT_ROWS);
+      partition: record.kafka_partition,
+      offset: record.kafka_offset,
+      shortId: record.order_id === null ? null : record.order_id.slice(0, 8),
+      status: record.status,
+      latencyMs: record.latency_ms,
+      errorClass: record.error_class,
+    });
+  }
+
+  #addError(at: number): void {
+    this.#errors.push(at);
+    // Bounded by the span the samples keep, measured from this entry as they are.
+    const oldest = at - CHART_BUCKETS * CHART_BUCKET_MS - RECENT_WINDOW_MS;
+    if (this.#errors[0]! < oldest) this.#errors = this.#errors.filter((t) => t >= oldest);
   }
 
   #addDeadLetter(at: number, errorClass: string | null): void {
@@ -348,49 +334,14 @@ export class MonitorModel {
     return rows.sort((a, b) => b.inSpan - a.inSpan || a.errorClass.localeCompare(b.errorClass));
   }
 
-  /**
-   * Bounds memory by the chart span. Measured from the sample just added, not
-   * the newest ever: one line with a clock far ahead must not discard what follows.
-   */
-  #forgetOldSlots(at: number): void {
-    const oldest = at - CHART_BUCKETS * CHART_BUCKET_MS - RECENT_WINDOW_MS - CHART_BUCKET_MS;
-    for (const key of this.#slots.keys()) {
-      if ((key + 1) * SLOT_MS <= oldest) this.#slots.delete(key);
-    }
-  }
-
-  /** Tally of the samples with `from <= at < to` (whole milliseconds). */
-  #tally(from: number, to: number): Tally {
-    const tally = new Tally();
-    for (let key = Math.floor(from / SLOT_MS); key * SLOT_MS < to; key++) {
-      const slot = this.#slots.get(key);
-      if (slot === undefined) continue;
-      if (key * SLOT_MS >= from && (key + 1) * SLOT_MS <= to) {
-        tally.merge(slot.tally);
-      } else {
-        // The window cuts through this slot: only its samples can tell.
-        for (const sample of slot.samples) {
-          if (sample.at >= from && sample.at < to) tally.add(sample);
-        }
-      }
-    }
-    return tally;
-  }
-
-  /** Tally of the samples with `now - windowMs < at <= now`. */
-  #window(now: number, windowMs: number): Tally {
-    // Timestamps are whole milliseconds: (a, b] holds the same ones as [floor(a)+1, floor(b)+1).
-    return this.#tally(Math.floor(now - windowMs) + 1, Math.floor(now) + 1);
-  }
-
   #seen(at: number): void {
     if (this.#lastRecordAt === null || at > this.#lastRecordAt) this.#lastRecordAt = at;
   }
 
   /** What to show at time `now` (ms). */
   view(now: number): View {
-    const recent = this.#window(now, RECENT_WINDOW_MS);
-    const throughput = this.#window(now, NOW_WINDOW_MS).count / (NOW_WINDOW_MS / 1000);
+    const recent = this.#samples.window(now, RECENT_WINDOW_MS);
+    const throughput = this.#samples.count(now, NOW_WINDOW_MS) / (NOW_WINDOW_MS / 1000);
     const successRate = recent.count > 0
       ? recent.ok / recent.count
       : this.#audited + this.#deadLettered > 0
@@ -427,19 +378,6 @@ export class MonitorModel {
     const recentErrors = this.#errors.filter((at) => at > now - RECENT_WINDOW_MS && at <= now)
       .length;
 
-    const throughputSeries: number[] = [];
-    const latencySeries: Array<number | null> = [];
-    const firstBucketStart = now - CHART_BUCKETS * CHART_BUCKET_MS;
-    for (let i = 0; i < CHART_BUCKETS; i++) {
-      // Bucket i holds start + i·span <= at < start + (i+1)·span; whole milliseconds again.
-      const bucket = this.#tally(
-        Math.ceil(firstBucketStart + i * CHART_BUCKET_MS),
-        Math.ceil(firstBucketStart + (i + 1) * CHART_BUCKET_MS),
-      );
-      throughputSeries.push(bucket.count / (CHART_BUCKET_MS / 1000));
-      latencySeries.push(bucket.percentiles([95])[0] ?? null);
-    }
-
     const signals = healthSignals({
       now,
       successRate: recent.count > 0 ? successRate : null,
@@ -468,11 +406,13 @@ export class MonitorModel {
         unreadableLines: this.#unreadable,
       },
       health: { overall: worst(signals.map((s) => s.status)), signals },
-      charts: { throughput: throughputSeries, latencyP95: latencySeries },
+      charts: this.#samples.charts(now),
       deadLetters: this.#deadLetterRows(now),
       lifecycle: { ...this.#lifecycle },
-      logs: [...this.#logs].reverse(),
-      events: [...this.#events].reverse(),
+      logs: this.#logs.newestFirst(),
+      events: this.#events.newestFirst().map((entry) =>
+        entry.row ??= { at: entry.at, outcome: entry.outcome, text: eventText(entry) }
+      ),
       lastRecordAt: this.#lastRecordAt,
       hint: this.#lastRecordAt === null && this.#total === 0 && this.#unreadable === 0
         ? NO_TRACKER_HINT
@@ -486,18 +426,18 @@ function push<T>(rows: T[], row: T, max: number): void {
   if (rows.length > max) rows.splice(0, rows.length - max);
 }
 
-function eventText(record: AuditRecord): string {
-  const where = `${record.kafka_partition}/${record.kafka_offset}`;
-  const id = record.order_id ? record.order_id.slice(0, 8) : "--------";
-  switch (record.outcome) {
+function eventText(entry: EventEntry): string {
+  const where = `${entry.partition}/${entry.offset}`;
+  const id = entry.shortId || "--------";
+  switch (entry.outcome) {
     case "audited":
-      return `${where} ${id} ${record.status ?? "?"}${
-        record.latency_ms === null ? "" : ` ${duration(record.latency_ms)}`
+      return `${where} ${id} ${entry.status ?? "?"}${
+        entry.latencyMs === null ? "" : ` ${duration(entry.latencyMs)}`
       }`;
     case "duplicate":
-      return `${where} ${id} ${record.status ?? "?"} duplicate`;
+      return `${where} ${id} ${entry.status ?? "?"} duplicate`;
     case "dead_lettered":
-      return `${where} DLQ ${record.error_class ?? "error"}`;
+      return `${where} DLQ ${entry.errorClass ?? "error"}`;
   }
 }
 

@@ -40,6 +40,10 @@ function charWidth(codePoint: number): number {
  */
 export function truncate(text: string, width: number): string {
   if (width <= 0) return "";
+  // Most rows are printable ASCII, one column a character: no need to look at each.
+  if (PRINTABLE_ASCII.test(text)) {
+    return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+  }
   // Control characters are what this replaces: a row must stay one row.
   // deno-lint-ignore no-control-regex
   const chars = Array.from(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, " "));
@@ -54,10 +58,19 @@ export function truncate(text: string, width: number): string {
   return out + "…";
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** "HH:MM:SS" of a time, in UTC (the logs' zone). */
 export function clock(at: number): string {
-  return new Date(at).toISOString().slice(11, 19);
+  // The rows of a frame share a few seconds: the last one is kept.
+  const second = Math.floor(at / 1000);
+  if (second !== lastClock.second) {
+    lastClock = { second, text: new Date(at).toISOString().slice(11, 19) };
+  }
+  return lastClock.text;
 }
+
+let lastClock = { second: NaN, text: "" };
 
 /** Formats a count compactly: 950, 12.3k, 4.56M. */
 export function compact(n: number): string {

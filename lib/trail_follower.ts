@@ -8,7 +8,7 @@
  * segment deleted by retention before it was read is passed over.
  */
 import { LineSplitter } from "./file_tail.ts";
-import { closedSegments, openIfExists, readAt, segmentPath } from "./segmented_log.ts";
+import { closedSegments, openIfExists, readIntoSync, segmentPath } from "./segmented_log.ts";
 
 export interface FollowedLine {
   text: string;
@@ -18,7 +18,8 @@ export interface FollowedLine {
 }
 
 export interface FollowerPoll {
-  lines: FollowedLine[];
+  /** How many lines this poll passed on. */
+  lines: number;
   /**
    * True when the trail was replaced by another (its segments no longer reach
    * the one being read): this follower is done; a new one starts over.
@@ -38,6 +39,8 @@ export class TrailFollower {
   #openedActive = false;
   #inode: number | null = null;
   #lines = new LineSplitter();
+  /** Read into again at every poll; its lines are decoded before the next read. */
+  #readBuffer = new Uint8Array(0);
 
   constructor(
     path: string,
@@ -56,6 +59,12 @@ export class TrailFollower {
       this.#offset--;
       this.#lines.skipToNextLine();
     }
+  }
+
+  /** The first `length` bytes of the read buffer, grown when too short. */
+  #buffer(length: number): Uint8Array {
+    if (this.#readBuffer.length < length) this.#readBuffer = new Uint8Array(length);
+    return this.#readBuffer.subarray(0, length);
   }
 
   /** Lines too long to keep, skipped. */
@@ -82,45 +91,51 @@ export class TrailFollower {
     // Missing between the rename of a rotation and the new active file: look again.
     this.#file = await openIfExists(path) ?? null;
     if (this.#file === null) return "wait";
-    this.#inode = (await this.#file.stat()).ino;
+    this.#inode = this.#file.statSync().ino;
     return "open";
   }
 
   /** Whether the open active segment has been renamed away (rotated). */
-  async #rotatedAway(): Promise<boolean> {
+  #rotatedAway(): boolean {
     if (!this.#openedActive) return true; // A closed segment never grows.
     try {
-      return (await Deno.stat(this.#path)).ino !== this.#inode;
+      return Deno.statSync(this.#path).ino !== this.#inode;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return true;
       throw error;
     }
   }
 
-  /** Reads what was appended since the last poll. */
-  async poll(): Promise<FollowerPoll> {
-    const lines: FollowedLine[] = [];
+  /**
+   * Reads what was appended since the last poll, passing each line to `onLine`
+   * as it is read: a poll may read megabytes, and a line held after its turn
+   * holds the text it was cut from.
+   */
+  async poll(onLine: (line: FollowedLine) => void): Promise<FollowerPoll> {
+    let lines = 0;
     let budget = this.#maxBytes;
     while (budget > 0) {
       if (this.#file === null) {
         const opened = await this.#open();
         if (opened === "wait") return { lines, reset: false, behindBytes: 0 };
-        if (opened === "replaced") return { lines: [], reset: true, behindBytes: 1 };
+        if (opened === "replaced") return { lines, reset: true, behindBytes: 1 };
       }
       const file = this.#file!;
-      const { size } = await file.stat();
-      const bytes = await readAt(
-        file,
-        this.#offset,
-        Math.max(0, Math.min(size - this.#offset, budget)),
-      );
+      // Synchronous: a stat takes less than handing it to another thread and back.
+      const { size } = file.statSync();
+      const bytes = readIntoSync(file, {
+        at: this.#offset,
+        buffer: this.#buffer(Math.max(0, Math.min(size - this.#offset, budget))),
+      });
       budget -= bytes.length;
-      for (const { text, end } of this.#lines.splitAt(bytes, this.#offset)) {
-        lines.push({ text, segment: this.#segment!, end });
-      }
+      const segment = this.#segment!;
+      this.#lines.eachLine(bytes, this.#offset, (text, end) => {
+        lines++;
+        onLine({ text, segment, end });
+      });
       this.#offset += bytes.length;
       if (this.#offset < size) return { lines, reset: false, behindBytes: size - this.#offset };
-      if (!await this.#rotatedAway()) return { lines, reset: false, behindBytes: 0 };
+      if (!this.#rotatedAway()) return { lines, reset: false, behindBytes: 0 };
       // This segment is complete: on to the next one.
       file.close();
       this.#file = null;

@@ -4,12 +4,16 @@ import {
   auditedOrder,
   auditedRecord,
   type AuditRecord,
+  type AuditSample,
   deadLetterRecord,
   duplicateRecord,
   encodeAuditLineBytes,
   encodeAuditLines,
+  encodeSegmentHeader,
   parseAuditLine,
   parseTrailLine,
+  parseTrailSample,
+  type SegmentHeader,
 } from "../lib/audit_record.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { encodeOrder, parseOrder } from "../lib/order.ts";
@@ -17,6 +21,19 @@ import { encodeOrder, parseOrder } from "../lib/order.ts";
 const at = Date.UTC(2026, 10, 25, 12, 0, 0);
 const where = { topic: "orders", partition: 2, offset: 41, key: "k", size: 1234 };
 const order = createOrderGenerator({ seed: 5, now: () => at - 250 }).next();
+const header: SegmentHeader = {
+  trail_segment: 1,
+  trail_id: "trail-1",
+  epoch: {
+    number: 1,
+    cluster_id: "c",
+    topic: "orders",
+    started_at: new Date(at).toISOString(),
+    reason: "a new trail",
+    continues_offsets: false,
+  },
+  created_at: new Date(at).toISOString(),
+};
 
 function roundTrip(record: AuditRecord): AuditRecord {
   const line = encodeAuditLines([record]);
@@ -156,6 +173,90 @@ Deno.test({
     assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
     for (const line of new TextDecoder().decode(bytes).trimEnd().split("\n")) {
       assert(parseAuditLine(line, 1).ok, line.slice(0, 80));
+    }
+  },
+});
+
+Deno.test({
+  name: "the monitor reads the fields parseTrailLine gives, and rejects the lines it rejects",
+  permissions: "none",
+  async fn(t) {
+    const fields = [
+      "timestamp",
+      "kafka_partition",
+      "kafka_offset",
+      "outcome",
+      "order_id",
+      "status",
+      "lifecycle",
+      "error_class",
+      "latency_ms",
+      "latency_source",
+    ] as const;
+    const pick = (record: AuditSample) =>
+      Object.fromEntries(fields.map((field) => [field, record[field]]));
+    const keyed = { ...where, key: 'k "quoted" \\ é 😀', timestamp: at - 3 };
+    const encoded = (record: AuditRecord) => encodeAuditLines([record]).trimEnd();
+    const audited = encoded(auditedRecord(at, keyed, order));
+    const { produced_at: _producedAt, ...withoutProducedAt } = order;
+    const lines: Array<[string, string]> = [
+      ["audited", audited],
+      ["out of order", encoded(auditedRecord(at, where, order, { outOfOrder: true }))],
+      ["duplicate", encoded(duplicateRecord(at, where, order))],
+      [
+        "dead letter with quotes in its error",
+        encoded(deadLetterRecord(at, { ...where, key: null }, {
+          class: "validation",
+          message: 'Cannot parse order: field "total" is 1, expected 2',
+        })),
+      ],
+      [
+        "from the record time",
+        encoded(auditedRecord(at, { ...where, timestamp: at - 9 }, withoutProducedAt)),
+      ],
+      ["an order id with an escape", audited.replace(/"order_id":"/, '"order_id":"\\u0041')],
+      [
+        "pending, as the original system writes",
+        audited.replace(/"status":"\w+"/, '"status":"pending"'),
+      ],
+      ["the order cut off", audited.slice(0, audited.indexOf(',"order":') + 12)],
+      ["spaces", audited.replace('"kafka_offset":', '"kafka_offset": ')],
+      ["an older line without lifecycle", audited.replace(/"lifecycle":"\w+",/, "")],
+      [
+        "an offset of 16 digits",
+        audited.replace('"kafka_offset":41', '"kafka_offset":1234567890123456'),
+      ],
+      ["an offset as a float", audited.replace('"kafka_offset":41', '"kafka_offset":41.0')],
+      ["a latency as a float", audited.replace(/"latency_ms":\d+/, '"latency_ms":2.5')],
+      ["a leading zero", audited.replace('"kafka_offset":41', '"kafka_offset":041')],
+      ["a negative partition", audited.replace('"kafka_partition":2', '"kafka_partition":-2')],
+      ["an unknown status", audited.replace(/"status":"\w+"/, '"status":"teleported"')],
+      ["a status of another case", audited.replace(/"status":"\w+"/, '"status":"Created"')],
+      ["no date", audited.replace(/"timestamp":"[^"]+"/, '"timestamp":"yesterday"')],
+      ["audited without an order id", audited.replace(/"order_id":"[^"]+"/, '"order_id":null')],
+      [
+        "a raw tab in a string",
+        audited.replace('"kafka_topic":"orders"', '"kafka_topic":"or\tders"'),
+      ],
+      ["a bad escape", audited.replace('"kafka_topic":"orders"', '"kafka_topic":"or\\xders"')],
+      ["a topic as a number", audited.replace('"kafka_topic":"orders"', '"kafka_topic":7')],
+      ["not JSON", "{not json"],
+      ["a segment header", encodeSegmentHeader(header).trimEnd()],
+    ];
+    const ENCODER_LINES = 8;
+    for (const [i, [name, line]] of lines.entries()) {
+      await t.step(name, () => {
+        const general = parseTrailLine(line, 3, { withOrder: false });
+        const sample = parseTrailSample(line, 3);
+        if (general.ok && general.kind === "record") {
+          assert(sample.ok && sample.kind === "record", "read");
+          assertEquals(pick(sample.record), pick(general.record));
+          // The encoder's lines (their order unread) take the short way: it reads no other field.
+          assertEquals(Object.keys(sample.record).length === fields.length, i < ENCODER_LINES);
+        } else {
+          assertEquals(sample, general);
+        }
+      });
     }
   },
 });

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
-import { FileTail, type TailPoll } from "../lib/file_tail.ts";
+import { FileTail, LineSplitter, type TailPoll } from "../lib/file_tail.ts";
 
 /** Each test works in a directory of its own under this one. */
 const ROOT = await Deno.makeTempDir({ prefix: "file_tail_test_" });
@@ -212,5 +212,62 @@ Deno.test({
       await append(path, '{"n":100}\n');
       assertEquals(await tail.poll(), { lines: ['{"n":100}'], reset: false, behindBytes: 0 });
     });
+  },
+});
+
+Deno.test({
+  name: "each line ends at the byte after its newline, whatever the characters and the reads",
+  permissions: "none",
+  async fn(t) {
+    const texts = ['{"a":1}', '{"name":"日本 😀 é"}', "", '{"b":"plain"}', "\ufeff{}", "é"];
+    const bytes = encoder.encode(texts.map((text) => text + "\n").join(""));
+    const ends = texts.map((_, i) =>
+      encoder.encode(texts.slice(0, i + 1).map((text) => text + "\n").join("")).length
+    );
+    for (const size of [1, 3, 7, 16, bytes.length]) {
+      await t.step(`reads of ${size} bytes`, () => {
+        const splitter = new LineSplitter();
+        const lines = [];
+        for (let at = 0; at < bytes.length; at += size) {
+          lines.push(...splitter.splitAt(bytes.subarray(at, at + size), at));
+        }
+        assertEquals(lines.map((line) => line.end), ends);
+        // A line's byte-order mark is dropped, as a decoder drops a file's.
+        assertEquals(lines.map((line) => line.text), [...texts.slice(0, 4), "{}", "é"]);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "a large read is cut into lines whole, one longer than the pieces it is decoded in too",
+  permissions: "none",
+  async fn(t) {
+    const texts = [
+      ...Array.from(
+        { length: 300 },
+        (_, i) => `{"n":${i},"pad":"${"é".repeat(i % 7)}${"x".repeat(i * 3)}"}`,
+      ),
+      `{"long":"${"y".repeat(200 * 1024)}"}`,
+      ...Array.from({ length: 300 }, (_, i) => `{"m":${i}}`),
+    ];
+    const bytes = encoder.encode(texts.map((text) => text + "\n").join(""));
+    for (const size of [bytes.length, 100_000, 65_536]) {
+      await t.step(`reads of ${size} bytes`, () => {
+        const splitter = new LineSplitter();
+        const lines = [];
+        for (let at = 0; at < bytes.length; at += size) {
+          lines.push(...splitter.splitAt(bytes.subarray(at, at + size), at));
+        }
+        assertEquals(lines.map((line) => line.text), texts);
+        assertEquals(lines.at(-1)!.end, bytes.length);
+        const ends = lines.map((line) => line.end);
+        assertEquals(
+          ends.every((end) => bytes[end - 1] === 0x0a),
+          true,
+          "each ends at its newline",
+        );
+      });
+    }
   },
 });

@@ -33,7 +33,14 @@ import {
   worst,
 } from "../lib/monitor_model.ts";
 import { clock, compact, duration, sparkline, truncate } from "../lib/terminal_text.ts";
-import { formatOnce, formatPanels, type Panels, percentilesText } from "../lib/monitor_format.ts";
+import {
+  changedPanes,
+  formatOnce,
+  formatPanels,
+  type Panels,
+  PANES,
+  percentilesText,
+} from "../lib/monitor_format.ts";
 import {
   formatHealthLine,
   type HealthEntry,
@@ -774,6 +781,44 @@ Deno.test({
 });
 
 Deno.test({
+  name: "charts move a whole second at a time, and take in a record that comes late",
+  permissions: "none",
+  fn() {
+    const model = new MonitorModel();
+    for (let i = 0; i < 10; i++) model.addAudit(audited(NOW - 4 * SECOND, { latencyMs: 10 + i }));
+    const first = model.view(NOW + 900).charts;
+    assertEquals(first.throughput.at(-1), 2, "10 records / 5 s, up to the start of the second");
+    // Within the same second a record of this second is not in the charts yet.
+    model.addAudit(audited(NOW + 500, { latencyMs: 99 }));
+    assertEquals(model.view(NOW + 950).charts, first);
+    // A late record in a second the charts hold is.
+    model.addAudit(audited(NOW - 2 * SECOND, { latencyMs: 70 }));
+    const late = model.view(NOW + 950).charts;
+    assertEquals(late.throughput.at(-1), 11 / 5);
+    assertEquals(late.latencyP95.at(-1), 70);
+    // The next second takes in the record of the second before.
+    const next = model.view(NOW + SECOND).charts;
+    assertEquals(next.throughput.at(-1), 12 / 5);
+    assertEquals(next.latencyP95.at(-1), 99);
+  },
+});
+
+Deno.test({
+  name: "the last minute's figures take in a record that comes late, to a second already added up",
+  permissions: "none",
+  fn() {
+    const model = new MonitorModel();
+    for (let i = 1; i <= 20; i++) model.addAudit(audited(NOW - 30 * SECOND + i, { latencyMs: i }));
+    assertEquals(model.view(NOW + 400).figures.latencyMs, { p50: 10, p95: 19, p99: 20 });
+    model.addAudit(audited(NOW - 30 * SECOND, { latencyMs: 500 }));
+    model.addAudit(deadLettered(NOW - 20 * SECOND));
+    const { figures } = model.view(NOW + 450);
+    assertEquals(figures.latencyMs, { p50: 11, p95: 20, p99: 500 });
+    assertEquals(figures.successRate, 21 / 22);
+  },
+});
+
+Deno.test({
   name: "one record stamped far in the future does not discard the records after it",
   permissions: "none",
   fn() {
@@ -1144,6 +1189,37 @@ Deno.test({
         });
       }
     }
+  },
+});
+
+Deno.test({
+  name: "an unchanged view redraws no pane; a change redraws only the panes it shows in",
+  permissions: "none",
+  fn() {
+    const model = new MonitorModel();
+    model.addHealth(lifecycleRecord(NOW - 10 * SECOND, "starting", "Tracker starting (pid 42)"));
+    model.addAudit(audited(NOW - 2 * SECOND));
+    const size = { width: 100, paneWidth: 48, healthWidth: 38, chartWidth: 58, tags: true };
+    const before = formatPanels(model.view(NOW), size);
+    assertEquals(changedPanes(undefined, before), [...PANES], "nothing shown yet: all");
+    assertEquals(changedPanes(before, formatPanels(model.view(NOW), size)), []);
+    model.addHealth(healthRecord(NOW - SECOND, "info", "Rebalanced"));
+    assertEquals(changedPanes(before, formatPanels(model.view(NOW), size)), ["logs"]);
+  },
+});
+
+Deno.test({
+  name: "the scrolling panes can be given only the newest rows they can show",
+  permissions: "none",
+  fn() {
+    const view = busyView();
+    const size = { width: 100, paneWidth: 48, tags: false };
+    const all = formatPanels(view, size);
+    const some = formatPanels(view, { ...size, rows: { logs: 1, events: 2 } });
+    assertEquals(some.events, all.events.slice(0, 2));
+    assertEquals(some.logs, all.logs.slice(0, 1));
+    assertEquals(some.headline, all.headline);
+    assert(all.events.length > 2, "there were more");
   },
 });
 
