@@ -1,21 +1,26 @@
 /**
- * The tracker's shell: consume orders in a consumer group, several partitions'
- * batches at once, and hand their chunks to the auditor (chunk_auditor.ts),
- * which plans them (chunk_plan.ts), publishes their dead letters
- * (dead_letter_publisher.ts), appends the audit lines with one fdatasync
- * (audit_trail.ts), and only then commits the offsets. Before consuming and
- * after every rejoin the trail's epoch is checked against the cluster
- * (epoch_check.ts). A metrics record goes to the health log every few seconds,
- * with the liveness verdict acted on. `runTracker` is the order of things;
- * `TrackerSession` (tracker_session.ts) holds what a run shares and how it
- * closes.
+ * The tracker's shell: consume orders in a consumer group, plan each chunk
+ * (chunk_plan.ts), publish its dead letters (dead_letter_publisher.ts), append
+ * the audit lines and fdatasync (audit_trail.ts), and only then commit the
+ * offsets. Before consuming and after every rejoin the trail's epoch is checked
+ * against the cluster (epoch_check.ts). A metrics record goes to the health
+ * log every few seconds, with the liveness verdict acted on. `runTracker` is
+ * the order of things; `TrackerSession` (tracker_session.ts) holds what a run
+ * shares and how it closes.
  */
 import type { Config } from "./config.ts";
-import type { EachBatchPayload } from "./kafka.ts";
+import { MAX_ORDER_BYTES } from "./constants.ts";
+import {
+  consumerRestart,
+  type EachBatchPayload,
+  type KafkaMessage,
+  rejoinableGroupError,
+} from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
-import { chunkBounds } from "./chunk_plan.ts";
-import { AuditWriteError, ChunkAuditor } from "./chunk_auditor.ts";
-import { ensureDeadLetterTopic } from "./dead_letter_publisher.ts";
+import type { AuditRecord } from "./audit_record.ts";
+import { type Chunk, chunkBounds, planChunk } from "./chunk_plan.ts";
+import type { SourceMessage } from "./dead_letter.ts";
+import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { lifecycle, type TrackerCounters } from "./health_record.ts";
 import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
@@ -23,6 +28,11 @@ import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
 import type { TrackerExposition } from "./prometheus.ts";
 import type { MetricsServer } from "./metrics_server.ts";
+
+/** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
+class AuditWriteError extends Error {
+  override name = "AuditWriteError";
+}
 
 /** Opens the trail (lock, repair, checkpoint and what follows it) and says what it found. */
 async function openTrail(
@@ -59,16 +69,102 @@ async function openTrail(
   }
 }
 
-/** Batches of up to this many partitions are audited at once, as one group (chunk_auditor.ts). */
-const PARTITIONS_AT_ONCE = 16;
+function sourceMessage(message: KafkaMessage): SourceMessage {
+  const timestamp = Number(message.timestamp);
+  return {
+    offset: Number(message.offset),
+    timestamp: Number.isSafeInteger(timestamp) && timestamp >= 0 ? timestamp : null,
+    key: message.key,
+    value: message.value,
+    headers: message.headers,
+  };
+}
+
+/** One warning per chunk with dead letters: how many, which offsets and classes, the first reason. */
+function reportDeadLetters(records: readonly AuditRecord[], log: Logger): void {
+  const dead = records.filter((r) => r.outcome === "dead_lettered");
+  if (dead.length === 0) return;
+  const classes = [...new Set(dead.map((r) => r.error_class))].join(", ");
+  log.warn(
+    "Dead-lettered {count} of partition {partition} (offsets {first}..{last}; {classes}): {error}",
+    {
+      count: dead.length,
+      partition: dead[0]!.kafka_partition,
+      first: dead[0]!.kafka_offset,
+      last: dead.at(-1)!.kafka_offset,
+      classes,
+      error: dead[0]!.error,
+    },
+  );
+}
 
 /**
- * The eachBatch handler: hands the batch's chunks to the auditor in turn,
- * until stopping or a failed write. Handlers of several partitions run at once.
+ * Plans, publishes, appends, syncs and commits one chunk of a batch; `following`
+ * is the batch's next message after the chunk, if any (its timestamp is the
+ * lag's age).
  */
+async function handleChunk(
+  payload: EachBatchPayload,
+  { messages, following }: { messages: readonly KafkaMessage[]; following?: KafkaMessage },
+  session: TrackerSession,
+): Promise<void> {
+  const { trail, metrics, log } = session;
+  const { batch } = payload;
+  // A commit that failed since the last chunk goes to KafkaJS now, as if this
+  // chunk's own had failed: it rejoins, and the uncommitted offsets come back
+  // as redeliveries (their lines are on disk), recognised and committed then.
+  const commitFailure = session.takeCommitFailure();
+  if (commitFailure !== undefined) throw rejoinableGroupError(commitFailure) ?? commitFailure;
+  const now = Date.now();
+  const chunk: Chunk = {
+    topic: batch.topic,
+    partition: batch.partition,
+    highWatermark: Number(batch.highWatermark),
+    messages: messages.map(sourceMessage),
+  };
+  const plan = planChunk(trail.state, chunk, { now, maxOrderBytes: MAX_ORDER_BYTES });
+  if (plan.kind === "offsets-went-back") {
+    // Nothing skipped so far was committed; after a new epoch the consumer
+    // fetches from the committed offsets again and audits what it skipped.
+    await session.checkEpoch({ reason: plan.reason, definite: plan.definite });
+    throw consumerRestart(`Restarting the consumer: ${plan.reason}`);
+  }
+  try {
+    if (plan.deadLetters.length > 0) await publishBounded(plan.deadLetters, session);
+    await trail.append(plan.records);
+  } catch (error) {
+    throw new AuditWriteError((error as Error).message, { cause: error });
+  }
+  // Counted only now: what is counted is on disk.
+  metrics.addChunk(now, {
+    received: messages.length,
+    redelivered: plan.redelivered,
+    records: plan.records,
+  });
+  session.exposition?.observe(plan.records);
+  reportDeadLetters(plan.records, log);
+  payload.resolveOffset(messages.at(-1)!.offset);
+  if (plan.commitOffset !== null) {
+    // The lines are synced: the commit goes out now and the next chunk (or
+    // fetch) does not wait for its answer.
+    session.commit({ topic: batch.topic, partition: batch.partition, offset: plan.commitOffset });
+  }
+  metrics.setLag(batch.partition, {
+    highWatermark: chunk.highWatermark,
+    nextOffset: Number(messages.at(-1)!.offset) + 1,
+    // The next record's time when this batch holds it; else the last audited
+    // one's, an upper bound of the age until the next fetch (lag_time.ts).
+    oldestTimestamp: (following === undefined
+      ? chunk.messages.at(-1)!.timestamp
+      : sourceMessage(following).timestamp) ?? null,
+    at: Date.now(),
+  });
+  await payload.heartbeat();
+}
+
+/** The eachBatch handler: chunks of a batch in turn, until stopping or a failed write. */
 function batchHandler(
   session: TrackerSession,
-  auditor: ChunkAuditor,
   { signal, onAudited }: {
     signal: AbortSignal;
     onAudited: ((counters: Readonly<TrackerCounters>) => void) | undefined;
@@ -83,13 +179,12 @@ function batchHandler(
       // After a failed write nothing more is appended: the tail may be torn.
       if (session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) break;
       try {
-        const outcome = await auditor.audit(payload, {
+        session.chunkInHand = handleChunk(payload, {
           messages: messages.slice(start, end),
           ...(end < messages.length ? { following: messages[end]! } : {}),
-        });
-        if (outcome === "skipped") break;
+        }, session);
+        await session.chunkInHand;
         onAudited?.(session.metrics.counters);
-        await payload.heartbeat();
       } catch (error) {
         // A group error (a rebalance, a moved coordinator) goes back to
         // KafkaJS, which rejoins; redelivered offsets are then recognised.
@@ -206,13 +301,10 @@ async function consume(
     await ensureDeadLetterTopic(config);
     await session.checkEpoch();
     await session.consumer.subscribe({ topics: [config.topic], fromBeginning: true });
-    const auditor = new ChunkAuditor(session, { signal });
-    session.chunksInHand = () => auditor.idle();
     await session.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
-      eachBatch: batchHandler(session, auditor, { signal, onAudited }),
+      eachBatch: batchHandler(session, { signal, onAudited }),
     });
   } catch (error) {
     await session.close();

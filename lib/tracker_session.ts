@@ -50,8 +50,8 @@ export class TrackerSession {
   /** A write failed: the state may be ahead of the disk, so no checkpoint at the end. */
   writeFailed = false;
   readonly #failed = Promise.withResolvers<void>();
-  /** Resolves when no chunk is being audited; shutdown lets them finish. */
-  chunksInHand: () => Promise<void> = () => Promise.resolve();
+  /** The chunk being audited and committed; shutdown lets it finish. */
+  chunkInHand: Promise<void> = Promise.resolve();
   /** The epoch check of the latest group join: batches wait for it. */
   epochChecked: Promise<unknown> = Promise.resolve();
   /** The Prometheus metrics, when served: written records' latencies go there too. */
@@ -74,19 +74,14 @@ export class TrackerSession {
   }
 
   /**
-   * Commits partitions' offsets (their lines are synced) after the commits
+   * Commits a partition's offset (its lines are synced) after the commits
    * before it, without waiting for the answer: the next chunk is audited
    * meanwhile. A failure is kept for `takeCommitFailure`.
    */
-  commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>): void {
-    const request = offsets.map(({ topic, partition, offset }) => ({
-      topic,
-      partition,
-      offset: String(offset),
-    }));
+  commit({ topic, partition, offset }: { topic: string; partition: number; offset: number }): void {
     this.#commits = this.#commits.then(async () => {
       try {
-        await this.consumer.commitOffsets(request);
+        await this.consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
       } catch (error) {
         this.#commitFailure ??= error as Error;
       }
@@ -192,7 +187,7 @@ export class TrackerSession {
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
-    await this.chunksInHand().catch(() => {});
+    await this.chunkInHand.catch(() => {});
     await closeStep(this.commitsAnswered()).catch(() => {});
     const commitFailure = this.takeCommitFailure();
     if (commitFailure !== undefined) {
