@@ -108,13 +108,8 @@ async function handleChunk(
   { messages, following }: { messages: readonly KafkaMessage[]; following?: KafkaMessage },
   session: TrackerSession,
 ): Promise<void> {
-  const { trail, metrics, log } = session;
+  const { trail, metrics, consumer, log } = session;
   const { batch } = payload;
-  // A commit that failed since the last chunk goes to KafkaJS now, as if this
-  // chunk's own had failed: it rejoins, and the uncommitted offsets come back
-  // as redeliveries (their lines are on disk), recognised and committed then.
-  const commitFailure = session.takeCommitFailure();
-  if (commitFailure !== undefined) throw rejoinableGroupError(commitFailure) ?? commitFailure;
   const now = Date.now();
   const chunk: Chunk = {
     topic: batch.topic,
@@ -145,9 +140,17 @@ async function handleChunk(
   reportDeadLetters(plan.records, log);
   payload.resolveOffset(messages.at(-1)!.offset);
   if (plan.commitOffset !== null) {
-    // The lines are synced: the commit goes out now and the next chunk (or
-    // fetch) does not wait for its answer.
-    session.commit({ topic: batch.topic, partition: batch.partition, offset: plan.commitOffset });
+    try {
+      await consumer.commitOffsets([{
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: String(plan.commitOffset),
+      }]);
+    } catch (error) {
+      // The lines are on disk; after the rejoin their offsets come back as
+      // redeliveries, are recognised and committed then.
+      throw rejoinableGroupError(error) ?? error;
+    }
   }
   metrics.setLag(batch.partition, {
     highWatermark: chunk.highWatermark,

@@ -56,10 +56,6 @@ export class TrackerSession {
   epochChecked: Promise<unknown> = Promise.resolve();
   /** The Prometheus metrics, when served: written records' latencies go there too. */
   exposition: TrackerExposition | undefined;
-  /** Commits sent, each after the one before; shutdown waits for them. */
-  #commits: Promise<void> = Promise.resolve();
-  /** The first commit that failed since the last `takeCommitFailure`. */
-  #commitFailure: Error | undefined;
 
   constructor(
     readonly config: Config,
@@ -71,33 +67,6 @@ export class TrackerSession {
     // The client retries a send for as long as it takes; publishBounded bounds the wait.
     this.dlq = createIdempotentProducer(this.kafka);
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
-  }
-
-  /**
-   * Commits a partition's offset (its lines are synced) after the commits
-   * before it, without waiting for the answer: the next chunk is audited
-   * meanwhile. A failure is kept for `takeCommitFailure`.
-   */
-  commit({ topic, partition, offset }: { topic: string; partition: number; offset: number }): void {
-    this.#commits = this.#commits.then(async () => {
-      try {
-        await this.consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
-      } catch (error) {
-        this.#commitFailure ??= error as Error;
-      }
-    });
-  }
-
-  /** The commit failure since the last call, if any (then forgotten). */
-  takeCommitFailure(): Error | undefined {
-    const failure = this.#commitFailure;
-    this.#commitFailure = undefined;
-    return failure;
-  }
-
-  /** Resolves when every commit sent so far has been answered. */
-  commitsAnswered(): Promise<void> {
-    return this.#commits;
   }
 
   fail(error: TrackerFailure): void {
@@ -180,21 +149,14 @@ export class TrackerSession {
 
   /**
    * Shutdown, in this order: finish the chunk in hand (sync, then commit; no
-   * new chunk starts once stopping) → wait for the commits' answers → stop
-   * intake and leave the group → close the DLQ producer → checkpoint and close
-   * the trail (only closed, without a checkpoint, after a failed write). KafkaJS's stop() may leave the group
+   * new chunk starts once stopping) → stop intake and leave the group → close
+   * the DLQ producer → checkpoint and close the trail (only closed, without a
+   * checkpoint, after a failed write). KafkaJS's stop() may leave the group
    * before an eachBatch returns, so the chunk is awaited first.
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
     await this.chunkInHand.catch(() => {});
-    await closeStep(this.commitsAnswered()).catch(() => {});
-    const commitFailure = this.takeCommitFailure();
-    if (commitFailure !== undefined) {
-      // Nothing is lost: the lines are on disk, and the next run recognises
-      // the uncommitted offsets as redeliveries.
-      log.warn("Cannot commit the last offsets: {error}", { error: commitFailure.message });
-    }
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
     );
