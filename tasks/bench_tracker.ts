@@ -170,9 +170,9 @@ async function main(): Promise<number> {
         `(an empty one: ${Math.round(emptyReady)} ms)`,
         `settings      ${config.partitions} partitions, their batches (≤ ${
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
-        } MiB each) audited at once in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
+        } MiB each) audited in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
           CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB; one fdatasync and one commit per group of chunks`,
+        } MiB; one fdatasync and one commit per chunk`,
       ].join("\n"),
     );
     await Deno.remove(config.paths.dataDir, { recursive: true });
