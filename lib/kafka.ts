@@ -25,7 +25,7 @@ import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
-import "./kafka_codec_patch.ts";
+import { refuseUnpatchable } from "./kafka_codec_patch.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
@@ -81,12 +81,7 @@ export function requestQueueShapeProblem(queueClass: unknown): string | undefine
  * @throws {Error} when the class does not have the shape the patch relies on
  */
 export function patchRequestQueue(queueClass: unknown): void {
-  const problem = requestQueueShapeProblem(queueClass);
-  if (problem !== undefined) {
-    throw new Error(
-      `Cannot patch KafkaJS's request queue: ${problem}. The patch in lib/kafka.ts is written for kafkajs 2.2.4; check it against the installed version`,
-    );
-  }
+  refuseUnpatchable("request queue", requestQueueShapeProblem(queueClass), "lib/kafka.ts");
   const proto = (queueClass as QueueClass).prototype;
   const scheduleCheck = proto.scheduleCheckPendingRequests;
   proto.scheduleCheckPendingRequests = function (this: Queue) {

@@ -24,6 +24,19 @@ interface EncoderInstance {
 }
 type EncoderClass = { prototype: EncoderInstance; new (initialSize?: number): EncoderInstance };
 
+/**
+ * Throws the one error of every KafkaJS patch when what it patches has another
+ * shape than the patch was written for (a KafkaJS upgrade).
+ *
+ * @param problem what differs, or undefined when nothing does
+ */
+export function refuseUnpatchable(part: string, problem: string | undefined, module: string): void {
+  if (problem === undefined) return;
+  throw new Error(
+    `Cannot patch KafkaJS's ${part}: ${problem}. The patch in ${module} is written for kafkajs 2.2.4; check it against the installed version`,
+  );
+}
+
 /** At most 5 bytes for an unsigned 32-bit varint. */
 const MAX_VARINT32_BYTES = 5;
 
@@ -68,12 +81,11 @@ function putUVarInt(encoder: EncoderInstance, value: number): void {
  * @throws {Error} when the class does not have the shape the patch relies on
  */
 export function patchEncoder(encoderClass: unknown): void {
-  const problem = encoderShapeProblem(encoderClass);
-  if (problem !== undefined) {
-    throw new Error(
-      `Cannot patch KafkaJS's protocol encoder: ${problem}. The patch in lib/kafka_codec_patch.ts is written for kafkajs 2.2.4; check it against the installed version`,
-    );
-  }
+  refuseUnpatchable(
+    "protocol encoder",
+    encoderShapeProblem(encoderClass),
+    "lib/kafka_codec_patch.ts",
+  );
   const proto = (encoderClass as EncoderClass).prototype;
   const writeVarLong = proto.writeVarLong;
   proto.ensureAvailable = function (this: EncoderInstance, length: number) {
@@ -99,7 +111,6 @@ export function patchEncoder(encoderClass: unknown): void {
 
 /** The original writers, kept for the test that compares their bytes with the patched ones. */
 export const ORIGINAL_WRITERS = {
-  ensureAvailable: (Encoder as unknown as EncoderClass).prototype.ensureAvailable,
   writeUVarInt: (Encoder as unknown as EncoderClass).prototype.writeUVarInt,
   writeVarLong: (Encoder as unknown as EncoderClass).prototype.writeVarLong,
 };
