@@ -94,6 +94,8 @@ export class AuditTrail {
   #closed = false;
   /** The checkpoint being written in the background, if any. */
   #checkpointing: Promise<void> | undefined;
+  /** A rotation's checkpoint waits for an append that allows one. */
+  #checkpointDue = false;
   #checkpointFailure: Error | undefined;
 
   private constructor(
@@ -175,8 +177,16 @@ export class AuditTrail {
     return this.#totals;
   }
 
-  /** Appends the records, syncs them, and rotates or checkpoints when due. */
-  async append(records: readonly AuditRecord[]): Promise<void> {
+  /**
+   * Appends the records, syncs them, and rotates or checkpoints when due.
+   * `checkpoint: false` when the state already holds records not yet appended
+   * (planned while these were written): a checkpoint then would say they are
+   * on disk, so one that is due waits for an append that allows it.
+   */
+  async append(
+    records: readonly AuditRecord[],
+    { checkpoint = true }: { checkpoint?: boolean } = {},
+  ): Promise<void> {
     if (this.#checkpointFailure) {
       throw new Error(`Cannot write the checkpoint: ${this.#checkpointFailure.message}`, {
         cause: this.#checkpointFailure,
@@ -188,10 +198,13 @@ export class AuditTrail {
     for (const record of records) addToTotals(this.#totals, record);
     this.#sinceCheckpoint += bytes.length;
     if (this.#log.bytes >= this.#options.segmentBytes) {
-      await this.#rotate();
+      await this.#rotate({ checkpoint });
     } else if (
-      this.#sinceCheckpoint >=
-        Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
+      checkpoint && (
+        this.#checkpointDue ||
+        this.#sinceCheckpoint >=
+          Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
+      )
     ) {
       this.#checkpointInBackground();
     }
@@ -238,7 +251,7 @@ export class AuditTrail {
     return new TextEncoder().encode(encodeSegmentHeader(header));
   }
 
-  async #rotate(): Promise<void> {
+  async #rotate({ checkpoint = true }: { checkpoint?: boolean } = {}): Promise<void> {
     await this.#log.rotate();
     await this.#log.append(this.#header(), { sync: true });
     if (this.#options.retentionBytes > 0) {
@@ -246,7 +259,8 @@ export class AuditTrail {
       this.#deleted.segments += deleted.segments;
       this.#deleted.bytes += deleted.bytes;
     }
-    this.#checkpointInBackground();
+    if (checkpoint) this.#checkpointInBackground();
+    else this.#checkpointDue = true;
   }
 
   /**
@@ -261,6 +275,7 @@ export class AuditTrail {
     if (this.#checkpointing !== undefined) return;
     const checkpoint = this.#checkpoint();
     this.#sinceCheckpoint = 0;
+    this.#checkpointDue = false;
     this.#checkpointing = this.#writeCheckpointFile(checkpoint)
       .catch((error) => {
         this.#checkpointFailure ??= error as Error;

@@ -8,6 +8,7 @@
  * passed in).
  */
 import {
+  type AcceptedOrder,
   auditedRecord,
   type AuditRecord,
   deadLetterRecord,
@@ -16,7 +17,7 @@ import {
   messageFingerprint,
 } from "./audit_record.ts";
 import { type DeadLetterMessage, deadLetterMessage, type SourceMessage } from "./dead_letter.ts";
-import { parseOrder } from "./order.ts";
+import { type OrderSummary, parseOrder, type ParseResult } from "./order.ts";
 import type { TrackerState } from "./tracker_state.ts";
 
 /** Consecutive messages of one partition, as consumed. */
@@ -56,16 +57,20 @@ export type ChunkPlan =
     definite: boolean;
   };
 
-/** Messages per chunk at most: one audit write, one fdatasync and one commit each. */
-export const CHUNK_MAX_MESSAGES = 5_000;
-/** Message bytes per chunk at most: bounds the write and the time between heartbeats. */
-export const CHUNK_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Messages per chunk at most: one audit write and fdatasync each. A fetched
+ * batch (up to 4 MiB) makes a few chunks, so that one chunk's write and sync
+ * run while the next is planned; the batch is committed once.
+ */
+export const CHUNK_MAX_MESSAGES = 1_000;
+/** Message bytes per chunk at most: bounds a write, and what waits for its sync. */
+export const CHUNK_MAX_BYTES = 1024 * 1024;
 
 /**
  * Splits a fetched batch into chunks `[start, end)`, in order, each at most
  * `maxMessages` messages and `maxBytes` of values (a larger message is a chunk
- * of its own). Fewer, larger chunks mean fewer fdatasyncs and commits per
- * order; the bounds keep each chunk's work well inside the group's session.
+ * of its own). Larger chunks mean fewer fdatasyncs per order; smaller ones
+ * more overlap of writing and planning.
  */
 export function chunkBounds(
   sizes: readonly number[],
@@ -110,14 +115,25 @@ function coordinates(chunk: Chunk, message: SourceMessage): MessageCoordinates {
  *
  * @param options.now the receive time written into the records (ms)
  * @param options.maxOrderBytes larger messages are rejected unread
+ * @param options.parsed the messages' values already parsed (one per message,
+ *   with the same `maxOrderBytes`, e.g. on another thread); else parsed here
  */
 export function planChunk(
   state: TrackerState,
   chunk: Chunk,
-  { now, maxOrderBytes }: { now: number; maxOrderBytes: number },
+  { now, maxOrderBytes, parsed: given }: {
+    now: number;
+    maxOrderBytes: number;
+    parsed?: readonly ParseResult<OrderSummary>[];
+  },
 ): ChunkPlan {
   const last = chunk.messages.at(-1);
   if (last === undefined) throw new RangeError("Cannot plan a chunk: it has no messages");
+  if (given !== undefined && given.length !== chunk.messages.length) {
+    throw new RangeError(
+      `Cannot plan a chunk: ${given.length} parse results for ${chunk.messages.length} messages`,
+    );
+  }
   const audited = state.lastOffset(chunk.topic, chunk.partition);
   if (audited !== undefined && chunk.highWatermark <= audited) {
     return {
@@ -130,9 +146,9 @@ export function planChunk(
   const records: AuditRecord[] = [];
   const deadLetters: DeadLetterMessage[] = [];
   let redelivered = 0;
-  for (const message of chunk.messages) {
+  for (const [i, message] of chunk.messages.entries()) {
     const where = coordinates(chunk, message);
-    const parsed = parseOrder(message.value, { maxBytes: maxOrderBytes });
+    const parsed = given?.[i] ?? parseOrder(message.value, { maxBytes: maxOrderBytes });
     const decision = state.decide({
       ...where,
       keyed: where.key !== null,
@@ -151,12 +167,10 @@ export function planChunk(
         redelivered++;
         continue;
       case "audit":
-        record = auditedRecord(now, where, parsed.ok ? parsed : decision.order, {
-          outOfOrder: decision.outOfOrder,
-        });
+        record = auditedRecord(now, where, accepted(parsed), { outOfOrder: decision.outOfOrder });
         break;
       case "duplicate":
-        record = duplicateRecord(now, where, parsed.ok ? parsed : decision.order);
+        record = duplicateRecord(now, where, accepted(parsed));
         break;
       case "reject":
         record = deadLetterRecord(now, where, decision.rejection);
@@ -174,4 +188,10 @@ export function planChunk(
     redelivered,
     commitOffset: unverified ? null : last.offset + 1,
   };
+}
+
+/** The accepted order of a parse the state decided to record (it only decides so on one). */
+function accepted(parsed: ParseResult<OrderSummary>): AcceptedOrder {
+  if (!parsed.ok) throw new TypeError("Cannot record an order: its message was rejected");
+  return parsed;
 }

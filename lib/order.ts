@@ -137,12 +137,23 @@ export interface OrderEvent {
   produced_at?: number;
 }
 
+/**
+ * The fields of an order the tracker decides on and records (an `OrderEvent`
+ * is one): what a parse on another thread sends back (parsed_order.ts).
+ */
+export type OrderSummary =
+  & Pick<OrderEvent, "order_id" | "status" | "produced_at">
+  & { metadata: Pick<OrderMetadata, "event_type"> };
+
 /** The message as received, kept beside the validated order. */
 export interface ReceivedOrder {
   /** The status field as sent (`pending` where the order says so). */
   status: string;
-  /** The value parsed from the message's bytes. */
-  json: Record<string, unknown>;
+  /**
+   * The value parsed from the message's bytes; absent when it was parsed on
+   * another thread (its text or bytes are then parsed again if asked for).
+   */
+  json?: Record<string, unknown>;
   /** The message's text exactly, when it is one line (it can then be embedded verbatim). */
   text: string | null;
   /**
@@ -162,8 +173,8 @@ export interface Rejection {
   message: string;
 }
 
-export type ParseResult =
-  | { ok: true; order: OrderEvent; received: ReceivedOrder }
+export type ParseResult<Order = OrderEvent> =
+  | { ok: true; order: Order; received: ReceivedOrder }
   | { ok: false; rejection: Rejection };
 
 /** Converts an amount to integer cents; money is compared in cents only. */

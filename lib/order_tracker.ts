@@ -18,7 +18,8 @@ import {
 } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
-import { type Chunk, chunkBounds, planChunk } from "./chunk_plan.ts";
+import { type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
+import type { OrderSummary, ParseResult } from "./order.ts";
 import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
@@ -29,10 +30,19 @@ import type { Logger } from "./logging.ts";
 import type { TrackerExposition } from "./prometheus.ts";
 import type { MetricsServer } from "./metrics_server.ts";
 
-/** Writing the dead letters or the audit lines failed: nothing of the chunk may be committed. */
+/**
+ * Parsing, writing the dead letters or writing the audit lines failed: nothing
+ * of the chunk may be committed, and the state may be ahead of the disk.
+ */
 class AuditWriteError extends Error {
   override name = "AuditWriteError";
 }
+
+/**
+ * Messages per part of a chunk sent to the parsing thread: the main thread
+ * plans a part while the next one is parsed.
+ */
+const PARSE_PART_MESSAGES = 500;
 
 /** Opens the trail (lock, repair, checkpoint and what follows it) and says what it found. */
 async function openTrail(
@@ -98,74 +108,211 @@ function reportDeadLetters(records: readonly AuditRecord[], log: Logger): void {
   );
 }
 
+/** A chunk of a batch planned for writing, with what its write needs. */
+interface PlannedChunk {
+  chunk: Chunk;
+  plan: ChunkPlan & { kind: "write" };
+  /** The receive time its records carry. */
+  now: number;
+  /** The batch's next message after the chunk, if any (its timestamp is the lag's age). */
+  following: KafkaMessage | undefined;
+}
+
 /**
- * Plans, publishes, appends, syncs and commits one chunk of a batch; `following`
- * is the batch's next message after the chunk, if any (its timestamp is the
- * lag's age).
+ * Publishes a planned chunk's dead letters, appends and syncs its records,
+ * then counts them and marks its offsets resolved. `checkpoint` as
+ * `AuditTrail.append` takes it.
  */
-async function handleChunk(
+async function writeChunk(
   payload: EachBatchPayload,
-  { messages, following }: { messages: readonly KafkaMessage[]; following?: KafkaMessage },
-  session: TrackerSession,
+  { chunk, plan, now, following }: PlannedChunk,
+  { session, checkpoint }: { session: TrackerSession; checkpoint: boolean },
 ): Promise<void> {
-  const { trail, metrics, consumer, log } = session;
-  const { batch } = payload;
-  const now = Date.now();
-  const chunk: Chunk = {
-    topic: batch.topic,
-    partition: batch.partition,
-    highWatermark: Number(batch.highWatermark),
-    messages: messages.map(sourceMessage),
-  };
-  const plan = planChunk(trail.state, chunk, { now, maxOrderBytes: MAX_ORDER_BYTES });
-  if (plan.kind === "offsets-went-back") {
-    // Nothing skipped so far was committed; after a new epoch the consumer
-    // fetches from the committed offsets again and audits what it skipped.
-    await session.checkEpoch({ reason: plan.reason, definite: plan.definite });
-    throw consumerRestart(`Restarting the consumer: ${plan.reason}`);
-  }
+  const { trail, metrics, log } = session;
   try {
     if (plan.deadLetters.length > 0) await publishBounded(plan.deadLetters, session);
-    await trail.append(plan.records);
+    await trail.append(plan.records, { checkpoint });
   } catch (error) {
     throw new AuditWriteError((error as Error).message, { cause: error });
   }
   // Counted only now: what is counted is on disk.
   metrics.addChunk(now, {
-    received: messages.length,
+    received: chunk.messages.length,
     redelivered: plan.redelivered,
     records: plan.records,
   });
   session.exposition?.observe(plan.records);
   reportDeadLetters(plan.records, log);
-  payload.resolveOffset(messages.at(-1)!.offset);
-  if (plan.commitOffset !== null) {
-    try {
-      await consumer.commitOffsets([{
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: String(plan.commitOffset),
-      }]);
-    } catch (error) {
-      // The lines are on disk; after the rejoin their offsets come back as
-      // redeliveries, are recognised and committed then.
-      throw rejoinableGroupError(error) ?? error;
-    }
-  }
-  metrics.setLag(batch.partition, {
+  const last = chunk.messages.at(-1)!;
+  payload.resolveOffset(String(last.offset));
+  metrics.setLag(chunk.partition, {
     highWatermark: chunk.highWatermark,
-    nextOffset: Number(messages.at(-1)!.offset) + 1,
+    nextOffset: last.offset + 1,
     // The next record's time when this batch holds it; else the last audited
     // one's, an upper bound of the age until the next fetch (lag_time.ts).
-    oldestTimestamp: (following === undefined
-      ? chunk.messages.at(-1)!.timestamp
-      : sourceMessage(following).timestamp) ?? null,
+    oldestTimestamp:
+      (following === undefined ? last.timestamp : sourceMessage(following).timestamp) ??
+        null,
     at: Date.now(),
   });
+}
+
+/** Commits a partition's offset: the next one to consume, all before it synced. */
+async function commit(
+  session: TrackerSession,
+  { topic, partition, offset }: { topic: string; partition: number; offset: number },
+): Promise<void> {
+  try {
+    await session.consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
+  } catch (error) {
+    // The lines are on disk; after the rejoin their offsets come back as
+    // redeliveries, are recognised and committed then.
+    throw rejoinableGroupError(error) ?? error;
+  }
+}
+
+/**
+ * Audits a fetched batch: its chunks are planned in turn, and each chunk's
+ * dead letters, append and fdatasync run while the next chunk is planned.
+ * Writes keep their order, and none starts after one failed. All of the
+ * batch's messages go to the parsing thread at once. Once every write is
+ * synced, the batch's last committable offset is committed. Stops between
+ * chunks when the run stops, fails or the batch goes stale.
+ */
+async function auditBatch(
+  payload: EachBatchPayload,
+  { session, signal }: { session: TrackerSession; signal: AbortSignal },
+): Promise<void> {
+  const { batch } = payload;
+  const { messages } = batch;
+  const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
+  const parses = parseChunks(session, messages, bounds);
+  const highWatermark = Number(batch.highWatermark);
+  let writing: Promise<void> = Promise.resolve();
+  let failed = false;
+  let commitOffset: number | null = null;
+  for (const [i, [start, end]] of bounds.entries()) {
+    if (failed || session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) {
+      break;
+    }
+    const now = Date.now();
+    const chunk: Chunk = {
+      topic: batch.topic,
+      partition: batch.partition,
+      highWatermark,
+      messages: messages.slice(start, end).map(sourceMessage),
+    };
+    let plan: ChunkPlan;
+    try {
+      plan = await planInParts(chunk, { now, session, parses: parses[i]! });
+    } catch (error) {
+      // Nothing more is planned; what is being written still is, and stays.
+      await writing.catch(() => {});
+      throw error;
+    }
+    if (plan.kind === "offsets-went-back") {
+      // What was planned before is written and committed first; nothing
+      // skipped so far was committed. After a new epoch the consumer fetches
+      // from the committed offsets again and audits what it skipped.
+      await writing;
+      if (commitOffset !== null) {
+        await commit(session, {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: commitOffset,
+        });
+      }
+      await session.checkEpoch({ reason: plan.reason, definite: plan.definite });
+      throw consumerRestart(`Restarting the consumer: ${plan.reason}`);
+    }
+    const planned: PlannedChunk = {
+      chunk,
+      plan,
+      now,
+      following: end < messages.length ? messages[end] : undefined,
+    };
+    // The last chunk's write may checkpoint: nothing is planned after it.
+    const checkpoint = i === bounds.length - 1;
+    writing = writing.then(async () => {
+      await writeChunk(payload, planned, { session, checkpoint });
+      if (plan.commitOffset !== null) commitOffset = plan.commitOffset;
+    });
+    writing.catch(() => {
+      failed = true;
+    });
+  }
+  await writing;
+  if (commitOffset !== null) {
+    await commit(session, { topic: batch.topic, partition: batch.partition, offset: commitOffset });
+  }
   await payload.heartbeat();
 }
 
-/** The eachBatch handler: chunks of a batch in turn, until stopping or a failed write. */
+/**
+ * Sends a batch's messages to the parsing thread, in parts of each chunk:
+ * per chunk, the parses of its parts in order.
+ */
+function parseChunks(
+  session: TrackerSession,
+  messages: readonly KafkaMessage[],
+  bounds: ReadonlyArray<readonly [number, number]>,
+): Array<Array<Promise<ParseResult<OrderSummary>[]>>> {
+  return bounds.map(([start, end]) => {
+    const parses: Array<Promise<ParseResult<OrderSummary>[]>> = [];
+    for (let from = start; from < end; from += PARSE_PART_MESSAGES) {
+      const to = Math.min(from + PARSE_PART_MESSAGES, end);
+      const parse = session.parser.parse(messages.slice(from, to).map((m) => m.value));
+      parse.catch(() => {}); // Awaited when planned, unless the batch ends before.
+      parses.push(parse);
+    }
+    return parses;
+  });
+}
+
+/**
+ * Plans a chunk as `planChunk` would in one go, a part at a time as each
+ * part's parse comes back, while the thread parses the next.
+ */
+async function planInParts(
+  chunk: Chunk,
+  { now, session, parses }: {
+    now: number;
+    session: TrackerSession;
+    parses: ReadonlyArray<Promise<ParseResult<OrderSummary>[]>>;
+  },
+): Promise<ChunkPlan> {
+  const plan: ChunkPlan & { kind: "write" } = {
+    kind: "write",
+    records: [],
+    deadLetters: [],
+    redelivered: 0,
+    commitOffset: null,
+  };
+  let start = 0;
+  for (const parse of parses) {
+    let parsed;
+    try {
+      parsed = await parse;
+    } catch (error) {
+      throw new AuditWriteError((error as Error).message, { cause: error });
+    }
+    const end = start + parsed.length;
+    const part = planChunk(
+      session.trail.state,
+      { ...chunk, messages: chunk.messages.slice(start, end) },
+      { now, maxOrderBytes: MAX_ORDER_BYTES, parsed },
+    );
+    start = end;
+    if (part.kind === "offsets-went-back") return part;
+    plan.records.push(...part.records);
+    plan.deadLetters.push(...part.deadLetters);
+    plan.redelivered += part.redelivered;
+    plan.commitOffset = part.commitOffset;
+  }
+  return plan;
+}
+
+/** The eachBatch handler: a batch's chunks, until stopping or a failed write. */
 function batchHandler(
   session: TrackerSession,
   { signal, onAudited }: {
@@ -176,34 +323,26 @@ function batchHandler(
   return async (payload) => {
     session.liveness.activity(Date.now());
     await session.epochChecked;
-    const messages = payload.batch.messages;
-    const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
-    for (const [start, end] of bounds) {
-      // After a failed write nothing more is appended: the tail may be torn.
-      if (session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) break;
-      try {
-        session.chunkInHand = handleChunk(payload, {
-          messages: messages.slice(start, end),
-          ...(end < messages.length ? { following: messages[end]! } : {}),
-        }, session);
-        await session.chunkInHand;
-        onAudited?.(session.metrics.counters);
-      } catch (error) {
-        // A group error (a rebalance, a moved coordinator) goes back to
-        // KafkaJS, which rejoins; redelivered offsets are then recognised.
-        if (!(error instanceof AuditWriteError)) throw error;
-        // Disk or DLQ failure: nothing of this chunk is committed. Stop; a
-        // restart resumes from the last commit and the trail dedups replays.
-        session.writeFailed = true;
-        session.log.error("Cannot finish a batch of partition {partition}: {error}", {
-          partition: payload.batch.partition,
-          error: error.message,
-        });
-        session.fail(
-          new TrackerFailure(`Cannot audit a batch: ${error.message}`, { cause: error }),
-        );
-        return;
-      }
+    // After a failed write nothing more is appended: the tail may be torn.
+    if (session.failure || signal.aborted) return;
+    try {
+      session.chunkInHand = auditBatch(payload, { session, signal });
+      await session.chunkInHand;
+      onAudited?.(session.metrics.counters);
+    } catch (error) {
+      // A group error (a rebalance, a moved coordinator) goes back to
+      // KafkaJS, which rejoins; redelivered offsets are then recognised.
+      if (!(error instanceof AuditWriteError)) throw error;
+      // Disk, DLQ or parsing failure: nothing of this chunk is committed.
+      // Stop; a restart resumes from the last commit and the trail dedups replays.
+      session.writeFailed = true;
+      session.log.error("Cannot finish a batch of partition {partition}: {error}", {
+        partition: payload.batch.partition,
+        error: error.message,
+      });
+      session.fail(
+        new TrackerFailure(`Cannot audit a batch: ${error.message}`, { cause: error }),
+      );
     }
   };
 }

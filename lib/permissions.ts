@@ -117,13 +117,14 @@ export function permissionFlags(
     }
     case "tracker": {
       // Its own directory: audit trail, health log, quarantine and lock file;
-      // and the Prometheus endpoint's address when one is set.
+      // and the Prometheus endpoint's address when one is set. Its parsing
+      // thread loads its code from lib/ as a worker, which Deno checks as a read.
       const { metrics } = config;
       return [
         "--no-prompt",
         metrics === undefined ? net : `${net},${metrics.hostname}:${metrics.port}`,
         env(),
-        read([paths.dataDir]),
+        read([paths.dataDir, join(projectDir, "lib")]),
         `--allow-write=${paths.dataDir}`,
       ];
     }

@@ -5,7 +5,8 @@
  */
 import type { AuditTrail } from "./audit_trail.ts";
 import type { Config } from "./config.ts";
-import { TRACKER_CLIENT_ID } from "./constants.ts";
+import { MAX_ORDER_BYTES, TRACKER_CLIENT_ID } from "./constants.ts";
+import { OrderParser } from "./order_parser.ts";
 import { reconcileEpoch } from "./epoch_check.ts";
 import {
   type Consumer,
@@ -44,6 +45,8 @@ export class TrackerSession {
   readonly kafka: Kafka;
   readonly dlq: Producer;
   readonly consumer: Consumer;
+  /** Parses and validates the messages, on a thread of its own. */
+  readonly parser = new OrderParser({ maxBytes: MAX_ORDER_BYTES });
   readonly liveness = new Liveness({ now: Date.now() });
   /** Why the run failed, once it has. */
   failure: TrackerFailure | undefined;
@@ -152,7 +155,8 @@ export class TrackerSession {
    * new chunk starts once stopping) → stop intake and leave the group → close
    * the DLQ producer → checkpoint and close the trail (only closed, without a
    * checkpoint, after a failed write). KafkaJS's stop() may leave the group
-   * before an eachBatch returns, so the chunk is awaited first.
+   * before an eachBatch returns, so the chunk is awaited first. The parsing
+   * thread ends once nothing more is consumed.
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
@@ -160,6 +164,7 @@ export class TrackerSession {
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
     );
+    this.parser.close();
     await closeStep(consumer.disconnect()).catch((e) =>
       log.warn("Cannot leave the group cleanly: {error}", { error: String(e) })
     );

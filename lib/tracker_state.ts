@@ -12,8 +12,8 @@ import {
   FINAL_STATUSES,
   isValidTransition,
   ORDER_STATUSES,
-  type OrderEvent,
   type OrderStatus,
+  type OrderSummary,
   type ParseResult,
   type Rejection,
 } from "./order.ts";
@@ -22,9 +22,9 @@ export type Decision =
   /** Offset already in the trail: skip, write nothing. */
   | { kind: "redelivered" }
   /** A valid order; `outOfOrder` when its lifecycle step arrived out of order without a key. */
-  | { kind: "audit"; order: OrderEvent; outOfOrder: boolean }
+  | { kind: "audit"; order: OrderSummary; outOfOrder: boolean }
   /** Same order id and event type already audited. */
-  | { kind: "duplicate"; order: OrderEvent }
+  | { kind: "duplicate"; order: OrderSummary }
   | { kind: "reject"; rejection: Rejection }
   /**
    * The offset of the last audited message holds another message: the topic
@@ -170,7 +170,7 @@ export class TrackerState {
   }
 
   /** Decides what to do with a parsed message at topic/partition/offset. */
-  decide(where: MessagePlace, parsed: ParseResult): Decision {
+  decide(where: MessagePlace, parsed: ParseResult<OrderSummary>): Decision {
     const place = placeKey(where.topic, where.partition);
     const last = this.#last.get(place);
     if (last !== undefined && where.offset <= last.offset) {

@@ -23,6 +23,7 @@ import { runProducer } from "../lib/order_producer.ts";
 import { countProgress } from "./_progress.ts";
 import { runTracker } from "../lib/order_tracker.ts";
 import { CHUNK_MAX_BYTES, CHUNK_MAX_MESSAGES } from "../lib/chunk_plan.ts";
+import { PARSE_THREADS } from "../lib/order_parser.ts";
 import { FETCH_MAX_BYTES_PER_PARTITION } from "../lib/kafka.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
 import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
@@ -172,7 +173,7 @@ async function main(): Promise<number> {
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
         } MiB each) audited in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
           CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB; one fdatasync and one commit per chunk`,
+        } MiB, parsed on ${PARSE_THREADS} thread(s); one fdatasync per chunk, the next chunk planned meanwhile; one commit per batch`,
       ].join("\n"),
     );
     await Deno.remove(config.paths.dataDir, { recursive: true });

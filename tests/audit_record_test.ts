@@ -178,6 +178,42 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a line's fields are exactly what JSON.stringify writes for them, odd text included",
+  permissions: "none",
+  fn() {
+    const odd = 'quote " backslash \\ tab \t nul \u0000 \u2028 ☃ 🚚 \ud800';
+    const tricky = [
+      { ...where, key: odd, timestamp: 1_700_000_000_123 },
+      { ...where, key: null, timestamp: null, offset: 2 ** 53 - 1 },
+      { ...where, key: "", size: 0 },
+    ];
+    const accepted = parseOrder(encodeOrder(order), { maxBytes: 1e6 });
+    assert(accepted.ok);
+    const { produced_at: _, ...unstamped } = order;
+    const records = tricky.flatMap((place) => [
+      auditedRecord(at, place, accepted),
+      auditedRecord(at, place, accepted, { outOfOrder: true }),
+      duplicateRecord(at, place, order),
+      deadLetterRecord(at, place, { class: "validation", message: `Cannot accept order: ${odd}` }),
+      auditedRecord(at + 0.5, { ...place, timestamp: at - 100 }, unstamped),
+      auditedRecord(at, { ...place, timestamp: null }, unstamped),
+    ]);
+    const lines = encodeAuditLines(records).trimEnd().split("\n");
+    records.forEach((record, i) => {
+      const { order: embedded, ...fields } = record;
+      const expected = `${JSON.stringify(fields).slice(0, -1)},"order":${
+        JSON.stringify(embedded)
+      }}`;
+      assertEquals(JSON.parse(lines[i]!), JSON.parse(expected));
+      assertEquals(
+        lines[i]!.slice(0, lines[i]!.indexOf('"order":')),
+        expected.slice(0, expected.indexOf('"order":')),
+      );
+    });
+  },
+});
+
+Deno.test({
   name: "the monitor reads the fields parseTrailLine gives, and rejects the lines it rejects",
   permissions: "none",
   async fn(t) {

@@ -185,6 +185,42 @@ Deno.test("the trail rotates by size; every segment begins with its header; tota
   }, { segmentBytes: 64 * 1024 });
 });
 
+Deno.test("an append made while later records are already planned writes no checkpoint; the next one does", async () => {
+  await withTrailDir(async (options) => {
+    const { trail } = await AuditTrail.open(options);
+    await trail.beginEpoch(epochOf);
+    const written = records(60);
+    for (const r of written) trail.state.apply(r);
+    // Planned while `written` is being written (the tracker's next chunk): in
+    // the state, not on disk. The append rotates the segment, which would
+    // checkpoint: that checkpoint would count `planned` as audited.
+    const planned = records(30, 60);
+    for (const r of planned) trail.state.apply(r);
+    const before = await Deno.readTextFile(options.paths.checkpointFile);
+    await trail.append(written, { checkpoint: false });
+    assert((await closedSegments(options.paths.auditFile)).length >= 1, "the append rotated");
+    const changed = async (deadlineMs: number) => {
+      const deadline = Date.now() + deadlineMs;
+      while (Date.now() < deadline) {
+        if (await Deno.readTextFile(options.paths.checkpointFile) !== before) return true;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return false;
+    };
+    assert(!await changed(1_000), "no checkpoint while records are planned ahead of the disk");
+    // The next append, with nothing planned after it, writes the checkpoint due.
+    await trail.append(planned);
+    assert(await changed(5_000), "the rotation's checkpoint, once allowed");
+    const expected = trail.state.snapshot();
+    trail.abandon();
+    const reopened = await AuditTrail.open(options);
+    assertEquals(reopened.report.replayedLines, 0, "the checkpoint covers every line");
+    assertEquals(reopened.trail.state.snapshot(), expected);
+    assertEquals(reopened.trail.totals.audited, 90);
+    await reopened.trail.close();
+  }, { segmentBytes: 64 * 1024 });
+});
+
 Deno.test("retention deletes the oldest segments but never the newest closed one; totals stay", async () => {
   await withTrailDir(async (options) => {
     const { trail } = await AuditTrail.open(options);

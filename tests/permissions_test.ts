@@ -33,11 +33,11 @@ Deno.test({
         `--allow-read=data/producer,/tmp/run-1,${projectDir}/lib,${projectDir}/node_modules`,
       );
     });
-    await t.step("tracker: the brokers and its data directory", () => {
+    await t.step("tracker: the brokers, its data directory and its parsing thread's code", () => {
       const flags = permissionFlags("tracker", config, { projectDir });
       assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
       assertEquals(flag(flags, "--allow-write"), "--allow-write=/srv/orders");
-      assertEquals(flag(flags, "--allow-read"), "--allow-read=/srv/orders");
+      assertEquals(flag(flags, "--allow-read"), `--allow-read=/srv/orders,${projectDir}/lib`);
       assertEquals(flag(flags, "--allow-run"), undefined);
     });
     await t.step(
@@ -202,7 +202,7 @@ Deno.test({
       flag(permissionFlags(role, config, { projectDir }), "--allow-read");
     const code = `${projectDir}/lib,${projectDir}/node_modules`;
     assertEquals(reads("producer"), `--allow-read=/srv/orders/producer,${code},${secrets}`);
-    assertEquals(reads("tracker"), `--allow-read=/srv/orders,${secrets}`);
+    assertEquals(reads("tracker"), `--allow-read=/srv/orders,${projectDir}/lib,${secrets}`);
     assertEquals(reads("topics"), `--allow-read=${secrets}`);
     assertEquals(reads("bench:producer"), `--allow-read=${code},${secrets}`);
     assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${code},${secrets}`);
