@@ -1,8 +1,7 @@
 /**
  * Parses and validates the tracker's messages on threads of their own
  * (order_parse_worker.ts), so that a chunk's later parts are parsed while the
- * main thread plans its earlier ones. A few messages are
- * parsed here at once: the hop to the thread would cost more than it saves.
+ * main thread plans its earlier ones. A few messages are parsed here at once.
  */
 import { type OrderSummary, parseOrder, type ParseResult } from "./order.ts";
 import { fromWire, type PackedValues, packValues, type ParsedBatchWire } from "./parsed_order.ts";
@@ -25,8 +24,12 @@ export type ParseReply =
  */
 export const PARSE_THREADS = 1;
 
-/** Fewer messages than this are parsed on the calling thread. */
-export const PARSE_HERE_BELOW = 32;
+/**
+ * Fewer messages than this are parsed on the calling thread: at a moderate
+ * rate batches are small, and the hop to the thread and back would add to
+ * every order's latency more than it saves.
+ */
+export const PARSE_HERE_BELOW = 128;
 
 /** The tracker's parser: its threads take requests in turn; each is answered on its own. */
 export class OrderParser {

@@ -90,7 +90,7 @@ Deno.test({
   async fn() {
     const parser = new OrderParser({ maxBytes: MAX_BYTES });
     try {
-      const values = Array.from({ length: 4 }, sampleValues).flat();
+      const values = Array.from({ length: 16 }, sampleValues).flat();
       assert(values.length >= PARSE_HERE_BELOW, "enough values to go to the thread");
       const parts = [values, values.slice(0, 3), values.slice(5)];
       const results = await Promise.all(parts.map((part) => parser.parse(part)));
