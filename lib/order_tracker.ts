@@ -137,6 +137,7 @@ async function handleChunk(
     records: plan.records,
   });
   session.exposition?.observe(plan.records);
+  session.summary.add(plan.records);
   reportDeadLetters(plan.records, log);
   payload.resolveOffset(messages.at(-1)!.offset);
   if (plan.commitOffset !== null) {
