@@ -12,6 +12,14 @@ import type { View } from "./monitor_model.ts";
 const FRAME_MS = 100;
 /** Time-based figures (rates, "silent") change with no new line: redraw anyway. */
 const IDLE_REDRAW_MS = 1_000;
+/**
+ * The events pane shows the trail's newest lines at most this often. At
+ * thousands of orders a second every row of it changes at each redraw, and
+ * blessed parses, renders and writes every one: at 10 Hz that was half the
+ * monitor's CPU. Rows that all change are not read faster than this anyway;
+ * the other panes still change within a frame.
+ */
+const EVENTS_REDRAW_MS = 500;
 
 export type { MonitorFiles };
 
@@ -20,7 +28,8 @@ export async function printOnce(
   files: MonitorFiles,
   { json }: { json: boolean },
 ): Promise<string> {
-  const feed = new MonitorFeed(files);
+  // No waiting for the next summary line: the trail after the last one is read at once.
+  const feed = new MonitorFeed(files, { staleAfterMs: 0 });
   while ((await feed.poll()).behindBytes > 0) { /* read the backlog in bounded chunks */ }
   const view = feed.model.view(Date.now());
   feed.close();
@@ -51,14 +60,18 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
   }, { onResize: () => (dirty = true) });
   signal.addEventListener("abort", () => done.resolve(), { once: true });
   let lastDraw = 0;
+  let lastEvents = 0;
   let shown: View | undefined;
   try {
     while (true) {
       const tick = new Promise((resolve) => setTimeout(resolve, FRAME_MS));
-      const { changed, behindBytes } = await feed.poll();
+      // Paused, the rows stay as they were: the trail's newest lines need not be read.
+      const eventsDue = !paused && Date.now() - lastEvents >= EVENTS_REDRAW_MS;
+      const { changed, eventsChanged, behindBytes } = await feed.poll({ events: eventsDue });
       const now = Date.now();
+      if (eventsDue) lastEvents = now;
       const status = () => statusLine({ paused, behindBytes });
-      if (!paused && (dirty || changed || now - lastDraw >= IDLE_REDRAW_MS)) {
+      if (!paused && (dirty || changed || eventsChanged || now - lastDraw >= IDLE_REDRAW_MS)) {
         // Rows are cut to the current size, so a resize redraws from the view;
         // live, the scrolling panes get the rows they can show.
         shown = feed.model.view(now);

@@ -118,6 +118,23 @@ export class SampleWindows {
    * @param fromRecordTime the latency counts from the Kafka record time (no `produced_at`)
    */
   add(at: number, ok: boolean, latency: number | null, fromRecordTime: boolean): void {
+    const { slot, group } = this.#place(at);
+    slot.tally.add(at, ok, latency, fromRecordTime);
+    group.add(at, ok, latency, fromRecordTime);
+  }
+
+  /**
+   * Adds samples already added up, all at `at` (a summary's second: its
+   * start). A window cutting through its slot counts them as of `at`.
+   */
+  addTally(at: number, tally: Tally): void {
+    const { slot, group } = this.#place(at);
+    slot.tally.merge(tally);
+    group.merge(tally);
+  }
+
+  /** The slot and the tally by timestamp a sample at `at` goes to; the kept sums it changes are dropped. */
+  #place(at: number): { slot: Slot; group: Tally } {
     const key = Math.floor(at / SLOT_MS);
     const last = this.#last;
     let slot = last?.key === key ? last.slot : this.#slots.get(key);
@@ -129,11 +146,10 @@ export class SampleWindows {
     let group = last?.slot === slot && last.at === at ? last.group : slot.byTime.get(at);
     if (group === undefined) slot.byTime.set(at, group = new Tally());
     if (last?.group !== group) this.#last = { key, slot, at, group };
-    slot.tally.add(at, ok, latency, fromRecordTime);
-    group.add(at, ok, latency, fromRecordTime);
     if (this.#charts !== undefined && at < this.#charts.end) this.#chartVersion++;
     const whole = this.#wholeSlots;
     if (whole !== undefined && key >= whole.from && key < whole.to) this.#wholeSlots = undefined;
+    return { slot, group };
   }
 
   /**
