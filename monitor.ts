@@ -26,7 +26,10 @@ async function main(): Promise<number> {
   }
   const shutdown = installShutdown({ hardDeadlineMs: 3_000 });
   try {
-    await runDashboard(files, shutdown.signal);
+    await runDashboard(files, {
+      signal: shutdown.signal,
+      frameMs: config.monitorRefreshMs,
+    });
     return EXIT.ok;
   } finally {
     shutdown.dispose();

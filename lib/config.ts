@@ -131,6 +131,8 @@ export interface Config {
   /** How long a one-shot command tries to reach Kafka before it gives up. */
   readonly connectTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Milliseconds between the monitor dashboard's frames. */
+  readonly monitorRefreshMs: number;
   /** Where the tracker serves Prometheus metrics; undefined when it serves none. */
   readonly metrics: { readonly hostname: string; readonly port: number } | undefined;
   readonly brokerReadyTimeoutMs: number;
@@ -294,6 +296,7 @@ export function resolveConfig(
     dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
     connectTimeoutMs: read.integer("connectTimeoutMs", { min: 100 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
+    monitorRefreshMs: read.integer("monitorRefreshMs", { min: 20, max: 10_000 }),
     metrics: metricsPort === 0
       ? undefined
       : { hostname: read.host("metricsHost"), port: metricsPort },

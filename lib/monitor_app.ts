@@ -1,15 +1,13 @@
 /**
  * The monitor's run loop: catch up with the tracker's files, then either print
- * the current figures once (text or JSON) or redraw the dashboard at most every
- * FRAME_MS until quit or signalled. The terminal is imported only for the
+ * the current figures once (text or JSON) or redraw the dashboard at most once
+ * a frame (MONITOR_REFRESH_MS) until quit or signalled. The terminal is imported only for the
  * dashboard, so `--once` and `--json` never load it.
  */
 import { MonitorFeed, type MonitorFiles } from "./monitor_feed.ts";
 import { formatOnce, formatPanels } from "./monitor_format.ts";
 import type { View } from "./monitor_model.ts";
 
-/** Redraws at most this often (5-10 Hz). */
-const FRAME_MS = 100;
 /** Time-based figures (rates, "silent") change with no new line: redraw anyway. */
 const IDLE_REDRAW_MS = 1_000;
 /**
@@ -45,7 +43,14 @@ function statusLine({ paused, behindBytes }: { paused: boolean; behindBytes: num
 }
 
 /** Draws the live dashboard until the user quits or `signal` aborts; restores the terminal. */
-export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Promise<void> {
+export async function runDashboard(
+  files: MonitorFiles,
+  { signal, frameMs }: {
+    signal: AbortSignal;
+    /** Milliseconds between frames (MONITOR_REFRESH_MS). */
+    frameMs: number;
+  },
+): Promise<void> {
   const { Dashboard } = await import("./dashboard.ts");
   const feed = new MonitorFeed(files);
   let paused = false;
@@ -64,7 +69,7 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
   let shown: View | undefined;
   try {
     while (true) {
-      const tick = new Promise((resolve) => setTimeout(resolve, FRAME_MS));
+      const tick = new Promise((resolve) => setTimeout(resolve, frameMs));
       // Paused, the rows stay as they were: the trail's newest lines need not be read.
       const eventsDue = !paused && Date.now() - lastEvents >= EVENTS_REDRAW_MS;
       const { changed, eventsChanged, behindBytes } = await feed.poll({ events: eventsDue });
