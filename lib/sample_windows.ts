@@ -21,6 +21,8 @@ export class Tally {
   latencies = new Map<number, number>();
   /** Earliest produce time (audit time minus latency) of the timed samples. */
   oldestProducedAt = Infinity;
+  /** The last percentiles asked for, until a sample is added. */
+  #percentiles: { ps: string; values: Array<number | null> } | undefined;
 
   /**
    * Counts one audited (`ok`) or dead-lettered sample.
@@ -29,6 +31,7 @@ export class Tally {
    */
   add(at: number, ok: boolean, latency: number | null, fromRecordTime: boolean): void {
     this.count++;
+    this.#percentiles = undefined;
     if (!ok) return;
     this.ok++;
     if (latency !== null) {
@@ -40,6 +43,7 @@ export class Tally {
   }
 
   merge(other: Tally): void {
+    this.#percentiles = undefined;
     this.count += other.count;
     this.ok += other.ok;
     this.timed += other.timed;
@@ -52,6 +56,14 @@ export class Tally {
 
   /** Nearest-rank percentiles (0-100) of the latencies, as `percentile` in metrics.ts; null for none. */
   percentiles(ps: readonly number[]): Array<number | null> {
+    const key = ps.join();
+    if (this.#percentiles?.ps === key) return [...this.#percentiles.values];
+    const values = this.#rank(ps);
+    this.#percentiles = { ps: key, values };
+    return [...values];
+  }
+
+  #rank(ps: readonly number[]): Array<number | null> {
     const n = this.timed;
     if (n === 0) return ps.map(() => null);
     const values = [...this.latencies.keys()].sort((a, b) => a - b);
@@ -94,6 +106,14 @@ export class SampleWindows {
   #chartVersion = 0;
   /** The tally of the whole slots `from <= key < to` of the last window, while none changes. */
   #wholeSlots: { from: number; to: number; tally: Tally } | undefined;
+  /** Counts every change to the slots. */
+  #version = 0;
+  /**
+   * The last tally of each window span, while neither its end nor a slot
+   * changes: with summaries a window ends at a whole second, the same for ten
+   * frames.
+   */
+  #windows = new Map<number, { now: number; version: number; tally: Tally }>();
 
   /**
    * @param options.chartBuckets buckets of the charts
@@ -146,6 +166,7 @@ export class SampleWindows {
     let group = last?.slot === slot && last.at === at ? last.group : slot.byTime.get(at);
     if (group === undefined) slot.byTime.set(at, group = new Tally());
     if (last?.group !== group) this.#last = { key, slot, at, group };
+    this.#version++;
     if (this.#charts !== undefined && at < this.#charts.end) this.#chartVersion++;
     const whole = this.#wholeSlots;
     if (whole !== undefined && key >= whole.from && key < whole.to) this.#wholeSlots = undefined;
@@ -161,6 +182,7 @@ export class SampleWindows {
     for (const key of this.#slots.keys()) {
       if ((key + 1) * SLOT_MS <= oldest) {
         this.#slots.delete(key);
+        this.#version++;
         // The kept sums may hold it (a record far ahead discards what they were made of).
         this.#chartVersion++;
         this.#wholeSlots = undefined;
@@ -186,8 +208,16 @@ export class SampleWindows {
     return tally;
   }
 
-  /** Tally of the samples with `now - windowMs < at <= now`. */
+  /** Tally of the samples with `now - windowMs < at <= now` (kept: not to be changed). */
   window(now: number, windowMs: number): Tally {
+    const kept = this.#windows.get(windowMs);
+    if (kept?.now === now && kept.version === this.#version) return kept.tally;
+    const tally = this.#windowTally(now, windowMs);
+    this.#windows.set(windowMs, { now, version: this.#version, tally });
+    return tally;
+  }
+
+  #windowTally(now: number, windowMs: number): Tally {
     // Timestamps are whole milliseconds: (a, b] holds the same ones as [floor(a)+1, floor(b)+1).
     const from = Math.floor(now - windowMs) + 1;
     const to = Math.floor(now) + 1;
