@@ -159,13 +159,14 @@ export class MonitorFeed {
     const recent = ours.filter((s) => (s.seconds.at(-1)?.last_at ?? 0) >= now - SAMPLES_KEPT_MS);
     this.#queue = recent.length > 0 ? recent : ours.slice(-1);
     const last = this.#queue.at(-1);
-    if (
-      last !== undefined && !(checkpoint && comparePositions(checkpoint.position, last.through) > 0)
-    ) {
-      return;
-    }
-    // No summary (or the checkpoint is ahead of it): the trail from the
-    // checkpoint on, counted line by line, and a little before it for the charts.
+    // A checkpoint taken well after the last summary line (a tracker that
+    // writes none ran since) is nearer the trail's end than that line.
+    const checkpointAhead = last !== undefined && checkpoint !== undefined &&
+      comparePositions(checkpoint.position, last.through) > 0 &&
+      Date.parse(checkpoint.written_at) - Date.parse(last.written_at) > SUMMARY_STALE_MS;
+    if (last !== undefined && !checkpointAhead) return;
+    // No summary (or a much older one): the trail from the checkpoint on,
+    // counted line by line, and a little before it for the charts.
     this.#queue = [];
     if (checkpoint !== undefined) {
       this.model.setTotals(checkpoint.totals);

@@ -411,3 +411,51 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "a checkpoint just after the newest summary line leaves it the counts; one long after takes them",
+  permissions,
+  async fn(t) {
+    for (
+      const [name, checkpointAfterMs, expected] of [
+        ["a rotation's checkpoint a second later", 1_000, 500],
+        ["a checkpoint of a tracker that wrote no summary since", 60_000, 700 + 1],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        await withFiles(async (files) => {
+          const { text, ends } = trailText([headerLine(1), ...[0, 1, 2].map((n) => auditLine(n))]);
+          await Deno.writeTextFile(files.auditFile, text);
+          await Deno.writeTextFile(
+            files.summaryFile,
+            summaryLine({ from: 0, through: ends[1]!, lines: 500 }),
+          );
+          const totals = {
+            lines: 700,
+            audited: 700,
+            dead_lettered: 0,
+            duplicate: 0,
+            by_status: { created: 700, paid: 0, shipped: 0, delivered: 0, cancelled: 0 },
+          };
+          await Deno.writeTextFile(
+            files.checkpointFile,
+            encodeCheckpoint({
+              trail_id: "trail-1",
+              written_at: new Date(Date.parse(AT) + checkpointAfterMs).toISOString(),
+              position: { segment: 1, bytes: ends[2]! },
+              epoch: JSON.parse(headerLine(1)).epoch,
+              totals,
+              deleted: { segments: 0, bytes: 0 },
+              state: { offsets: [], eventKeys: [], openOrders: [] },
+            }),
+          );
+          const feed = new MonitorFeed(files, { now: () => Date.parse(AT) + 1_000 });
+          await catchUp(feed);
+          feed.close();
+          assertEquals(feed.model.view(Date.parse(AT) + 1_000).figures.total, expected);
+        });
+      });
+    }
+  },
+});
