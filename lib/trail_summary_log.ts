@@ -60,7 +60,11 @@ export class TrailSummaryLog {
     this.#timer = timer;
   }
 
-  /** Adds a chunk's records once they are on disk (and, at a new second, writes a line). */
+  /**
+   * Adds a chunk's records once they are on disk (and, at a new second, writes
+   * a line). Call it as soon as their append resolves, before another append
+   * starts: the trail's position and totals are read here as theirs.
+   */
   add(records: readonly AuditRecord[]): void {
     if (this.#failed) return;
     this.#builder.add(records);
