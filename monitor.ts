@@ -11,8 +11,8 @@ import { installShutdown } from "./lib/shutdown.ts";
 async function main(): Promise<number> {
   const config = loadConfig(Deno.args, { command: "monitor" });
   if (typeof config === "number") return config;
-  const { healthLog, auditFile, checkpointFile } = config.paths;
-  const files = { healthLog, auditFile, checkpointFile };
+  const { healthLog, auditFile, checkpointFile, summaryFile } = config.paths;
+  const files = { healthLog, auditFile, checkpointFile, summaryFile };
   const json = optionSet(config.options, "json");
   if (json || optionSet(config.options, "once")) {
     console.log(await printOnce(files, { json }));
@@ -26,7 +26,10 @@ async function main(): Promise<number> {
   }
   const shutdown = installShutdown({ hardDeadlineMs: 3_000 });
   try {
-    await runDashboard(files, shutdown.signal);
+    await runDashboard(files, {
+      signal: shutdown.signal,
+      frameMs: config.monitorRefreshMs,
+    });
     return EXIT.ok;
   } finally {
     shutdown.dispose();

@@ -27,6 +27,7 @@ import {
   encodeCheckpointParts,
   parseCheckpoint,
   type TrailCheckpoint,
+  type TrailPosition,
   type TrailTotals,
 } from "./trail_checkpoint.ts";
 import { DEFAULT_LIMITS, TrackerState, type TrackerStateLimits } from "./tracker_state.ts";
@@ -170,6 +171,16 @@ export class AuditTrail {
 
   get epoch(): TrailEpoch {
     return this.#epoch;
+  }
+
+  /** The id every segment's header carries. */
+  get trailId(): string {
+    return this.#trailId;
+  }
+
+  /** Where the next line goes: everything before it is appended and synced. */
+  get position(): TrailPosition {
+    return { segment: this.#log.segment, bytes: this.#log.bytes };
   }
 
   /** Lifetime counts of the trail. */

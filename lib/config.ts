@@ -34,6 +34,7 @@ import {
   REDRIVE_DIR_NAME,
   REDRIVE_FILE_NAME,
   RUN_DIR_NAME,
+  SUMMARY_FILE_NAME,
   TRACKER_LOCK_FILE_NAME,
 } from "./constants.ts";
 import {
@@ -64,6 +65,8 @@ export interface Paths {
   /** The trail's checkpoint: state and counts at a position, so start-up need not reread the trail. */
   readonly checkpointFile: string;
   readonly healthLog: string;
+  /** The trail summary (trail_summary.ts): the monitor's figures without reading the trail. */
+  readonly summaryFile: string;
   readonly quarantineFile: string;
   readonly trackerLock: string;
   /** The producer's own files: its health log (lifecycle records `start` waits for). */
@@ -128,6 +131,8 @@ export interface Config {
   /** How long a one-shot command tries to reach Kafka before it gives up. */
   readonly connectTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Milliseconds between the monitor dashboard's frames. */
+  readonly monitorRefreshMs: number;
   /** Where the tracker serves Prometheus metrics; undefined when it serves none. */
   readonly metrics: { readonly hostname: string; readonly port: number } | undefined;
   readonly brokerReadyTimeoutMs: number;
@@ -291,6 +296,7 @@ export function resolveConfig(
     dlqTimeoutMs: read.integer("dlqTimeoutMs", { min: 1000 }),
     connectTimeoutMs: read.integer("connectTimeoutMs", { min: 100 }),
     logLevel: read.oneOf("logLevel", LOG_LEVELS),
+    monitorRefreshMs: read.integer("monitorRefreshMs", { min: 20, max: 10_000 }),
     metrics: metricsPort === 0
       ? undefined
       : { hostname: read.host("metricsHost"), port: metricsPort },
@@ -388,6 +394,7 @@ export function pipelinePaths(dataDir: string, stateDir: string): Paths {
     auditFile: join(dataDir, AUDIT_FILE_NAME),
     checkpointFile: join(dataDir, CHECKPOINT_FILE_NAME),
     healthLog: join(dataDir, HEALTH_LOG_FILE_NAME),
+    summaryFile: join(dataDir, SUMMARY_FILE_NAME),
     quarantineFile: join(dataDir, QUARANTINE_FILE_NAME),
     trackerLock: join(dataDir, TRACKER_LOCK_FILE_NAME),
     producerDir,

@@ -22,6 +22,11 @@ export const AUDIT_FILE_NAME = "tracker.events";
 export const HEALTH_LOG_FILE_NAME = "tracker.log";
 /** The trail's checkpoint (JSON), inside the data directory; rebuilt from the trail when missing. */
 export const CHECKPOINT_FILE_NAME = "tracker.checkpoint";
+/**
+ * What the tracker appended to the trail, about a line a second (trail_summary.ts),
+ * inside the data directory; the monitor reads it instead of the trail.
+ */
+export const SUMMARY_FILE_NAME = "tracker.summary";
 /** Where a torn last audit line is moved on start. */
 export const QUARANTINE_FILE_NAME = "tracker.events.quarantine";
 /** Lock file: one tracker owns one audit file. */

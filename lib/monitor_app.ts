@@ -1,17 +1,23 @@
 /**
  * The monitor's run loop: catch up with the tracker's files, then either print
- * the current figures once (text or JSON) or redraw the dashboard at most every
- * FRAME_MS until quit or signalled. The terminal is imported only for the
+ * the current figures once (text or JSON) or redraw the dashboard at most once
+ * a frame (MONITOR_REFRESH_MS) until quit or signalled. The terminal is imported only for the
  * dashboard, so `--once` and `--json` never load it.
  */
 import { MonitorFeed, type MonitorFiles } from "./monitor_feed.ts";
 import { formatOnce, formatPanels } from "./monitor_format.ts";
 import type { View } from "./monitor_model.ts";
 
-/** Redraws at most this often (5-10 Hz). */
-const FRAME_MS = 100;
 /** Time-based figures (rates, "silent") change with no new line: redraw anyway. */
 const IDLE_REDRAW_MS = 1_000;
+/**
+ * The events pane shows the trail's newest lines at most this often. At
+ * thousands of orders a second every row of it changes at each redraw, and
+ * blessed parses, renders and writes every one: at 10 Hz that was half the
+ * monitor's CPU. Rows that all change are not read faster than this anyway;
+ * the other panes still change within a frame.
+ */
+const EVENTS_REDRAW_MS = 500;
 
 export type { MonitorFiles };
 
@@ -20,7 +26,8 @@ export async function printOnce(
   files: MonitorFiles,
   { json }: { json: boolean },
 ): Promise<string> {
-  const feed = new MonitorFeed(files);
+  // No waiting for the next summary line: the trail after the last one is read at once.
+  const feed = new MonitorFeed(files, { staleAfterMs: 0 });
   while ((await feed.poll()).behindBytes > 0) { /* read the backlog in bounded chunks */ }
   const view = feed.model.view(Date.now());
   feed.close();
@@ -36,7 +43,14 @@ function statusLine({ paused, behindBytes }: { paused: boolean; behindBytes: num
 }
 
 /** Draws the live dashboard until the user quits or `signal` aborts; restores the terminal. */
-export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Promise<void> {
+export async function runDashboard(
+  files: MonitorFiles,
+  { signal, frameMs }: {
+    signal: AbortSignal;
+    /** Milliseconds between frames (MONITOR_REFRESH_MS). */
+    frameMs: number;
+  },
+): Promise<void> {
   const { Dashboard } = await import("./dashboard.ts");
   const feed = new MonitorFeed(files);
   let paused = false;
@@ -51,14 +65,18 @@ export async function runDashboard(files: MonitorFiles, signal: AbortSignal): Pr
   }, { onResize: () => (dirty = true) });
   signal.addEventListener("abort", () => done.resolve(), { once: true });
   let lastDraw = 0;
+  let lastEvents = 0;
   let shown: View | undefined;
   try {
     while (true) {
-      const tick = new Promise((resolve) => setTimeout(resolve, FRAME_MS));
-      const { changed, behindBytes } = await feed.poll();
+      const tick = new Promise((resolve) => setTimeout(resolve, frameMs));
+      // Paused, the rows stay as they were: the trail's newest lines need not be read.
+      const eventsDue = !paused && Date.now() - lastEvents >= EVENTS_REDRAW_MS;
+      const { changed, eventsChanged, behindBytes } = await feed.poll({ events: eventsDue });
       const now = Date.now();
+      if (eventsDue) lastEvents = now;
       const status = () => statusLine({ paused, behindBytes });
-      if (!paused && (dirty || changed || now - lastDraw >= IDLE_REDRAW_MS)) {
+      if (!paused && (dirty || changed || eventsChanged || now - lastDraw >= IDLE_REDRAW_MS)) {
         // Rows are cut to the current size, so a resize redraws from the view;
         // live, the scrolling panes get the rows they can show.
         shown = feed.model.view(now);

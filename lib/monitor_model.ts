@@ -14,7 +14,8 @@ import type { TrailTotals } from "./trail_checkpoint.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { duration } from "./terminal_text.ts";
 import type { LagTime } from "./lag_time.ts";
-import { type Charts, SampleWindows, SLOT_MS } from "./sample_windows.ts";
+import { type Charts, SampleWindows, SLOT_MS, Tally } from "./sample_windows.ts";
+import type { TrailSummary } from "./trail_summary.ts";
 
 /** Window of the "now" figures. */
 export const NOW_WINDOW_MS = 10_000;
@@ -26,6 +27,13 @@ export const CHART_BUCKETS = 60;
 /** The tracker writes a metrics record every 5 s; silence past this means trouble. */
 export const SILENT_AFTER_MS = 15_000;
 const RECENT_ROWS = 200;
+/**
+ * Once figures come from trail summaries (a line about every second), windows
+ * and charts end at the last whole second at least this long ago: a second's
+ * line is written just after it ends, and a window must not cut into one not
+ * yet read (throughput would dip at every second).
+ */
+export const SUMMARY_SETTLE_MS = 750;
 /**
  * An order produced this long before the tracker run started was waiting in
  * Kafka: a backlog. The margin keeps out the orders of a producer started a
@@ -208,6 +216,8 @@ export class MonitorModel {
   #trackerState: { at: number; stopped: boolean } | undefined;
   #trackerStartedAt: number | undefined;
   #lastRecordAt: number | null = null;
+  /** Whether samples came from trail summaries, whole seconds late (SUMMARY_SETTLE_MS). */
+  #fromSummaries = false;
 
   /** Takes one health-log entry into account. */
   addHealth(entry: HealthEntry): void {
@@ -258,8 +268,12 @@ export class MonitorModel {
    * Takes one audit record into account.
    *
    * @param options.count false for a record the lifetime counts already hold (charts and events only)
+   * @param options.event false to leave it out of the events pane (its rows come from `addEvent`)
    */
-  addAudit(record: AuditSample, { count = true }: { count?: boolean } = {}): void {
+  addAudit(
+    record: AuditSample,
+    { count = true, event = true }: { count?: boolean; event?: boolean } = {},
+  ): void {
     const at = timestampMs(record.timestamp);
     if (Number.isNaN(at)) return;
     this.#seen(at);
@@ -280,6 +294,46 @@ export class MonitorModel {
         record.latency_source === "kafka_timestamp",
       );
     }
+    if (event) this.addEvent(record);
+  }
+
+  /**
+   * Takes a trail summary line into account: the lifetime counts become its
+   * totals and, with `samples`, its seconds go into the windows and charts.
+   *
+   * @param options.samples false when its records were read from the trail instead
+   */
+  addSummary(summary: TrailSummary, { samples = true }: { samples?: boolean } = {}): void {
+    this.setTotals(summary.totals);
+    if (!samples) return;
+    this.#fromSummaries = true;
+    for (const second of summary.seconds) {
+      this.#seen(second.last_at);
+      if (second.count === 0) continue;
+      const tally = new Tally();
+      tally.count = second.count;
+      tally.ok = second.ok;
+      tally.timed = second.timed;
+      tally.fromRecordTime = second.kafka_timestamp;
+      tally.oldestProducedAt = second.oldest_produced_at ?? Infinity;
+      for (const [latency, n] of second.latency_ms) tally.latencies.set(latency, n);
+      this.#samples.addTally(second.at, tally);
+      for (const [errorClass, n] of Object.entries(second.dead_letters)) {
+        this.#addDeadLetter(second.at, errorClass, n);
+      }
+    }
+  }
+
+  /** Forgets the events pane's rows (the next ones do not follow them). */
+  clearEvents(): void {
+    this.#events = new Recent<EventEntry>(RECENT_ROWS);
+  }
+
+  /** Shows an audit record in the events pane (and no figure). */
+  addEvent(record: AuditSample): void {
+    const at = timestampMs(record.timestamp);
+    if (Number.isNaN(at)) return;
+    this.#seen(at);
     this.#events.push({
       at,
       outcome: record.outcome,
@@ -299,7 +353,7 @@ export class MonitorModel {
     if (this.#errors[0]! < oldest) this.#errors = this.#errors.filter((t) => t >= oldest);
   }
 
-  #addDeadLetter(at: number, errorClass: string | null): void {
+  #addDeadLetter(at: number, errorClass: string | null, count = 1): void {
     const given = errorClass ?? "unknown";
     const name = this.#deadLetterSlots.has(given) ||
         this.#deadLetterSlots.size < MAX_DEAD_LETTER_CLASSES - 1
@@ -308,7 +362,7 @@ export class MonitorModel {
     let slots = this.#deadLetterSlots.get(name);
     if (slots === undefined) this.#deadLetterSlots.set(name, slots = new Map());
     const key = Math.floor(at / SLOT_MS);
-    slots.set(key, (slots.get(key) ?? 0) + 1);
+    slots.set(key, (slots.get(key) ?? 0) + count);
     // Bounded by the chart span, as the samples are (measured from this letter).
     const oldest = Math.floor((at - CHART_BUCKETS * CHART_BUCKET_MS - RECENT_WINDOW_MS) / SLOT_MS);
     for (const slot of slots.keys()) if (slot < oldest) slots.delete(slot);
@@ -340,8 +394,12 @@ export class MonitorModel {
 
   /** What to show at time `now` (ms). */
   view(now: number): View {
-    const recent = this.#samples.window(now, RECENT_WINDOW_MS);
-    const throughput = this.#samples.count(now, NOW_WINDOW_MS) / (NOW_WINDOW_MS / 1000);
+    // Summaries' windows end with the last whole second read: (…, at] with at just before it.
+    const at = this.#fromSummaries
+      ? Math.floor((now - SUMMARY_SETTLE_MS) / SLOT_MS) * SLOT_MS - 1
+      : now;
+    const recent = this.#samples.window(at, RECENT_WINDOW_MS);
+    const throughput = this.#samples.count(at, NOW_WINDOW_MS) / (NOW_WINDOW_MS / 1000);
     const successRate = recent.count > 0
       ? recent.ok / recent.count
       : this.#audited + this.#deadLettered > 0
@@ -406,8 +464,8 @@ export class MonitorModel {
         unreadableLines: this.#unreadable,
       },
       health: { overall: worst(signals.map((s) => s.status)), signals },
-      charts: this.#samples.charts(now),
-      deadLetters: this.#deadLetterRows(now),
+      charts: this.#samples.charts(at + (this.#fromSummaries ? 1 : 0)),
+      deadLetters: this.#deadLetterRows(at),
       lifecycle: { ...this.#lifecycle },
       logs: this.#logs.newestFirst(),
       events: this.#events.newestFirst().map((entry) =>

@@ -142,6 +142,7 @@ async function writeChunk(
     records: plan.records,
   });
   session.exposition?.observe(plan.records);
+  session.summary.add(plan.records);
   reportDeadLetters(plan.records, log);
   const last = chunk.messages.at(-1)!;
   payload.resolveOffset(String(last.offset));

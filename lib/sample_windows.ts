@@ -21,6 +21,8 @@ export class Tally {
   latencies = new Map<number, number>();
   /** Earliest produce time (audit time minus latency) of the timed samples. */
   oldestProducedAt = Infinity;
+  /** The last percentiles asked for, until a sample is added. */
+  #percentiles: { ps: string; values: Array<number | null> } | undefined;
 
   /**
    * Counts one audited (`ok`) or dead-lettered sample.
@@ -29,6 +31,7 @@ export class Tally {
    */
   add(at: number, ok: boolean, latency: number | null, fromRecordTime: boolean): void {
     this.count++;
+    this.#percentiles = undefined;
     if (!ok) return;
     this.ok++;
     if (latency !== null) {
@@ -40,6 +43,7 @@ export class Tally {
   }
 
   merge(other: Tally): void {
+    this.#percentiles = undefined;
     this.count += other.count;
     this.ok += other.ok;
     this.timed += other.timed;
@@ -52,6 +56,14 @@ export class Tally {
 
   /** Nearest-rank percentiles (0-100) of the latencies, as `percentile` in metrics.ts; null for none. */
   percentiles(ps: readonly number[]): Array<number | null> {
+    const key = ps.join();
+    if (this.#percentiles?.ps === key) return [...this.#percentiles.values];
+    const values = this.#rank(ps);
+    this.#percentiles = { ps: key, values };
+    return [...values];
+  }
+
+  #rank(ps: readonly number[]): Array<number | null> {
     const n = this.timed;
     if (n === 0) return ps.map(() => null);
     const values = [...this.latencies.keys()].sort((a, b) => a - b);
@@ -71,6 +83,8 @@ export class Tally {
 interface Slot {
   tally: Tally;
   byTime: Map<number, Tally>;
+  /** Its distinct latencies, largest first, until a sample is added (for the charts' p95). */
+  descending?: number[] | undefined;
 }
 
 /** Throughput (per second) and latency p95 per chart bucket, oldest first. */
@@ -94,6 +108,14 @@ export class SampleWindows {
   #chartVersion = 0;
   /** The tally of the whole slots `from <= key < to` of the last window, while none changes. */
   #wholeSlots: { from: number; to: number; tally: Tally } | undefined;
+  /** Counts every change to the slots. */
+  #version = 0;
+  /**
+   * The last tally of each window span, while neither its end nor a slot
+   * changes: with summaries a window ends at a whole second, the same for ten
+   * frames.
+   */
+  #windows = new Map<number, { now: number; version: number; tally: Tally }>();
 
   /**
    * @param options.chartBuckets buckets of the charts
@@ -118,6 +140,23 @@ export class SampleWindows {
    * @param fromRecordTime the latency counts from the Kafka record time (no `produced_at`)
    */
   add(at: number, ok: boolean, latency: number | null, fromRecordTime: boolean): void {
+    const { slot, group } = this.#place(at);
+    slot.tally.add(at, ok, latency, fromRecordTime);
+    group.add(at, ok, latency, fromRecordTime);
+  }
+
+  /**
+   * Adds samples already added up, all at `at` (a summary's second: its
+   * start). A window cutting through its slot counts them as of `at`.
+   */
+  addTally(at: number, tally: Tally): void {
+    const { slot, group } = this.#place(at);
+    slot.tally.merge(tally);
+    group.merge(tally);
+  }
+
+  /** The slot and the tally by timestamp a sample at `at` goes to; the kept sums it changes are dropped. */
+  #place(at: number): { slot: Slot; group: Tally } {
     const key = Math.floor(at / SLOT_MS);
     const last = this.#last;
     let slot = last?.key === key ? last.slot : this.#slots.get(key);
@@ -129,11 +168,12 @@ export class SampleWindows {
     let group = last?.slot === slot && last.at === at ? last.group : slot.byTime.get(at);
     if (group === undefined) slot.byTime.set(at, group = new Tally());
     if (last?.group !== group) this.#last = { key, slot, at, group };
-    slot.tally.add(at, ok, latency, fromRecordTime);
-    group.add(at, ok, latency, fromRecordTime);
+    slot.descending = undefined;
+    this.#version++;
     if (this.#charts !== undefined && at < this.#charts.end) this.#chartVersion++;
     const whole = this.#wholeSlots;
     if (whole !== undefined && key >= whole.from && key < whole.to) this.#wholeSlots = undefined;
+    return { slot, group };
   }
 
   /**
@@ -145,6 +185,7 @@ export class SampleWindows {
     for (const key of this.#slots.keys()) {
       if ((key + 1) * SLOT_MS <= oldest) {
         this.#slots.delete(key);
+        this.#version++;
         // The kept sums may hold it (a record far ahead discards what they were made of).
         this.#chartVersion++;
         this.#wholeSlots = undefined;
@@ -170,8 +211,16 @@ export class SampleWindows {
     return tally;
   }
 
-  /** Tally of the samples with `now - windowMs < at <= now`. */
+  /** Tally of the samples with `now - windowMs < at <= now` (kept: not to be changed). */
   window(now: number, windowMs: number): Tally {
+    const kept = this.#windows.get(windowMs);
+    if (kept?.now === now && kept.version === this.#version) return kept.tally;
+    const tally = this.#windowTally(now, windowMs);
+    this.#windows.set(windowMs, { now, version: this.#version, tally });
+    return tally;
+  }
+
+  #windowTally(now: number, windowMs: number): Tally {
     // Timestamps are whole milliseconds: (a, b] holds the same ones as [floor(a)+1, floor(b)+1).
     const from = Math.floor(now - windowMs) + 1;
     const to = Math.floor(now) + 1;
@@ -208,6 +257,48 @@ export class SampleWindows {
   }
 
   /**
+   * The count and latency p95 of the whole slots `from <= at < to`. The p95 is
+   * found from the top, walking the slots' latencies largest first until 5%
+   * of them are passed: a chart of 60 buckets is made every second, and
+   * merging and sorting every latency of each bucket was most of its cost.
+   */
+  #bucket(from: number, to: number): { count: number; p95: number | null } {
+    if (from % SLOT_MS !== 0 || to % SLOT_MS !== 0) {
+      const tally = this.#tally(from, to);
+      return { count: tally.count, p95: tally.percentiles([95])[0] ?? null };
+    }
+    const timedSlots: Slot[] = [];
+    let count = 0;
+    let timed = 0;
+    for (let key = from / SLOT_MS; key < to / SLOT_MS; key++) {
+      const slot = this.#slots.get(key);
+      if (slot === undefined) continue;
+      count += slot.tally.count;
+      timed += slot.tally.timed;
+      if (slot.tally.timed > 0) timedSlots.push(slot);
+    }
+    if (timed === 0) return { count, p95: null };
+    // Nearest rank, as Tally.percentiles: the value with `timed - rank + 1` at or above it.
+    const rank = Math.min(timed, Math.max(1, Math.ceil(0.95 * timed)));
+    let above = timed - rank + 1;
+    const lists = timedSlots.map((slot) =>
+      slot.descending ??= [...slot.tally.latencies.keys()].sort((a, b) => b - a)
+    );
+    const next = lists.map(() => 0);
+    while (true) {
+      let best = -1;
+      let value = -Infinity;
+      for (let i = 0; i < lists.length; i++) {
+        const candidate = lists[i]![next[i]!];
+        if (candidate !== undefined && candidate > value) [best, value] = [i, candidate];
+      }
+      above -= timedSlots[best]!.tally.latencies.get(value)!;
+      next[best]!++;
+      if (above <= 0) return { count, p95: value };
+    }
+  }
+
+  /**
    * The charts up to the start of the slot `now` is in: bucket i of n holds
    * `end - (n-i)·span <= at < end - (n-i-1)·span`. Buckets of whole slots,
    * they change once a slot (or when a late sample lands in them), not at every
@@ -221,9 +312,9 @@ export class SampleWindows {
     const latencyP95: Array<number | null> = [];
     const start = end - this.#buckets * this.#bucketMs;
     for (let i = 0; i < this.#buckets; i++) {
-      const bucket = this.#tally(start + i * this.#bucketMs, start + (i + 1) * this.#bucketMs);
+      const bucket = this.#bucket(start + i * this.#bucketMs, start + (i + 1) * this.#bucketMs);
       throughput.push(bucket.count / (this.#bucketMs / 1000));
-      latencyP95.push(bucket.percentiles([95])[0] ?? null);
+      latencyP95.push(bucket.p95);
     }
     const charts = { throughput, latencyP95 };
     this.#charts = { end, version: this.#chartVersion, charts };

@@ -362,6 +362,14 @@ export const SETTINGS = {
     help: "`debug`, `info`, `warning` or `error`",
     commands: ["start", "producer", "tracker"],
   },
+  monitorRefreshMs: {
+    env: "MONITOR_REFRESH_MS",
+    flag: "refresh-ms",
+    default: "100",
+    help:
+      "milliseconds between the dashboard's frames (`100`: 10 Hz); more is lighter on the CPU and a slow terminal link",
+    commands: ["monitor"],
+  },
   brokerReadyTimeoutMs: {
     env: "BROKER_READY_TIMEOUT_MS",
     default: "60000",

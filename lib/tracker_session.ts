@@ -20,6 +20,7 @@ import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
 import type { TrackerMetrics } from "./tracker_metrics.ts";
 import type { TrackerExposition } from "./prometheus.ts";
+import { TrailSummaryLog } from "./trail_summary_log.ts";
 import { awaitWithDeadline } from "./retry.ts";
 
 export const METRICS_INTERVAL_MS = 5_000;
@@ -59,6 +60,8 @@ export class TrackerSession {
   epochChecked: Promise<unknown> = Promise.resolve();
   /** The Prometheus metrics, when served: written records' latencies go there too. */
   exposition: TrackerExposition | undefined;
+  /** The trail summary the monitor reads: each chunk's records go there once on disk. */
+  readonly summary: TrailSummaryLog;
 
   constructor(
     readonly config: Config,
@@ -70,6 +73,7 @@ export class TrackerSession {
     // The client retries a send for as long as it takes; publishBounded bounds the wait.
     this.dlq = createIdempotentProducer(this.kafka);
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
+    this.summary = new TrailSummaryLog(config.paths.summaryFile, { trail, log });
   }
 
   fail(error: TrackerFailure): void {
@@ -172,6 +176,8 @@ export class TrackerSession {
     await closeStep(dlq.disconnect()).catch((e) =>
       log.warn("Cannot close the dead-letter producer cleanly: {error}", { error: String(e) })
     );
+    // Its records are on disk: a summary line is written even after a failed write.
+    this.summary.close();
     if (this.writeFailed) trail.abandon();
     else await trail.close();
   }

@@ -4,8 +4,10 @@
  */
 import { join } from "node:path";
 import { assertEquals } from "./assert.ts";
-import { MonitorFeed } from "../lib/monitor_feed.ts";
+import { MonitorFeed, SUMMARY_STALE_MS } from "../lib/monitor_feed.ts";
+import { SUMMARY_SETTLE_MS } from "../lib/monitor_model.ts";
 import { encodeCheckpoint } from "../lib/trail_checkpoint.ts";
+import { encodeTrailSummary } from "../lib/trail_summary.ts";
 
 const ROOT = await Deno.makeTempDir({ prefix: "monitor_feed_test_" });
 globalThis.addEventListener("unload", () => Deno.removeSync(ROOT, { recursive: true }));
@@ -44,7 +46,13 @@ function auditLine(offset: number, fields: Record<string, unknown> = {}): string
 
 async function withFiles(
   fn: (
-    paths: { healthLog: string; auditFile: string; checkpointFile: string; dir: string },
+    paths: {
+      healthLog: string;
+      auditFile: string;
+      checkpointFile: string;
+      summaryFile: string;
+      dir: string;
+    },
   ) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ dir: ROOT });
@@ -53,6 +61,7 @@ async function withFiles(
       healthLog: join(dir, "tracker.log"),
       auditFile: join(dir, "tracker.events"),
       checkpointFile: join(dir, "tracker.checkpoint"),
+      summaryFile: join(dir, "tracker.summary"),
       dir,
     });
   } finally {
@@ -272,5 +281,181 @@ Deno.test({
       assertEquals(feed.model.view(Date.parse(AT)).logs.length, 0);
       assertEquals(feed.model.view(Date.parse(AT)).figures.total, 1);
     });
+  },
+});
+
+/** A summary line of trail "trail-1" covering `from`..`through` (bytes of segment 1). */
+function summaryLine(
+  { from, through, lines, seconds = [] }: {
+    from: number;
+    through: number;
+    lines: number;
+    seconds?: Array<{ at: number; count: number }>;
+  },
+): string {
+  return encodeTrailSummary({
+    trail_id: "trail-1",
+    written_at: AT,
+    from: { segment: 1, bytes: from },
+    through: { segment: 1, bytes: through },
+    totals: {
+      lines,
+      audited: lines,
+      dead_lettered: 0,
+      duplicate: 0,
+      by_status: { created: lines, paid: 0, shipped: 0, delivered: 0, cancelled: 0 },
+    },
+    seconds: seconds.map(({ at, count }) => ({
+      at,
+      last_at: at,
+      count,
+      ok: count,
+      timed: count,
+      kafka_timestamp: 0,
+      oldest_produced_at: at - 4,
+      latency_ms: [[4, count]],
+      dead_letters: {},
+    })),
+  });
+}
+
+/** The trail's text and the byte where each of its lines ends. */
+function trailText(lines: string[]): { text: string; ends: number[] } {
+  const ends: number[] = [];
+  let bytes = 0;
+  for (const line of lines) ends.push(bytes += new TextEncoder().encode(line + "\n").length);
+  return { text: lines.join("\n") + "\n", ends };
+}
+
+Deno.test({
+  name:
+    "started late, the counts are the newest summary line's; lines after it are counted once none comes",
+  permissions,
+  async fn() {
+    await withFiles(async (files) => {
+      const { text, ends } = trailText([headerLine(1), ...[0, 1, 2].map((n) => auditLine(n))]);
+      await Deno.writeTextFile(files.auditFile, text);
+      // Totals the three lines cannot make: they are the summary's, not read from the trail.
+      await Deno.writeTextFile(
+        files.summaryFile,
+        summaryLine({ from: 0, through: ends.at(-1)!, lines: 1_000_003 }),
+      );
+      let now = Date.parse(AT) + 1_000;
+      const feed = new MonitorFeed(files, { now: () => now });
+      await catchUp(feed);
+      assertEquals(feed.model.view(now).figures.total, 1_000_003);
+      assertEquals(feed.model.view(now).events.length, 3, "the trail's newest lines as events");
+
+      // The tracker stopped writing summaries (an older one, or it failed): after a while,
+      // what follows the last line is read from the trail and counted.
+      await Deno.writeTextFile(files.auditFile, auditLine(3) + "\n" + auditLine(4) + "\n", {
+        append: true,
+      });
+      await catchUp(feed);
+      assertEquals(feed.model.view(now).figures.total, 1_000_003, "not before SUMMARY_STALE_MS");
+      now += SUMMARY_STALE_MS;
+      await catchUp(feed);
+      feed.close();
+      assertEquals(feed.model.view(now).figures.total, 1_000_005);
+      assertEquals(feed.model.view(now).events.length, 5);
+    });
+  },
+});
+
+Deno.test({
+  name: "a gap between summary lines is read from the trail for the windows; totals stay exact",
+  permissions,
+  async fn() {
+    await withFiles(async (files) => {
+      const { text, ends } = trailText([headerLine(1), ...[0, 1, 2, 3].map((n) => auditLine(n))]);
+      await Deno.writeTextFile(files.auditFile, text);
+      const second = Date.parse(AT);
+      // Lines 1 and 2 are in no summary line (a tracker stopped before writing it).
+      await Deno.writeTextFile(
+        files.summaryFile,
+        summaryLine({ from: 0, through: ends[1]!, lines: 1, seconds: [{ at: second, count: 1 }] }) +
+          summaryLine({
+            from: ends[3]!,
+            through: ends[4]!,
+            lines: 4,
+            seconds: [{ at: second, count: 1 }],
+          }),
+      );
+      const now = second + 1_000 + SUMMARY_SETTLE_MS;
+      const feed = new MonitorFeed(files, { now: () => now });
+      await catchUp(feed);
+      feed.close();
+      const view = feed.model.view(now);
+      assertEquals(view.figures.total, 4);
+      assertEquals(view.figures.unreadableLines, 0);
+      assertEquals(view.figures.throughputPerSec, 4 / 10, "both lines' and the gap's samples");
+    });
+  },
+});
+
+Deno.test({
+  name: "summary lines of another trail are left out: the trail is read instead",
+  permissions,
+  async fn() {
+    await withFiles(async (files) => {
+      const { text, ends } = trailText([headerLine(1), ...[0, 1, 2].map((n) => auditLine(n))]);
+      await Deno.writeTextFile(files.auditFile, text);
+      await Deno.writeTextFile(
+        files.summaryFile,
+        summaryLine({ from: 0, through: ends.at(-1)!, lines: 99 }).replace("trail-1", "trail-0"),
+      );
+      const feed = new MonitorFeed(files, { now: () => Date.parse(AT) });
+      await catchUp(feed);
+      feed.close();
+      assertEquals(feed.model.view(Date.parse(AT)).figures.total, 3);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "a checkpoint just after the newest summary line leaves it the counts; one long after takes them",
+  permissions,
+  async fn(t) {
+    for (
+      const [name, checkpointAfterMs, expected] of [
+        ["a rotation's checkpoint a second later", 1_000, 500],
+        ["a checkpoint of a tracker that wrote no summary since", 60_000, 700 + 1],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        await withFiles(async (files) => {
+          const { text, ends } = trailText([headerLine(1), ...[0, 1, 2].map((n) => auditLine(n))]);
+          await Deno.writeTextFile(files.auditFile, text);
+          await Deno.writeTextFile(
+            files.summaryFile,
+            summaryLine({ from: 0, through: ends[1]!, lines: 500 }),
+          );
+          const totals = {
+            lines: 700,
+            audited: 700,
+            dead_lettered: 0,
+            duplicate: 0,
+            by_status: { created: 700, paid: 0, shipped: 0, delivered: 0, cancelled: 0 },
+          };
+          await Deno.writeTextFile(
+            files.checkpointFile,
+            encodeCheckpoint({
+              trail_id: "trail-1",
+              written_at: new Date(Date.parse(AT) + checkpointAfterMs).toISOString(),
+              position: { segment: 1, bytes: ends[2]! },
+              epoch: JSON.parse(headerLine(1)).epoch,
+              totals,
+              deleted: { segments: 0, bytes: 0 },
+              state: { offsets: [], eventKeys: [], openOrders: [] },
+            }),
+          );
+          const feed = new MonitorFeed(files, { now: () => Date.parse(AT) + 1_000 });
+          await catchUp(feed);
+          feed.close();
+          assertEquals(feed.model.view(Date.parse(AT) + 1_000).figures.total, expected);
+        });
+      });
+    }
   },
 });

@@ -19,6 +19,7 @@ import { ensureTopics } from "../lib/kafka.ts";
 import type { AuditRecord } from "../lib/audit_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "../lib/order.ts";
 import type { View } from "../lib/monitor_model.ts";
+import { parseTrailSummary } from "../lib/trail_summary.ts";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 
@@ -250,6 +251,29 @@ Deno.test("the monitor in a terminal shows what the audit trail holds, quits on 
 
     tracker.child.kill("SIGTERM");
     assertEquals((await tracker.exited).code, 0, tracker.output());
+
+    // The summary the dashboard read holds what the trail holds: line after line
+    // with no gap, the last one's totals the trail's, every audit in a second.
+    const summaries = (await Deno.readTextFile(join(data.dir, "tracker.summary")))
+      .split("\n").filter((line) => line !== "").map((line) => {
+        const parsed = parseTrailSummary(line);
+        assert(parsed.ok, line);
+        return parsed.summary;
+      });
+    assert(summaries.length > 0);
+    for (const [i, summary] of summaries.entries()) {
+      if (i > 0) assertEquals(summary.from, summaries[i - 1]!.through, "one goes on from the last");
+    }
+    const totals = summaries.at(-1)!.totals;
+    assertEquals({
+      total: totals.lines,
+      audited: totals.audited,
+      deadLettered: totals.dead_lettered,
+      duplicates: totals.duplicate,
+      lifecycle: totals.by_status,
+    }, expected);
+    const sampled = summaries.flatMap((s) => s.seconds).reduce((n, s) => n + s.count, 0);
+    assertEquals(sampled, expected.audited + expected.deadLettered);
   } finally {
     await tmux.close();
     try {
