@@ -5,6 +5,8 @@
  * Long (about 500 lines) because it is the only module that imports KafkaJS:
  * every Kafka call and every workaround of the client lives here.
  */
+// First: its patches must be in place before KafkaJS's modules load.
+import { refuseUnpatchable } from "./kafka_codec_patch.ts";
 import {
   type Admin,
   ConfigResourceTypes,
@@ -25,7 +27,6 @@ import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
-import { refuseUnpatchable } from "./kafka_codec_patch.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";

@@ -1,6 +1,16 @@
 /**
- * A speed patch of KafkaJS 2.2.4's protocol encoder, part of the Kafka adapter
- * (only lib/kafka.ts imports it). KafkaJS writes every varint of a record
+ * Speed patches of KafkaJS 2.2.4's protocol encoding, part of the Kafka adapter
+ * (only lib/kafka.ts imports it, before KafkaJS itself: see the grouping patch
+ * below).
+ *
+ * Produce requests (versions 3 to 7, uncompressed) are encoded in one pass by
+ * kafka_produce_encoder.ts; a request it does not write exactly as KafkaJS
+ * does goes to KafkaJS's own encoder. KafkaJS's producer groups a send's
+ * messages by partition copying the partition's array for every message
+ * (quadratic: 3-4% of the main thread for sends of 1,000); the grouping is
+ * replaced, before KafkaJS's producer module captures it, by one that appends.
+ *
+ * The encoder: KafkaJS writes every varint of a record
  * (its length, offset and timestamp deltas, key and value lengths, header
  * count and lengths) by building a JS array, then a Buffer from it, then
  * copying that Buffer into the encoder: about eight small Buffers per record,
@@ -13,7 +23,11 @@
  * is read, and nothing past the offset ever leaves the encoder.
  */
 import Encoder from "kafkajs/src/protocol/encoder.js";
+import produceRequests from "kafkajs/src/protocol/requests/produce/index.js";
+import Long from "kafkajs/src/utils/long.js";
 import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import { encodeProduceRequest, type ProduceRequestData } from "./kafka_produce_encoder.ts";
 
 interface EncoderInstance {
   buf: Buffer;
@@ -119,3 +133,167 @@ export const ORIGINAL_WRITERS = {
 export const KafkaEncoder: unknown = Encoder;
 
 patchEncoder(Encoder);
+
+/** Produce request versions whose body kafka_produce_encoder.ts writes. */
+const ONE_PASS_VERSIONS = [3, 4, 5, 6, 7];
+/** KafkaJS's compression type "none". */
+const NO_COMPRESSION = 0;
+
+type ProduceArgs = Omit<ProduceRequestData, "producerId"> & {
+  producerId?: unknown;
+  compression?: number;
+};
+type ProduceBuilder = (args: ProduceArgs) => {
+  request: { apiVersion: number; encode(): Promise<unknown> };
+  response: unknown;
+};
+type ProduceModule = { versions: string[]; protocol(options: { version: number }): ProduceBuilder };
+
+/** Requests encoded in one pass, and those left to KafkaJS (for tests and checks). */
+export const produceEncoding = { onePass: 0, kafkajs: 0 };
+
+/**
+ * What in KafkaJS's Produce request module differs from what the patch
+ * relies on, or undefined: a `protocol({ version })` giving, for versions 3 to
+ * 7, a builder whose request has that `apiVersion` and an `encode` method.
+ */
+export function produceShapeProblem(module: unknown): string | undefined {
+  const produce = module as Partial<ProduceModule> | undefined;
+  if (typeof produce?.protocol !== "function" || !Array.isArray(produce.versions)) {
+    return "it has no protocol function and versions list";
+  }
+  for (const version of ONE_PASS_VERSIONS) {
+    if (!produce.versions.includes(String(version))) return `it has no version ${version}`;
+    const build = produce.protocol({ version });
+    if (typeof build !== "function") return `its version ${version} is not a request builder`;
+    const { request } = build({
+      acks: -1,
+      timeout: 1,
+      transactionalId: null,
+      producerEpoch: 0,
+      topicData: [],
+    });
+    if (request?.apiVersion !== version || typeof request.encode !== "function") {
+      return `its version ${version} builds no request with apiVersion and encode`;
+    }
+  }
+  return undefined;
+}
+
+/** KafkaJS's producer id (a Long, a decimal string or a number; -1 when absent) as a bigint. */
+function producerIdOf(value: unknown): bigint {
+  if (value === undefined || value === null) return -1n;
+  return BigInt.asIntN(
+    64,
+    BigInt((Long as { fromValue(v: unknown): object }).fromValue(value).toString()),
+  );
+}
+
+/** A KafkaJS encoder holding `bytes` (KafkaJS frames the request from `buf` and `offset`). */
+function asEncoder(bytes: Uint8Array): EncoderInstance {
+  const encoder = new (Encoder as unknown as EncoderClass)(0);
+  encoder.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  encoder.offset = bytes.byteLength;
+  return encoder;
+}
+
+/**
+ * Installs the one-pass Produce encoder on KafkaJS's Produce request module.
+ *
+ * @throws {Error} when the module does not have the shape the patch relies on
+ */
+export function patchProduceRequest(module: unknown): void {
+  refuseUnpatchable("Produce request", produceShapeProblem(module), "lib/kafka_codec_patch.ts");
+  const produce = module as ProduceModule;
+  const protocol = produce.protocol;
+  produce.protocol = ({ version }) => {
+    const build = protocol({ version });
+    if (!ONE_PASS_VERSIONS.includes(version)) return build;
+    return (args) => {
+      const built = build(args);
+      const encode = built.request.encode;
+      built.request.encode = () => {
+        const bytes = (args.compression ?? NO_COMPRESSION) === NO_COMPRESSION
+          ? encodeProduceRequest({ ...args, producerId: producerIdOf(args.producerId) })
+          : undefined;
+        if (bytes === undefined) {
+          produceEncoding.kafkajs++;
+          return encode();
+        }
+        produceEncoding.onePass++;
+        return Promise.resolve(asEncoder(bytes));
+      };
+      return built;
+    };
+  };
+}
+
+/** KafkaJS's own Produce request builders, kept for the test that compares their bytes. */
+export const ORIGINAL_PRODUCE_PROTOCOL: ProduceModule["protocol"] =
+  (produceRequests as ProduceModule).protocol;
+
+/** KafkaJS's Produce request module, patched once this module has loaded (for the tests). */
+export const KafkaProduceRequests: unknown = produceRequests;
+
+patchProduceRequest(produceRequests);
+
+type Grouping = (options: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: (
+    options: { topic: string; partitionMetadata: unknown[]; message: unknown },
+  ) => number;
+}) => Record<number, unknown[]>;
+
+/** Sends whose messages the replacement grouping sorted by partition (for tests and checks). */
+export const groupingCalls = { count: 0 };
+
+/**
+ * KafkaJS's `groupMessagesPerPartition`, appending instead of copying: the
+ * same partitioner calls in the same order, the same object of arrays.
+ */
+export const groupMessagesPerPartition: Grouping = (
+  { topic, partitionMetadata, messages, partitioner },
+) => {
+  groupingCalls.count++;
+  const grouped: Record<number, unknown[]> = {};
+  if (partitionMetadata.length === 0) return grouped;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (grouped[partition] ??= []).push(message);
+  }
+  return grouped;
+};
+
+const GROUPING_MODULE = "kafkajs/src/producer/groupMessagesPerPartition.js";
+const SENDING_MODULE = "kafkajs/src/producer/sendMessages.js";
+
+/**
+ * Puts the grouping in KafkaJS's module cache, where its producer module (not
+ * loaded yet: this module is imported before KafkaJS) will take it from.
+ *
+ * @throws {Error} when KafkaJS's producer already took the original, or the module has another shape
+ */
+function replaceGrouping(): void {
+  const require = createRequire(import.meta.url);
+  const cache = (require as unknown as { cache: Record<string, { exports: unknown } | undefined> })
+    .cache;
+  const sending = require.resolve(SENDING_MODULE);
+  const path = require.resolve(GROUPING_MODULE);
+  const original = require(path);
+  const entry = cache[path];
+  refuseUnpatchable(
+    "message grouping",
+    cache[sending] !== undefined
+      ? "KafkaJS's producer was loaded before the patch (import lib/kafka_codec_patch.ts first)"
+      : typeof original !== "function" || original.length !== 1
+      ? "it is not a function of one options object"
+      : entry === undefined
+      ? "it is not in the module cache"
+      : undefined,
+    "lib/kafka_codec_patch.ts",
+  );
+  entry!.exports = groupMessagesPerPartition;
+}
+replaceGrouping();
