@@ -120,12 +120,13 @@ function headerList(headers: unknown): Array<[string, Bytes]> | undefined {
   return list;
 }
 
+const utf8 = new TextEncoder();
+
 /** Writes into one buffer, growing nothing: the size is known first. */
 class Writer {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   offset = 0;
-  readonly #encoder = new TextEncoder();
 
   constructor(size: number) {
     this.bytes = new Uint8Array(size);
@@ -168,7 +169,7 @@ class Writer {
       let offset = this.offset;
       for (let i = 0; i < value.length; i++) bytes[offset++] = value.charCodeAt(i);
     } else {
-      this.#encoder.encodeInto(value, this.bytes.subarray(this.offset, this.offset + length));
+      utf8.encodeInto(value, this.bytes.subarray(this.offset, this.offset + length));
     }
     this.offset += length;
   }

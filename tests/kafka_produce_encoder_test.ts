@@ -8,14 +8,17 @@ import FakeTimers from "@sinonjs/fake-timers";
 import { Buffer } from "node:buffer";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { crc32c } from "../lib/crc32c.ts";
+import { KafkaEncoder } from "../lib/kafka_codec_patch.ts";
 import {
   encodeProduceRequest,
   type ProduceMessage,
   type ProduceRequestData,
 } from "../lib/kafka_produce_encoder.ts";
 import {
+  frameRequest,
   groupMessagesPerPartition,
   KafkaProduceRequests,
+  ORIGINAL_FRAMING,
   ORIGINAL_PRODUCE_PROTOCOL,
   produceEncoding,
   produceShapeProblem,
@@ -261,5 +264,42 @@ Deno.test({
       }),
       {},
     );
+  },
+});
+
+Deno.test({
+  name: "a request is framed to the bytes KafkaJS frames it to",
+  permissions: "none",
+  async fn(t) {
+    const payloads: Array<[string, Uint8Array]> = [
+      ["an empty request", new Uint8Array(0)],
+      ["a small one", bytesOf(13)],
+      ["one past a power of two", bytesOf(1_025)],
+      ["a large one", bytesOf(300_000)],
+    ];
+    const clientIds: Array<string | null> = ["order-producer", "ü-client-☕", "", null];
+    for (const [name, payload] of payloads) {
+      await t.step(name, async () => {
+        for (const clientId of clientIds) {
+          const request = {
+            apiKey: 0,
+            apiVersion: 7,
+            encode: () => {
+              const encoder = new (KafkaEncoder as new (size: number) => {
+                buf: Uint8Array;
+                offset: number;
+              })(1);
+              encoder.buf = Buffer.from(payload);
+              encoder.offset = payload.length;
+              return Promise.resolve(encoder);
+            },
+          };
+          const options = { correlationId: 123_456, clientId, request };
+          const ours = (await frameRequest(options)) as unknown as { buffer: Uint8Array };
+          const theirs = (await ORIGINAL_FRAMING(options)) as unknown as { buffer: Uint8Array };
+          assertEquals([...ours.buffer], [...theirs.buffer], `client id ${clientId}`);
+        }
+      });
+    }
   },
 });

@@ -21,7 +21,7 @@ import {
   sendToPartitions,
   type StoredMessage,
 } from "../lib/kafka.ts";
-import { groupingCalls, produceEncoding } from "../lib/kafka_codec_patch.ts";
+import { framedRequests, groupingCalls, produceEncoding } from "../lib/kafka_codec_patch.ts";
 import { parseOrder } from "../lib/order.ts";
 
 interface Seen {
@@ -140,7 +140,11 @@ Deno.test("the broker takes the one-pass Produce requests: keys, values and head
   const producer = createIdempotentProducer(kafka, { retries: 3 });
   await producer.connect();
   try {
-    const before = { ...produceEncoding, grouped: groupingCalls.count };
+    const before = {
+      ...produceEncoding,
+      grouped: groupingCalls.count,
+      framed: framedRequests.count,
+    };
     const messages = Array.from({ length: 300 }, (_, i) => ({
       key: `order-${i}-ü`,
       value: Buffer.from(`{"n":${i},"pad":"${"x".repeat(i * 7)}"}`),
@@ -152,6 +156,7 @@ Deno.test("the broker takes the one-pass Produce requests: keys, values and head
     assert(produceEncoding.onePass > before.onePass, "a request went through the one-pass encoder");
     assertEquals(produceEncoding.kafkajs, before.kafkajs, "none went to KafkaJS's encoder");
     assert(groupingCalls.count > before.grouped, "KafkaJS's producer took the replaced grouping");
+    assert(framedRequests.count > before.framed, "KafkaJS's connection took the replaced framing");
 
     const stored: StoredMessage[] = [];
     await readStored(kafka, topic, { onMessage: (m) => void stored.push(m) });
