@@ -308,10 +308,35 @@ export const frameRequest: RequestFraming = async (
   return encoder;
 };
 
-const GROUPING_MODULE = "kafkajs/src/producer/groupMessagesPerPartition.js";
-const SENDING_MODULE = "kafkajs/src/producer/sendMessages.js";
-const FRAMING_MODULE = "kafkajs/src/protocol/request.js";
-const CONNECTION_MODULE = "kafkajs/src/network/connection.js";
+// Relative to KafkaJS's protocol/encoder.js, which this module has loaded.
+const GROUPING_MODULE = "../producer/groupMessagesPerPartition.js";
+const SENDING_MODULE = "../producer/sendMessages.js";
+const FRAMING_MODULE = "./request.js";
+const CONNECTION_MODULE = "../network/connection.js";
+const ENCODER_FILE = "/kafkajs/src/protocol/encoder.js";
+
+type Require = ReturnType<typeof createRequire> & {
+  cache: Record<string, { exports: unknown } | undefined>;
+};
+
+/**
+ * A require from KafkaJS's encoder module, found in the module cache: it
+ * resolves KafkaJS's files within its package, where a process without read
+ * permission may load code (a resolution from lib/ would look for a
+ * node_modules folder beside it first, which needs read permission there).
+ */
+function kafkaRequire(): Require {
+  const cache = (createRequire(import.meta.url) as Require).cache;
+  const encoderFile = Object.keys(cache).find((path) =>
+    path.replaceAll("\\", "/").endsWith(ENCODER_FILE)
+  );
+  refuseUnpatchable(
+    "module cache",
+    encoderFile === undefined ? "its encoder module is not in the module cache" : undefined,
+    "lib/kafka_codec_patch.ts",
+  );
+  return createRequire(encoderFile!) as Require;
+}
 
 /**
  * Puts `replacement` in KafkaJS's module cache in place of module `path`,
@@ -325,9 +350,8 @@ function replaceModule(
   { path, user, arity }: { path: string; user: string; arity: number },
   replacement: unknown,
 ): unknown {
-  const require = createRequire(import.meta.url);
-  const cache = (require as unknown as { cache: Record<string, { exports: unknown } | undefined> })
-    .cache;
+  const require = kafkaRequire();
+  const cache = require.cache;
   const resolved = require.resolve(path);
   const original = require(resolved);
   const entry = cache[resolved];

@@ -303,3 +303,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the patches install in a process that may not read files, as the tasks and entries run", async () => {
+  // A resolution from lib/ would stat lib/node_modules first: refused without --allow-read.
+  const kafkaModule = new URL("../lib/kafka.ts", import.meta.url).pathname;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    // KafkaJS reads the environment; nothing else is allowed.
+    args: ["run", "--no-prompt", "--allow-env", kafkaModule],
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assertEquals(code, 0, new TextDecoder().decode(stderr));
+});
