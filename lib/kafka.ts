@@ -5,6 +5,8 @@
  * Long (about 500 lines) because it is the only module that imports KafkaJS:
  * every Kafka call and every workaround of the client lives here.
  */
+// First: its patches must be in place before KafkaJS's modules load.
+import { refuseUnpatchable } from "./kafka_codec_patch.ts";
 import {
   type Admin,
   ConfigResourceTypes,
@@ -25,7 +27,7 @@ import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
-import { refuseUnpatchable } from "./kafka_codec_patch.ts";
+import { keyPartition } from "./murmur2.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
@@ -656,41 +658,20 @@ export async function endOffsets(
   );
 }
 
-const defaultPartitioner = Partitioners.DefaultPartitioner();
-/** Keys whose partition is remembered, per partition count (cleared when full). */
-const PARTITION_CACHE_KEYS = 16_384;
-const partitionCaches = new Map<
-  number,
-  { metadata: { partitionId: number; leader: number }[]; byKey: Map<string, number> }
->();
-
 /**
  * The partition the default (Java-compatible murmur2) partitioner picks for a
  * key. Computed up front so the producer knows each message's partition and
- * offset from the broker's per-partition base offset.
+ * offset from the broker's per-partition base offset; murmur2.ts computes the
+ * same hash as KafkaJS's DefaultPartitioner (a test compares them) without
+ * its 64-bit Long objects.
  */
 export function partitionFor(key: string, partitions: number): number {
-  let cache = partitionCaches.get(partitions);
-  if (cache === undefined) {
-    cache = {
-      metadata: Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 })),
-      byKey: new Map(),
-    };
-    partitionCaches.set(partitions, cache);
-  }
-  const known = cache.byKey.get(key);
-  if (known !== undefined) return known;
-  const partition = defaultPartitioner({
-    topic: "",
-    partitionMetadata: cache.metadata as never,
-    message: { key, value: null },
-  });
-  // Each order's events share its key: the hash (a tenth of the producer's
-  // client-side CPU) is taken once per order while it is in progress.
-  if (cache.byKey.size >= PARTITION_CACHE_KEYS) cache.byKey.clear();
-  cache.byKey.set(key, partition);
-  return partition;
+  return keyPartition(key, partitions);
 }
+
+/** KafkaJS's own default partitioner, for the test that compares `partitionFor` with it. */
+export const KafkaDefaultPartitioner: typeof Partitioners.DefaultPartitioner =
+  Partitioners.DefaultPartitioner;
 
 /**
  * The number of partitions of a topic.

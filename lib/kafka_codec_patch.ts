@@ -1,6 +1,17 @@
 /**
- * A speed patch of KafkaJS 2.2.4's protocol encoder, part of the Kafka adapter
- * (only lib/kafka.ts imports it). KafkaJS writes every varint of a record
+ * Speed patches of KafkaJS 2.2.4's protocol encoding, part of the Kafka adapter
+ * (only lib/kafka.ts imports it, before KafkaJS itself: see the grouping patch
+ * below).
+ *
+ * Produce requests (versions 3 to 7, uncompressed) are encoded in one pass by
+ * kafka_produce_encoder.ts; a request it does not write exactly as KafkaJS
+ * does goes to KafkaJS's own encoder. KafkaJS's producer groups a send's
+ * messages by partition copying the partition's array for every message
+ * (quadratic: 3-4% of the main thread for sends of 1,000); the grouping is
+ * replaced, before KafkaJS's producer module captures it, by one that appends;
+ * so is the request framing (`frameRequest`), which copied every request twice.
+ *
+ * The encoder: KafkaJS writes every varint of a record
  * (its length, offset and timestamp deltas, key and value lengths, header
  * count and lengths) by building a JS array, then a Buffer from it, then
  * copying that Buffer into the encoder: about eight small Buffers per record,
@@ -13,7 +24,11 @@
  * is read, and nothing past the offset ever leaves the encoder.
  */
 import Encoder from "kafkajs/src/protocol/encoder.js";
+import produceRequests from "kafkajs/src/protocol/requests/produce/index.js";
+import Long from "kafkajs/src/utils/long.js";
 import { Buffer } from "node:buffer";
+import { createRequire } from "node:module";
+import { encodeProduceRequest, type ProduceRequestData } from "./kafka_produce_encoder.ts";
 
 interface EncoderInstance {
   buf: Buffer;
@@ -119,3 +134,251 @@ export const ORIGINAL_WRITERS = {
 export const KafkaEncoder: unknown = Encoder;
 
 patchEncoder(Encoder);
+
+/** Produce request versions whose body kafka_produce_encoder.ts writes. */
+const ONE_PASS_VERSIONS = [3, 4, 5, 6, 7];
+/** KafkaJS's compression type "none". */
+const NO_COMPRESSION = 0;
+
+type ProduceArgs = Omit<ProduceRequestData, "producerId"> & {
+  producerId?: unknown;
+  compression?: number;
+};
+type ProduceBuilder = (args: ProduceArgs) => {
+  request: { apiVersion: number; encode(): Promise<unknown> };
+  response: unknown;
+};
+type ProduceModule = { versions: string[]; protocol(options: { version: number }): ProduceBuilder };
+
+/** Requests encoded in one pass, and those left to KafkaJS (for tests and checks). */
+export const produceEncoding = { onePass: 0, kafkajs: 0 };
+
+/**
+ * What in KafkaJS's Produce request module differs from what the patch
+ * relies on, or undefined: a `protocol({ version })` giving, for versions 3 to
+ * 7, a builder whose request has that `apiVersion` and an `encode` method.
+ */
+export function produceShapeProblem(module: unknown): string | undefined {
+  const produce = module as Partial<ProduceModule> | undefined;
+  if (typeof produce?.protocol !== "function" || !Array.isArray(produce.versions)) {
+    return "it has no protocol function and versions list";
+  }
+  for (const version of ONE_PASS_VERSIONS) {
+    if (!produce.versions.includes(String(version))) return `it has no version ${version}`;
+    const build = produce.protocol({ version });
+    if (typeof build !== "function") return `its version ${version} is not a request builder`;
+    const { request } = build({
+      acks: -1,
+      timeout: 1,
+      transactionalId: null,
+      producerEpoch: 0,
+      topicData: [],
+    });
+    if (request?.apiVersion !== version || typeof request.encode !== "function") {
+      return `its version ${version} builds no request with apiVersion and encode`;
+    }
+  }
+  return undefined;
+}
+
+/** KafkaJS's producer id (a Long, a decimal string or a number; -1 when absent) as a bigint. */
+function producerIdOf(value: unknown): bigint {
+  if (value === undefined || value === null) return -1n;
+  return BigInt.asIntN(
+    64,
+    BigInt((Long as { fromValue(v: unknown): object }).fromValue(value).toString()),
+  );
+}
+
+/** A KafkaJS encoder holding `bytes` (KafkaJS frames the request from `buf` and `offset`). */
+function asEncoder(bytes: Uint8Array): EncoderInstance {
+  const encoder = new (Encoder as unknown as EncoderClass)(0);
+  encoder.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  encoder.offset = bytes.byteLength;
+  return encoder;
+}
+
+/**
+ * Installs the one-pass Produce encoder on KafkaJS's Produce request module.
+ *
+ * @throws {Error} when the module does not have the shape the patch relies on
+ */
+export function patchProduceRequest(module: unknown): void {
+  refuseUnpatchable("Produce request", produceShapeProblem(module), "lib/kafka_codec_patch.ts");
+  const produce = module as ProduceModule;
+  const protocol = produce.protocol;
+  produce.protocol = ({ version }) => {
+    const build = protocol({ version });
+    if (!ONE_PASS_VERSIONS.includes(version)) return build;
+    return (args) => {
+      const built = build(args);
+      const encode = built.request.encode;
+      built.request.encode = () => {
+        const bytes = (args.compression ?? NO_COMPRESSION) === NO_COMPRESSION
+          ? encodeProduceRequest({ ...args, producerId: producerIdOf(args.producerId) })
+          : undefined;
+        if (bytes === undefined) {
+          produceEncoding.kafkajs++;
+          return encode();
+        }
+        produceEncoding.onePass++;
+        return Promise.resolve(asEncoder(bytes));
+      };
+      return built;
+    };
+  };
+}
+
+/** KafkaJS's own Produce request builders, kept for the test that compares their bytes. */
+export const ORIGINAL_PRODUCE_PROTOCOL: ProduceModule["protocol"] =
+  (produceRequests as ProduceModule).protocol;
+
+/** KafkaJS's Produce request module, patched once this module has loaded (for the tests). */
+export const KafkaProduceRequests: unknown = produceRequests;
+
+patchProduceRequest(produceRequests);
+
+type Grouping = (options: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: (
+    options: { topic: string; partitionMetadata: unknown[]; message: unknown },
+  ) => number;
+}) => Record<number, unknown[]>;
+
+/** Sends whose messages the replacement grouping sorted by partition (for tests and checks). */
+export const groupingCalls = { count: 0 };
+
+/**
+ * KafkaJS's `groupMessagesPerPartition`, appending instead of copying: the
+ * same partitioner calls in the same order, the same object of arrays.
+ */
+export const groupMessagesPerPartition: Grouping = (
+  { topic, partitionMetadata, messages, partitioner },
+) => {
+  groupingCalls.count++;
+  const grouped: Record<number, unknown[]> = {};
+  if (partitionMetadata.length === 0) return grouped;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (grouped[partition] ??= []).push(message);
+  }
+  return grouped;
+};
+
+/** Requests framed by `frameRequest` (for tests and checks). */
+export const framedRequests = { count: 0 };
+
+type RequestFraming = (options: {
+  correlationId: number;
+  clientId: string | null | undefined;
+  request: { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
+}) => Promise<EncoderInstance>;
+
+/**
+ * KafkaJS's request framing (protocol/request.js) in one buffer: size, API
+ * key and version, correlation id, client id, then the request's bytes copied
+ * once. KafkaJS writes the header into a 512-byte encoder, grows it to the
+ * next power of two above the request (a copy), then copies that into another
+ * encoder behind the size (a second copy and growth): 2% of the main thread at
+ * full speed, about 5% at a set rate, where requests are small and many.
+ */
+export const frameRequest: RequestFraming = async (
+  { correlationId, clientId, request: { apiKey, apiVersion, encode } },
+) => {
+  framedRequests.count++;
+  const payload = (await encode()) as EncoderInstance;
+  if (payload === null || typeof payload !== "object" || !Buffer.isBuffer(payload.buf)) {
+    throw new Error("value should be an instance of Encoder"); // As KafkaJS's writeEncoder.
+  }
+  const idLength = clientId == null ? 0 : Buffer.byteLength(clientId, "utf8");
+  const headerBytes = 2 + 2 + 4 + 2 + idLength;
+  const frame = Buffer.allocUnsafe(4 + headerBytes + payload.offset);
+  frame.writeInt32BE(headerBytes + payload.offset, 0);
+  frame.writeInt16BE(apiKey, 4);
+  frame.writeInt16BE(apiVersion, 6);
+  frame.writeInt32BE(correlationId, 8);
+  frame.writeInt16BE(clientId == null ? -1 : idLength, 12);
+  if (clientId != null) frame.write(clientId, 14, idLength, "utf8");
+  payload.buf.copy(frame, 4 + headerBytes, 0, payload.offset);
+  const encoder = new (Encoder as unknown as EncoderClass)(0);
+  encoder.buf = frame;
+  encoder.offset = frame.length;
+  return encoder;
+};
+
+// Relative to KafkaJS's protocol/encoder.js, which this module has loaded.
+const GROUPING_MODULE = "../producer/groupMessagesPerPartition.js";
+const SENDING_MODULE = "../producer/sendMessages.js";
+const FRAMING_MODULE = "./request.js";
+const CONNECTION_MODULE = "../network/connection.js";
+const ENCODER_FILE = "/kafkajs/src/protocol/encoder.js";
+
+type Require = ReturnType<typeof createRequire> & {
+  cache: Record<string, { exports: unknown } | undefined>;
+};
+
+/**
+ * A require from KafkaJS's encoder module, found in the module cache: it
+ * resolves KafkaJS's files within its package, where a process without read
+ * permission may load code (a resolution from lib/ would look for a
+ * node_modules folder beside it first, which needs read permission there).
+ */
+function kafkaRequire(): Require {
+  const cache = (createRequire(import.meta.url) as Require).cache;
+  const encoderFile = Object.keys(cache).find((path) =>
+    path.replaceAll("\\", "/").endsWith(ENCODER_FILE)
+  );
+  refuseUnpatchable(
+    "module cache",
+    encoderFile === undefined ? "its encoder module is not in the module cache" : undefined,
+    "lib/kafka_codec_patch.ts",
+  );
+  return createRequire(encoderFile!) as Require;
+}
+
+/**
+ * Puts `replacement` in KafkaJS's module cache in place of module `path`,
+ * where `user` (not loaded yet: this module is imported before KafkaJS) will
+ * take it from; returns the original.
+ *
+ * @throws {Error} when `user` already took the original, or the original is not a function of `arity` arguments
+ */
+function replaceModule(
+  part: string,
+  { path, user, arity }: { path: string; user: string; arity: number },
+  replacement: unknown,
+): unknown {
+  const require = kafkaRequire();
+  const cache = require.cache;
+  const resolved = require.resolve(path);
+  const original = require(resolved);
+  const entry = cache[resolved];
+  refuseUnpatchable(
+    part,
+    cache[require.resolve(user)] !== undefined
+      ? `${user} was loaded before the patch (import lib/kafka_codec_patch.ts before KafkaJS)`
+      : typeof original !== "function" || original.length !== arity
+      ? `it is not a function of ${arity} argument(s)`
+      : entry === undefined
+      ? "it is not in the module cache"
+      : undefined,
+    "lib/kafka_codec_patch.ts",
+  );
+  entry!.exports = replacement;
+  return original;
+}
+
+replaceModule(
+  "message grouping",
+  { path: GROUPING_MODULE, user: SENDING_MODULE, arity: 1 },
+  groupMessagesPerPartition,
+);
+
+/** KafkaJS's own request framing, kept for the test that compares its bytes. */
+export const ORIGINAL_FRAMING = replaceModule(
+  "request framing",
+  { path: FRAMING_MODULE, user: CONNECTION_MODULE, arity: 1 },
+  frameRequest,
+) as RequestFraming;

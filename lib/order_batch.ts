@@ -4,7 +4,8 @@
  * transfer, not a copy per order) and the few fields the producer needs to
  * route and account for it. Pure: `takeOrders` draws from a generator.
  */
-import { encodeOrder, type OrderStatus } from "./order.ts";
+import type { OrderStatus } from "./order.ts";
+import { OrderTextEncoder } from "./order_text.ts";
 import type { OrderGenerator } from "./order_generator.ts";
 
 /** What the producer needs of an order besides its bytes. */
@@ -30,38 +31,44 @@ export function orderValue(batch: OrderBatch, index: number): Uint8Array {
   return batch.bytes.subarray(start, batch.ends[index]!);
 }
 
+/** Order texts, the part an order's events share stringified once (order_text.ts). */
+const texts = new OrderTextEncoder();
+const utf8 = new TextEncoder();
+/** Room for one order's bytes at least, before the batch's buffer grows. */
+const ORDER_BYTES_GUESS = 2048;
+
 /**
  * Draws up to `count` orders from `generator`, stopping early once the values
  * reach `maxBytes` (at least one order is always taken when `count` > 0).
+ * Each value is `encodeOrder`'s bytes, written straight into the batch's buffer.
  */
 export function takeOrders(
   generator: OrderGenerator,
   { count, maxBytes }: { count: number; maxBytes: number },
 ): OrderBatch {
   const refs: OrderRef[] = [];
-  const values: Uint8Array[] = [];
+  const ends = new Uint32Array(count);
+  let bytes = new Uint8Array(Math.min(maxBytes, count * ORDER_BYTES_GUESS) + ORDER_BYTES_GUESS);
   let total = 0;
   while (refs.length < count && total < maxBytes) {
     const order = generator.next();
-    const value = encodeOrder(order);
+    const text = texts.text(order);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (total + text.length * 3 > bytes.length) {
+      const grown = new Uint8Array(Math.max(bytes.length * 2, total + text.length * 3));
+      grown.set(bytes.subarray(0, total));
+      bytes = grown;
+    }
+    total += utf8.encodeInto(text, bytes.subarray(total)).written;
+    ends[refs.length] = total;
     refs.push({
       order_id: order.order_id,
       sequence: order.sequence,
       status: order.status,
       event_type: order.metadata.event_type,
     });
-    values.push(value);
-    total += value.byteLength;
   }
-  const bytes = new Uint8Array(total);
-  const ends = new Uint32Array(values.length);
-  let offset = 0;
-  values.forEach((value, i) => {
-    bytes.set(value, offset);
-    offset += value.byteLength;
-    ends[i] = offset;
-  });
-  return { refs, bytes, ends };
+  return { refs, bytes: bytes.subarray(0, total), ends: ends.subarray(0, refs.length) };
 }
 
 /**

@@ -54,6 +54,32 @@ export const LIFECYCLE_MIX: Readonly<
   shipped: [["delivered", 1]],
 };
 
+const HEX = "0123456789abcdef";
+
+/**
+ * `faker.string.uuid()` (version 4) of `faker`: the same draws, in the same
+ * order, to the same text, without faker's option handling for each of the
+ * 31 digits (two uuids were 13% of an order's generation). Faker 10 draws the
+ * 30 "x" digits left to right as `int({ min: 0, max: 15 })`, then the variant
+ * digit as `int({ min: 8, max: 11 })`, each `Math.floor(next() * span + min)`
+ * of its randomizer; a test compares both for thousands of draws. Falls back
+ * to faker's own when its randomizer is not where faker 10 keeps it.
+ */
+export function uuidDrawer(faker: Faker): () => string {
+  const next = (faker as unknown as { fakerCore?: { randomizer?: { next?: unknown } } })
+    .fakerCore?.randomizer?.next;
+  if (typeof next !== "function") return () => faker.string.uuid();
+  const draw = next as () => number;
+  return () => {
+    let x = "";
+    for (let i = 0; i < 30; i++) x += HEX[Math.floor(draw() * 16)];
+    const y = HEX[Math.floor(draw() * 4 + 8)];
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-4${x.slice(12, 15)}-${y}${x.slice(15, 18)}-${
+      x.slice(18)
+    }`;
+  };
+}
+
 export interface GeneratorOptions {
   /** Makes the sequence of events reproducible. Default: random. */
   seed?: number | undefined;
@@ -99,6 +125,7 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
   ) => Faker;
   const faker = new FakerClass({ locale: localeFaker.rawDefinitions });
   faker.seed(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+  const uuid = uuidDrawer(faker);
 
   const catalogue: Product[] = Array.from({ length: CATALOGUE_SIZE }, (_, i) => ({
     id: `SKU-${String(10_000 + i * 37).padStart(5, "0")}`,
@@ -200,8 +227,8 @@ export function createOrderGenerator(options: GeneratorOptions = {}): OrderGener
         ? 0
         : SHIPPING_FEE_CENTS;
     return {
-      order_id: faker.string.uuid(),
-      correlationId: faker.string.uuid(),
+      order_id: uuid(),
+      correlationId: uuid(),
       status: "created",
       items,
       sub_total: fromCents(subTotalCents),

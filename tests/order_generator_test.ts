@@ -1,5 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
-import { createOrderGenerator } from "../lib/order_generator.ts";
+import { faker as localeFaker } from "@faker-js/faker/locale/en_US";
+import type { Faker } from "@faker-js/faker";
+import { createOrderGenerator, uuidDrawer } from "../lib/order_generator.ts";
 import {
   encodeOrder,
   FINAL_STATUSES,
@@ -88,5 +90,28 @@ Deno.test({
       assert((counts[status] ?? 0) > 0, `some ${status} events`);
     }
     assert(generator.inProgress <= 200, "orders in progress stay bounded");
+  },
+});
+
+Deno.test({
+  name: "uuidDrawer draws faker's own uuids, consuming the same random numbers",
+  permissions: "none",
+  fn() {
+    const seeded = () => {
+      const FakerClass = localeFaker.constructor as new (
+        options: { locale: Faker["rawDefinitions"] },
+      ) => Faker;
+      const faker = new FakerClass({ locale: localeFaker.rawDefinitions });
+      faker.seed(20_261_126);
+      return faker;
+    };
+    const ours = seeded();
+    const theirs = seeded();
+    const uuid = uuidDrawer(ours);
+    for (let i = 0; i < 5_000; i++) {
+      assertEquals(uuid(), theirs.string.uuid(), `draw ${i}`);
+      // Interleaved with other draws, as the generator makes them.
+      assertEquals(ours.number.int({ min: 0, max: 999 }), theirs.number.int({ min: 0, max: 999 }));
+    }
   },
 });

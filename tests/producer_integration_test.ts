@@ -12,7 +12,16 @@ import {
   uniqueName,
   waitFor,
 } from "./support.ts";
-import { createKafka, ensureTopics } from "../lib/kafka.ts";
+import { Buffer } from "node:buffer";
+import {
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  readTopic as readStored,
+  sendToPartitions,
+  type StoredMessage,
+} from "../lib/kafka.ts";
+import { framedRequests, groupingCalls, produceEncoding } from "../lib/kafka_codec_patch.ts";
 import { parseOrder } from "../lib/order.ts";
 
 interface Seen {
@@ -121,5 +130,47 @@ Deno.test("SIGTERM mid-run flushes: every acknowledged order is in the topic and
     for (const ack of acked) assert(places.has(`${ack.partition}/${ack.offset}`), "acked is there");
   } finally {
     await data.remove();
+  }
+});
+
+Deno.test("the broker takes the one-pass Produce requests: keys, values and headers read back as sent", async () => {
+  const topic = uniqueName("one-pass");
+  const kafka = createKafka(testConnection(), { clientId: "one-pass" });
+  await ensureTopics(testConnection(), [{ topic, partitions: 3, replicationFactor: 1 }]);
+  const producer = createIdempotentProducer(kafka, { retries: 3 });
+  await producer.connect();
+  try {
+    const before = {
+      ...produceEncoding,
+      grouped: groupingCalls.count,
+      framed: framedRequests.count,
+    };
+    const messages = Array.from({ length: 300 }, (_, i) => ({
+      key: `order-${i}-ü`,
+      value: Buffer.from(`{"n":${i},"pad":"${"x".repeat(i * 7)}"}`),
+      partition: i % 3,
+      headers: { event_type: `event-${i % 5}` },
+    }));
+    const results = await sendToPartitions(producer, { topic, acks: -1, messages });
+    assertEquals(results.length, 3);
+    assert(produceEncoding.onePass > before.onePass, "a request went through the one-pass encoder");
+    assertEquals(produceEncoding.kafkajs, before.kafkajs, "none went to KafkaJS's encoder");
+    assert(groupingCalls.count > before.grouped, "KafkaJS's producer took the replaced grouping");
+    assert(framedRequests.count > before.framed, "KafkaJS's connection took the replaced framing");
+
+    const stored: StoredMessage[] = [];
+    await readStored(kafka, topic, { onMessage: (m) => void stored.push(m) });
+    assertEquals(stored.length, messages.length);
+    const sent = new Map(messages.map((m) => [m.key, m]));
+    for (const m of stored) {
+      const key = new TextDecoder().decode(m.key!);
+      const original = sent.get(key);
+      assert(original, `key ${key} was sent`);
+      assertEquals(m.partition, original.partition);
+      assertEquals(Buffer.from(m.value!).toString(), original.value.toString());
+      assertEquals(String(m.headers.event_type), original.headers.event_type);
+    }
+  } finally {
+    await producer.disconnect();
   }
 });
