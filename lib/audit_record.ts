@@ -213,6 +213,8 @@ function orderRecord(
   outcome: Pick<AuditRecord, "outcome" | "latency_ms" | "latency_source" | "out_of_order">,
 ): AuditRecord {
   const { order, received } = asAccepted(accepted);
+  // The fields of `common` written out, not spread: this runs once per order
+  // audited, and one literal of one shape costs a third of a spread and a rest.
   const record: AuditRecord = {
     timestamp: receiveTime(at),
     kafka_topic: message.topic,
@@ -247,6 +249,7 @@ function receiveTime(at: number): string {
   return lastTime.text;
 }
 
+/** The coordinates every record starts with (a dead letter's; `orderRecord` writes them out). */
 function common(at: number, message: MessageCoordinates) {
   return {
     timestamp: receiveTime(at),
