@@ -68,6 +68,11 @@ export interface TrailOpenReport {
 }
 
 /** The epoch of a trail with no header yet (new, or written before epochs were recorded). */
+/** Whether `append`'s `checkpoint` option allows a checkpoint now. */
+function allows(checkpoint: boolean | (() => boolean)): boolean {
+  return typeof checkpoint === "function" ? checkpoint() : checkpoint;
+}
+
 function unknownEpoch(reason: string): TrailEpoch {
   return {
     number: 0,
@@ -192,11 +197,13 @@ export class AuditTrail {
    * Appends the records, syncs them, and rotates or checkpoints when due.
    * `checkpoint: false` when the state already holds records not yet appended
    * (planned while these were written): a checkpoint then would say they are
-   * on disk, so one that is due waits for an append that allows it.
+   * on disk, so one that is due waits for an append that allows it. A
+   * function is asked once the records are synced, when the checkpoint would
+   * be taken: concurrent writers say then whether anything else is planned.
    */
   async append(
     records: readonly AuditRecord[],
-    { checkpoint = true }: { checkpoint?: boolean } = {},
+    { checkpoint = true }: { checkpoint?: boolean | (() => boolean) } = {},
   ): Promise<void> {
     if (this.#checkpointFailure) {
       throw new Error(`Cannot write the checkpoint: ${this.#checkpointFailure.message}`, {
@@ -211,7 +218,7 @@ export class AuditTrail {
     if (this.#log.bytes >= this.#options.segmentBytes) {
       await this.#rotate({ checkpoint });
     } else if (
-      checkpoint && (
+      allows(checkpoint) && (
         this.#checkpointDue ||
         this.#sinceCheckpoint >=
           Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
@@ -262,7 +269,9 @@ export class AuditTrail {
     return new TextEncoder().encode(encodeSegmentHeader(header));
   }
 
-  async #rotate({ checkpoint = true }: { checkpoint?: boolean } = {}): Promise<void> {
+  async #rotate(
+    { checkpoint = true }: { checkpoint?: boolean | (() => boolean) } = {},
+  ): Promise<void> {
     await this.#log.rotate();
     await this.#log.append(this.#header(), { sync: true });
     if (this.#options.retentionBytes > 0) {
@@ -270,7 +279,7 @@ export class AuditTrail {
       this.#deleted.segments += deleted.segments;
       this.#deleted.bytes += deleted.bytes;
     }
-    if (checkpoint) this.#checkpointInBackground();
+    if (allows(checkpoint)) this.#checkpointInBackground();
     else this.#checkpointDue = true;
   }
 

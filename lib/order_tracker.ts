@@ -21,10 +21,11 @@ import type { AuditRecord } from "./audit_record.ts";
 import { type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
 import type { OrderSummary, ParseResult } from "./order.ts";
 import type { SourceMessage } from "./dead_letter.ts";
-import { ensureDeadLetterTopic, publishBounded } from "./dead_letter_publisher.ts";
+import { ensureDeadLetterTopic } from "./dead_letter_publisher.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { lifecycle, type TrackerCounters } from "./health_record.ts";
-import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
+import { type CommitOffset, TrackerFailure, TrackerSession } from "./tracker_session.ts";
+import type { PlannedSlot } from "./audit_writer.ts";
 import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
 import type { TrackerExposition } from "./prometheus.ts";
@@ -43,6 +44,9 @@ class AuditWriteError extends Error {
  * plans a part while the next one is parsed.
  */
 const PARSE_PART_MESSAGES = 500;
+
+/** Batches (partitions of a fetch) audited at once; more than a fetch holds. */
+const PARTITIONS_AT_ONCE = 64;
 
 /** Opens the trail (lock, repair, checkpoint and what follows it) and says what it found. */
 async function openTrail(
@@ -119,19 +123,18 @@ interface PlannedChunk {
 }
 
 /**
- * Publishes a planned chunk's dead letters, appends and syncs its records,
- * then counts them and marks its offsets resolved. `checkpoint` as
- * `AuditTrail.append` takes it.
+ * Has the writer publish a planned chunk's dead letters and append and sync
+ * its records (with other batches' chunks handed over meanwhile), then counts
+ * them and marks its offsets resolved.
  */
 async function writeChunk(
   payload: EachBatchPayload,
   { chunk, plan, now, following }: PlannedChunk,
-  { session, checkpoint }: { session: TrackerSession; checkpoint: boolean },
+  { session, slot }: { session: TrackerSession; slot: PlannedSlot },
 ): Promise<void> {
-  const { trail, metrics, log } = session;
+  const { metrics, log } = session;
   try {
-    if (plan.deadLetters.length > 0) await publishBounded(plan.deadLetters, session);
-    await trail.append(plan.records, { checkpoint });
+    await slot.write(plan);
   } catch (error) {
     throw new AuditWriteError((error as Error).message, { cause: error });
   }
@@ -158,13 +161,13 @@ async function writeChunk(
   });
 }
 
-/** Commits a partition's offset: the next one to consume, all before it synced. */
-async function commit(
-  session: TrackerSession,
-  { topic, partition, offset }: { topic: string; partition: number; offset: number },
-): Promise<void> {
+/**
+ * Commits a partition's offset: the next one to consume, all before it
+ * synced. Other batches' offsets asked for meanwhile go in the same commit.
+ */
+async function commit(session: TrackerSession, offset: CommitOffset): Promise<void> {
   try {
-    await session.consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
+    await session.commits.submit(offset);
   } catch (error) {
     // The lines are on disk; after the rejoin their offsets come back as
     // redeliveries, are recognised and committed then.
@@ -174,57 +177,63 @@ async function commit(
 
 /**
  * Audits a fetched batch: its chunks are planned in turn, and each chunk's
- * dead letters, append and fdatasync run while the next chunk is planned.
+ * dead letters, append and fdatasync run while the next chunk is planned
+ * (together with other partitions' chunks handed to the writer meanwhile).
  * Writes keep their order, and none starts after one failed. All of the
  * batch's messages go to the parsing thread at once. Once every write is
  * synced, the batch's last committable offset is committed. Stops between
- * chunks when the run stops, fails or the batch goes stale.
+ * chunks when the run stops, fails, restarts or the batch goes stale.
  */
 async function auditBatch(
   payload: EachBatchPayload,
-  { session, signal }: { session: TrackerSession; signal: AbortSignal },
+  { session, signal, inHand }: {
+    session: TrackerSession;
+    signal: AbortSignal;
+    /** This batch in `session.batchesInHand`. */
+    inHand: Promise<void>;
+  },
 ): Promise<void> {
   const { batch } = payload;
   const { messages } = batch;
   const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
   const parses = parseChunks(session, messages, bounds);
   const highWatermark = Number(batch.highWatermark);
+  const { topic, partition } = batch;
   let writing: Promise<void> = Promise.resolve();
   let failed = false;
   let commitOffset: number | null = null;
   for (const [i, [start, end]] of bounds.entries()) {
-    if (failed || session.failure || !payload.isRunning() || payload.isStale() || signal.aborted) {
+    if (
+      failed || session.failure || session.restarting || !payload.isRunning() ||
+      payload.isStale() || signal.aborted
+    ) {
       break;
     }
     const now = Date.now();
     const chunk: Chunk = {
-      topic: batch.topic,
-      partition: batch.partition,
+      topic,
+      partition,
       highWatermark,
       messages: messages.slice(start, end).map(sourceMessage),
     };
+    const slot = session.writer.slot();
     let plan: ChunkPlan;
     try {
       plan = await planInParts(chunk, { now, session, parses: parses[i]! });
     } catch (error) {
       // Nothing more is planned; what is being written still is, and stays.
+      // The slot stays taken: the state may hold part of this chunk.
       await writing.catch(() => {});
       throw error;
     }
     if (plan.kind === "offsets-went-back") {
+      slot.unused();
       // What was planned before is written and committed first; nothing
       // skipped so far was committed. After a new epoch the consumer fetches
       // from the committed offsets again and audits what it skipped.
       await writing;
-      if (commitOffset !== null) {
-        await commit(session, {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: commitOffset,
-        });
-      }
-      await session.checkEpoch({ reason: plan.reason, definite: plan.definite });
-      throw consumerRestart(`Restarting the consumer: ${plan.reason}`);
+      if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
+      throw await restartConsumer(session, plan, inHand);
     }
     const planned: PlannedChunk = {
       chunk,
@@ -232,10 +241,10 @@ async function auditBatch(
       now,
       following: end < messages.length ? messages[end] : undefined,
     };
-    // The last chunk's write may checkpoint: nothing is planned after it.
-    const checkpoint = i === bounds.length - 1;
+    const written = writeChunk(payload, planned, { session, slot });
+    written.catch(() => {}); // Awaited in turn below; it may fail before its turn.
     writing = writing.then(async () => {
-      await writeChunk(payload, planned, { session, checkpoint });
+      await written;
       if (plan.commitOffset !== null) commitOffset = plan.commitOffset;
     });
     writing.catch(() => {
@@ -243,10 +252,31 @@ async function auditBatch(
     });
   }
   await writing;
-  if (commitOffset !== null) {
-    await commit(session, { topic: batch.topic, partition: batch.partition, offset: commitOffset });
-  }
+  if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
   await payload.heartbeat();
+}
+
+/**
+ * After the offsets of a partition went back: once the other batches in hand
+ * have stopped (they stop at their next chunk) and their writes are synced,
+ * checks the trail's epoch; returns the error that makes KafkaJS restart the
+ * consumer. Of batches finding this at once, one checks.
+ */
+async function restartConsumer(
+  session: TrackerSession,
+  { reason, definite }: { reason: string; definite: boolean },
+  inHand: Promise<void>,
+): Promise<Error> {
+  if (!session.restarting) {
+    session.restarting = true;
+    try {
+      await Promise.all([...session.batchesInHand].filter((other) => other !== inHand));
+      await session.checkEpoch({ reason, definite });
+    } finally {
+      session.restarting = false;
+    }
+  }
+  return consumerRestart(`Restarting the consumer: ${reason}`);
 }
 
 /**
@@ -327,8 +357,14 @@ function batchHandler(
     // After a failed write nothing more is appended: the tail may be torn.
     if (session.failure || signal.aborted) return;
     try {
-      session.chunkInHand = auditBatch(payload, { session, signal });
-      await session.chunkInHand;
+      const inHand = Promise.withResolvers<void>();
+      session.batchesInHand.add(inHand.promise);
+      try {
+        await auditBatch(payload, { session, signal, inHand: inHand.promise });
+      } finally {
+        inHand.resolve();
+        session.batchesInHand.delete(inHand.promise);
+      }
       onAudited?.(session.metrics.counters);
     } catch (error) {
       // A group error (a rebalance, a moved coordinator) goes back to
@@ -447,6 +483,9 @@ async function consume(
     await session.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      // Every partition's batch of a fetch at once: their chunks share
+      // fdatasyncs and commits, and one is planned while another is written.
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       eachBatch: batchHandler(session, { signal, onAudited }),
     });
   } catch (error) {

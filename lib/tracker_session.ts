@@ -22,6 +22,16 @@ import type { TrackerMetrics } from "./tracker_metrics.ts";
 import type { TrackerExposition } from "./prometheus.ts";
 import { TrailSummaryLog } from "./trail_summary_log.ts";
 import { awaitWithDeadline } from "./retry.ts";
+import { AuditWriter } from "./audit_writer.ts";
+import { Coalescer } from "./coalescer.ts";
+import { publishBounded } from "./dead_letter_publisher.ts";
+
+/** A partition's next offset to consume, to commit. */
+export interface CommitOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+}
 
 export const METRICS_INTERVAL_MS = 5_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
@@ -54,8 +64,14 @@ export class TrackerSession {
   /** A write failed: the state may be ahead of the disk, so no checkpoint at the end. */
   writeFailed = false;
   readonly #failed = Promise.withResolvers<void>();
-  /** The chunk being audited and committed; shutdown lets it finish. */
-  chunkInHand: Promise<void> = Promise.resolve();
+  /** The batches being audited and committed (one per partition at most); shutdown lets them finish. */
+  readonly batchesInHand = new Set<Promise<void>>();
+  /** A batch found offsets gone back: the others stop, then the consumer restarts. */
+  restarting = false;
+  /** Writes the planned chunks of every batch in hand, several at a time. */
+  readonly writer: AuditWriter;
+  /** Commits the offsets batches ask for; those asked during a commit go in the next one together. */
+  readonly commits: Coalescer<CommitOffset>;
   /** The epoch check of the latest group join: batches wait for it. */
   epochChecked: Promise<unknown> = Promise.resolve();
   /** The Prometheus metrics, when served: written records' latencies go there too. */
@@ -74,6 +90,21 @@ export class TrackerSession {
     this.dlq = createIdempotentProducer(this.kafka);
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
     this.summary = new TrailSummaryLog(config.paths.summaryFile, { trail, log });
+    this.writer = new AuditWriter(trail, (letters) => publishBounded(letters, this));
+    this.commits = new Coalescer((offsets) => this.#commit(offsets), { sticky: false });
+  }
+
+  /** One commit of the newest offset asked for each partition. */
+  #commit(offsets: readonly CommitOffset[]): Promise<void> {
+    const newest = new Map<string, CommitOffset>();
+    for (const o of offsets) newest.set(`${o.topic}\0${o.partition}`, o);
+    return this.consumer.commitOffsets(
+      [...newest.values()].map(({ topic, partition, offset }) => ({
+        topic,
+        partition,
+        offset: String(offset),
+      })),
+    );
   }
 
   fail(error: TrackerFailure): void {
@@ -155,16 +186,16 @@ export class TrackerSession {
   }
 
   /**
-   * Shutdown, in this order: finish the chunk in hand (sync, then commit; no
+   * Shutdown, in this order: finish the batches in hand (sync, then commit; no
    * new chunk starts once stopping) → stop intake and leave the group → close
    * the DLQ producer → checkpoint and close the trail (only closed, without a
    * checkpoint, after a failed write). KafkaJS's stop() may leave the group
-   * before an eachBatch returns, so the chunk is awaited first. The parsing
+   * before an eachBatch returns, so the batches are awaited first. The parsing
    * thread ends once nothing more is consumed.
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
-    await this.chunkInHand.catch(() => {});
+    await Promise.allSettled(this.batchesInHand);
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
     );
