@@ -5,10 +5,13 @@
 
 /** The p-th percentile (0-100) of values, nearest-rank; undefined for no values. */
 export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
+  return values.length === 0 ? undefined : rankOf(Float64Array.from(values).sort(), p);
+}
+
+/** The nearest-rank percentile of values sorted ascending (not empty). */
+function rankOf(sorted: Float64Array, p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 export interface LatencySummary {
@@ -20,8 +23,16 @@ export interface LatencySummary {
 
 /** p50/p95/p99 of values (null when there are none). */
 export function summarizeLatency(values: readonly number[]): LatencySummary {
-  const pick = (p: number) => percentile(values, p) ?? null;
-  return { p50: pick(50), p95: pick(95), p99: pick(99), count: values.length };
+  if (values.length === 0) return { p50: null, p95: null, p99: null, count: 0 };
+  // Sorted once, as numbers: three sorts of 20,000 values with a comparator
+  // stalled the tracker for 15 ms at each metrics record.
+  const sorted = Float64Array.from(values).sort();
+  return {
+    p50: rankOf(sorted, 50),
+    p95: rankOf(sorted, 95),
+    p99: rankOf(sorted, 99),
+    count: values.length,
+  };
 }
 
 /**
