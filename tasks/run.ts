@@ -32,6 +32,20 @@ export const SCRIPTS: Readonly<Record<Role, string>> = {
   "dlq:redrive": "tasks/dlq_redrive.ts",
 };
 
+/**
+ * V8 flags of the roles that handle every order. Semi-spaces of 64 MB (V8's
+ * default is 16): a batch's messages, records and lines live for a fetch, a
+ * write and an fdatasync, long enough to survive two scavenges of a small
+ * young generation; promoted, they made the old generation grow and V8 ran a
+ * mark-compact every half second, each stopping the tracker for 12–24 ms (a
+ * p99 of 40–50 ms end to end at 5,000 msg/s). The heap stays near 150 MB.
+ */
+const ORDER_PATH_V8_FLAGS = ["--max-semi-space-size=64"];
+const V8_FLAGS: Partial<Record<Role, readonly string[]>> = {
+  tracker: ORDER_PATH_V8_FLAGS,
+  "bench:tracker": ORDER_PATH_V8_FLAGS,
+};
+
 /** The role whose script is `script` (as deno.json names it), or undefined. */
 export function roleOf(script: string): Role | undefined {
   return (Object.keys(SCRIPTS) as Role[]).find((role) => SCRIPTS[role] === script);
@@ -54,9 +68,11 @@ export function denoRunArgs(
 ): string[] {
   const configArgs = role === "broker" ? args.slice(1) : role === "test" ? [] : args;
   const config = resolveConfig(env, configArgs, { command: role });
+  const v8Flags = V8_FLAGS[role];
   return [
     "run",
     ...permissionFlags(role, config, { projectDir: PROJECT_DIR, home: env.HOME }),
+    ...(v8Flags === undefined ? [] : [`--v8-flags=${v8Flags.join(",")}`]),
     join(PROJECT_DIR, SCRIPTS[role]),
     ...args,
   ];
