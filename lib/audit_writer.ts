@@ -32,6 +32,8 @@ export interface PlannedSlot {
 export class AuditWriter {
   /** Chunks planned (or being planned) into the state whose records are not yet appended. */
   #unwritten = 0;
+  /** Slots taken and neither written nor given up: chunks being planned. */
+  #open = 0;
   readonly #writes: Coalescer<ChunkWrite>;
 
   /**
@@ -52,7 +54,12 @@ export class AuditWriter {
       await trail.append(records, { checkpoint: () => this.#unwritten === chunks.length });
       this.#unwritten -= chunks.length;
       // After a failure the count stays up: no checkpoint is written again.
-    }, { sticky: true });
+    }, {
+      sticky: true,
+      // Another batch is planning a chunk in this turn (the partitions of a
+      // fetch come together): its chunk joins this append and fdatasync.
+      gather: () => this.#open > 0,
+    });
   }
 
   /**
@@ -61,10 +68,12 @@ export class AuditWriter {
    */
   slot(): PlannedSlot {
     this.#unwritten++;
+    this.#open++;
     let open = true;
     const close = () => {
       if (!open) throw new Error("Cannot use a planned slot twice");
       open = false;
+      this.#open--;
     };
     return {
       write: (chunk) => {

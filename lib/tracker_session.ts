@@ -91,7 +91,11 @@ export class TrackerSession {
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
     this.summary = new TrailSummaryLog(config.paths.summaryFile, { trail, log });
     this.writer = new AuditWriter(trail, (letters) => publishBounded(letters, this));
-    this.commits = new Coalescer((offsets) => this.#commit(offsets), { sticky: false });
+    this.commits = new Coalescer((offsets) => this.#commit(offsets), {
+      sticky: false,
+      // Batches whose chunks were just synced together ask in this turn.
+      gather: () => true,
+    });
   }
 
   /** One commit of the newest offset asked for each partition. */

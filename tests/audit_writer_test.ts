@@ -145,16 +145,22 @@ Deno.test("after a failed write every chunk handed over fails with it and no che
       return fail ? Promise.reject(new Error("No space left on device")) : Promise.resolve();
     },
   }, () => Promise.resolve());
-  const [slotA, slotB] = [writer.slot(), writer.slot()];
+  // Three batches plan at once; two hand their chunks over while the third plans.
+  const [slotA, slotB, slotC] = [writer.slot(), writer.slot(), writer.slot()];
   const first = slotA.write({ records: records(0, 1), deadLetters: [] });
-  const queued = slotB.write({ records: records(1, 1), deadLetters: [] });
+  const second = slotB.write({ records: records(1, 1), deadLetters: [] });
   await assertRejects(first, /No space left/);
-  await assertRejects(queued, /No space left/);
+  await assertRejects(second, /No space left/);
   fail = false;
+  await assertRejects(slotC.write({ records: records(2, 1), deadLetters: [] }), /No space left/);
   await assertRejects(
-    writer.slot().write({ records: records(2, 1), deadLetters: [] }),
+    writer.slot().write({ records: records(3, 1), deadLetters: [] }),
     /No space left/,
   );
-  assertEquals(asked, [false], "asked once, while the queued chunk was planned");
+  assertEquals(
+    asked,
+    [false],
+    "asked once (one append of two chunks), while the third was planned",
+  );
   assert(writer.unwritten > 0, "the failed chunks still count as unwritten");
 });

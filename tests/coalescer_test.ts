@@ -67,3 +67,31 @@ Deno.test("after a sticky failure nothing more is flushed and every later item f
   await assertRejects(coalescer.submit(3), /disk full/);
   assertEquals(groups, [[1]], "the queued item and the later one were never flushed");
 });
+
+Deno.test("while more items are on their way, the first flush waits for the next turn and takes them all", async () => {
+  const { groups, pending, flush } = heldFlush();
+  let coming = 3;
+  let asked = 0;
+  const coalescer = new Coalescer(flush, {
+    sticky: false,
+    gather: () => {
+      asked++;
+      return coming > 0;
+    },
+  });
+  const submitted = [1, 2, 3].map((n) => {
+    coming--;
+    return coalescer.submit(n);
+  });
+  assertEquals(groups, [], "nothing flushed in the turn the items arrive");
+  assertEquals(coalescer.busy, true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals(groups, [[1, 2, 3]]);
+  assertEquals(asked, 1, "asked once, by the first item");
+  pending[0]!.resolve();
+  await Promise.all(submitted);
+  const alone = coalescer.submit(4);
+  assertEquals(groups.at(-1), [4], "nothing more coming: flushed at once");
+  pending[1]!.resolve();
+  await alone;
+});
