@@ -1,8 +1,10 @@
 /**
- * The tracker's shell: consume orders in a consumer group, plan each chunk
- * (chunk_plan.ts), publish its dead letters (dead_letter_publisher.ts), append
- * the audit lines and fdatasync (audit_trail.ts), and only then commit the
- * offsets. Before consuming and after every rejoin the trail's epoch is checked
+ * The tracker's shell: consume orders in a consumer group, the batches of a
+ * fetch (one per partition) at once; plan each chunk (chunk_plan.ts) and hand
+ * it to the one writer (audit_writer.ts), which publishes the dead letters
+ * (dead_letter_publisher.ts), appends the audit lines and fdatasyncs
+ * (audit_trail.ts) for the chunks ready together; only then commit the
+ * offsets, those asked for together in one commit. Before consuming and after every rejoin the trail's epoch is checked
  * against the cluster (epoch_check.ts). A metrics record goes to the health
  * log every few seconds, with the liveness verdict acted on. `runTracker` is
  * the order of things; `TrackerSession` (tracker_session.ts) holds what a run

@@ -173,7 +173,7 @@ async function main(): Promise<number> {
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
         } MiB each) audited in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
           CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB, parsed on ${PARSE_THREADS} thread(s); one fdatasync per chunk, the next chunk planned meanwhile; one commit per batch`,
+        } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); one commit for the batches synced`,
       ].join("\n"),
     );
     await Deno.remove(config.paths.dataDir, { recursive: true });
