@@ -183,8 +183,9 @@ async function commit(session: TrackerSession, offset: CommitOffset): Promise<vo
  * (together with other partitions' chunks handed to the writer meanwhile).
  * Writes keep their order, and none starts after one failed. All of the
  * batch's messages go to the parsing thread at once. Once every write is
- * synced, the batch's last committable offset is committed. Stops between
- * chunks when the run stops, fails, restarts or the batch goes stale.
+ * synced, the batch's last committable offset is committed: resolves then,
+ * with the commit under way (undefined when there is nothing to commit). Stops
+ * between chunks when the run stops, fails, restarts or the batch goes stale.
  */
 async function auditBatch(
   payload: EachBatchPayload,
@@ -194,7 +195,7 @@ async function auditBatch(
     /** This batch in `session.batchesInHand`. */
     inHand: Promise<void>;
   },
-): Promise<void> {
+): Promise<{ committed: Promise<void> | undefined }> {
   const { batch } = payload;
   const { messages } = batch;
   const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
@@ -254,8 +255,14 @@ async function auditBatch(
     });
   }
   await writing;
-  if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
   await payload.heartbeat();
+  // Not awaited: the next fetch starts while the commit is on its way
+  // (batchHandler keeps the batch in hand until it is answered).
+  return {
+    committed: commitOffset === null
+      ? undefined
+      : commit(session, { topic, partition, offset: commitOffset }),
+  };
 }
 
 /**
@@ -359,15 +366,29 @@ function batchHandler(
     // After a failed write nothing more is appended: the tail may be torn.
     if (session.failure || signal.aborted) return;
     try {
+      // A commit of an earlier batch failed since the last join: its error
+      // goes to KafkaJS now, as if that batch had thrown it.
+      session.throwCommitFailure();
       const inHand = Promise.withResolvers<void>();
       session.batchesInHand.add(inHand.promise);
-      try {
-        await auditBatch(payload, { session, signal, inHand: inHand.promise });
-      } finally {
+      const release = () => {
         inHand.resolve();
         session.batchesInHand.delete(inHand.promise);
+      };
+      let committed: Promise<void> | undefined;
+      try {
+        ({ committed } = await auditBatch(payload, { session, signal, inHand: inHand.promise }));
+      } finally {
+        if (committed === undefined) release();
       }
-      onAudited?.(session.metrics.counters);
+      if (committed === undefined) {
+        onAudited?.(session.metrics.counters);
+      } else {
+        committed.then(
+          () => onAudited?.(session.metrics.counters),
+          (error) => session.commitFailed(error as Error),
+        ).finally(release);
+      }
     } catch (error) {
       // A group error (a rebalance, a moved coordinator) goes back to
       // KafkaJS, which rejoins; redelivered offsets are then recognised.

@@ -51,6 +51,32 @@ function closeStep(work: Promise<unknown>): Promise<unknown> {
   });
 }
 
+/**
+ * The failure of work nothing waited for (a commit sent while the next fetch
+ * ran), taken once by the next caller; forgotten when the member joins the
+ * group again, since it belonged to the membership before. Pure.
+ */
+export class FailureSinceJoin {
+  #failure: { error: Error; join: number } | undefined;
+  #join = 0;
+
+  /** The member joined the group (again). */
+  joined(): void {
+    this.#join++;
+  }
+
+  failed(error: Error): void {
+    this.#failure = { error, join: this.#join };
+  }
+
+  /** The failure since the latest join, if any, and forgets it. */
+  take(): Error | undefined {
+    const failure = this.#failure;
+    this.#failure = undefined;
+    return failure?.join === this.#join ? failure.error : undefined;
+  }
+}
+
 /** What one run of the tracker shares: the trail, the clients and how the run ends. */
 export class TrackerSession {
   readonly kafka: Kafka;
@@ -66,6 +92,8 @@ export class TrackerSession {
   readonly #failed = Promise.withResolvers<void>();
   /** The batches being audited and committed (one per partition at most); shutdown lets them finish. */
   readonly batchesInHand = new Set<Promise<void>>();
+  /** Commits that failed while nothing waited for them. */
+  readonly #commitFailures = new FailureSinceJoin();
   /** A batch found offsets gone back: the others stop, then the consumer restarts. */
   restarting = false;
   /** Writes the planned chunks of every batch in hand, several at a time. */
@@ -111,6 +139,23 @@ export class TrackerSession {
     );
   }
 
+  /**
+   * A commit nothing waited for failed (the next fetch had started). The
+   * next batch throws its error to KafkaJS, unless the member rejoined
+   * meanwhile: the lines are on disk, and their offsets, fetched again,
+   * are recognised and committed then.
+   */
+  commitFailed(error: Error): void {
+    this.#commitFailures.failed(error);
+    this.log.warn("Cannot commit offsets: {error}", { error: error.message });
+  }
+
+  /** Throws the error of a commit failed since the latest join, once. */
+  throwCommitFailure(): void {
+    const error = this.#commitFailures.take();
+    if (error !== undefined) throw error;
+  }
+
   fail(error: TrackerFailure): void {
     this.failure ??= error;
     this.#failed.resolve();
@@ -134,6 +179,7 @@ export class TrackerSession {
     consumer.on(FETCH_START, () => liveness.activity(Date.now()));
     consumer.on(HEARTBEAT, () => liveness.activity(Date.now()));
     consumer.on(GROUP_JOIN, (event) => {
+      this.#commitFailures.joined();
       const partitions = event.payload.memberAssignment[config.topic] ?? [];
       trail.state.keepPartitions(new Set(partitions));
       metrics.keepPartitions(new Set(partitions));

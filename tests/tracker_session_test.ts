@@ -1,0 +1,27 @@
+/**
+ * Unit: the failure of a commit nothing waited for (tracker_session.ts) —
+ * taken once by the next batch, forgotten after a rejoin.
+ */
+import { assertEquals } from "./assert.ts";
+import { FailureSinceJoin } from "../lib/tracker_session.ts";
+
+Deno.test("a commit failure is taken once by the next batch", () => {
+  const failures = new FailureSinceJoin();
+  failures.joined();
+  assertEquals(failures.take(), undefined, "nothing failed");
+  const error = new Error("The coordinator is not aware of this member");
+  failures.failed(error);
+  assertEquals(failures.take(), error);
+  assertEquals(failures.take(), undefined, "taken once");
+});
+
+Deno.test("a commit failure from before the latest join is forgotten", () => {
+  const failures = new FailureSinceJoin();
+  failures.joined();
+  failures.failed(new Error("The group is rebalancing"));
+  failures.joined();
+  assertEquals(failures.take(), undefined, "the rejoin already happened");
+  const after = new Error("Connection timeout");
+  failures.failed(after);
+  assertEquals(failures.take(), after);
+});
