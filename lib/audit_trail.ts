@@ -67,12 +67,12 @@ export interface TrailOpenReport {
   elapsedMs: number;
 }
 
-/** The epoch of a trail with no header yet (new, or written before epochs were recorded). */
-/** Whether `append`'s `checkpoint` option allows a checkpoint now. */
+/** Whether `append`'s `checkpoint` option allows a checkpoint now (a function is asked only then). */
 function allows(checkpoint: boolean | (() => boolean)): boolean {
   return typeof checkpoint === "function" ? checkpoint() : checkpoint;
 }
 
+/** The epoch of a trail with no header yet (new, or written before epochs were recorded). */
 function unknownEpoch(reason: string): TrailEpoch {
   return {
     number: 0,
@@ -198,8 +198,9 @@ export class AuditTrail {
    * `checkpoint: false` when the state already holds records not yet appended
    * (planned while these were written): a checkpoint then would say they are
    * on disk, so one that is due waits for an append that allows it. A
-   * function is asked once the records are synced, when the checkpoint would
-   * be taken: concurrent writers say then whether anything else is planned.
+   * function is asked once the records are synced, and only when a
+   * checkpoint is due: concurrent writers say then whether anything else is
+   * planned.
    */
   async append(
     records: readonly AuditRecord[],
@@ -218,11 +219,10 @@ export class AuditTrail {
     if (this.#log.bytes >= this.#options.segmentBytes) {
       await this.#rotate({ checkpoint });
     } else if (
-      allows(checkpoint) && (
-        this.#checkpointDue ||
+      (this.#checkpointDue ||
         this.#sinceCheckpoint >=
-          Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)
-      )
+          Math.max(CHECKPOINT_MIN_BYTES, CHECKPOINT_SIZE_FACTOR * this.#checkpointBytes)) &&
+      allows(checkpoint)
     ) {
       this.#checkpointInBackground();
     }

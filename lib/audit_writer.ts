@@ -8,12 +8,17 @@
  * It also counts the chunks planned into the tracker's state and not yet on
  * disk: a checkpoint taken while one of them exists would count its records
  * as audited, and a crash would then skip them. The trail checkpoints only
- * when the chunks just synced are all there are.
+ * when the chunks just synced are all there are. When a due checkpoint has
+ * been refused a few times in a row (batches of several brokers' fetches keep
+ * overlapping), new chunks wait until the writer has drained, so it is taken.
  */
 import type { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import { Coalescer } from "./coalescer.ts";
+
+/** A due checkpoint refused this many times in a row holds new chunks back until it is taken. */
+export const REFUSALS_BEFORE_HOLD = 4;
 
 /** What a planned chunk has to write. */
 export interface ChunkWrite {
@@ -34,6 +39,10 @@ export class AuditWriter {
   #unwritten = 0;
   /** Slots taken and neither written nor given up: chunks being planned. */
   #open = 0;
+  /** Due checkpoints refused in a row. */
+  #refused = 0;
+  /** New slots wait for this while a refused checkpoint waits for the writer to drain. */
+  #hold: PromiseWithResolvers<void> | undefined;
   readonly #writes: Coalescer<ChunkWrite>;
 
   /**
@@ -48,12 +57,20 @@ export class AuditWriter {
       const deadLetters = chunks.length === 1
         ? chunks[0]!.deadLetters
         : chunks.flatMap((c) => c.deadLetters);
-      if (deadLetters.length > 0) await publish(deadLetters);
-      const records = chunks.length === 1 ? chunks[0]!.records : chunks.flatMap((c) => c.records);
-      // Asked once synced: any chunk planned meanwhile forbids the checkpoint.
-      await trail.append(records, { checkpoint: () => this.#unwritten === chunks.length });
+      try {
+        if (deadLetters.length > 0) await publish(deadLetters);
+        const records = chunks.length === 1 ? chunks[0]!.records : chunks.flatMap((c) => c.records);
+        // Asked once synced, when a checkpoint is due: any chunk planned
+        // meanwhile forbids it.
+        await trail.append(records, { checkpoint: () => this.#allowCheckpoint(chunks.length) });
+      } catch (error) {
+        // The count stays up: no checkpoint is written again. Held slots go
+        // on, to fail at their write.
+        this.#release();
+        throw error;
+      }
       this.#unwritten -= chunks.length;
-      // After a failure the count stays up: no checkpoint is written again.
+      if (this.#unwritten === 0) this.#release();
     }, {
       sticky: true,
       // Another batch is planning a chunk in this turn (the partitions of a
@@ -62,11 +79,28 @@ export class AuditWriter {
     });
   }
 
+  #allowCheckpoint(synced: number): boolean {
+    if (this.#unwritten === synced) {
+      this.#refused = 0;
+      return true;
+    }
+    if (++this.#refused >= REFUSALS_BEFORE_HOLD) this.#hold ??= Promise.withResolvers();
+    return false;
+  }
+
+  #release(): void {
+    this.#refused = 0;
+    this.#hold?.resolve();
+    this.#hold = undefined;
+  }
+
   /**
-   * Takes a slot before a chunk is planned into the state. A slot not yet
-   * written or given up keeps checkpoints from being taken.
+   * Takes a slot before a chunk is planned into the state (after a refused
+   * checkpoint, once the writer has drained). A slot not yet written or given
+   * up keeps checkpoints from being taken.
    */
-  slot(): PlannedSlot {
+  async slot(): Promise<PlannedSlot> {
+    while (this.#hold !== undefined) await this.#hold.promise;
     this.#unwritten++;
     this.#open++;
     let open = true;
@@ -83,6 +117,7 @@ export class AuditWriter {
       unused: () => {
         close();
         this.#unwritten--;
+        if (this.#unwritten === 0) this.#release();
       },
     };
   }
@@ -90,5 +125,10 @@ export class AuditWriter {
   /** Chunks planned into the state and not yet on disk. */
   get unwritten(): number {
     return this.#unwritten;
+  }
+
+  /** Whether new slots wait for a refused checkpoint. */
+  get holding(): boolean {
+    return this.#hold !== undefined;
   }
 }

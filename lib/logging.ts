@@ -58,7 +58,8 @@ export async function setupLogging(
     // write runs off the main thread (the blocking sink syncs in place, and
     // under the broker's writes that stalled the tracker 20–40 ms every
     // metrics record); records made while one runs are written after it. The
-    // sink is flushed when logging closes. Rotated by size: tracker.log →
+    // sink is flushed when logging closes; a forced exit (a second signal, the
+    // shutdown's hard deadline) loses the records made during the last sync. Rotated by size: tracker.log →
     // tracker.log.1 … (the oldest dropped).
     sinks.file = getRotatingFileSink(jsonFile.path, {
       formatter: formatHealthLine,

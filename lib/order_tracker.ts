@@ -219,15 +219,18 @@ async function auditBatch(
       highWatermark,
       messages: messages.slice(start, end).map(sourceMessage),
     };
-    const slot = session.writer.slot();
+    const slot = await session.writer.slot();
     let plan: ChunkPlan;
     try {
       plan = await planInParts(chunk, { now, session, parses: parses[i]! });
     } catch (error) {
       // Nothing more is planned; what is being written still is, and stays.
-      // The slot stays taken: the state may hold part of this chunk.
+      // The slot stays taken: the state may hold part of this chunk, so no
+      // checkpoint is written again, and the run fails as after a bad write.
       await writing.catch(() => {});
-      throw error;
+      throw error instanceof AuditWriteError
+        ? error
+        : new AuditWriteError(`Cannot plan a chunk: ${(error as Error).message}`, { cause: error });
     }
     if (plan.kind === "offsets-went-back") {
       slot.unused();
@@ -255,14 +258,19 @@ async function auditBatch(
     });
   }
   await writing;
-  await payload.heartbeat();
   // Not awaited: the next fetch starts while the commit is on its way
   // (batchHandler keeps the batch in hand until it is answered).
-  return {
-    committed: commitOffset === null
-      ? undefined
-      : commit(session, { topic, partition, offset: commitOffset }),
-  };
+  const committed = commitOffset === null
+    ? undefined
+    : commit(session, { topic, partition, offset: commitOffset });
+  try {
+    await payload.heartbeat();
+  } catch (error) {
+    // A rebalance found by the heartbeat: KafkaJS rejoins once this returns.
+    await committed?.catch(() => {});
+    throw error;
+  }
+  return { committed };
 }
 
 /**
@@ -364,11 +372,17 @@ function batchHandler(
     session.liveness.activity(Date.now());
     await session.epochChecked;
     // After a failed write nothing more is appended: the tail may be torn.
-    if (session.failure || signal.aborted) return;
+    // Returns once the batches in hand are done, not at once: KafkaJS would
+    // fetch the same messages again and again until the consumer stops.
+    if (session.failure || signal.aborted) {
+      await Promise.allSettled(session.batchesInHand);
+      return;
+    }
     try {
       // A commit of an earlier batch failed since the last join: its error
       // goes to KafkaJS now, as if that batch had thrown it.
       session.throwCommitFailure();
+      const join = session.join;
       const inHand = Promise.withResolvers<void>();
       session.batchesInHand.add(inHand.promise);
       const release = () => {
@@ -384,10 +398,13 @@ function batchHandler(
       if (committed === undefined) {
         onAudited?.(session.metrics.counters);
       } else {
-        committed.then(
-          () => onAudited?.(session.metrics.counters),
-          (error) => session.commitFailed(error as Error),
-        ).finally(release);
+        committed
+          .then(
+            () => onAudited?.(session.metrics.counters),
+            (error) => session.commitFailed(error as Error, join),
+          )
+          .catch((error) => session.log.error("Cannot report an audited batch: {error}", { error }))
+          .finally(release);
       }
     } catch (error) {
       // A group error (a rebalance, a moved coordinator) goes back to

@@ -65,8 +65,14 @@ export class FailureSinceJoin {
     this.#join++;
   }
 
-  failed(error: Error): void {
-    this.#failure = { error, join: this.#join };
+  /** The joins so far: what work started under is passed to `failed`. */
+  get join(): number {
+    return this.#join;
+  }
+
+  /** Work started after join number `join` failed. */
+  failed(error: Error, join: number): void {
+    this.#failure = { error, join };
   }
 
   /** The failure since the latest join, if any, and forgets it. */
@@ -140,17 +146,22 @@ export class TrackerSession {
   }
 
   /**
-   * A commit nothing waited for failed (the next fetch had started). The
-   * next batch throws its error to KafkaJS, unless the member rejoined
-   * meanwhile: the lines are on disk, and their offsets, fetched again,
+   * A commit nothing waited for, asked for after join number `join`, failed
+   * (the next fetch had started). The next batch throws its error to KafkaJS,
+   * unless the member rejoined since it was asked for: the lines are on disk, and their offsets, fetched again,
    * are recognised and committed then.
    */
-  commitFailed(error: Error): void {
-    this.#commitFailures.failed(error);
+  commitFailed(error: Error, join: number): void {
+    this.#commitFailures.failed(error, join);
     this.log.warn("Cannot commit offsets: {error}", { error: error.message });
   }
 
-  /** Throws the error of a commit failed since the latest join, once. */
+  /** The group joins so far (a commit failure is stale after another). */
+  get join(): number {
+    return this.#commitFailures.join;
+  }
+
+  /** Throws the error of a commit asked for since the latest join and failed, once. */
   throwCommitFailure(): void {
     const error = this.#commitFailures.take();
     if (error !== undefined) throw error;
@@ -245,7 +256,10 @@ export class TrackerSession {
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
-    await Promise.allSettled(this.batchesInHand);
+    // Bounded: a commit still retrying (a coordinator gone) must not hang the stop.
+    await closeStep(Promise.allSettled(this.batchesInHand)).catch((e) =>
+      log.warn("Cannot finish the batches in hand: {error}", { error: String(e) })
+    );
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
     );

@@ -10,7 +10,7 @@ import { AuditTrail, type TrailOptions } from "../lib/audit_trail.ts";
 import { auditedRecord, type AuditRecord } from "../lib/audit_record.ts";
 import { closedSegments } from "../lib/segmented_log.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
-import { AuditWriter } from "../lib/audit_writer.ts";
+import { AuditWriter, REFUSALS_BEFORE_HOLD } from "../lib/audit_writer.ts";
 import type { DeadLetterMessage } from "../lib/dead_letter.ts";
 
 const AT = Date.UTC(2026, 10, 27, 12, 0, 0);
@@ -78,19 +78,19 @@ Deno.test("chunks handed over during a write share the next append in order; one
       published.push([...letters]);
       return Promise.resolve();
     });
-    const plan = (rs: AuditRecord[]) => {
-      const slot = writer.slot();
+    const plan = async (rs: AuditRecord[]) => {
+      const slot = await writer.slot();
       for (const r of rs) trail.state.apply(r);
       return slot;
     };
     const [a, b, c, d] = [records(0, 60), records(1, 5), records(2, 5), records(1, 5, 5)];
     const before = await Deno.readTextFile(options.paths.checkpointFile);
-    const writeA = plan(a).write({ records: a, deadLetters: [] });
-    const writeB = plan(b).write({ records: b, deadLetters: [] });
+    const writeA = (await plan(a)).write({ records: a, deadLetters: [] });
+    const writeB = (await plan(b)).write({ records: b, deadLetters: [] });
     const letter = { key: "k", value: "v" } as unknown as DeadLetterMessage;
-    const writeC = plan(c).write({ records: c, deadLetters: [letter] });
+    const writeC = (await plan(c)).write({ records: c, deadLetters: [letter] });
     // Planned into the state while the others are written: not on disk yet.
-    const slotD = plan(d);
+    const slotD = await plan(d);
     assertEquals(writer.unwritten, 4);
     await Promise.all([writeA, writeB, writeC]);
     assertEquals(appends, [
@@ -123,8 +123,8 @@ Deno.test("a slot given up unused no longer holds the checkpoint back", async ()
   await withTrail(async (trail, options) => {
     const writer = new AuditWriter(trail, () => Promise.resolve());
     const before = await Deno.readTextFile(options.paths.checkpointFile);
-    const unused = writer.slot();
-    const slot = writer.slot();
+    const unused = await writer.slot();
+    const slot = await writer.slot();
     const a = records(0, 60);
     for (const r of a) trail.state.apply(r);
     unused.unused();
@@ -146,7 +146,7 @@ Deno.test("after a failed write every chunk handed over fails with it and no che
     },
   }, () => Promise.resolve());
   // Three batches plan at once; two hand their chunks over while the third plans.
-  const [slotA, slotB, slotC] = [writer.slot(), writer.slot(), writer.slot()];
+  const [slotA, slotB, slotC] = [await writer.slot(), await writer.slot(), await writer.slot()];
   const first = slotA.write({ records: records(0, 1), deadLetters: [] });
   const second = slotB.write({ records: records(1, 1), deadLetters: [] });
   await assertRejects(first, /No space left/);
@@ -154,7 +154,7 @@ Deno.test("after a failed write every chunk handed over fails with it and no che
   fail = false;
   await assertRejects(slotC.write({ records: records(2, 1), deadLetters: [] }), /No space left/);
   await assertRejects(
-    writer.slot().write({ records: records(3, 1), deadLetters: [] }),
+    (await writer.slot()).write({ records: records(3, 1), deadLetters: [] }),
     /No space left/,
   );
   assertEquals(
@@ -163,4 +163,51 @@ Deno.test("after a failed write every chunk handed over fails with it and no che
     "asked once (one append of two chunks), while the third was planned",
   );
   assert(writer.unwritten > 0, "the failed chunks still count as unwritten");
+});
+
+Deno.test("a checkpoint refused again and again holds new chunks back until the writer drains, then is taken", async () => {
+  await withTrail(async (trail, options) => {
+    const writer = new AuditWriter(trail, () => Promise.resolve());
+    const before = await Deno.readTextFile(options.paths.checkpointFile);
+    // Another broker's batch, planning all along: every append sees it.
+    const other = await writer.slot();
+    const otherRecords = records(9, 5);
+    for (const r of otherRecords) trail.state.apply(r);
+    let from = 0;
+    for (let i = 0; i < REFUSALS_BEFORE_HOLD; i++) {
+      assertEquals(writer.holding, false, `not holding before refusal ${i + 1}`);
+      const slot = await writer.slot();
+      // 60 records rotate the 64 KiB segment: a checkpoint is due from the first on.
+      const rs = records(0, 60, from);
+      from += 60;
+      for (const r of rs) trail.state.apply(r);
+      await slot.write({ records: rs, deadLetters: [] });
+    }
+    assertEquals(writer.holding, true);
+    let granted = false;
+    const next = writer.slot().then((slot) => {
+      granted = true;
+      return slot;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assertEquals(granted, false, "a new chunk waits while the other is planned");
+    assert(
+      !await checkpointChanged(options.paths.checkpointFile, before, 200),
+      "no checkpoint yet",
+    );
+    await other.write({ records: otherRecords, deadLetters: [] });
+    const slot = await next;
+    assertEquals(writer.holding, false);
+    assert(
+      await checkpointChanged(options.paths.checkpointFile, before, 5_000),
+      "the checkpoint, taken once the writer drained",
+    );
+    slot.unused();
+    const expected = trail.state.snapshot();
+    trail.abandon();
+    const reopened = await AuditTrail.open(options);
+    assertEquals(reopened.trail.state.snapshot(), expected);
+    assertEquals(reopened.trail.totals.audited, REFUSALS_BEFORE_HOLD * 60 + 5);
+    await reopened.trail.close();
+  });
 });

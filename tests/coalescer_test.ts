@@ -28,7 +28,7 @@ Deno.test("items submitted during a flush go together, in order, into the next o
   assertEquals(coalescer.busy, true);
   pending[0]!.resolve();
   await first;
-  await Promise.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   assertEquals(groups, [[1], [2, 3, 4]]);
   pending[1]!.resolve();
   await Promise.all(later);
@@ -46,7 +46,7 @@ Deno.test("a failed flush rejects each of its items; without stickiness the next
   const [second, third] = [2, 3].map((n) => coalescer.submit(n));
   pending[0]!.resolve();
   await first;
-  await Promise.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0));
   pending[1]!.reject(new Error("commit refused"));
   await assertRejects(second!, /commit refused/);
   await assertRejects(third!, /commit refused/);
