@@ -612,8 +612,20 @@ export async function signalNode(
   if (!await waitForExit(running, { timeoutMs })) {
     throw new Error(`Cannot stop ${managed.name}: still running ${timeoutMs} ms after ${signal}`);
   }
+  // A dying process loses its command line before its sockets: its ports may
+  // still answer for a moment, and a start then would take them for another's.
+  const node = config.nodes.find((n) => n.id === id);
+  const deadline = Date.now() + PORT_RELEASE_MS;
+  for (const port of node === undefined ? [] : [node.port, node.controllerPort]) {
+    while (await portInUse(port) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
   await Deno.remove(managed.pidFile).catch(() => {});
 }
+
+/** How long a stopped node's ports may take to close after its process is gone. */
+const PORT_RELEASE_MS = 5_000;
 
 /**
  * The SASL_SSL listener's part of a start (nothing when KAFKA_SASL_SSL_PORT is
