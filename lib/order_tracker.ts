@@ -183,9 +183,8 @@ async function commit(session: TrackerSession, offset: CommitOffset): Promise<vo
  * (together with other partitions' chunks handed to the writer meanwhile).
  * Writes keep their order, and none starts after one failed. All of the
  * batch's messages go to the parsing thread at once. Once every write is
- * synced, the batch's last committable offset is committed: resolves then,
- * with the commit under way (undefined when there is nothing to commit). Stops
- * between chunks when the run stops, fails, restarts or the batch goes stale.
+ * synced, the batch's last committable offset is committed. Stops between
+ * chunks when the run stops, fails, restarts or the batch goes stale.
  */
 async function auditBatch(
   payload: EachBatchPayload,
@@ -195,7 +194,7 @@ async function auditBatch(
     /** This batch in `session.batchesInHand`. */
     inHand: Promise<void>;
   },
-): Promise<{ committed: Promise<void> | undefined }> {
+): Promise<void> {
   const { batch } = payload;
   const { messages } = batch;
   const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
@@ -258,19 +257,11 @@ async function auditBatch(
     });
   }
   await writing;
-  // Not awaited: the next fetch starts while the commit is on its way
-  // (batchHandler keeps the batch in hand until it is answered).
-  const committed = commitOffset === null
-    ? undefined
-    : commit(session, { topic, partition, offset: commitOffset });
-  try {
-    await payload.heartbeat();
-  } catch (error) {
-    // A rebalance found by the heartbeat: KafkaJS rejoins once this returns.
-    await committed?.catch(() => {});
-    throw error;
-  }
-  return { committed };
+  // Awaited before the next fetch: a commit answered while the next batch
+  // ran was tried, and a broker restart then once crashed the consumer in
+  // KafkaJS's rejoin (the coordinator not found; tracker exit 1).
+  if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
+  await payload.heartbeat();
 }
 
 /**
@@ -379,33 +370,15 @@ function batchHandler(
       return;
     }
     try {
-      // A commit of an earlier batch failed since the last join: its error
-      // goes to KafkaJS now, as if that batch had thrown it.
-      session.throwCommitFailure();
-      const join = session.join;
       const inHand = Promise.withResolvers<void>();
       session.batchesInHand.add(inHand.promise);
-      const release = () => {
+      try {
+        await auditBatch(payload, { session, signal, inHand: inHand.promise });
+      } finally {
         inHand.resolve();
         session.batchesInHand.delete(inHand.promise);
-      };
-      let committed: Promise<void> | undefined;
-      try {
-        ({ committed } = await auditBatch(payload, { session, signal, inHand: inHand.promise }));
-      } finally {
-        if (committed === undefined) release();
       }
-      if (committed === undefined) {
-        onAudited?.(session.metrics.counters);
-      } else {
-        committed
-          .then(
-            () => onAudited?.(session.metrics.counters),
-            (error) => session.commitFailed(error as Error, join),
-          )
-          .catch((error) => session.log.error("Cannot report an audited batch: {error}", { error }))
-          .finally(release);
-      }
+      onAudited?.(session.metrics.counters);
     } catch (error) {
       // A group error (a rebalance, a moved coordinator) goes back to
       // KafkaJS, which rejoins; redelivered offsets are then recognised.

@@ -51,38 +51,6 @@ function closeStep(work: Promise<unknown>): Promise<unknown> {
   });
 }
 
-/**
- * The failure of work nothing waited for (a commit sent while the next fetch
- * ran), taken once by the next caller; forgotten when the member joins the
- * group again, since it belonged to the membership before. Pure.
- */
-export class FailureSinceJoin {
-  #failure: { error: Error; join: number } | undefined;
-  #join = 0;
-
-  /** The member joined the group (again). */
-  joined(): void {
-    this.#join++;
-  }
-
-  /** The joins so far: what work started under is passed to `failed`. */
-  get join(): number {
-    return this.#join;
-  }
-
-  /** Work started after join number `join` failed. */
-  failed(error: Error, join: number): void {
-    this.#failure = { error, join };
-  }
-
-  /** The failure since the latest join, if any, and forgets it. */
-  take(): Error | undefined {
-    const failure = this.#failure;
-    this.#failure = undefined;
-    return failure?.join === this.#join ? failure.error : undefined;
-  }
-}
-
 /** What one run of the tracker shares: the trail, the clients and how the run ends. */
 export class TrackerSession {
   readonly kafka: Kafka;
@@ -98,8 +66,6 @@ export class TrackerSession {
   readonly #failed = Promise.withResolvers<void>();
   /** The batches being audited and committed (one per partition at most); shutdown lets them finish. */
   readonly batchesInHand = new Set<Promise<void>>();
-  /** Commits that failed while nothing waited for them. */
-  readonly #commitFailures = new FailureSinceJoin();
   /** A batch found offsets gone back: the others stop, then the consumer restarts. */
   restarting = false;
   /** Writes the planned chunks of every batch in hand, several at a time. */
@@ -145,28 +111,6 @@ export class TrackerSession {
     );
   }
 
-  /**
-   * A commit nothing waited for, asked for after join number `join`, failed
-   * (the next fetch had started). The next batch throws its error to KafkaJS,
-   * unless the member rejoined since it was asked for: the lines are on disk, and their offsets, fetched again,
-   * are recognised and committed then.
-   */
-  commitFailed(error: Error, join: number): void {
-    this.#commitFailures.failed(error, join);
-    this.log.warn("Cannot commit offsets: {error}", { error: error.message });
-  }
-
-  /** The group joins so far (a commit failure is stale after another). */
-  get join(): number {
-    return this.#commitFailures.join;
-  }
-
-  /** Throws the error of a commit asked for since the latest join and failed, once. */
-  throwCommitFailure(): void {
-    const error = this.#commitFailures.take();
-    if (error !== undefined) throw error;
-  }
-
   fail(error: TrackerFailure): void {
     this.failure ??= error;
     this.#failed.resolve();
@@ -190,7 +134,6 @@ export class TrackerSession {
     consumer.on(FETCH_START, () => liveness.activity(Date.now()));
     consumer.on(HEARTBEAT, () => liveness.activity(Date.now()));
     consumer.on(GROUP_JOIN, (event) => {
-      this.#commitFailures.joined();
       const partitions = event.payload.memberAssignment[config.topic] ?? [];
       trail.state.keepPartitions(new Set(partitions));
       metrics.keepPartitions(new Set(partitions));
