@@ -14,6 +14,7 @@ import {
   parseTrailLine,
 } from "../lib/audit_record.ts";
 import { closedSegments, SegmentedLog, splitTornTail } from "../lib/segmented_log.ts";
+import { assertReopensAsLeft, checkpointChanged } from "./trail_support.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import {
   encodeCheckpoint,
@@ -199,25 +200,13 @@ Deno.test("an append made while later records are already planned writes no chec
     const before = await Deno.readTextFile(options.paths.checkpointFile);
     await trail.append(written, { checkpoint: false });
     assert((await closedSegments(options.paths.auditFile)).length >= 1, "the append rotated");
-    const changed = async (deadlineMs: number) => {
-      const deadline = Date.now() + deadlineMs;
-      while (Date.now() < deadline) {
-        if (await Deno.readTextFile(options.paths.checkpointFile) !== before) return true;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return false;
-    };
+    const changed = (deadlineMs: number) =>
+      checkpointChanged(options.paths.checkpointFile, before, deadlineMs);
     assert(!await changed(1_000), "no checkpoint while records are planned ahead of the disk");
     // The next append, with nothing planned after it, writes the checkpoint due.
     await trail.append(planned);
     assert(await changed(5_000), "the rotation's checkpoint, once allowed");
-    const expected = trail.state.snapshot();
-    trail.abandon();
-    const reopened = await AuditTrail.open(options);
-    assertEquals(reopened.report.replayedLines, 0, "the checkpoint covers every line");
-    assertEquals(reopened.trail.state.snapshot(), expected);
-    assertEquals(reopened.trail.totals.audited, 90);
-    await reopened.trail.close();
+    await assertReopensAsLeft(trail, options, { audited: 90, replayedLines: 0 });
   }, { segmentBytes: 64 * 1024 });
 });
 

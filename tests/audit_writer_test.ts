@@ -9,6 +9,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { AuditTrail, type TrailOptions } from "../lib/audit_trail.ts";
 import { auditedRecord, type AuditRecord } from "../lib/audit_record.ts";
 import { closedSegments } from "../lib/segmented_log.ts";
+import { assertReopensAsLeft, checkpointChanged } from "./trail_support.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { AuditWriter, REFUSALS_BEFORE_HOLD } from "../lib/audit_writer.ts";
 import type { DeadLetterMessage } from "../lib/dead_letter.ts";
@@ -55,16 +56,6 @@ function records(partition: number, count: number, from = 0): AuditRecord[] {
     }, orders.next()));
 }
 
-/** Resolves true once the checkpoint file differs from `before`, false after `deadlineMs`. */
-async function checkpointChanged(path: string, before: string, deadlineMs: number) {
-  const deadline = Date.now() + deadlineMs;
-  while (Date.now() < deadline) {
-    if (await Deno.readTextFile(path) !== before) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
-
 Deno.test("chunks handed over during a write share the next append in order; one planned and unwritten holds the checkpoint back", async () => {
   await withTrail(async (trail, options) => {
     const appends: number[][] = [];
@@ -109,13 +100,7 @@ Deno.test("chunks handed over during a write share the next append in order; one
       await checkpointChanged(options.paths.checkpointFile, before, 5_000),
       "the rotation's checkpoint, once nothing else is planned",
     );
-    const expected = trail.state.snapshot();
-    trail.abandon();
-    const reopened = await AuditTrail.open(options);
-    assertEquals(reopened.report.replayedLines, 0, "the checkpoint covers every line");
-    assertEquals(reopened.trail.state.snapshot(), expected);
-    assertEquals(reopened.trail.totals.audited, 75);
-    await reopened.trail.close();
+    await assertReopensAsLeft(trail, options, { audited: 75, replayedLines: 0 });
   });
 });
 
@@ -203,11 +188,6 @@ Deno.test("a checkpoint refused again and again holds new chunks back until the 
       "the checkpoint, taken once the writer drained",
     );
     slot.unused();
-    const expected = trail.state.snapshot();
-    trail.abandon();
-    const reopened = await AuditTrail.open(options);
-    assertEquals(reopened.trail.state.snapshot(), expected);
-    assertEquals(reopened.trail.totals.audited, REFUSALS_BEFORE_HOLD * 60 + 5);
-    await reopened.trail.close();
+    await assertReopensAsLeft(trail, options, { audited: REFUSALS_BEFORE_HOLD * 60 + 5 });
   });
 });
