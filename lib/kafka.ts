@@ -12,6 +12,7 @@ import {
   ConfigResourceTypes,
   type Consumer,
   type ConsumerConfig,
+  type ConsumerRunConfig,
   type EachBatchPayload,
   Kafka,
   type KafkaMessage,
@@ -32,7 +33,15 @@ import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
 
-export type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, RecordMetadata };
+export type {
+  Admin,
+  Consumer,
+  ConsumerRunConfig,
+  EachBatchPayload,
+  KafkaMessage,
+  Producer,
+  RecordMetadata,
+};
 
 const kafkaLog = getLogger(["kafkajs"]);
 
@@ -719,6 +728,28 @@ export function rejoinableGroupError(error: unknown): Error | undefined {
     e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
   }
   return undefined;
+}
+
+/**
+ * KafkaJS errors it does not restart a crashed consumer for, though they come
+ * of a cluster that is away or restarting, and go once it is back: the group
+ * coordinator not found (a rejoin while the brokers restart; KafkaJS gives up
+ * at once when no broker answers) and a lock not taken in time (requests
+ * queued behind a broker that is away).
+ */
+const TRANSIENT_NON_RETRIABLE = new Set(["KafkaJSGroupCoordinatorNotFound", "KafkaJSLockTimeout"]);
+
+/**
+ * Whether a consumer crash KafkaJS does not restart from is one the consumer
+ * may be started again after (see TRANSIENT_NON_RETRIABLE): looks through
+ * the error's causes.
+ */
+export function transientCrash(error: unknown): boolean {
+  for (let e = error as Record<string, unknown> | undefined; e;) {
+    if (typeof e.name === "string" && TRANSIENT_NON_RETRIABLE.has(e.name)) return true;
+    e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
+  }
+  return false;
 }
 
 /** KafkaJS sizes values with Buffer methods; wrap the bytes without copying. */

@@ -3,21 +3,18 @@
  * fetch (one per partition) at once; plan each chunk (chunk_plan.ts) and hand
  * it to the one writer (audit_writer.ts), which publishes the dead letters
  * (dead_letter_publisher.ts), appends the audit lines and fdatasyncs
- * (audit_trail.ts) for the chunks ready together; only then commit the
- * offsets, those asked for together in one commit. Before consuming and after every rejoin the trail's epoch is checked
- * against the cluster (epoch_check.ts). A metrics record goes to the health
+ * (audit_trail.ts) for the chunks ready together; only then hand the
+ * batch's offset to the committer (offset_committer.ts), which commits off
+ * the fetch path. A batch goes back to KafkaJS once planned, so the next
+ * fetch is taken while it is written. Before consuming and after every
+ * rejoin the trail's epoch is checked against the cluster (epoch_check.ts). A metrics record goes to the health
  * log every few seconds, with the liveness verdict acted on. `runTracker` is
  * the order of things; `TrackerSession` (tracker_session.ts) holds what a run
  * shares and how it closes.
  */
 import type { Config } from "./config.ts";
 import { MAX_ORDER_BYTES } from "./constants.ts";
-import {
-  consumerRestart,
-  type EachBatchPayload,
-  type KafkaMessage,
-  rejoinableGroupError,
-} from "./kafka.ts";
+import { consumerRestart, type EachBatchPayload, type KafkaMessage } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
 import { type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
@@ -26,7 +23,7 @@ import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic } from "./dead_letter_publisher.ts";
 import { TrackerMetrics } from "./tracker_metrics.ts";
 import { lifecycle, type TrackerCounters } from "./health_record.ts";
-import { type CommitOffset, TrackerFailure, TrackerSession } from "./tracker_session.ts";
+import { TrackerFailure, TrackerSession } from "./tracker_session.ts";
 import type { PlannedSlot } from "./audit_writer.ts";
 import { awaitKafka } from "./reachability.ts";
 import type { Logger } from "./logging.ts";
@@ -130,7 +127,6 @@ interface PlannedChunk {
  * them and marks its offsets resolved.
  */
 async function writeChunk(
-  payload: EachBatchPayload,
   { chunk, plan, now, following }: PlannedChunk,
   { session, slot }: { session: TrackerSession; slot: PlannedSlot },
 ): Promise<void> {
@@ -150,7 +146,6 @@ async function writeChunk(
   session.summary.add(plan.records);
   reportDeadLetters(plan.records, log);
   const last = chunk.messages.at(-1)!;
-  payload.resolveOffset(String(last.offset));
   metrics.setLag(chunk.partition, {
     highWatermark: chunk.highWatermark,
     nextOffset: last.offset + 1,
@@ -164,27 +159,16 @@ async function writeChunk(
 }
 
 /**
- * Commits a partition's offset: the next one to consume, all before it
- * synced. Other batches' offsets asked for meanwhile go in the same commit.
- */
-async function commit(session: TrackerSession, offset: CommitOffset): Promise<void> {
-  try {
-    await session.commits.submit(offset);
-  } catch (error) {
-    // The lines are on disk; after the rejoin their offsets come back as
-    // redeliveries, are recognised and committed then.
-    throw rejoinableGroupError(error) ?? error;
-  }
-}
-
-/**
  * Audits a fetched batch: its chunks are planned in turn, and each chunk's
  * dead letters, append and fdatasync run while the next chunk is planned
  * (together with other partitions' chunks handed to the writer meanwhile).
  * Writes keep their order, and none starts after one failed. All of the
- * batch's messages go to the parsing thread at once. Once every write is
- * synced, the batch's last committable offset is committed. Stops between
- * chunks when the run stops, fails, restarts or the batch goes stale.
+ * batch's messages go to the parsing thread at once. Stops between chunks
+ * when the run stops, fails, restarts or the batch goes stale.
+ *
+ * Returns once the chunks are planned and handed to the writer, with what
+ * settles once they are synced and the batch's last committable offset is
+ * handed to the committer (which commits it off the fetch path).
  */
 async function auditBatch(
   payload: EachBatchPayload,
@@ -194,13 +178,15 @@ async function auditBatch(
     /** This batch in `session.batchesInHand`. */
     inHand: Promise<void>;
   },
-): Promise<void> {
+): Promise<{ synced: Promise<void> }> {
   const { batch } = payload;
   const { messages } = batch;
   const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
   const parses = parseChunks(session, messages, bounds);
   const highWatermark = Number(batch.highWatermark);
   const { topic, partition } = batch;
+  // Read after this join's epoch check: a commit for an older join is dropped.
+  const generation = session.commits.generation;
   let writing: Promise<void> = Promise.resolve();
   let failed = false;
   let commitOffset: number | null = null;
@@ -237,7 +223,10 @@ async function auditBatch(
       // skipped so far was committed. After a new epoch the consumer fetches
       // from the committed offsets again and audits what it skipped.
       await writing;
-      if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
+      if (commitOffset !== null) {
+        session.commits.submit({ topic, partition, offset: commitOffset }, generation);
+        await session.commits.flush().catch(() => {}); // Kept for the next commit if refused.
+      }
       throw await restartConsumer(session, plan, inHand);
     }
     const planned: PlannedChunk = {
@@ -246,7 +235,13 @@ async function auditBatch(
       now,
       following: end < messages.length ? messages[end] : undefined,
     };
-    const written = writeChunk(payload, planned, { session, slot });
+    // KafkaJS fetches on from here; nothing is committed before the sync.
+    payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
+    const bytes = chunk.messages.reduce((sum, m) => sum + (m.value?.byteLength ?? 0), 0);
+    session.unsyncedBytes += bytes;
+    const written = writeChunk(planned, { session, slot }).finally(() => {
+      session.unsyncedBytes -= bytes;
+    });
     written.catch(() => {}); // Awaited in turn below; it may fail before its turn.
     writing = writing.then(async () => {
       await written;
@@ -256,12 +251,13 @@ async function auditBatch(
       failed = true;
     });
   }
-  await writing;
-  // Awaited before the next fetch: a commit answered while the next batch
-  // ran was tried, and a broker restart then once crashed the consumer in
-  // KafkaJS's rejoin (the coordinator not found; tracker exit 1).
-  if (commitOffset !== null) await commit(session, { topic, partition, offset: commitOffset });
-  await payload.heartbeat();
+  const synced = writing.then(() => {
+    if (commitOffset !== null) {
+      session.commits.submit({ topic, partition, offset: commitOffset }, generation);
+    }
+  });
+  synced.catch(() => {}); // Handled by the caller.
+  return { synced };
 }
 
 /**
@@ -351,6 +347,15 @@ async function planInParts(
   return plan;
 }
 
+/**
+ * Bytes of planned messages not yet synced up to which a batch goes back to
+ * KafkaJS before its own chunks are synced: the next fetch is then planned
+ * while this one is written, and an fdatasync or commit that takes long
+ * does not hold the orders behind it. Beyond it (a backlog), a batch waits for
+ * its sync: about one fetch (4 MiB per partition) is in the writer's hands.
+ */
+const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
+
 /** The eachBatch handler: a batch's chunks, until stopping or a failed write. */
 function batchHandler(
   session: TrackerSession,
@@ -359,6 +364,18 @@ function batchHandler(
     onAudited: ((counters: Readonly<TrackerCounters>) => void) | undefined;
   },
 ): (payload: EachBatchPayload) => Promise<void> {
+  /** Disk, DLQ or parsing failure: nothing of the chunk is committed. */
+  const writeFailed = (error: Error, partition: number) => {
+    // Stop; a restart resumes from the last commit and the trail dedups replays.
+    session.writeFailed = true;
+    session.log.error("Cannot finish a batch of partition {partition}: {error}", {
+      partition,
+      error: error.message,
+    });
+    session.fail(
+      new TrackerFailure(`Cannot audit a batch: ${error.message}`, { cause: error }),
+    );
+  };
   return async (payload) => {
     session.liveness.activity(Date.now());
     await session.epochChecked;
@@ -369,31 +386,40 @@ function batchHandler(
       await Promise.allSettled(session.batchesInHand);
       return;
     }
+    const { partition } = payload.batch;
+    // In hand until its chunks are synced and its offset handed to the committer.
+    const inHand = Promise.withResolvers<void>();
+    session.batchesInHand.add(inHand.promise);
+    const release = () => {
+      inHand.resolve();
+      session.batchesInHand.delete(inHand.promise);
+    };
+    let synced: Promise<void>;
     try {
-      const inHand = Promise.withResolvers<void>();
-      session.batchesInHand.add(inHand.promise);
-      try {
-        await auditBatch(payload, { session, signal, inHand: inHand.promise });
-      } finally {
-        inHand.resolve();
-        session.batchesInHand.delete(inHand.promise);
-      }
-      onAudited?.(session.metrics.counters);
+      ({ synced } = await auditBatch(payload, { session, signal, inHand: inHand.promise }));
     } catch (error) {
+      release();
       // A group error (a rebalance, a moved coordinator) goes back to
       // KafkaJS, which rejoins; redelivered offsets are then recognised.
       if (!(error instanceof AuditWriteError)) throw error;
-      // Disk, DLQ or parsing failure: nothing of this chunk is committed.
-      // Stop; a restart resumes from the last commit and the trail dedups replays.
-      session.writeFailed = true;
-      session.log.error("Cannot finish a batch of partition {partition}: {error}", {
-        partition: payload.batch.partition,
-        error: error.message,
-      });
-      session.fail(
-        new TrackerFailure(`Cannot audit a batch: ${error.message}`, { cause: error }),
-      );
+      writeFailed(error, partition);
+      return;
     }
+    const settled = synced.then(
+      () => onAudited?.(session.metrics.counters),
+      (error) => {
+        if (error instanceof AuditWriteError) writeFailed(error, partition);
+        else {
+          session.fail(
+            new TrackerFailure(`Cannot audit a batch: ${(error as Error).message}`, {
+              cause: error,
+            }),
+          );
+        }
+      },
+    ).finally(release);
+    if (session.unsyncedBytes > MAX_UNSYNCED_BYTES) await settled;
+    await payload.heartbeat();
   };
 }
 
@@ -493,7 +519,7 @@ async function consume(
     await ensureDeadLetterTopic(config);
     await session.checkEpoch();
     await session.consumer.subscribe({ topics: [config.topic], fromBeginning: true });
-    await session.consumer.run({
+    await session.runConsumer({
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Every partition's batch of a fetch at once: their chunks share

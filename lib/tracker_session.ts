@@ -10,11 +10,14 @@ import { OrderParser } from "./order_parser.ts";
 import { reconcileEpoch } from "./epoch_check.ts";
 import {
   type Consumer,
+  type ConsumerRunConfig,
   createConsumer,
   createIdempotentProducer,
   createKafka,
   type Kafka,
   type Producer,
+  rejoinableGroupError,
+  transientCrash,
 } from "./kafka.ts";
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
@@ -23,17 +26,19 @@ import type { TrackerExposition } from "./prometheus.ts";
 import { TrailSummaryLog } from "./trail_summary_log.ts";
 import { awaitWithDeadline } from "./retry.ts";
 import { AuditWriter } from "./audit_writer.ts";
-import { Coalescer } from "./coalescer.ts";
+import { type CommitOffset, OffsetCommitter } from "./offset_committer.ts";
 import { publishBounded } from "./dead_letter_publisher.ts";
 
-/** A partition's next offset to consume, to commit. */
-export interface CommitOffset {
-  topic: string;
-  partition: number;
-  offset: number;
-}
-
 export const METRICS_INTERVAL_MS = 5_000;
+/**
+ * A commit starts at least this long after the one before. At 5,000 orders/s
+ * a commit per fetch was several hundred commits a second, each a write to
+ * the group's log on the broker; a crash or a rebalance redelivers at most
+ * this much more (the trail recognises it).
+ */
+const COMMIT_INTERVAL_MS = 50;
+/** After a crash KafkaJS does not restart from but a cluster coming back cures, the consumer runs again after this. */
+const CRASH_RESTART_MS = 1_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
@@ -70,14 +75,20 @@ export class TrackerSession {
   restarting = false;
   /** Writes the planned chunks of every batch in hand, several at a time. */
   readonly writer: AuditWriter;
-  /** Commits the offsets batches ask for; those asked during a commit go in the next one together. */
-  readonly commits: Coalescer<CommitOffset>;
+  /** Commits the offsets of synced batches off the fetch path; those handed over during a commit go in the next one. */
+  readonly commits: OffsetCommitter;
+  /** Bytes of messages planned and not yet synced: batches go back to KafkaJS before their sync while this is small. */
+  unsyncedBytes = 0;
   /** The epoch check of the latest group join: batches wait for it. */
   epochChecked: Promise<unknown> = Promise.resolve();
   /** The Prometheus metrics, when served: written records' latencies go there too. */
   exposition: TrackerExposition | undefined;
   /** The trail summary the monitor reads: each chunk's records go there once on disk. */
   readonly summary: TrailSummaryLog;
+  /** How the consumer runs: kept to run it again after a transient crash. */
+  #runConfig: ConsumerRunConfig | undefined;
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #closing = false;
 
   constructor(
     readonly config: Config,
@@ -91,19 +102,32 @@ export class TrackerSession {
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
     this.summary = new TrailSummaryLog(config.paths.summaryFile, { trail, log });
     this.writer = new AuditWriter(trail, (letters) => publishBounded(letters, this));
-    this.commits = new Coalescer((offsets) => this.#commit(offsets), {
-      sticky: false,
-      // Batches whose chunks were just synced together ask in this turn.
-      gather: () => true,
+    this.commits = new OffsetCommitter((offsets) => this.#commit(offsets), {
+      intervalMs: COMMIT_INTERVAL_MS,
+      onError: (error) => {
+        // A rebalance: KafkaJS's heartbeat rejoins, and the offsets come back
+        // as redeliveries. Else the next commit carries them.
+        const rejoin = rejoinableGroupError(error);
+        if (rejoin) {
+          log.info(
+            "Commit refused by the group ({type}); redeliveries after the rejoin are recognised",
+            {
+              type: (rejoin as { type?: string }).type ?? rejoin.name,
+            },
+          );
+        } else {
+          log.warn("Cannot commit offsets, kept for the next commit: {error}", {
+            error: (error as Error).message,
+          });
+        }
+      },
     });
   }
 
-  /** One commit of the newest offset asked for each partition. */
+  /** One commit of these offsets (one per partition). */
   #commit(offsets: readonly CommitOffset[]): Promise<void> {
-    const newest = new Map<string, CommitOffset>();
-    for (const o of offsets) newest.set(`${o.topic}\0${o.partition}`, o);
     return this.consumer.commitOffsets(
-      [...newest.values()].map(({ topic, partition, offset }) => ({
+      offsets.map(({ topic, partition, offset }) => ({
         topic,
         partition,
         offset: String(offset),
@@ -137,6 +161,9 @@ export class TrackerSession {
       const partitions = event.payload.memberAssignment[config.topic] ?? [];
       trail.state.keepPartitions(new Set(partitions));
       metrics.keepPartitions(new Set(partitions));
+      // Offsets not yet committed are forgotten: the consumer fetches from
+      // the committed ones again (maybe of another cluster).
+      this.commits.newGeneration();
       // After a rejoin the brokers may be another cluster (a wiped local broker).
       // Batches await this check; a failure reaches KafkaJS through them.
       const check = this.checkEpoch();
@@ -152,10 +179,44 @@ export class TrackerSession {
       if (restart) {
         liveness.retrying(Date.now());
         log.warn("Consumer crashed, KafkaJS restarts it: {error}", { error: error.message });
+      } else if (transientCrash(error) && this.#runConfig !== undefined) {
+        log.warn("Consumer crashed while the cluster is away, starting it again: {error}", {
+          error: error.message,
+        });
+        this.#restartAfterCrash();
       } else {
         this.fail(new TrackerFailure(`Consumer crashed: ${error.message}`, { cause: error }));
       }
     });
+  }
+
+  /** Runs the consumer (and keeps how, to run it again after a transient crash). */
+  async runConsumer(runConfig: ConsumerRunConfig): Promise<void> {
+    this.#runConfig = runConfig;
+    await this.consumer.run(runConfig);
+  }
+
+  /**
+   * KafkaJS has stopped and disconnected the consumer after a crash it does
+   * not restart from: connects and runs it again every CRASH_RESTART_MS until
+   * it runs, the run fails or closes. A crash of the new run comes back here.
+   */
+  #restartAfterCrash(): void {
+    if (this.#closing || this.failure || this.#restartTimer !== undefined) return;
+    this.liveness.retrying(Date.now());
+    this.#restartTimer = setTimeout(async () => {
+      this.#restartTimer = undefined;
+      if (this.#closing || this.failure) return;
+      try {
+        await this.consumer.connect();
+        await this.consumer.run(this.#runConfig);
+      } catch (error) {
+        this.log.warn("Cannot start the consumer again yet: {error}", {
+          error: (error as Error).message,
+        });
+        this.#restartAfterCrash();
+      }
+    }, CRASH_RESTART_MS);
   }
 
   /** Emits a metrics record every METRICS_INTERVAL_MS and acts on the liveness verdict. */
@@ -199,9 +260,15 @@ export class TrackerSession {
    */
   async close(): Promise<void> {
     const { consumer, dlq, trail, log } = this;
+    this.#closing = true;
+    clearTimeout(this.#restartTimer);
     // Bounded: a commit still retrying (a coordinator gone) must not hang the stop.
     await closeStep(Promise.allSettled(this.batchesInHand)).catch((e) =>
       log.warn("Cannot finish the batches in hand: {error}", { error: String(e) })
+    );
+    // The offsets of what is synced, including any a failed commit kept.
+    await closeStep(this.commits.flush()).catch((e) =>
+      log.warn("Cannot commit the last offsets: {error}", { error: String(e) })
     );
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
