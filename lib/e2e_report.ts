@@ -261,7 +261,7 @@ export function e2eReportText(figures: E2eFigures): string {
   }
   lines.push(
     `settings      ${figures.partitions} partitions; idempotent producer, acks=all; ` +
-      "tracker: a fetch's batches at once, one fdatasync and one commit for the chunks ready together",
+      "tracker: a fetch's batches at once, one fdatasync for the chunks ready together, the next fetch taken meanwhile, commits ≥ 50 ms apart; producer sends ≥ 2 ms apart",
     `topic         ${figures.topic} at ${figures.brokers.join(",")}; audit trail ${
       (figures.trailBytes / 1e6).toFixed(1)
     } MB`,

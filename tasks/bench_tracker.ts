@@ -68,7 +68,7 @@ async function timeTracker(config: Config, log: Logger) {
   const begun = performance.now();
   let started = 0;
   let finished = 0;
-  // This process's CPU (all threads) over the timed part alone: ready to the last commit.
+  // This process's CPU (all threads) over the timed part alone: ready to the last line synced.
   let cpuAtReady = process.cpuUsage();
   let cpuUsed = { user: 0, system: 0 };
   const counters = await runTracker(config, {
@@ -159,7 +159,7 @@ async function main(): Promise<number> {
         `orders        ${counters.audited} audited, ${counters.dead_lettered} dead-lettered, ${counters.duplicates} duplicates`,
         `throughput    ${
           Math.round(count / run.seconds)
-        } msg/s (from group join to the last commit)`,
+        } msg/s (from group join to the last line synced; its commit follows)`,
         `slices        ${rates.map(Math.round).join(", ")} msg/s per ${run.slice} events; ` +
         `last vs first ${drift}`,
         `elapsed       ${run.seconds.toFixed(2)} s; audit trail ${(bytes / 1e6).toFixed(1)} MB`,
@@ -173,7 +173,7 @@ async function main(): Promise<number> {
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
         } MiB each) audited in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
           CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); one commit for the batches synced`,
+        } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); the next fetch taken while they are synced; commits off the fetch path, ≥ 50 ms apart`,
       ].join("\n"),
     );
     await Deno.remove(config.paths.dataDir, { recursive: true });
