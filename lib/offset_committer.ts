@@ -1,19 +1,21 @@
 /**
  * The tracker's offset commits, taken off the fetch path: a batch hands its
  * offset over once its lines are synced, and the next fetch does not wait
- * for the commit. One commit at a time; offsets handed over during one go
- * together into the next, the newest per partition.
+ * for the commit. One commit at a time, at most one every `intervalMs`;
+ * offsets handed over meanwhile go together into the next, the newest per
+ * partition.
  *
- * Offsets belong to a group generation: a join (a rebalance, a restarted
+ * Offsets belong to a group generation: a rebalance or a join (a restarted
  * consumer, maybe another cluster after a wiped broker) starts a new one and
  * forgets what was not yet committed, and an offset handed over for an older
  * generation is dropped. After a join the consumer fetches from the committed
  * offsets again; the trail recognises what it already holds, and the commits
- * of those redeliveries move the offsets on. A commit that fails keeps its
- * offsets for the next one (or the last one, at shutdown) within the same
- * generation.
+ * of those redeliveries move the offsets on. Each commit is one attempt, sent
+ * at once after the generation was read: a commit retried inside the client
+ * could land in the next generation. A failed commit keeps its offsets, and
+ * they are tried again after `retryMs` (or with the next offsets, or at the
+ * final flush) within the same generation.
  */
-import { setImmediate } from "node:timers";
 
 /** A partition's next offset to consume, to commit. */
 export interface CommitOffset {
@@ -30,27 +32,37 @@ export class OffsetCommitter {
   #generation = 0;
   /** Offsets handed over and not yet in a commit, per partition. */
   #pending = new Map<string, CommitOffset>();
+  /** The commit being sent; never rejects. */
   #running: Promise<void> | undefined;
-  #scheduled = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastStarted = -Infinity;
+  #closed = false;
   readonly #commit: (offsets: CommitOffset[]) => Promise<void>;
   readonly #onError: (error: unknown) => void;
   readonly #intervalMs: number;
-  #lastStarted = -Infinity;
+  readonly #retryMs: number;
 
   /**
-   * @param commit sends one commit of these offsets (one per partition)
+   * @param commit sends one commit of these offsets (one per partition), one
+   *   attempt; called synchronously after the generation they belong to was
+   *   checked
    * @param options.onError told of a commit that failed (its offsets are kept)
    * @param options.intervalMs a commit starts at least this long after the
-   *   one before (offsets handed over meanwhile wait and go together); a
-   *   flush does not wait
+   *   one before; a flush does not wait
+   * @param options.retryMs after a failed commit, the next starts this late
    */
   constructor(
     commit: (offsets: CommitOffset[]) => Promise<void>,
-    { onError, intervalMs = 0 }: { onError: (error: unknown) => void; intervalMs?: number },
+    { onError, intervalMs = 0, retryMs = 1_000 }: {
+      onError: (error: unknown) => void;
+      intervalMs?: number;
+      retryMs?: number;
+    },
   ) {
     this.#commit = commit;
     this.#onError = onError;
     this.#intervalMs = intervalMs;
+    this.#retryMs = retryMs;
   }
 
   /** The generation offsets handed over now belong to. */
@@ -58,27 +70,20 @@ export class OffsetCommitter {
     return this.#generation;
   }
 
-  /** A join: what is pending is forgotten, and later offsets of older generations are dropped. */
+  /** A rebalance or join: what is pending is forgotten, and later offsets of older generations are dropped. */
   newGeneration(): void {
     this.#generation++;
     this.#pending.clear();
   }
 
   /**
-   * Hands over an offset whose lines are synced, of the generation `generation`
-   * (read when its batch was taken); committed in the next turn of the event
-   * loop with the others handed over by then, or after the running commit.
+   * Hands over an offset whose lines (and all before it in its partition) are
+   * synced, of the generation `generation` (read when its batch was taken).
    */
   submit(offset: CommitOffset, generation: number): void {
-    if (generation !== this.#generation) return;
+    if (generation !== this.#generation || this.#closed) return;
     this.#keep(offset);
-    if (this.#running === undefined && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        if (this.#running === undefined) this.#run();
-      });
-    }
+    this.#schedule(0);
   }
 
   /** Offsets handed over and not yet committed. */
@@ -86,22 +91,31 @@ export class OffsetCommitter {
     return [...this.#pending.values()];
   }
 
+  /** Whether a commit is being sent. */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
   /**
-   * Commits what is pending now (after the running commit); resolves once
-   * nothing is pending, rejects with the last commit's error otherwise.
+   * Commits what is pending now, after the running commit and without
+   * waiting for the interval; rejects with the commit's error (its offsets
+   * are kept).
    */
   async flush(): Promise<void> {
-    await this.#running;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#running !== undefined) await this.#running;
     if (this.#pending.size === 0) return;
-    this.#lastStarted = performance.now();
-    const offsets = this.#take();
-    const generation = this.#generation;
-    try {
-      await this.#commit(offsets);
-    } catch (error) {
-      if (generation === this.#generation) { for (const o of offsets) this.#keep(o); }
-      throw error;
-    }
+    const once = this.#commitOnce();
+    this.#running = once.then(() => this.#settled(0), () => this.#settled(this.#retryMs));
+    await once;
+  }
+
+  /** No more commits: a scheduled one is cancelled and later offsets are dropped. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   #keep(offset: CommitOffset): void {
@@ -110,41 +124,49 @@ export class OffsetCommitter {
     if (held === undefined || held.offset < offset.offset) this.#pending.set(key, offset);
   }
 
-  #take(): CommitOffset[] {
+  /** The next commit, after the running one and `intervalMs` after the last start (at least `delayMs` from now). */
+  #schedule(delayMs: number): void {
+    if (
+      this.#closed || this.#timer !== undefined || this.#running !== undefined ||
+      this.#pending.size === 0
+    ) {
+      return;
+    }
+    const wait = Math.max(delayMs, this.#lastStarted + this.#intervalMs - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed || this.#running !== undefined || this.#pending.size === 0) return;
+      this.#running = this.#commitOnce().then(
+        () => this.#settled(0),
+        (error) => {
+          try {
+            this.#onError(error);
+          } catch {
+            // Only a report: the offsets are kept either way.
+          }
+          this.#settled(this.#retryMs);
+        },
+      );
+    }, Math.max(0, wait));
+  }
+
+  /** A commit ended: the next one is scheduled at once (offsets came meanwhile, or were kept). */
+  #settled(delayMs: number): void {
+    this.#running = undefined;
+    this.#schedule(delayMs);
+  }
+
+  /** One commit of everything pending; on failure the offsets are kept if still of this generation. */
+  async #commitOnce(): Promise<void> {
+    const generation = this.#generation;
     const offsets = [...this.#pending.values()];
     this.#pending.clear();
-    return offsets;
-  }
-
-  #run(): void {
-    this.#running = (async () => {
-      // Offsets handed over during a commit go in the next one. A failed
-      // commit keeps its offsets for the next hand-over or the final flush,
-      // and is not tried again at once (a broker away would make it spin).
-      while (this.#pending.size > 0) {
-        const wait = this.#lastStarted + this.#intervalMs - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.#pending.size === 0) return; // Taken by a flush meanwhile.
-        this.#lastStarted = performance.now();
-        const offsets = this.#take();
-        const generation = this.#generation;
-        try {
-          await this.#commit(offsets);
-        } catch (error) {
-          if (generation === this.#generation) { for (const o of offsets) this.#keep(o); }
-          this.#onError(error);
-          return;
-        }
-      }
-    })().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  /** Resolves once no commit runs. */
-  async idle(): Promise<void> {
-    while (this.#running !== undefined || this.#scheduled) {
-      await (this.#running ?? new Promise((resolve) => setImmediate(resolve)));
+    this.#lastStarted = performance.now();
+    try {
+      await this.#commit(offsets);
+    } catch (error) {
+      if (generation === this.#generation) { for (const o of offsets) this.#keep(o); }
+      throw error;
     }
   }
 }

@@ -172,11 +172,13 @@ async function writeChunk(
  */
 async function auditBatch(
   payload: EachBatchPayload,
-  { session, signal, inHand }: {
+  { session, signal, inHand, generation }: {
     session: TrackerSession;
     signal: AbortSignal;
     /** This batch in `session.batchesInHand`. */
     inHand: Promise<void>;
+    /** The committer's generation when KafkaJS handed the batch over. */
+    generation: number;
   },
 ): Promise<{ synced: Promise<void> }> {
   const { batch } = payload;
@@ -185,15 +187,16 @@ async function auditBatch(
   const parses = parseChunks(session, messages, bounds);
   const highWatermark = Number(batch.highWatermark);
   const { topic, partition } = batch;
-  // Read after this join's epoch check: a commit for an older join is dropped.
-  const generation = session.commits.generation;
+  // After a rebalance began, nothing more of the batch is resolved or
+  // committed: the offsets KafkaJS fetches on from belong to the next join.
+  const current = () => session.commits.generation === generation;
   let writing: Promise<void> = Promise.resolve();
   let failed = false;
   let commitOffset: number | null = null;
   for (const [i, [start, end]] of bounds.entries()) {
     if (
       failed || session.failure || session.restarting || !payload.isRunning() ||
-      payload.isStale() || signal.aborted
+      payload.isStale() || signal.aborted || !current()
     ) {
       break;
     }
@@ -236,7 +239,7 @@ async function auditBatch(
       following: end < messages.length ? messages[end] : undefined,
     };
     // KafkaJS fetches on from here; nothing is committed before the sync.
-    payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
+    if (current()) payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
     const bytes = chunk.messages.reduce((sum, m) => sum + (m.value?.byteLength ?? 0), 0);
     session.unsyncedBytes += bytes;
     const written = writeChunk(planned, { session, slot }).finally(() => {
@@ -377,6 +380,8 @@ function batchHandler(
     );
   };
   return async (payload) => {
+    // Read before any wait: a rebalance may begin meanwhile.
+    const generation = session.commits.generation;
     session.liveness.activity(Date.now());
     await session.epochChecked;
     // After a failed write nothing more is appended: the tail may be torn.
@@ -396,7 +401,15 @@ function batchHandler(
     };
     let synced: Promise<void>;
     try {
-      ({ synced } = await auditBatch(payload, { session, signal, inHand: inHand.promise }));
+      if (session.commits.generation === generation) {
+        session.commitVia = payload.commitOffsetsIfNecessary;
+      }
+      ({ synced } = await auditBatch(payload, {
+        session,
+        signal,
+        inHand: inHand.promise,
+        generation,
+      }));
     } catch (error) {
       release();
       // A group error (a rebalance, a moved coordinator) goes back to
@@ -406,7 +419,15 @@ function batchHandler(
       return;
     }
     const settled = synced.then(
-      () => onAudited?.(session.metrics.counters),
+      () => {
+        try {
+          onAudited?.(session.metrics.counters);
+        } catch (error) {
+          session.log.error("A listener of audited batches failed: {error}", {
+            error: (error as Error).message,
+          });
+        }
+      },
       (error) => {
         if (error instanceof AuditWriteError) writeFailed(error, partition);
         else {

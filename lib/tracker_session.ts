@@ -14,6 +14,7 @@ import {
   createConsumer,
   createIdempotentProducer,
   createKafka,
+  type EachBatchPayload,
   type Kafka,
   type Producer,
   rejoinableGroupError,
@@ -37,6 +38,12 @@ export const METRICS_INTERVAL_MS = 5_000;
  * this much more (the trail recognises it).
  */
 const COMMIT_INTERVAL_MS = 50;
+/** After a failed commit the next is tried this late (with the offsets it kept). */
+const COMMIT_RETRY_MS = 1_000;
+/** Failed commits are said at most once per this long. */
+const COMMIT_WARN_EVERY_MS = 15_000;
+/** The final commit at shutdown gets this long: leaving the group and closing the trail follow. */
+const FLUSH_TIMEOUT_MS = 2_000;
 /** After a crash KafkaJS does not restart from but a cluster coming back cures, the consumer runs again after this. */
 const CRASH_RESTART_MS = 1_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
@@ -48,10 +55,10 @@ export class TrackerFailure extends Error {
 }
 
 /** One step of the shutdown, given CLOSE_TIMEOUT_MS; rejects with a DeadlineError after that. */
-function closeStep(work: Promise<unknown>): Promise<unknown> {
+function closeStep(work: Promise<unknown>, deadlineMs = CLOSE_TIMEOUT_MS): Promise<unknown> {
   return awaitWithDeadline(work, {
-    deadlineMs: CLOSE_TIMEOUT_MS,
-    reportEveryMs: CLOSE_TIMEOUT_MS,
+    deadlineMs,
+    reportEveryMs: deadlineMs,
     onWait: () => {},
   });
 }
@@ -69,7 +76,7 @@ export class TrackerSession {
   /** A write failed: the state may be ahead of the disk, so no checkpoint at the end. */
   writeFailed = false;
   readonly #failed = Promise.withResolvers<void>();
-  /** The batches being audited and committed (one per partition at most); shutdown lets them finish. */
+  /** The batches being audited, until synced and their offset handed to the committer; shutdown lets them finish. */
   readonly batchesInHand = new Set<Promise<void>>();
   /** A batch found offsets gone back: the others stop, then the consumer restarts. */
   restarting = false;
@@ -87,6 +94,10 @@ export class TrackerSession {
   readonly summary: TrailSummaryLog;
   /** How the consumer runs: kept to run it again after a transient crash. */
   #runConfig: ConsumerRunConfig | undefined;
+  /** The latest batch's commit call (one attempt, to the current generation). */
+  commitVia: EachBatchPayload["commitOffsetsIfNecessary"] | undefined;
+  /** A restart of the consumer after a crash, while it runs. */
+  #restarting: Promise<void> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
 
@@ -104,35 +115,54 @@ export class TrackerSession {
     this.writer = new AuditWriter(trail, (letters) => publishBounded(letters, this));
     this.commits = new OffsetCommitter((offsets) => this.#commit(offsets), {
       intervalMs: COMMIT_INTERVAL_MS,
-      onError: (error) => {
-        // A rebalance: KafkaJS's heartbeat rejoins, and the offsets come back
-        // as redeliveries. Else the next commit carries them.
-        const rejoin = rejoinableGroupError(error);
-        if (rejoin) {
-          log.info(
-            "Commit refused by the group ({type}); redeliveries after the rejoin are recognised",
-            {
-              type: (rejoin as { type?: string }).type ?? rejoin.name,
-            },
-          );
-        } else {
-          log.warn("Cannot commit offsets, kept for the next commit: {error}", {
-            error: (error as Error).message,
-          });
-        }
-      },
+      retryMs: COMMIT_RETRY_MS,
+      onError: (error) => this.#commitFailed(error),
     });
   }
 
-  /** One commit of these offsets (one per partition). */
+  /**
+   * Commits through the latest batch's client call, one attempt: a commit
+   * retried inside KafkaJS (its consumer.commitOffsets) could be sent again
+   * after a rejoin, under the next generation, with offsets of before it.
+   */
   #commit(offsets: readonly CommitOffset[]): Promise<void> {
-    return this.consumer.commitOffsets(
-      offsets.map(({ topic, partition, offset }) => ({
-        topic,
-        partition,
-        offset: String(offset),
-      })),
-    );
+    const commit = this.commitVia;
+    if (commit === undefined) {
+      return Promise.reject(new Error("Cannot commit offsets: no batch consumed yet"));
+    }
+    const topics = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const { topic, partition, offset } of offsets) {
+      const partitions = topics.get(topic) ?? topics.set(topic, []).get(topic)!;
+      partitions.push({ partition, offset: String(offset) });
+    }
+    return commit({
+      topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+    });
+  }
+
+  #commitWarnedAt = -Infinity;
+  #commitFailures = 0;
+
+  /** A refused or failed commit: said once per COMMIT_WARN_EVERY_MS; its offsets are kept. */
+  #commitFailed(error: unknown): void {
+    // A rebalance: KafkaJS's heartbeat rejoins, and the offsets come back as
+    // redeliveries. Else the committer tries again.
+    const rejoin = rejoinableGroupError(error);
+    if (rejoin) {
+      this.log.info(
+        "Commit refused by the group ({type}); redeliveries after the rejoin are recognised",
+        { type: (rejoin as { type?: string }).type ?? rejoin.name },
+      );
+      return;
+    }
+    this.#commitFailures++;
+    const now = Date.now();
+    if (now - this.#commitWarnedAt < COMMIT_WARN_EVERY_MS) return;
+    this.#commitWarnedAt = now;
+    this.log.warn("Cannot commit offsets ({failures} failed), retrying: {error}", {
+      failures: this.#commitFailures,
+      error: (error as Error).message,
+    });
   }
 
   fail(error: TrackerFailure): void {
@@ -165,8 +195,10 @@ export class TrackerSession {
       // the committed ones again (maybe of another cluster).
       this.commits.newGeneration();
       // After a rejoin the brokers may be another cluster (a wiped local broker).
-      // Batches await this check; a failure reaches KafkaJS through them.
-      const check = this.checkEpoch();
+      // Batches await this check; a failure reaches KafkaJS through them. It
+      // runs once the batches of before the join are written: a new epoch
+      // rotates the trail, which must not happen under their appends.
+      const check = Promise.allSettled([...this.batchesInHand]).then(() => this.checkEpoch());
       check.catch(() => {});
       this.epochChecked = check;
       log.info("Joined group {group}: partitions {partitions}", {
@@ -174,6 +206,8 @@ export class TrackerSession {
         partitions,
       });
     });
+    // KafkaJS rejoins: batches taken before stop resolving and committing.
+    consumer.on(consumer.events.REBALANCING, () => this.commits.newGeneration());
     consumer.on(CRASH, (event) => {
       const { error, restart } = event.payload;
       if (restart) {
@@ -204,19 +238,29 @@ export class TrackerSession {
   #restartAfterCrash(): void {
     if (this.#closing || this.failure || this.#restartTimer !== undefined) return;
     this.liveness.retrying(Date.now());
-    this.#restartTimer = setTimeout(async () => {
+    this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (this.#closing || this.failure) return;
-      try {
-        await this.consumer.connect();
-        await this.consumer.run(this.#runConfig);
-      } catch (error) {
-        this.log.warn("Cannot start the consumer again yet: {error}", {
-          error: (error as Error).message,
-        });
-        this.#restartAfterCrash();
-      }
+      this.#restarting = this.#startAgain().finally(() => {
+        this.#restarting = undefined;
+      });
     }, CRASH_RESTART_MS);
+  }
+
+  /** One try at connecting and running the consumer again; close() waits for it. */
+  async #startAgain(): Promise<void> {
+    const stopped = () => this.#closing || this.failure !== undefined;
+    if (stopped()) return;
+    try {
+      await this.consumer.connect();
+      // Closing began while connecting: it stops and disconnects after this.
+      if (stopped()) return;
+      await this.consumer.run(this.#runConfig);
+    } catch (error) {
+      this.log.warn("Cannot start the consumer again yet: {error}", {
+        error: (error as Error).message,
+      });
+      this.#restartAfterCrash();
+    }
   }
 
   /** Emits a metrics record every METRICS_INTERVAL_MS and acts on the liveness verdict. */
@@ -262,14 +306,16 @@ export class TrackerSession {
     const { consumer, dlq, trail, log } = this;
     this.#closing = true;
     clearTimeout(this.#restartTimer);
+    await this.#restarting;
     // Bounded: a commit still retrying (a coordinator gone) must not hang the stop.
     await closeStep(Promise.allSettled(this.batchesInHand)).catch((e) =>
       log.warn("Cannot finish the batches in hand: {error}", { error: String(e) })
     );
     // The offsets of what is synced, including any a failed commit kept.
-    await closeStep(this.commits.flush()).catch((e) =>
+    await closeStep(this.commits.flush(), FLUSH_TIMEOUT_MS).catch((e) =>
       log.warn("Cannot commit the last offsets: {error}", { error: String(e) })
     );
+    this.commits.close();
     await closeStep(consumer.stop()).catch((e) =>
       log.warn("Cannot stop consuming cleanly: {error}", { error: String(e) })
     );
@@ -283,7 +329,9 @@ export class TrackerSession {
     );
     // Its records are on disk: a summary line is written even after a failed write.
     this.summary.close();
-    if (this.writeFailed) trail.abandon();
+    // A checkpoint now would count chunks still in the writer (their batches
+    // did not finish in time) as on disk, and a restart would skip them.
+    if (this.writeFailed || this.writer.unwritten > 0) trail.abandon();
     else await trail.close();
   }
 }

@@ -23,7 +23,8 @@ function heldCommit() {
   return { commits, pending, commit };
 }
 
-const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Long enough for a scheduled commit (a timer) and its answer's handling. */
+const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
 const at = (partition: number, offset: number): CommitOffset => ({
   topic: "orders",
   partition,
@@ -49,8 +50,9 @@ Deno.test("offsets handed over in one turn go in one commit, the newest per part
   await turn();
   assertEquals(commits[1], [[1, 7], [2, 3]], "what came meanwhile, together");
   pending[1]!.resolve();
-  await committer.idle();
+  await turn();
   assertEquals(committer.pending, []);
+  assertEquals(committer.running, false);
 });
 
 Deno.test("commits are spaced by the interval; a flush does not wait for it", async () => {
@@ -58,20 +60,22 @@ Deno.test("commits are spaced by the interval; a flush does not wait for it", as
   const committer = new OffsetCommitter((_offsets) => {
     times.push(performance.now());
     return Promise.resolve();
-  }, { onError: () => {}, intervalMs: 40 });
+  }, { onError: () => {}, intervalMs: 300 });
   const g = committer.generation;
   committer.submit(at(0, 1), g);
-  await committer.idle();
+  await turn();
   committer.submit(at(0, 2), g);
-  await committer.idle();
+  await turn();
+  assertEquals(times.length, 1, "the second waits for the interval");
+  await new Promise((resolve) => setTimeout(resolve, 400));
   assertEquals(times.length, 2);
-  assert(times[1]! - times[0]! >= 35, `spaced: ${times[1]! - times[0]!} ms`);
-  const before = performance.now();
+  assert(times[1]! - times[0]! >= 290, `spaced: ${times[1]! - times[0]!} ms`);
   committer.submit(at(0, 3), g);
   await committer.flush();
-  assert(performance.now() - before < 30, "the flush committed at once");
-  await committer.idle();
+  assertEquals(times.length, 3, "the flush committed at once");
+  await new Promise((resolve) => setTimeout(resolve, 400));
   assertEquals(times.length, 3, "what the flush took is not committed again");
+  committer.close();
 });
 
 Deno.test("a join forgets pending offsets and drops those of the generation before", async () => {
@@ -90,33 +94,39 @@ Deno.test("a join forgets pending offsets and drops those of the generation befo
   pending[0]!.reject(
     Object.assign(new Error("The generation is gone"), { type: "ILLEGAL_GENERATION" }),
   );
-  await committer.idle();
+  await turn();
   assertEquals(committer.pending, []);
   committer.submit(at(0, 5), committer.generation);
   await turn();
   assertEquals(commits.at(-1), [[0, 5]], "the new generation's offsets are committed");
   pending.at(-1)!.resolve();
-  await committer.idle();
+  await turn();
+  assertEquals(commits.length, 2, "nothing of the old generation was sent");
 });
 
-Deno.test("a failed commit keeps its offsets for the next commit and the final flush", async () => {
+Deno.test("a failed commit keeps its offsets: tried again after the retry time, with newer ones, and at the flush", async () => {
   const { commits, pending, commit } = heldCommit();
   const errors: unknown[] = [];
-  const committer = new OffsetCommitter(commit, { onError: (e) => errors.push(e) });
+  const committer = new OffsetCommitter(commit, {
+    onError: (e) => errors.push(e),
+    retryMs: 200,
+  });
   const g = committer.generation;
   committer.submit(at(0, 10), g);
   committer.submit(at(1, 4), g);
   await turn();
   pending[0]!.reject(new Error("Broker away"));
-  await committer.idle();
+  await turn();
   assertEquals(errors.length, 1, "told once");
   assertEquals(commits.length, 1, "not tried again at once");
   assertEquals(committer.pending.map((o) => [o.partition, o.offset]), [[0, 10], [1, 4]]);
-  committer.submit(at(1, 6), g);
+  committer.submit(at(1, 6), g); // Joins the kept ones; waits for the retry time too.
   await turn();
-  assertEquals(commits[1], [[0, 10], [1, 6]], "the next commit carries the kept offsets");
+  assertEquals(commits.length, 1);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  assertEquals(commits[1], [[0, 10], [1, 6]], "the retry carries the kept offsets and the newer");
   pending[1]!.reject(new Error("Broker still away"));
-  await committer.idle();
+  await turn();
   const flushed = committer.flush();
   flushed.catch(() => {}); // Awaited below.
   await turn();
@@ -128,6 +138,30 @@ Deno.test("a failed commit keeps its offsets for the next commit and the final f
   await turn();
   pending[3]!.resolve();
   await again;
+  assertEquals(committer.pending, []);
+  committer.close();
+  committer.submit(at(0, 11), g);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  assertEquals(commits.length, 4, "nothing after close");
+});
+
+Deno.test("offsets handed over while a flush commits are committed after it", async () => {
+  const { commits, pending, commit } = heldCommit();
+  const committer = new OffsetCommitter(commit, { onError: () => {} });
+  const g = committer.generation;
+  committer.submit(at(0, 1), g);
+  const flushed = committer.flush();
+  await turn();
+  assertEquals(commits, [[[0, 1]]]);
+  committer.submit(at(0, 2), g); // During the flush's commit: one commit at a time.
+  await turn();
+  assertEquals(commits.length, 1);
+  pending[0]!.resolve();
+  await flushed;
+  await turn();
+  assertEquals(commits[1], [[0, 2]], "not stranded");
+  pending[1]!.resolve();
+  await turn();
   assertEquals(committer.pending, []);
 });
 
