@@ -18,13 +18,14 @@ const CONFIRM_OFFSETS_MS = 2_000;
  * longer describes what is consumed. `suspicion` is what a chunk found: a
  * definite one (another message at an audited offset) needs no confirmation.
  *
- * @returns whether a new epoch began
+ * @returns "same" when the epoch still holds, "adopt" when a new one began
+ *   keeping the offsets, "new" when one began with offsets starting afresh
  * @throws {Error} when the topic does not exist
  */
 export async function reconcileEpoch(
   { kafka, trail, topic, log }: { kafka: Kafka; trail: AuditTrail; topic: string; log: Logger },
   suspicion?: { reason: string; definite: boolean },
-): Promise<boolean> {
+): Promise<"same" | "adopt" | "new"> {
   const observed = await withAdmin(kafka, async (admin) => {
     const id = await clusterId(admin);
     if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
@@ -46,7 +47,7 @@ export async function reconcileEpoch(
   });
   const hasRecords = trail.totals.lines > 0;
   const verdict = judgeEpoch(trail.epoch, { ...observed, topic, hasRecords });
-  if (verdict.kind === "same") return false;
+  if (verdict.kind === "same") return "same";
   const epoch = await trail.beginEpoch({
     clusterId: observed.clusterId,
     topic,
@@ -62,5 +63,5 @@ export async function reconcileEpoch(
   } else {
     log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
   }
-  return true;
+  return verdict.kind;
 }

@@ -18,7 +18,9 @@ import {
   type Kafka,
   type Producer,
   rejoinableGroupError,
+  topicStarts,
   transientCrash,
+  withAdmin,
 } from "./kafka.ts";
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
@@ -94,6 +96,8 @@ export class TrackerSession {
   readonly summary: TrailSummaryLog;
   /** How the consumer runs: kept to run it again after a transient crash. */
   #runConfig: ConsumerRunConfig | undefined;
+  /** The partitions of the topic given at the latest join. */
+  #assigned: number[] = [];
   /** The latest batch's commit call (one attempt, to the current generation). */
   commitVia: EachBatchPayload["commitOffsetsIfNecessary"] | undefined;
   /** A restart of the consumer after a crash, while it runs. */
@@ -175,10 +179,55 @@ export class TrackerSession {
     return this.#failed.promise;
   }
 
-  /** The trail's epoch against the cluster, as `reconcileEpoch` takes it. */
-  checkEpoch(suspicion?: { reason: string; definite: boolean }): Promise<boolean> {
+  /**
+   * The trail's epoch against the cluster, as `reconcileEpoch` takes it. Once
+   * the consumer runs, a new epoch whose offsets start afresh also rewinds it.
+   */
+  async checkEpoch(
+    suspicion?: { reason: string; definite: boolean },
+  ): Promise<"same" | "adopt" | "new"> {
     const { kafka, trail, log } = this;
-    return reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion);
+    const kind = await reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion);
+    if (kind === "new" && this.#runConfig !== undefined) await this.#rewind();
+    return kind;
+  }
+
+  /**
+   * After a new epoch whose offsets start afresh, every assigned partition is
+   * read again from its first kept offset, and that offset is committed. What
+   * was fetched before was judged against the old epoch: offsets below its
+   * last audited one were taken as redeliveries without a look, and on a
+   * topic created again they are other messages. Events audited before are
+   * recognised as duplicates. Batches in hand stop resolving and committing.
+   */
+  async #rewind(): Promise<void> {
+    const { topic } = this.config;
+    const starts = await withAdmin(this.kafka, (admin) => topicStarts(admin, topic));
+    this.commits.newGeneration();
+    const generation = this.commits.generation;
+    try {
+      for (const partition of this.#assigned) {
+        const offset = starts.get(partition) ?? 0;
+        this.consumer.seek({ topic, partition, offset: String(offset) });
+        this.commits.submit({ topic, partition, offset }, generation);
+      }
+    } catch (error) {
+      // Not rewound: what follows would skip what was taken for redeliveries.
+      this.fail(
+        new TrackerFailure(`Cannot read the partitions again: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    this.log.warn("Reading partitions {partitions} again from their first offsets", {
+      partitions: this.#assigned,
+    });
+    await this.commits.flush().catch((error) =>
+      this.log.warn("Cannot commit the first offsets yet: {error}", {
+        error: (error as Error).message,
+      })
+    );
   }
 
   /** Liveness, rebalances and crashes, from the consumer's events. */
@@ -189,6 +238,7 @@ export class TrackerSession {
     consumer.on(HEARTBEAT, () => liveness.activity(Date.now()));
     consumer.on(GROUP_JOIN, (event) => {
       const partitions = event.payload.memberAssignment[config.topic] ?? [];
+      this.#assigned = [...partitions];
       trail.state.keepPartitions(new Set(partitions));
       metrics.keepPartitions(new Set(partitions));
       // Offsets not yet committed are forgotten: the consumer fetches from

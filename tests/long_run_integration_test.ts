@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
   auditLineCount,
+  readAckRecords,
   readAuditRecords,
   setupPipeline,
   spawnEntry,
@@ -269,6 +270,48 @@ Deno.test("a topic deleted and created again starts a new epoch, whether it is s
     });
     assertEquals(report.counts.lost, 0, formatReport(report));
     assertEquals(report.counts.duplicateOffsets, 0, formatReport(report));
+  } finally {
+    await work.remove();
+  }
+});
+
+Deno.test("a topic created again with more than a chunk below the trail's last offset is read again from its start", async () => {
+  // The first chunks of the new topic sit below the trail's last offsets, so
+  // they look like redeliveries; only a later chunk meets an offset whose
+  // message differs. The new epoch must read them again, not go on after them.
+  const { topic, work, env, acksLog } = await setupPipeline("recreated-large");
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  const secondAcks = join(work.dir, "acks-2.jsonl");
+  const produce = async (count: number, acks: string) => {
+    const producer = spawnEntry("producer", {
+      env,
+      args: ["--count", String(count), "--rate", "0", "--acks-log", acks],
+    });
+    assertEquals((await producer.exited).code, 0, producer.output());
+  };
+  const audit = async (lines: number) => {
+    const tracker = spawnEntry("tracker", { env });
+    await waitForAuditLines([auditFile], lines, { timeoutMs: 90_000 });
+    assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
+    return tracker.output();
+  };
+  try {
+    await produce(3_000, acksLog);
+    await audit(3_000);
+    await recreate(topic);
+    await produce(6_000, secondAcks);
+    const output = await audit(9_000);
+    assertMatch(output, /Audit trail epoch 2 begins: .*holds another message/);
+    assertMatch(output, /Reading partitions .* again from their first offsets/);
+    const audited = new Set(
+      (await readAuditRecords(auditFile))
+        .filter((r) => r.outcome === "audited")
+        .map((r) => `${r.order_id}/${r.status}`),
+    );
+    const acked = await readAckRecords(secondAcks);
+    assertEquals(acked.length, 6_000);
+    const missing = acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`));
+    assertEquals(missing.length, 0, `${missing.length} orders of the new topic not audited`);
   } finally {
     await work.remove();
   }
