@@ -222,22 +222,41 @@ async function recreate(topic: string): Promise<void> {
   }, { timeoutMs: 30_000, intervalMs: 500 });
 }
 
+/**
+ * Runs of the pipeline's entries as a user makes them: `produce` sends
+ * orders at full speed (outcomes to `acksLog` unless given another) and
+ * waits for a clean exit; `audit` runs the tracker until the trail has
+ * `lines` lines, stops it with SIGTERM and returns its output.
+ */
+function runsOf(
+  env: Record<string, string>,
+  { auditFile, acksLog, auditTimeoutMs = 60_000 }: {
+    auditFile: string;
+    acksLog: string;
+    auditTimeoutMs?: number;
+  },
+) {
+  return {
+    produce: async (count: number, options: { acksLog?: string } = {}) => {
+      const producer = spawnEntry("producer", {
+        env,
+        args: ["--count", String(count), "--rate", "0", "--acks-log", options.acksLog ?? acksLog],
+      });
+      assertEquals((await producer.exited).code, 0, producer.output());
+    },
+    audit: async (lines: number) => {
+      const tracker = spawnEntry("tracker", { env });
+      await waitForAuditLines([auditFile], lines, { timeoutMs: auditTimeoutMs });
+      assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
+      return tracker.output();
+    },
+  };
+}
+
 Deno.test("a topic deleted and created again starts a new epoch, whether it is smaller or larger than before", async (t) => {
   const { topic, work, env, acksLog } = await setupPipeline("recreated");
   const auditFile = join(env.DATA_DIR, "tracker.events");
-  const produce = async (count: number) => {
-    const producer = spawnEntry("producer", {
-      env,
-      args: ["--count", String(count), "--rate", "0", "--acks-log", acksLog],
-    });
-    assertEquals((await producer.exited).code, 0, producer.output());
-  };
-  const audit = async (lines: number) => {
-    const tracker = spawnEntry("tracker", { env });
-    await waitForAuditLines([auditFile], lines, { timeoutMs: 60_000 });
-    assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
-    return tracker.output();
-  };
+  const { produce, audit } = runsOf(env, { auditFile, acksLog });
   try {
     await produce(300);
     await audit(300);
@@ -282,24 +301,12 @@ Deno.test("a topic created again with more than a chunk below the trail's last o
   const { topic, work, env, acksLog } = await setupPipeline("recreated-large");
   const auditFile = join(env.DATA_DIR, "tracker.events");
   const secondAcks = join(work.dir, "acks-2.jsonl");
-  const produce = async (count: number, acks: string) => {
-    const producer = spawnEntry("producer", {
-      env,
-      args: ["--count", String(count), "--rate", "0", "--acks-log", acks],
-    });
-    assertEquals((await producer.exited).code, 0, producer.output());
-  };
-  const audit = async (lines: number) => {
-    const tracker = spawnEntry("tracker", { env });
-    await waitForAuditLines([auditFile], lines, { timeoutMs: 90_000 });
-    assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
-    return tracker.output();
-  };
+  const { produce, audit } = runsOf(env, { auditFile, acksLog, auditTimeoutMs: 90_000 });
   try {
-    await produce(3_000, acksLog);
+    await produce(3_000);
     await audit(3_000);
     await recreate(topic);
-    await produce(6_000, secondAcks);
+    await produce(6_000, { acksLog: secondAcks });
     const output = await audit(9_000);
     assertMatch(output, /Audit trail epoch 2 begins: .*holds another message/);
     assertMatch(output, /Reading partitions .* again from their first offsets/);
