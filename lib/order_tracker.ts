@@ -183,7 +183,8 @@ async function auditBatch(
 ): Promise<{ synced: Promise<void> }> {
   const { batch } = payload;
   const { messages } = batch;
-  const bounds = chunkBounds(messages.map((m) => m.value?.byteLength ?? 0));
+  const sizes = messages.map((m) => m.value?.byteLength ?? 0);
+  const bounds = chunkBounds(sizes);
   const parses = parseChunks(session, messages, bounds);
   const highWatermark = Number(batch.highWatermark);
   const { topic, partition } = batch;
@@ -240,7 +241,8 @@ async function auditBatch(
     };
     // KafkaJS fetches on from here; nothing is committed before the sync.
     if (current()) payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
-    const bytes = chunk.messages.reduce((sum, m) => sum + (m.value?.byteLength ?? 0), 0);
+    let bytes = 0;
+    for (let k = start; k < end; k++) bytes += sizes[k]!;
     session.unsyncedBytes += bytes;
     const written = writeChunk(planned, { session, slot }).finally(() => {
       session.unsyncedBytes -= bytes;
