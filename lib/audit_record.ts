@@ -466,6 +466,12 @@ export interface TrailEpoch {
   /** The Kafka cluster id; null when unknown (an old trail). */
   cluster_id: string | null;
   topic: string | null;
+  /**
+   * The topic's id (KIP-516) when the epoch began: another id later means it
+   * was deleted and created again. Absent in epochs of before it was recorded,
+   * or of brokers before Kafka 2.8.
+   */
+  topic_id?: string;
   started_at: string;
   /** Why the epoch started, in a sentence fragment. */
   reason: string;
@@ -676,6 +682,9 @@ function headerProblem(h: Record<string, unknown>): string | undefined {
     return "epoch.cluster_id is not a string or null";
   }
   if (e.topic !== null && typeof e.topic !== "string") return "epoch.topic is not a string or null";
+  if (e.topic_id !== undefined && typeof e.topic_id !== "string") {
+    return "epoch.topic_id is not a string";
+  }
   if (typeof e.started_at !== "string" || typeof e.reason !== "string") {
     return "epoch.started_at or epoch.reason is not a string";
   }

@@ -234,9 +234,11 @@ export class AuditTrail {
    * `keepOffsets` (a trail adopted as it is).
    */
   async beginEpoch(
-    { clusterId, topic, reason, keepOffsets = false }: {
+    { clusterId, topic, topicId, reason, keepOffsets = false }: {
       clusterId: string;
       topic: string;
+      /** The topic's id, when the brokers tell it. */
+      topicId?: string | undefined;
       reason: string;
       keepOffsets?: boolean;
     },
@@ -245,6 +247,7 @@ export class AuditTrail {
       number: this.#epoch.number + 1,
       cluster_id: clusterId,
       topic,
+      ...(topicId === undefined ? {} : { topic_id: topicId }),
       started_at: new Date().toISOString(),
       reason,
       continues_offsets: keepOffsets,

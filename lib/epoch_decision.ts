@@ -20,6 +20,9 @@ export type EpochVerdict =
  * @param observed.topic the topic the tracker consumes
  * @param observed.hasRecords whether the trail holds any audit record yet
  * @param observed.offsetsWentBack why the topic's offsets are behind the trail, if they are
+ * @param observed.topicId the topic's id now, when the brokers tell it
+ * @param observed.topicRecreated how the topic was found deleted and created
+ *   again while the tracker ran (its id changed), if it was
  */
 export function judgeEpoch(
   epoch: TrailEpoch,
@@ -28,9 +31,11 @@ export function judgeEpoch(
     topic: string;
     hasRecords: boolean;
     offsetsWentBack: string | undefined;
+    topicId?: string | undefined;
+    topicRecreated?: string | undefined;
   },
 ): EpochVerdict {
-  const { clusterId, topic, hasRecords, offsetsWentBack } = observed;
+  const { clusterId, topic, hasRecords, offsetsWentBack, topicId, topicRecreated } = observed;
   if (epoch.cluster_id === null) {
     if (!hasRecords) return { kind: "new", reason: "a new trail" };
     if (offsetsWentBack !== undefined) {
@@ -51,8 +56,20 @@ export function judgeEpoch(
   if (epoch.topic !== topic) {
     return { kind: "new", reason: `another topic (${topic}; the trail was of ${epoch.topic})` };
   }
+  if (topicRecreated !== undefined) return { kind: "new", reason: topicRecreated };
+  if (epoch.topic_id !== undefined && topicId !== undefined && epoch.topic_id !== topicId) {
+    return {
+      kind: "new",
+      reason:
+        `topic ${topic} was deleted and created again (id ${topicId}; the trail was of ${epoch.topic_id})`,
+    };
+  }
   if (offsetsWentBack !== undefined) {
     return { kind: "new", reason: `the topic's offsets went back: ${offsetsWentBack}` };
+  }
+  if (epoch.topic_id === undefined && topicId !== undefined && hasRecords) {
+    // Recorded from now on: a topic created again while the tracker is away is then found by it.
+    return { kind: "adopt", reason: `recording the id of topic ${topic} (${topicId})` };
   }
   return { kind: "same" };
 }

@@ -32,6 +32,14 @@ import { keyPartition } from "./murmur2.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
 import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
+import Encoder from "kafkajs/src/protocol/encoder.js";
+import {
+  decodeTopicIdResponse,
+  encodeTopicIdRequest,
+  METADATA_API_KEY,
+  TOPIC_ID_METADATA_VERSION,
+  UNKNOWN_TOPIC_OR_PARTITION,
+} from "./topic_id_codec.ts";
 
 export type {
   Admin,
@@ -305,6 +313,101 @@ export async function topicEnds(admin: Admin, topic: string): Promise<Map<number
   if (!(await admin.listTopics()).includes(topic)) return new Map();
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
+}
+
+/** What of KafkaJS's internal cluster the topic-id reader uses. */
+interface ClusterInternals {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  brokerPool: {
+    seedBroker?: {
+      versions?: Record<number, { minVersion: number; maxVersion: number }>;
+      connectionPool: { send(request: unknown): Promise<unknown> };
+    };
+  };
+}
+
+/**
+ * What in KafkaJS's client differs from what the topic-id reader relies on,
+ * or undefined: a private `createCluster` method, found by its symbol's name.
+ */
+export function clusterFactoryProblem(kafka: unknown): string | undefined {
+  const key = Object.getOwnPropertySymbols(kafka as object)
+    .find((s) => s.description === "private:Kafka:createCluster");
+  if (key === undefined) return "the client has no private:Kafka:createCluster";
+  if (typeof (kafka as Record<symbol, unknown>)[key] !== "function") {
+    return "private:Kafka:createCluster is not a function";
+  }
+  return undefined;
+}
+
+/**
+ * Reads topic ids (KIP-516) with Metadata v10, on a connection of its own to
+ * one of the brokers, kept between reads and made again after a failure.
+ * KafkaJS 2.2.4 speaks Metadata up to version 6, which has no ids; the
+ * request and response are topic_id_codec.ts's. The connection is KafkaJS's
+ * own (its TLS, SASL and timeouts), from the client's private cluster factory.
+ */
+export class TopicIdReader {
+  #cluster: ClusterInternals | undefined;
+
+  constructor(readonly kafka: Kafka) {
+    refuseUnpatchable("client", clusterFactoryProblem(kafka), "lib/kafka.ts (TopicIdReader)");
+  }
+
+  #newCluster(): ClusterInternals {
+    const key = Object.getOwnPropertySymbols(this.kafka)
+      .find((s) => s.description === "private:Kafka:createCluster")!;
+    const create = (this.kafka as unknown as Record<symbol, (o: object) => ClusterInternals>)[key]!;
+    return create.call(this.kafka, {});
+  }
+
+  /**
+   * The topic's id now: null when the topic does not exist, undefined when
+   * the brokers cannot say (before Kafka 2.8).
+   *
+   * @throws when the brokers cannot be reached or answer with another error
+   */
+  async read(topic: string): Promise<string | null | undefined> {
+    const cluster = this.#cluster ??= this.#newCluster();
+    try {
+      await cluster.connect();
+      const broker = cluster.brokerPool.seedBroker;
+      if (broker === undefined) throw new Error("Cannot read a topic id: no broker connected");
+      const range = broker.versions?.[METADATA_API_KEY];
+      if (range === undefined || range.maxVersion < TOPIC_ID_METADATA_VERSION) return undefined;
+      const body = Buffer.from(encodeTopicIdRequest([topic]));
+      const topics = await broker.connectionPool.send({
+        request: {
+          apiKey: METADATA_API_KEY,
+          apiVersion: TOPIC_ID_METADATA_VERSION,
+          apiName: "Metadata",
+          encode: () => Promise.resolve(new Encoder().writeBuffer(body)),
+        },
+        response: {
+          decode: (payload: Buffer) => Promise.resolve(decodeTopicIdResponse(payload)),
+          parse: (decoded: unknown) => Promise.resolve(decoded),
+        },
+      }) as ReturnType<typeof decodeTopicIdResponse>;
+      const entry = topics.get(topic);
+      if (entry === undefined || entry.errorCode === UNKNOWN_TOPIC_OR_PARTITION) return null;
+      if (entry.errorCode !== 0) {
+        throw new Error(`Cannot read the id of topic "${topic}": error code ${entry.errorCode}`);
+      }
+      return entry.topicId;
+    } catch (error) {
+      this.#cluster = undefined;
+      await cluster.disconnect().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Closes the connection, if any. */
+  async close(): Promise<void> {
+    const cluster = this.#cluster;
+    this.#cluster = undefined;
+    await cluster?.disconnect();
+  }
 }
 
 /**

@@ -280,7 +280,7 @@ async function restartConsumer(
     session.restarting = true;
     try {
       await Promise.all([...session.batchesInHand].filter((other) => other !== inHand));
-      await session.checkEpoch({ reason, definite });
+      await session.checkEpoch({ kind: "offsets", reason, definite });
     } finally {
       session.restarting = false;
     }
@@ -541,6 +541,7 @@ async function consume(
     await Promise.all([session.dlq.connect(), session.consumer.connect()]);
     await ensureDeadLetterTopic(config);
     await session.checkEpoch();
+    await session.watchTopic();
     await session.consumer.subscribe({ topics: [config.topic], fromBeginning: true });
     await session.runConsumer({
       autoCommit: false,

@@ -7,7 +7,7 @@ import type { AuditTrail } from "./audit_trail.ts";
 import type { Config } from "./config.ts";
 import { MAX_ORDER_BYTES, TRACKER_CLIENT_ID } from "./constants.ts";
 import { OrderParser } from "./order_parser.ts";
-import { reconcileEpoch } from "./epoch_check.ts";
+import { type EpochSuspicion, reconcileEpoch } from "./epoch_check.ts";
 import {
   type Consumer,
   type ConsumerRunConfig,
@@ -18,6 +18,7 @@ import {
   type Kafka,
   type Producer,
   rejoinableGroupError,
+  TopicIdReader,
   topicStarts,
   transientCrash,
   withAdmin,
@@ -48,6 +49,12 @@ const COMMIT_WARN_EVERY_MS = 15_000;
 const FLUSH_TIMEOUT_MS = 2_000;
 /** After a crash KafkaJS does not restart from but a cluster coming back cures, the consumer runs again after this. */
 const CRASH_RESTART_MS = 1_000;
+/**
+ * The topic's id is read this often while the consumer runs: a topic deleted
+ * and created again under it is found within this long (KafkaJS fetches on at
+ * its old offsets, which on the new topic skips its first messages).
+ */
+const TOPIC_CHECK_MS = 5_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
@@ -104,6 +111,16 @@ export class TrackerSession {
   #restarting: Promise<void> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
+  /** Reads the topic's id on a connection of its own. */
+  readonly #topicIds: TopicIdReader;
+  /** The first topic id this run read, for an epoch that does not record one. */
+  #topicId: string | undefined;
+  #topicTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A read of the topic's id and what follows it, while one runs: close() waits for it. */
+  #topicCheck: Promise<void> | undefined;
+  /** The topic was missing at the latest read (said once until it is back). */
+  #topicMissing = false;
+  #topicWarnedAt = -Infinity;
 
   constructor(
     readonly config: Config,
@@ -115,6 +132,7 @@ export class TrackerSession {
     // The client retries a send for as long as it takes; publishBounded bounds the wait.
     this.dlq = createIdempotentProducer(this.kafka);
     this.consumer = createConsumer(this.kafka, { groupId: config.groupId });
+    this.#topicIds = new TopicIdReader(this.kafka);
     this.summary = new TrailSummaryLog(config.paths.summaryFile, { trail, log });
     this.writer = new AuditWriter(trail, (letters) => publishBounded(letters, this));
     this.commits = new OffsetCommitter((offsets) => this.#commit(offsets), {
@@ -183,9 +201,7 @@ export class TrackerSession {
    * The trail's epoch against the cluster, as `reconcileEpoch` takes it. Once
    * the consumer runs, a new epoch whose offsets start afresh also rewinds it.
    */
-  async checkEpoch(
-    suspicion?: { reason: string; definite: boolean },
-  ): Promise<"same" | "adopt" | "new"> {
+  async checkEpoch(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
     const { kafka, trail, log } = this;
     const kind = await reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion);
     if (kind === "new" && this.#runConfig !== undefined) await this.#rewind();
@@ -228,6 +244,103 @@ export class TrackerSession {
         error: (error as Error).message,
       })
     );
+  }
+
+  /**
+   * Reads the topic's id now and every TOPIC_CHECK_MS until closing: called
+   * before the consumer runs, so the first read is of the topic the run
+   * begins with. Another id later means the topic was deleted and created
+   * again: nothing else tells, since KafkaJS fetches on at its old offsets,
+   * and on the new topic that skips its first messages. Then the batches in
+   * hand stop at their next chunk, a new epoch begins and every assigned
+   * partition is read again from its first offset (`#rewind`). Brokers before
+   * Kafka 2.8 have no topic ids: nothing is watched then.
+   */
+  async watchTopic(): Promise<void> {
+    this.#topicCheck = this.#checkTopic();
+    await this.#topicCheck;
+  }
+
+  async #checkTopic(): Promise<void> {
+    const { topic } = this.config;
+    let id: string | null | undefined;
+    try {
+      id = await this.#topicIds.read(topic);
+    } catch (error) {
+      // The brokers away: liveness says so; the next read may succeed.
+      const now = Date.now();
+      if (now - this.#topicWarnedAt >= COMMIT_WARN_EVERY_MS) {
+        this.#topicWarnedAt = now;
+        this.log.warn("Cannot read the id of topic {topic}, retrying: {error}", {
+          topic,
+          error: (error as Error).message,
+        });
+      }
+      return this.#nextTopicCheck();
+    }
+    if (id === undefined) {
+      this.log.info(
+        "The brokers have no topic ids (before Kafka 2.8): topic {topic} deleted and created again under the running tracker is found only by its offsets",
+        { topic },
+      );
+      return;
+    }
+    if (id === null) {
+      if (!this.#topicMissing) {
+        this.log.warn("Topic {topic} does not exist: waiting for it to be created again", {
+          topic,
+        });
+      }
+      this.#topicMissing = true;
+      return this.#nextTopicCheck();
+    }
+    this.#topicMissing = false;
+    // The epoch records the id it began with (not an epoch begun when the
+    // brokers could not tell: then the first id this run read).
+    const known = this.trail.epoch.topic_id ?? this.#topicId;
+    this.#topicId ??= id;
+    // While a check of offsets that went back runs, this one waits for the next read.
+    if (known !== undefined && known !== id && !this.restarting) {
+      const reason =
+        `topic ${topic} was deleted and created again (id ${id}; the trail was of ${known})`;
+      if (await this.#topicRecreated(reason)) this.#topicId = id;
+    }
+    this.#nextTopicCheck();
+  }
+
+  #nextTopicCheck(): void {
+    if (this.#closing || this.failure) return;
+    this.#topicTimer = setTimeout(() => {
+      this.#topicCheck = this.#checkTopic();
+    }, TOPIC_CHECK_MS);
+  }
+
+  /**
+   * The topic was created again: the batches in hand stop at their next chunk
+   * and batches taken meanwhile wait; once those in hand are done (a new epoch
+   * rotates the trail), a new epoch begins and the partitions are read again.
+   * Returns false when the check failed (the next read tries again).
+   */
+  async #topicRecreated(reason: string): Promise<boolean> {
+    this.restarting = true;
+    const check = (async () => {
+      try {
+        await Promise.allSettled([...this.batchesInHand]);
+        await this.checkEpoch({ kind: "recreated", reason });
+      } finally {
+        this.restarting = false;
+      }
+    })();
+    this.epochChecked = check.catch(() => {});
+    try {
+      await check;
+      return true;
+    } catch (error) {
+      this.log.warn("Cannot begin a new epoch for the topic created again, retrying: {error}", {
+        error: (error as Error).message,
+      });
+      return false;
+    }
   }
 
   /** Liveness, rebalances and crashes, from the consumer's events. */
@@ -356,11 +469,16 @@ export class TrackerSession {
     const { consumer, dlq, trail, log } = this;
     this.#closing = true;
     clearTimeout(this.#restartTimer);
+    clearTimeout(this.#topicTimer);
     await this.#restarting;
     // Bounded: a commit still retrying (a coordinator gone) must not hang the stop.
     await closeStep(Promise.allSettled(this.batchesInHand)).catch((e) =>
       log.warn("Cannot finish the batches in hand: {error}", { error: String(e) })
     );
+    // A check of the topic's id that found it created again ends first: its
+    // rewind commits the first offsets.
+    await closeStep(this.#topicCheck ?? Promise.resolve()).catch(() => {});
+    await closeStep(this.#topicIds.close()).catch(() => {});
     // The offsets of what is synced, including any a failed commit kept.
     await closeStep(this.commits.flush(), FLUSH_TIMEOUT_MS).catch((e) =>
       log.warn("Cannot commit the last offsets: {error}", { error: String(e) })

@@ -76,3 +76,47 @@ Deno.test({
     assertEquals(offsetsBehindTrail(new Map([[0, 3]]), new Map()), undefined);
   },
 });
+
+Deno.test({
+  name: "the topic's id decides whether it is still the topic the epoch began with",
+  permissions: "none",
+  fn() {
+    const withId: TrailEpoch = { ...epoch, topic_id: "id-1" };
+    assertEquals(judgeEpoch(withId, { ...now, topicId: "id-1" }), { kind: "same" });
+    // Brokers that cannot tell (before Kafka 2.8), or the topic gone for now: offsets decide.
+    assertEquals(judgeEpoch(withId, { ...now, topicId: undefined }), { kind: "same" });
+    const recreated = judgeEpoch(withId, { ...now, topicId: "id-2" });
+    assertEquals(recreated.kind, "new");
+    assertMatch(
+      (recreated as { reason: string }).reason,
+      /^topic orders was deleted and created again \(id id-2; the trail was of id-1\)$/,
+    );
+    // Found while running: the session's reason stands.
+    assertEquals(
+      judgeEpoch(withId, { ...now, topicId: "id-1", topicRecreated: "topic orders went" }),
+      { kind: "new", reason: "topic orders went" },
+    );
+  },
+});
+
+Deno.test({
+  name: "an epoch without the topic's id records it when the brokers tell it, keeping the offsets",
+  permissions: "none",
+  fn() {
+    assertEquals(judgeEpoch(epoch, { ...now, topicId: "id-1" }), {
+      kind: "adopt",
+      reason: "recording the id of topic orders (id-1)",
+    });
+    // Offsets that went back still start afresh.
+    assertEquals(
+      judgeEpoch(epoch, { ...now, topicId: "id-1", offsetsWentBack: "partition 0 ends at 3" })
+        .kind,
+      "new",
+    );
+    // Nothing audited yet: nothing to keep.
+    assertEquals(judgeEpoch(epoch, { ...now, topicId: "id-1", hasRecords: false }), {
+      kind: "same",
+    });
+    assertEquals(judgeEpoch(epoch, { ...now, topicId: undefined }), { kind: "same" });
+  },
+});
