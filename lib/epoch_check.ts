@@ -6,34 +6,57 @@
  * verdict says so.
  */
 import type { AuditTrail } from "./audit_trail.ts";
-import { judgeEpoch, offsetsBehindTrail } from "./epoch_decision.ts";
-import { clusterId, type Kafka, topicEnds, TopicIdReader, withAdmin } from "./kafka.ts";
+import { judgeEpoch, offsetsBehindTrail, suspicionOutdated } from "./epoch_decision.ts";
+import {
+  clusterId,
+  type Kafka,
+  topicEnds,
+  TopicIdReader,
+  topicStarts,
+  withAdmin,
+} from "./kafka.ts";
 import type { Logger } from "./logging.ts";
 
 /** Offsets found behind the trail are read again after this pause before a new epoch begins. */
 const CONFIRM_OFFSETS_MS = 2_000;
 
 /**
- * What was found before the check: a chunk's offsets that went back (a
- * definite one, another message at an audited offset, needs no confirmation),
- * or the topic's id changing under the running tracker.
+ * What was found before the check, under the epoch numbered `epoch`: a
+ * chunk's offsets that went back (a definite one, another message at an
+ * audited offset, needs no confirmation), or the topic's id changing to
+ * `topicId` under the running tracker.
  */
 export type EpochSuspicion =
-  | { kind: "offsets"; reason: string; definite: boolean }
-  | { kind: "recreated"; reason: string };
+  | { kind: "offsets"; reason: string; definite: boolean; epoch: number }
+  | { kind: "recreated"; reason: string; topicId: string; epoch: number };
+
+/** What the check found, and for a new epoch with `rewind`, where each partition starts now. */
+export type EpochCheck =
+  | { kind: "same" | "adopt" }
+  | { kind: "new"; starts: Map<number, number> | undefined };
 
 /**
  * Compares the trail's epoch with the cluster and begins a new epoch when it no
- * longer describes what is consumed, or `suspicion` says so.
+ * longer describes what is consumed, or `suspicion` says so. A suspicion found
+ * under an older epoch is answered already: nothing is read.
  *
+ * @param options.rewind for a new epoch, read the partitions' first offsets
+ *   before it begins (the running consumer is sent back there): once the
+ *   epoch is on record the old offsets are forgotten, and a rewind that then
+ *   could not read them would skip the new topic's first messages for good
  * @returns "same" when the epoch still holds, "adopt" when a new one began
  *   keeping the offsets, "new" when one began with offsets starting afresh
- * @throws {Error} when the topic does not exist
+ * @throws {Error} when the topic does not exist, or the brokers cannot be
+ *   asked (no new epoch began then)
  */
 export async function reconcileEpoch(
   { kafka, trail, topic, log }: { kafka: Kafka; trail: AuditTrail; topic: string; log: Logger },
   suspicion?: EpochSuspicion,
-): Promise<"same" | "adopt" | "new"> {
+  { rewind = false }: { rewind?: boolean } = {},
+): Promise<EpochCheck> {
+  if (suspicion !== undefined && suspicionOutdated(trail.epoch, suspicion.epoch)) {
+    return { kind: "same" };
+  }
   const observed = await withAdmin(kafka, async (admin) => {
     const id = await clusterId(admin);
     if (suspicion?.kind === "recreated") {
@@ -56,10 +79,16 @@ export async function reconcileEpoch(
     }
     return { clusterId: id, offsetsWentBack };
   });
-  const topicId = await readTopicId(kafka, topic);
+  // The id the watch saw is the one recorded: a broker asked now may not know it yet.
+  const topicId = suspicion?.kind === "recreated"
+    ? suspicion.topicId
+    : await readTopicId(kafka, topic, log);
   const hasRecords = trail.totals.lines > 0;
   const verdict = judgeEpoch(trail.epoch, { ...observed, topic, topicId, hasRecords });
-  if (verdict.kind === "same") return "same";
+  if (verdict.kind === "same") return { kind: "same" };
+  const starts = verdict.kind === "new" && rewind
+    ? await withAdmin(kafka, (admin) => topicStarts(admin, topic))
+    : undefined;
   const epoch = await trail.beginEpoch({
     clusterId: observed.clusterId,
     topic,
@@ -76,14 +105,28 @@ export async function reconcileEpoch(
   } else {
     log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
   }
-  return verdict.kind;
+  return verdict.kind === "new" ? { kind: "new", starts } : { kind: verdict.kind };
 }
 
-/** The topic's id, or undefined when the brokers cannot tell (or the topic is gone). */
-async function readTopicId(kafka: Kafka, topic: string): Promise<string | undefined> {
+/**
+ * The topic's id, or undefined when the brokers cannot tell (before Kafka
+ * 2.8), the topic is gone, or the read failed: the id is a second witness
+ * (offsets are the first), and the running tracker's watch reads it again.
+ */
+async function readTopicId(
+  kafka: Kafka,
+  topic: string,
+  log: Logger,
+): Promise<string | undefined> {
   const reader = new TopicIdReader(kafka);
   try {
     return (await reader.read(topic)) ?? undefined;
+  } catch (error) {
+    log.warn("Cannot read the id of topic {topic} for the epoch check: {error}", {
+      topic,
+      error: (error as Error).message,
+    });
+    return undefined;
   } finally {
     await reader.close().catch(() => {});
   }

@@ -22,7 +22,8 @@ export type EpochVerdict =
  * @param observed.offsetsWentBack why the topic's offsets are behind the trail, if they are
  * @param observed.topicId the topic's id now, when the brokers tell it
  * @param observed.topicRecreated how the topic was found deleted and created
- *   again while the tracker ran (its id changed), if it was
+ *   again while the tracker ran (its id changed to `topicId`), if it was; an
+ *   epoch that already records `topicId` began for it
  */
 export function judgeEpoch(
   epoch: TrailEpoch,
@@ -56,7 +57,9 @@ export function judgeEpoch(
   if (epoch.topic !== topic) {
     return { kind: "new", reason: `another topic (${topic}; the trail was of ${epoch.topic})` };
   }
-  if (topicRecreated !== undefined) return { kind: "new", reason: topicRecreated };
+  if (topicRecreated !== undefined && epoch.topic_id !== topicId) {
+    return { kind: "new", reason: topicRecreated };
+  }
   if (epoch.topic_id !== undefined && topicId !== undefined && epoch.topic_id !== topicId) {
     return {
       kind: "new",
@@ -72,6 +75,15 @@ export function judgeEpoch(
     return { kind: "adopt", reason: `recording the id of topic ${topic} (${topicId})` };
   }
   return { kind: "same" };
+}
+
+/**
+ * Whether a suspicion found under epoch `foundIn` is already answered: a
+ * newer epoch began since (another check found the same change first), and
+ * what was found was judged against offsets that epoch forgot.
+ */
+export function suspicionOutdated(epoch: TrailEpoch, foundIn: number): boolean {
+  return epoch.number !== foundIn;
 }
 
 /**

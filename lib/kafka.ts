@@ -364,7 +364,7 @@ export class TopicIdReader {
 
   /**
    * The topic's id now: null when the topic does not exist, undefined when
-   * the brokers cannot say (before Kafka 2.8).
+   * the brokers cannot say (before Kafka 2.8, or topics not given ids yet).
    *
    * @throws when the brokers cannot be reached or answer with another error
    */
@@ -394,7 +394,8 @@ export class TopicIdReader {
       if (entry.errorCode !== 0) {
         throw new Error(`Cannot read the id of topic "${topic}": error code ${entry.errorCode}`);
       }
-      return entry.topicId;
+      // No id with no error: a cluster not yet moved to topic ids (its inter-broker protocol).
+      return entry.topicId ?? undefined;
     } catch (error) {
       this.#cluster = undefined;
       await cluster.disconnect().catch(() => {});

@@ -278,9 +278,10 @@ async function restartConsumer(
 ): Promise<Error> {
   if (!session.restarting) {
     session.restarting = true;
+    const epoch = session.trail.epoch.number;
     try {
       await Promise.all([...session.batchesInHand].filter((other) => other !== inHand));
-      await session.checkEpoch({ kind: "offsets", reason, definite });
+      await session.checkEpoch({ kind: "offsets", reason, definite, epoch });
     } finally {
       session.restarting = false;
     }

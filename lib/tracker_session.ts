@@ -19,9 +19,7 @@ import {
   type Producer,
   rejoinableGroupError,
   TopicIdReader,
-  topicStarts,
   transientCrash,
-  withAdmin,
 } from "./kafka.ts";
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
@@ -118,6 +116,10 @@ export class TrackerSession {
   #topicTimer: ReturnType<typeof setTimeout> | undefined;
   /** A read of the topic's id and what follows it, while one runs: close() waits for it. */
   #topicCheck: Promise<void> | undefined;
+  /** Epoch checks, one after another (checkEpoch). */
+  #epochChecks: Promise<unknown> = Promise.resolve();
+  /** The brokers had no topic ids at a read (said once). */
+  #topicIdsUnknown = false;
   /** The topic was missing at the latest read (said once until it is back). */
   #topicMissing = false;
   #topicWarnedAt = -Infinity;
@@ -200,25 +202,37 @@ export class TrackerSession {
   /**
    * The trail's epoch against the cluster, as `reconcileEpoch` takes it. Once
    * the consumer runs, a new epoch whose offsets start afresh also rewinds it.
+   * Checks run one at a time, in the order asked: a join's, a batch's and the
+   * topic watch's may be asked together, and a later one then finds the
+   * epoch the earlier began.
    */
-  async checkEpoch(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
+  checkEpoch(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
+    const check = this.#epochChecks.then(() => this.#checkEpochNow(suspicion));
+    this.#epochChecks = check.catch(() => {});
+    return check;
+  }
+
+  async #checkEpochNow(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
     const { kafka, trail, log } = this;
-    const kind = await reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion);
-    if (kind === "new" && this.#runConfig !== undefined) await this.#rewind();
-    return kind;
+    const running = this.#runConfig !== undefined;
+    const found = await reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion, {
+      rewind: running,
+    });
+    if (found.kind === "new" && found.starts !== undefined) await this.#rewind(found.starts);
+    return found.kind;
   }
 
   /**
    * After a new epoch whose offsets start afresh, every assigned partition is
-   * read again from its first kept offset, and that offset is committed. What
-   * was fetched before was judged against the old epoch: offsets below its
-   * last audited one were taken as redeliveries without a look, and on a
-   * topic created again they are other messages. Events audited before are
-   * recognised as duplicates. Batches in hand stop resolving and committing.
+   * read again from its first kept offset (`starts`, read before the epoch
+   * began), and that offset is committed. What was fetched before was judged
+   * against the old epoch: offsets below its last audited one were taken as
+   * redeliveries without a look, and on a topic created again they are other
+   * messages. Events audited before are recognised as duplicates. Batches in
+   * hand stop resolving and committing.
    */
-  async #rewind(): Promise<void> {
+  async #rewind(starts: ReadonlyMap<number, number>): Promise<void> {
     const { topic } = this.config;
-    const starts = await withAdmin(this.kafka, (admin) => topicStarts(admin, topic));
     this.commits.newGeneration();
     const generation = this.commits.generation;
     try {
@@ -239,6 +253,8 @@ export class TrackerSession {
     this.log.warn("Reading partitions {partitions} again from their first offsets", {
       partitions: this.#assigned,
     });
+    // Committed before the consumer restarts (it fetches from the committed
+    // offsets); a refused commit is kept and tried again.
     await this.commits.flush().catch((error) =>
       this.log.warn("Cannot commit the first offsets yet: {error}", {
         error: (error as Error).message,
@@ -279,11 +295,15 @@ export class TrackerSession {
       return this.#nextTopicCheck();
     }
     if (id === undefined) {
-      this.log.info(
-        "The brokers have no topic ids (before Kafka 2.8): topic {topic} deleted and created again under the running tracker is found only by its offsets",
-        { topic },
-      );
-      return;
+      // Read on: a rolling upgrade brings them.
+      if (!this.#topicIdsUnknown) {
+        this.log.info(
+          "The brokers have no topic ids (before Kafka 2.8): topic {topic} deleted and created again under the running tracker is found only by its offsets",
+          { topic },
+        );
+      }
+      this.#topicIdsUnknown = true;
+      return this.#nextTopicCheck();
     }
     if (id === null) {
       if (!this.#topicMissing) {
@@ -300,10 +320,16 @@ export class TrackerSession {
     const known = this.trail.epoch.topic_id ?? this.#topicId;
     this.#topicId ??= id;
     // While a check of offsets that went back runs, this one waits for the next read.
-    if (known !== undefined && known !== id && !this.restarting) {
+    if (known !== undefined && known !== id && !this.restarting && !this.#closing) {
       const reason =
         `topic ${topic} was deleted and created again (id ${id}; the trail was of ${known})`;
-      if (await this.#topicRecreated(reason)) this.#topicId = id;
+      const found = {
+        kind: "recreated" as const,
+        reason,
+        topicId: id,
+        epoch: this.trail.epoch.number,
+      };
+      if (await this.#topicRecreated(found)) this.#topicId = id;
     }
     this.#nextTopicCheck();
   }
@@ -321,12 +347,12 @@ export class TrackerSession {
    * rotates the trail), a new epoch begins and the partitions are read again.
    * Returns false when the check failed (the next read tries again).
    */
-  async #topicRecreated(reason: string): Promise<boolean> {
+  async #topicRecreated(found: EpochSuspicion & { kind: "recreated" }): Promise<boolean> {
     this.restarting = true;
     const check = (async () => {
       try {
         await Promise.allSettled([...this.batchesInHand]);
-        await this.checkEpoch({ kind: "recreated", reason });
+        await this.checkEpoch(found);
       } finally {
         this.restarting = false;
       }

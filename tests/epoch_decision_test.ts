@@ -1,6 +1,6 @@
 /** Unit: when the trail starts a new epoch rather than skip another cluster's messages. */
 import { assertEquals, assertMatch } from "./assert.ts";
-import { judgeEpoch, offsetsBehindTrail } from "../lib/epoch_decision.ts";
+import { judgeEpoch, offsetsBehindTrail, suspicionOutdated } from "../lib/epoch_decision.ts";
 import type { TrailEpoch } from "../lib/audit_record.ts";
 
 const epoch: TrailEpoch = {
@@ -93,8 +93,22 @@ Deno.test({
     );
     // Found while running: the session's reason stands.
     assertEquals(
-      judgeEpoch(withId, { ...now, topicId: "id-1", topicRecreated: "topic orders went" }),
+      judgeEpoch(withId, { ...now, topicId: "id-2", topicRecreated: "topic orders went" }),
       { kind: "new", reason: "topic orders went" },
+    );
+    // An epoch without an id, the id this run read first differing.
+    assertEquals(
+      judgeEpoch(epoch, { ...now, topicId: "id-2", topicRecreated: "topic orders went" }),
+      { kind: "new", reason: "topic orders went" },
+    );
+    // Another check found it first: the epoch already records the new id.
+    assertEquals(
+      judgeEpoch({ ...withId, topic_id: "id-2" }, {
+        ...now,
+        topicId: "id-2",
+        topicRecreated: "topic orders went",
+      }),
+      { kind: "same" },
     );
   },
 });
@@ -118,5 +132,15 @@ Deno.test({
       kind: "same",
     });
     assertEquals(judgeEpoch(epoch, { ...now, topicId: undefined }), { kind: "same" });
+  },
+});
+
+Deno.test({
+  name: "a suspicion found under an older epoch is answered by the newer one",
+  permissions: "none",
+  fn() {
+    assertEquals(suspicionOutdated(epoch, 3), false);
+    assertEquals(suspicionOutdated(epoch, 2), true);
+    assertEquals(suspicionOutdated({ ...epoch, number: 4 }, 3), true);
   },
 });
