@@ -291,18 +291,33 @@ function lineHead(r: AuditRecord): string {
   },"kafka_offset":${num(r.kafka_offset)},"kafka_key":${jsonText(r.kafka_key)},"kafka_timestamp":${
     num(r.kafka_timestamp)
   },"message_size":${num(r.message_size)},"event_type":${
-    jsonText(r.event_type)
+    wordText(r.event_type)
   },"deserialized":${r.deserialized},"outcome":"${r.outcome}","order_id":${
     jsonText(r.order_id)
-  },"status":${jsonText(r.status)},"lifecycle":${jsonText(r.lifecycle)},"error_class":${
-    jsonText(r.error_class)
+  },"status":${wordText(r.status)},"lifecycle":${wordText(r.lifecycle)},"error_class":${
+    wordText(r.error_class)
   },"error":${jsonText(r.error)},"latency_ms":${num(r.latency_ms)},"latency_source":${
-    jsonText(r.latency_source)
+    wordText(r.latency_source)
   }${r.out_of_order ? `,"out_of_order":true` : ""},"order":`;
 }
 
 function jsonText(text: string | null): string {
   return text === null ? "null" : JSON.stringify(text);
+}
+
+/** Quoted words of the fixed vocabularies (statuses, event types, classes, sources), kept. */
+const quotedWords = new Map<string, string>();
+
+/** As `jsonText`, for the few words a field takes: each quoted once. */
+function wordText(text: string | null): string {
+  if (text === null) return "null";
+  let quoted = quotedWords.get(text);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(text);
+    // Bounded, should a field ever carry free text.
+    if (quotedWords.size < 256) quotedWords.set(text, quoted);
+  }
+  return quoted;
 }
 
 function num(value: number | null): string {
@@ -322,7 +337,6 @@ function embeddedText(record: AuditRecord): string {
 }
 
 const lineEncoder = new TextEncoder();
-const LINE_END = lineEncoder.encode("}\n");
 
 /**
  * The same lines as `encodeAuditLines`, as UTF-8: an order received as one
@@ -330,27 +344,44 @@ const LINE_END = lineEncoder.encode("}\n");
  * of the cost of writing a line).
  */
 export function encodeAuditLineBytes(records: readonly AuditRecord[]): Uint8Array {
-  const heads: string[] = [];
-  const values: Uint8Array[] = [];
-  let size = 0;
-  for (const record of records) {
+  const heads = new Array<string>(records.length);
+  const values = new Array<Uint8Array>(records.length);
+  let allHeads = "";
+  let valueBytes = 0;
+  records.forEach((record, i) => {
     const head = lineHead(record);
-    const value = orderBytes.get(record) ??
-      lineEncoder.encode(embeddedText(record));
-    heads.push(head);
-    values.push(value);
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    size += head.length * 3 + value.byteLength + LINE_END.byteLength;
-  }
+    const value = orderBytes.get(record) ?? lineEncoder.encode(embeddedText(record));
+    heads[i] = head;
+    values[i] = value;
+    allHeads += head;
+    valueBytes += value.byteLength;
+  });
+  // The heads encoded in one call, not one per line (a call costs more than
+  // a head's bytes). ASCII, as they nearly always are, a head's bytes are its
+  // characters; else each is encoded where it goes.
+  const headBytes = lineEncoder.encode(allHeads);
+  const ascii = headBytes.byteLength === allHeads.length;
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  const size = (ascii ? headBytes.byteLength : allHeads.length * 3) + valueBytes +
+    records.length * 2; // "}\n"
   const out = new Uint8Array(size);
   let offset = 0;
-  heads.forEach((head, i) => {
-    offset += lineEncoder.encodeInto(head, out.subarray(offset)).written;
-    out.set(values[i]!, offset);
-    offset += values[i]!.byteLength;
-    out.set(LINE_END, offset);
-    offset += LINE_END.byteLength;
-  });
+  let from = 0;
+  for (let i = 0; i < records.length; i++) {
+    const head = heads[i]!;
+    if (ascii) {
+      out.set(headBytes.subarray(from, from + head.length), offset);
+      from += head.length;
+      offset += head.length;
+    } else {
+      offset += lineEncoder.encodeInto(head, out.subarray(offset)).written;
+    }
+    const value = values[i]!;
+    out.set(value, offset);
+    offset += value.byteLength;
+    out[offset++] = 0x7d; // }
+    out[offset++] = 0x0a; // \n
+  }
   return out.subarray(0, offset);
 }
 

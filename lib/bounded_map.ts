@@ -1,7 +1,5 @@
 /**
- * Collections with a capacity, constant time per update however long they run.
- *
- * BoundedMap: a map with a capacity: setting a key makes it the newest, and past the
+ * A map with a capacity: setting a key makes it the newest, and past the
  * capacity the oldest entry is evicted, in constant time however long it runs.
  * A plain Map evicting through `keys().next()` is not constant: V8 leaves a hole
  * for each deleted entry and the iterator walks the holes at the front, so
@@ -101,62 +99,5 @@ export class BoundedMap<K, V> {
     }
     this.#queue = live;
     this.#head = 0;
-  }
-}
-
-/**
- * A set with a capacity that forgets its oldest members first, for members
- * added once (audited event keys): a ring of members in the order they came
- * and a Set for lookups, so adding and forgetting are constant time with no
- * allocation beyond the member itself. Pure.
- */
-export class BoundedSet<T> {
-  readonly #capacity: number;
-  #members = new Set<T>();
-  /** Members in the order they came, from #head on; compacted as the front is used up. */
-  #queue: T[] = [];
-  #head = 0;
-
-  constructor(capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new RangeError(`Cannot create a bounded set: capacity ${capacity} is not >= 1`);
-    }
-    this.#capacity = capacity;
-  }
-
-  /** Builds a set from members oldest first (as `members()` gives them); it takes the array. */
-  static from<T>(members: T[], capacity: number): BoundedSet<T> {
-    const set = new BoundedSet<T>(capacity);
-    set.#queue = members.length > capacity ? members.slice(members.length - capacity) : members;
-    set.#members = new Set(set.#queue);
-    return set;
-  }
-
-  get size(): number {
-    return this.#members.size;
-  }
-
-  has(member: T): boolean {
-    return this.#members.has(member);
-  }
-
-  /** Adds a member (a no-op when present); forgets the oldest past the capacity. */
-  add(member: T): void {
-    if (this.#members.has(member)) return;
-    this.#members.add(member);
-    this.#queue.push(member);
-    if (this.#members.size > this.#capacity) {
-      this.#members.delete(this.#queue[this.#head]!);
-      this.#head++;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
-    }
-  }
-
-  /** The members, oldest first. */
-  members(): T[] {
-    return this.#queue.slice(this.#head);
   }
 }

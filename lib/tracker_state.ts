@@ -7,7 +7,8 @@
  * trail when there is none. Pure.
  */
 import { type AuditRecord, recordFingerprint } from "./audit_record.ts";
-import { BoundedMap, BoundedSet } from "./bounded_map.ts";
+import { BoundedMap } from "./bounded_map.ts";
+import { EventIndex, STATUS_BITS } from "./event_index.ts";
 import {
   FINAL_STATUSES,
   isValidTransition,
@@ -74,26 +75,37 @@ export interface TrackerStateSnapshot {
 }
 
 /**
- * The last audited message of a partition. Its fingerprint is worked out only
- * when asked (once per replay), not for every record applied.
+ * The last audited message of a partition: its record, whose fingerprint is
+ * worked out only when asked (once per replay), not for every record applied;
+ * or, restored from a checkpoint, the fingerprint itself. Updated in place.
  */
 interface LastAudited {
   offset: number;
-  fingerprint(): string | undefined;
+  record: AuditRecord | undefined;
+  fingerprint: string | undefined;
 }
 
-function eventKey(orderId: string, status: string): string {
-  return `${orderId}/${status}`;
+function fingerprintOf(last: LastAudited): string | undefined {
+  return last.record !== undefined ? recordFingerprint(last.record) : last.fingerprint;
 }
+
+/** The final statuses in the order a finished order's last status is looked for. */
+const FINAL_LIST: readonly OrderStatus[] = [...FINAL_STATUSES];
+
+/** The latest place key: a chunk's messages share one, and a kept string is hashed once. */
+let lastPlace = { topic: "", partition: -1, key: "" };
 
 function placeKey(topic: string, partition: number): string {
-  return `${topic}/${partition}`;
+  if (lastPlace.partition !== partition || lastPlace.topic !== topic) {
+    lastPlace = { topic, partition, key: `${topic}/${partition}` };
+  }
+  return lastPlace.key;
 }
 
 export class TrackerState {
   #last = new Map<string, LastAudited>();
   #openOrders: BoundedMap<string, { status: OrderStatus; partition: number }>;
-  #eventKeys: BoundedSet<string>;
+  #events: EventIndex;
   /**
    * Partitions whose consumption (this session) went back below the last
    * audited offset without reaching it yet: what was skipped there as a
@@ -103,7 +115,7 @@ export class TrackerState {
 
   constructor(limits: TrackerStateLimits = DEFAULT_LIMITS) {
     this.#openOrders = new BoundedMap(limits.maxOpenOrders);
-    this.#eventKeys = new BoundedSet(limits.maxEventKeys);
+    this.#events = new EventIndex(limits.maxEventKeys);
   }
 
   /** Rebuilds a state from its snapshot (entries keep their age order). */
@@ -115,10 +127,11 @@ export class TrackerState {
     for (const [topic, partition, offset, fingerprint] of snapshot.offsets) {
       state.#last.set(placeKey(topic, partition), {
         offset,
-        fingerprint: () => fingerprint ?? undefined,
+        record: undefined,
+        fingerprint: fingerprint ?? undefined,
       });
     }
-    state.#eventKeys = BoundedSet.from(snapshot.eventKeys, limits.maxEventKeys);
+    state.#events = EventIndex.from(snapshot.eventKeys, limits.maxEventKeys);
     state.#openOrders = BoundedMap.from(
       snapshot.openOrders.map(([id, status, partition]) => [id, { status, partition }] as const),
       limits.maxOpenOrders,
@@ -135,10 +148,10 @@ export class TrackerState {
           key.slice(0, cut),
           Number(key.slice(cut + 1)),
           last.offset,
-          last.fingerprint() ?? null,
+          fingerprintOf(last) ?? null,
         ];
       }),
-      eventKeys: this.#eventKeys.members(),
+      eventKeys: this.#events.keys(),
       openOrders: [...this.#openOrders.entries()].map((
         [id, open],
       ) => [id, open.status, open.partition]),
@@ -180,7 +193,7 @@ export class TrackerState {
       }
       this.#unverified.delete(place);
       // Lines from before fingerprints were kept cannot tell: taken as the same message.
-      const known = last.fingerprint();
+      const known = fingerprintOf(last);
       const given = where.fingerprint?.();
       const same = known === undefined || given === undefined || known === given;
       return same ? { kind: "redelivered" } : { kind: "reused", offset: where.offset };
@@ -189,12 +202,13 @@ export class TrackerState {
     this.#unverified.delete(place);
     if (!parsed.ok) return { kind: "reject", rejection: parsed.rejection };
     const order = parsed.order;
-    if (this.#eventKeys.has(eventKey(order.order_id, order.status))) {
-      return { kind: "duplicate", order };
-    }
-    // A finished order is no longer open, but its final event key is remembered.
+    const audited = this.#events.flags(order.order_id);
+    if ((audited & STATUS_BITS[order.status]) !== 0) return { kind: "duplicate", order };
+    // A finished order is no longer open, but its final event is remembered.
     const previous = this.#openOrders.get(order.order_id)?.status ??
-      [...FINAL_STATUSES].find((final) => this.#eventKeys.has(eventKey(order.order_id, final)));
+      (audited === 0
+        ? undefined
+        : FINAL_LIST.find((final) => (audited & STATUS_BITS[final]) !== 0));
     if (!isValidTransition(previous, order.status)) {
       // Ordering holds only within a partition: without a key, it is no violation.
       if (!where.keyed) return { kind: "audit", order, outOfOrder: true };
@@ -233,15 +247,17 @@ export class TrackerState {
   /** Takes a record that is now in the trail into account. */
   apply(record: AuditRecord): void {
     const place = placeKey(record.kafka_topic, record.kafka_partition);
-    if ((this.#last.get(place)?.offset ?? -1) < record.kafka_offset) {
-      this.#last.set(place, {
-        offset: record.kafka_offset,
-        fingerprint: () => recordFingerprint(record),
-      });
+    const last = this.#last.get(place);
+    if (last === undefined) {
+      this.#last.set(place, { offset: record.kafka_offset, record, fingerprint: undefined });
+    } else if (last.offset < record.kafka_offset) {
+      last.offset = record.kafka_offset;
+      last.record = record;
+      last.fingerprint = undefined;
     }
     const status = record.lifecycle;
     if (record.outcome !== "audited" || record.order_id === null || status === null) return;
-    this.#eventKeys.add(eventKey(record.order_id, status));
+    this.#events.add(record.order_id, STATUS_BITS[status]);
     // A step that arrived out of order does not move the order back.
     if (record.out_of_order) return;
     if (FINAL_STATUSES.has(status)) this.#openOrders.delete(record.order_id);

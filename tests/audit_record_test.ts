@@ -171,6 +171,12 @@ Deno.test({
     ];
     const bytes = encodeAuditLineBytes(records);
     assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
+    // Heads in ASCII alone (the usual case) take another path than those with "ü".
+    const asciiHeads = records.slice(0, 4);
+    assertEquals(
+      new TextDecoder().decode(encodeAuditLineBytes(asciiHeads)),
+      encodeAuditLines(asciiHeads),
+    );
     for (const line of new TextDecoder().decode(bytes).trimEnd().split("\n")) {
       assert(parseAuditLine(line, 1).ok, line.slice(0, 80));
     }

@@ -1,6 +1,6 @@
 /** Unit: the bounded map — eviction order, refresh on set, and cost that does not grow with age. */
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { BoundedMap, BoundedSet } from "../lib/bounded_map.ts";
+import { BoundedMap } from "../lib/bounded_map.ts";
 
 Deno.test({
   name: "past its capacity the map evicts the entry set longest ago",
@@ -55,20 +55,5 @@ Deno.test({
       last < first * 5 + 100,
       `first ${first.toFixed(0)} ms, after 1M evictions ${last.toFixed(0)} ms`,
     );
-  },
-});
-
-Deno.test({
-  name: "a bounded set forgets its oldest members first and rebuilds in the same order",
-  permissions: "none",
-  fn() {
-    const set = new BoundedSet<string>(3);
-    for (const member of ["a", "b", "a", "c", "d"]) set.add(member);
-    assertEquals(set.members(), ["b", "c", "d"]);
-    assertEquals([set.has("a"), set.size], [false, 3]);
-    const copy = BoundedSet.from(["x", ...set.members()], 3);
-    assertEquals(copy.members(), ["b", "c", "d"], "the oldest beyond the capacity are left out");
-    for (let i = 0; i < 100_000; i++) copy.add(`k-${i}`);
-    assertEquals(copy.members(), ["k-99997", "k-99998", "k-99999"]);
   },
 });

@@ -1,0 +1,99 @@
+/**
+ * The audited events the tracker remembers (order id and lifecycle state),
+ * bounded: past the capacity the oldest event is forgotten, in constant time
+ * however long it runs. Indexed by order id, one number of status bits per
+ * order, so a message costs one lookup of the id it came with; an index of
+ * "id/status" strings cost a new string and its hash per lookup, up to four
+ * per message, and a tenth of the tracker's time. The age order lives in a
+ * ring of (id, bit) pairs in two plain arrays. Pure.
+ */
+import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
+
+/** Each status's bit in an order's flags. */
+export const STATUS_BITS: Readonly<Record<OrderStatus, number>> = Object.fromEntries(
+  ORDER_STATUSES.map((status, i) => [status, 1 << i]),
+) as Record<OrderStatus, number>;
+
+/** An event as the checkpoint lists it. */
+export function eventKey(orderId: string, status: OrderStatus): string {
+  return `${orderId}/${status}`;
+}
+
+export class EventIndex {
+  readonly #capacity: number;
+  /** Per order id, the bits of its audited statuses (never 0). */
+  readonly #flags = new Map<string, number>();
+  /** Events in the order they came, from #head on: ids and their status bits. */
+  #ids: string[] = [];
+  #bits: number[] = [];
+  #head = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError(`Cannot create an event index: capacity ${capacity} is not >= 1`);
+    }
+    this.#capacity = capacity;
+  }
+
+  /**
+   * Builds an index from event keys oldest first (as `keys()` gives them).
+   * A key whose status is not a lifecycle state is no event of this tracker's
+   * and is left out.
+   */
+  static from(keys: readonly string[], capacity: number): EventIndex {
+    const index = new EventIndex(capacity);
+    const start = Math.max(0, keys.length - capacity);
+    for (let i = start; i < keys.length; i++) {
+      const key = keys[i]!;
+      const cut = key.lastIndexOf("/");
+      const bit = cut < 0 ? undefined : STATUS_BITS[key.slice(cut + 1) as OrderStatus];
+      if (bit !== undefined) index.add(key.slice(0, cut), bit);
+    }
+    return index;
+  }
+
+  /** Events remembered. */
+  get size(): number {
+    return this.#ids.length - this.#head;
+  }
+
+  /** The status bits of the order's audited events; 0 when none is remembered. */
+  flags(orderId: string): number {
+    return this.#flags.get(orderId) ?? 0;
+  }
+
+  /** Remembers an event (a no-op when remembered); forgets the oldest past the capacity. */
+  add(orderId: string, bit: number): void {
+    const flags = this.#flags.get(orderId) ?? 0;
+    if ((flags & bit) !== 0) return;
+    this.#flags.set(orderId, flags | bit);
+    this.#ids.push(orderId);
+    this.#bits.push(bit);
+    if (this.size > this.#capacity) this.#forgetOldest();
+  }
+
+  #forgetOldest(): void {
+    const id = this.#ids[this.#head]!;
+    const left = (this.#flags.get(id) ?? 0) & ~this.#bits[this.#head]!;
+    if (left === 0) this.#flags.delete(id);
+    else this.#flags.set(id, left);
+    this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#ids.length) {
+      this.#ids = this.#ids.slice(this.#head);
+      this.#bits = this.#bits.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** The events as "id/status" keys, oldest first. */
+  keys(): string[] {
+    const keys = new Array<string>(this.size);
+    for (let i = this.#head; i < this.#ids.length; i++) {
+      keys[i - this.#head] = eventKey(
+        this.#ids[i]!,
+        ORDER_STATUSES[31 - Math.clz32(this.#bits[i]!)]!,
+      );
+    }
+    return keys;
+  }
+}

@@ -1,0 +1,66 @@
+/** Unit: the audited events index — lookups by order id, age order, capacity, checkpoint keys. */
+import { assert, assertEquals } from "./assert.ts";
+import { EventIndex, STATUS_BITS } from "../lib/event_index.ts";
+
+const { created, paid, delivered } = STATUS_BITS;
+
+Deno.test({
+  name: "an event index gives each order's audited statuses as bits, and lists them as keys",
+  permissions: "none",
+  fn() {
+    const index = new EventIndex(10);
+    assertEquals(index.flags("o-1"), 0);
+    index.add("o-1", created);
+    index.add("o-2", created);
+    index.add("o-1", paid);
+    index.add("o-1", paid); // already there: nothing changes
+    assertEquals(index.flags("o-1"), created | paid);
+    assertEquals(index.flags("o-2"), created);
+    assertEquals(index.size, 3);
+    assertEquals(index.keys(), ["o-1/created", "o-2/created", "o-1/paid"]);
+  },
+});
+
+Deno.test({
+  name: "an event index forgets its oldest events first and rebuilds from keys in the same order",
+  permissions: "none",
+  fn() {
+    const index = new EventIndex(3);
+    for (
+      const [id, bit] of [["a", created], ["b", created], ["a", paid], ["c", created]] as const
+    ) {
+      index.add(id, bit);
+    }
+    // a/created went first; a keeps its later event.
+    assertEquals(index.keys(), ["b/created", "a/paid", "c/created"]);
+    assertEquals([index.flags("a"), index.size], [paid, 3]);
+    index.add("a", delivered);
+    index.add("d", created);
+    assertEquals(index.keys(), ["c/created", "a/delivered", "d/created"]);
+    assertEquals(index.flags("b"), 0, "an order with no event left is gone");
+    const copy = EventIndex.from(["x/created", "y/nonsense", ...index.keys()], 3);
+    assertEquals(copy.keys(), ["c/created", "a/delivered", "d/created"], "the oldest are left out");
+    // Keys with a slash in the order id, and no lifecycle state: only the first is an event.
+    const odd = EventIndex.from(["a/b/paid", "plain", "c/unknown"], 5);
+    assertEquals(odd.keys(), ["a/b/paid"]);
+    assertEquals(odd.flags("a/b"), paid);
+  },
+});
+
+Deno.test({
+  name: "an event index costs the same per event after a million forgotten",
+  permissions: "none",
+  fn() {
+    const index = new EventIndex(1_000);
+    const time = (from: number) => {
+      const started = performance.now();
+      for (let i = from; i < from + 100_000; i++) index.add(`order-${i}`, created);
+      return performance.now() - started;
+    };
+    const first = time(0);
+    for (let i = 1; i <= 10; i++) time(i * 100_000);
+    const last = time(1_100_000);
+    assertEquals(index.size, 1_000);
+    assert(last < first * 5 + 100, `first ${first.toFixed(0)} ms, last ${last.toFixed(0)} ms`);
+  },
+});
