@@ -508,6 +508,12 @@ export interface TrailEpoch {
   reason: string;
   /** True when the epoch adopted the previous one's offsets (an old trail on the same cluster). */
   continues_offsets: boolean;
+  /**
+   * Present when the running tracker was sent back to the partitions' first
+   * offsets as the epoch began: until the epoch audits a message, a start or
+   * rejoin sends it back again (its commit of them may not have landed).
+   */
+  from_first_offsets?: true;
 }
 
 /** The first line of every trail segment since epochs are recorded. */
@@ -720,5 +726,8 @@ function headerProblem(h: Record<string, unknown>): string | undefined {
     return "epoch.started_at or epoch.reason is not a string";
   }
   if (typeof e.continues_offsets !== "boolean") return "epoch.continues_offsets is not a boolean";
+  if (e.from_first_offsets !== undefined && e.from_first_offsets !== true) {
+    return "epoch.from_first_offsets is not true";
+  }
   return undefined;
 }

@@ -234,13 +234,15 @@ export class AuditTrail {
    * `keepOffsets` (a trail adopted as it is).
    */
   async beginEpoch(
-    { clusterId, topic, topicId, reason, keepOffsets = false }: {
+    { clusterId, topic, topicId, reason, keepOffsets = false, fromFirstOffsets = false }: {
       clusterId: string;
       topic: string;
       /** The topic's id, when the brokers tell it. */
       topicId?: string | undefined;
       reason: string;
       keepOffsets?: boolean;
+      /** The running consumer is sent back to the partitions' first offsets (TrailEpoch). */
+      fromFirstOffsets?: boolean;
     },
   ): Promise<TrailEpoch> {
     this.#epoch = {
@@ -251,6 +253,7 @@ export class AuditTrail {
       started_at: new Date().toISOString(),
       reason,
       continues_offsets: keepOffsets,
+      ...(fromFirstOffsets ? { from_first_offsets: true as const } : {}),
     };
     if (!keepOffsets) this.state.resetOffsets();
     if (this.#log.bytes === 0) {

@@ -95,6 +95,7 @@ export async function reconcileEpoch(
     topicId,
     reason: verdict.reason,
     keepOffsets: verdict.kind === "adopt",
+    fromFirstOffsets: starts !== undefined,
   });
   const properties = { epoch: epoch.number, cluster: epoch.cluster_id, reason: verdict.reason };
   if (verdict.kind === "new" && hasRecords) {

@@ -19,7 +19,9 @@ import {
   type Producer,
   rejoinableGroupError,
   TopicIdReader,
+  topicStarts,
   transientCrash,
+  withAdmin,
 } from "./kafka.ts";
 import { Liveness, STALL_TIMEOUT_MS, watchLiveness } from "./liveness.ts";
 import type { Logger } from "./logging.ts";
@@ -219,7 +221,26 @@ export class TrackerSession {
       rewind: running,
     });
     if (found.kind === "new" && found.starts !== undefined) await this.#rewind(found.starts);
+    else if (found.kind === "same" && running && suspicion === undefined) await this.#rewindAgain();
     return found.kind;
+  }
+
+  /**
+   * An epoch that began by sending the consumer back to the first offsets,
+   * with nothing audited in it yet, sends it back again at a start or rejoin:
+   * the run that began it may have stopped (a crash) before its commit of
+   * those offsets landed, and the group's offsets would then skip the first
+   * messages of a topic created again.
+   */
+  async #rewindAgain(): Promise<void> {
+    const { topic } = this.config;
+    const { epoch, state } = this.trail;
+    if (!epoch.from_first_offsets || state.lastOffsets(topic).size > 0) return;
+    this.log.info(
+      "Nothing of audit trail epoch {epoch} is audited yet, and it began from the first offsets",
+      { epoch: epoch.number },
+    );
+    await this.#rewind(await withAdmin(this.kafka, (admin) => topicStarts(admin, topic)));
   }
 
   /**

@@ -302,3 +302,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a segment header keeps an epoch's optional topic id and first-offsets mark, and checks them",
+  permissions: "none",
+  fn() {
+    const marked: SegmentHeader = {
+      ...header,
+      epoch: { ...header.epoch, topic_id: "iuqqLOvxQ0i5cUF4IlXwfA", from_first_offsets: true },
+    };
+    const parsed = parseTrailLine(encodeSegmentHeader(marked).trimEnd(), 1);
+    assert(parsed.ok && parsed.kind === "header");
+    assertEquals(parsed.header, marked);
+    const bad = encodeSegmentHeader(marked).replace(
+      '"from_first_offsets":true',
+      '"from_first_offsets":1',
+    );
+    const refused = parseTrailLine(bad.trimEnd(), 4);
+    assert(!refused.ok);
+    assertMatch(refused.error, /from_first_offsets is not true/);
+  },
+});

@@ -20,7 +20,15 @@ import {
   waitForAuditLines,
 } from "./support.ts";
 import { resolveConfig } from "../lib/config.ts";
-import { committedOffsets, createKafka, ensureTopics, withAdmin } from "../lib/kafka.ts";
+import {
+  clusterId,
+  committedOffsets,
+  createKafka,
+  ensureTopics,
+  TopicIdReader,
+  withAdmin,
+} from "../lib/kafka.ts";
+import { AuditTrail } from "../lib/audit_trail.ts";
 import type { KafkaConnection } from "../lib/kafka_security.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { formatReport } from "../lib/delivery_check.ts";
@@ -363,6 +371,68 @@ Deno.test("a topic deleted and created again under a running tracker: a new epoc
     assertEquals((await epochs(auditFile)).map((e) => e.number), [1, 2]);
   } finally {
     await stopEntry(tracker).catch(() => {});
+    await work.remove();
+  }
+});
+
+Deno.test("a tracker stopped between a recreated topic's new epoch and its commit of the first offsets reads them again at its start", async () => {
+  // What a crash leaves in that moment: the trail's new epoch (with the new
+  // topic's id) and nothing of it audited; the group's offsets those the run
+  // committed at its old positions, now on the new topic, past its first
+  // messages. The start's epoch check finds nothing amiss: the epoch is the
+  // topic's. Only the epoch's mark of the rewind tells.
+  const { topic, work, env, acksLog } = await setupPipeline("recreated-crash");
+  const auditFile = join(env.DATA_DIR, "tracker.events");
+  const secondAcks = join(work.dir, "acks-2.jsonl");
+  const { produce, audit } = runsOf(env, { auditFile, acksLog, auditTimeoutMs: 90_000 });
+  const groupId = env.TRACKER_GROUP_ID!;
+  try {
+    await produce(3_000);
+    await audit(3_000);
+    const oldPositions = await committedOffsets(testConnection(), { groupId, topic });
+    await recreate(topic);
+    await produce(6_000, { acksLog: secondAcks });
+    const kafka = createKafka(testConnection(), { clientId: "t" });
+    const cluster = await withAdmin(kafka, async (admin) => {
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: [...oldPositions].map(([partition, offset]) => ({
+          partition,
+          offset: String(offset),
+        })),
+      });
+      return await clusterId(admin);
+    });
+    const reader = new TopicIdReader(kafka);
+    const topicId = await reader.read(topic).finally(() => reader.close());
+    assert(typeof topicId === "string");
+    const config = resolveConfig(env, [], { command: "tracker" });
+    const { trail } = await AuditTrail.open({
+      paths: config.paths,
+      segmentBytes: config.segmentBytes,
+      retentionBytes: config.retentionBytes,
+    });
+    await trail.beginEpoch({
+      clusterId: cluster,
+      topic,
+      topicId,
+      reason: `topic ${topic} was deleted and created again (a run stopped here)`,
+      fromFirstOffsets: true,
+    });
+    await trail.close();
+    const output = await audit(9_000);
+    assertMatch(output, /Nothing of audit trail epoch 2 is audited yet/);
+    const audited = new Set(
+      (await readAuditRecords(auditFile))
+        .filter((r) => r.outcome === "audited")
+        .map((r) => `${r.order_id}/${r.status}`),
+    );
+    const acked = await readAckRecords(secondAcks);
+    assertEquals(acked.length, 6_000);
+    const missing = acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`));
+    assertEquals(missing.length, 0, `${missing.length} orders of the new topic not audited`);
+  } finally {
     await work.remove();
   }
 });
