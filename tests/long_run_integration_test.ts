@@ -212,6 +212,26 @@ Deno.test({
   },
 });
 
+/**
+ * How many orders `acksLog` acknowledged, and how many of those (by order id
+ * and status) the trail has not audited.
+ */
+async function unaudited(
+  auditFile: string,
+  acksLog: string,
+): Promise<{ acked: number; missing: number }> {
+  const audited = new Set(
+    (await readAuditRecords(auditFile))
+      .filter((r) => r.outcome === "audited")
+      .map((r) => `${r.order_id}/${r.status}`),
+  );
+  const acked = await readAckRecords(acksLog);
+  return {
+    acked: acked.length,
+    missing: acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`)).length,
+  };
+}
+
 /** Deletes a topic and creates it again (the broker may need a moment after the deletion). */
 async function recreate(topic: string): Promise<void> {
   const kafka = createKafka(testConnection(), { clientId: "t" });
@@ -315,15 +335,9 @@ Deno.test("a topic created again with more than a chunk below the trail's last o
     await produce(6_000, { acksLog: secondAcks });
     const output = await audit(9_000);
     assertMatch(output, /Audit trail epoch 2 begins: topic .* was deleted and created again/);
-    const audited = new Set(
-      (await readAuditRecords(auditFile))
-        .filter((r) => r.outcome === "audited")
-        .map((r) => `${r.order_id}/${r.status}`),
-    );
-    const acked = await readAckRecords(secondAcks);
-    assertEquals(acked.length, 6_000);
-    const missing = acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`));
-    assertEquals(missing.length, 0, `${missing.length} orders of the new topic not audited`);
+    const { acked, missing } = await unaudited(auditFile, secondAcks);
+    assertEquals(acked, 6_000);
+    assertEquals(missing, 0, `${missing} orders of the new topic not audited`);
   } finally {
     await work.remove();
   }
@@ -350,16 +364,10 @@ Deno.test("a topic deleted and created again under a running tracker: a new epoc
     } finally {
       tracker.child.kill("SIGCONT");
     }
-    const acked = await readAckRecords(secondAcks);
-    assertEquals(acked.length, 6_000);
-    let missing = acked.length;
+    assertEquals((await unaudited(auditFile, secondAcks)).acked, 6_000);
+    let missing = 6_000;
     await waitFor(`the new topic's orders audited (${missing} missing)`, async () => {
-      const audited = new Set(
-        (await readAuditRecords(auditFile))
-          .filter((r) => r.outcome === "audited")
-          .map((r) => `${r.order_id}/${r.status}`),
-      );
-      missing = acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`)).length;
+      ({ missing } = await unaudited(auditFile, secondAcks));
       return missing === 0 ? true : undefined;
     }, { timeoutMs: 90_000, intervalMs: 2_000 });
     assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
@@ -423,15 +431,9 @@ Deno.test("a tracker stopped between a recreated topic's new epoch and its commi
     await trail.close();
     const output = await audit(9_000);
     assertMatch(output, /Nothing of audit trail epoch 2 is audited yet/);
-    const audited = new Set(
-      (await readAuditRecords(auditFile))
-        .filter((r) => r.outcome === "audited")
-        .map((r) => `${r.order_id}/${r.status}`),
-    );
-    const acked = await readAckRecords(secondAcks);
-    assertEquals(acked.length, 6_000);
-    const missing = acked.filter((a) => !audited.has(`${a.order_id}/${a.status}`));
-    assertEquals(missing.length, 0, `${missing.length} orders of the new topic not audited`);
+    const { acked, missing } = await unaudited(auditFile, secondAcks);
+    assertEquals(acked, 6_000);
+    assertEquals(missing, 0, `${missing} orders of the new topic not audited`);
   } finally {
     await work.remove();
   }
