@@ -37,17 +37,20 @@ export class EventIndex {
 
   /**
    * Builds an index from event keys oldest first (as `keys()` gives them).
-   * A key whose status is not a lifecycle state is no event of this tracker's
-   * and is left out.
+   * A key whose status is not a lifecycle state (or not a string: a damaged
+   * checkpoint) is no event of this tracker's and is left out.
    */
   static from(keys: readonly string[], capacity: number): EventIndex {
     const index = new EventIndex(capacity);
     const start = Math.max(0, keys.length - capacity);
     for (let i = start; i < keys.length; i++) {
-      const key = keys[i]!;
+      const key = keys[i];
+      if (typeof key !== "string") continue;
       const cut = key.lastIndexOf("/");
-      const bit = cut < 0 ? undefined : STATUS_BITS[key.slice(cut + 1) as OrderStatus];
-      if (bit !== undefined) index.add(key.slice(0, cut), bit);
+      const status = key.slice(cut + 1);
+      if (cut >= 0 && Object.hasOwn(STATUS_BITS, status)) {
+        index.add(key.slice(0, cut), STATUS_BITS[status as OrderStatus]);
+      }
     }
     return index;
   }

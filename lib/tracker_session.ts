@@ -118,6 +118,8 @@ export class TrackerSession {
   #topicTimer: ReturnType<typeof setTimeout> | undefined;
   /** A read of the topic's id and what follows it, while one runs: close() waits for it. */
   #topicCheck: Promise<void> | undefined;
+  /** The first join with partitions was checked for a rewind its epoch still needs (#rewindAgain). */
+  #startRewindChecked = false;
   /** Epoch checks, one after another (checkEpoch). */
   #epochChecks: Promise<unknown> = Promise.resolve();
   /** The brokers had no topic ids at a read (said once). */
@@ -222,25 +224,32 @@ export class TrackerSession {
     });
     if (found.kind === "new" && found.starts !== undefined) await this.#rewind(found.starts);
     else if (found.kind === "same" && running && suspicion === undefined) await this.#rewindAgain();
+    if (found.kind === "new" && running) this.#startRewindChecked = true;
     return found.kind;
   }
 
   /**
-   * An epoch that began by sending the consumer back to the first offsets,
-   * with nothing audited in it yet, sends it back again at a start or rejoin:
-   * the run that began it may have stopped (a crash) before its commit of
-   * those offsets landed, and the group's offsets would then skip the first
-   * messages of a topic created again.
+   * At the first join with partitions after the process started, an epoch
+   * that began by sending the consumer back to the first offsets, with
+   * nothing audited in it yet, sends it back again: the run that began it may
+   * have stopped (a crash) before its commit of those offsets landed, and the
+   * group's offsets would then skip the first messages of a topic created
+   * again. Only then: at a later rejoin this run's own rewind was committed,
+   * and partitions it takes over from another member are that member's, at
+   * the offsets it committed.
    */
   async #rewindAgain(): Promise<void> {
+    if (this.#startRewindChecked || this.#assigned.length === 0) return;
     const { topic } = this.config;
     const { epoch, state } = this.trail;
-    if (!epoch.from_first_offsets || state.lastOffsets(topic).size > 0) return;
-    this.log.info(
-      "Nothing of audit trail epoch {epoch} is audited yet, and it began from the first offsets",
-      { epoch: epoch.number },
-    );
-    await this.#rewind(await withAdmin(this.kafka, (admin) => topicStarts(admin, topic)));
+    if (epoch.from_first_offsets && state.lastOffsets(topic).size === 0) {
+      this.log.info(
+        "Nothing of audit trail epoch {epoch} is audited yet, and it began from the first offsets",
+        { epoch: epoch.number },
+      );
+      await this.#rewind(await withAdmin(this.kafka, (admin) => topicStarts(admin, topic)));
+    }
+    this.#startRewindChecked = true;
   }
 
   /**

@@ -41,7 +41,10 @@ Deno.test({
     const copy = EventIndex.from(["x/created", "y/nonsense", ...index.keys()], 3);
     assertEquals(copy.keys(), ["c/created", "a/delivered", "d/created"], "the oldest are left out");
     // Keys with a slash in the order id, and no lifecycle state: only the first is an event.
-    const odd = EventIndex.from(["a/b/paid", "plain", "c/unknown"], 5);
+    const odd = EventIndex.from(
+      ["a/b/paid", "plain", "c/unknown", "d/constructor", 7 as unknown as string],
+      5,
+    );
     assertEquals(odd.keys(), ["a/b/paid"]);
     assertEquals(odd.flags("a/b"), paid);
   },
