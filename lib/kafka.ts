@@ -327,13 +327,18 @@ interface ClusterInternals {
   };
 }
 
+/** The symbol of KafkaJS's private cluster factory on a client, if it has one. */
+function clusterFactoryKey(kafka: unknown): symbol | undefined {
+  return Object.getOwnPropertySymbols(kafka as object)
+    .find((s) => s.description === "private:Kafka:createCluster");
+}
+
 /**
  * What in KafkaJS's client differs from what the topic-id reader relies on,
  * or undefined: a private `createCluster` method, found by its symbol's name.
  */
-export function clusterFactoryProblem(kafka: unknown): string | undefined {
-  const key = Object.getOwnPropertySymbols(kafka as object)
-    .find((s) => s.description === "private:Kafka:createCluster");
+function clusterFactoryProblem(kafka: unknown): string | undefined {
+  const key = clusterFactoryKey(kafka);
   if (key === undefined) return "the client has no private:Kafka:createCluster";
   if (typeof (kafka as Record<symbol, unknown>)[key] !== "function") {
     return "private:Kafka:createCluster is not a function";
@@ -356,8 +361,7 @@ export class TopicIdReader {
   }
 
   #newCluster(): ClusterInternals {
-    const key = Object.getOwnPropertySymbols(this.kafka)
-      .find((s) => s.description === "private:Kafka:createCluster")!;
+    const key = clusterFactoryKey(this.kafka)!;
     const create = (this.kafka as unknown as Record<symbol, (o: object) => ClusterInternals>)[key]!;
     return create.call(this.kafka, {});
   }
