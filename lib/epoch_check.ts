@@ -8,10 +8,11 @@
 import type { AuditTrail } from "./audit_trail.ts";
 import { judgeEpoch, offsetsBehindTrail, suspicionOutdated } from "./epoch_decision.ts";
 import {
+  type Admin,
   clusterId,
   type Kafka,
   topicEnds,
-  TopicIdReader,
+  type TopicIdReader,
   topicStarts,
   withAdmin,
 } from "./kafka.ts";
@@ -50,63 +51,76 @@ export type EpochCheck =
  *   asked (no new epoch began then)
  */
 export async function reconcileEpoch(
-  { kafka, trail, topic, log }: { kafka: Kafka; trail: AuditTrail; topic: string; log: Logger },
+  { kafka, topicIds, trail, topic, log }: {
+    kafka: Kafka;
+    /** The run's reader of topic ids (its connection is kept between reads). */
+    topicIds: TopicIdReader;
+    trail: AuditTrail;
+    topic: string;
+    log: Logger;
+  },
   suspicion?: EpochSuspicion,
   { rewind = false }: { rewind?: boolean } = {},
 ): Promise<EpochCheck> {
   if (suspicion !== undefined && suspicionOutdated(trail.epoch, suspicion.epoch)) {
     return { kind: "same" };
   }
-  const observed = await withAdmin(kafka, async (admin) => {
-    const id = await clusterId(admin);
-    if (suspicion?.kind === "recreated") {
-      return { clusterId: id, offsetsWentBack: undefined, topicRecreated: suspicion.reason };
+  // One admin connection for the whole check, the new epoch's first offsets included.
+  return await withAdmin(kafka, async (admin) => {
+    const observed = await observe(admin, { trail, topic }, suspicion);
+    // The id the watch saw is the one recorded: a broker asked now may not know it yet.
+    const topicId = suspicion?.kind === "recreated"
+      ? suspicion.topicId
+      : await readTopicId(topicIds, topic, log);
+    const hasRecords = trail.totals.lines > 0;
+    const verdict = judgeEpoch(trail.epoch, { ...observed, topic, topicId, hasRecords });
+    if (verdict.kind === "same") return { kind: "same" };
+    const starts = verdict.kind === "new" && rewind ? await topicStarts(admin, topic) : undefined;
+    const epoch = await trail.beginEpoch({
+      clusterId: observed.clusterId,
+      topic,
+      topicId,
+      reason: verdict.reason,
+      keepOffsets: verdict.kind === "adopt",
+      fromFirstOffsets: starts !== undefined,
+    });
+    const properties = { epoch: epoch.number, cluster: epoch.cluster_id, reason: verdict.reason };
+    if (verdict.kind === "new" && hasRecords) {
+      log.warn(
+        "Audit trail epoch {epoch} begins: {reason}. Offsets start afresh: everything consumed from here on is audited",
+        properties,
+      );
+    } else {
+      log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
     }
-    if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
-    const behind = async () => {
-      const ends = await topicEnds(admin, topic);
-      if (ends.size === 0) {
-        throw new Error(
-          `Cannot consume topic "${topic}": it does not exist (run deno task topics)`,
-        );
-      }
-      return offsetsBehindTrail(ends, trail.state.lastOffsets(topic));
-    };
-    let offsetsWentBack = await behind();
-    if (offsetsWentBack !== undefined) {
-      await new Promise((resolve) => setTimeout(resolve, CONFIRM_OFFSETS_MS));
-      offsetsWentBack = await behind();
-    }
-    return { clusterId: id, offsetsWentBack };
+    return verdict.kind === "new" ? { kind: "new", starts } : { kind: verdict.kind };
   });
-  // The id the watch saw is the one recorded: a broker asked now may not know it yet.
-  const topicId = suspicion?.kind === "recreated"
-    ? suspicion.topicId
-    : await readTopicId(kafka, topic, log);
-  const hasRecords = trail.totals.lines > 0;
-  const verdict = judgeEpoch(trail.epoch, { ...observed, topic, topicId, hasRecords });
-  if (verdict.kind === "same") return { kind: "same" };
-  const starts = verdict.kind === "new" && rewind
-    ? await withAdmin(kafka, (admin) => topicStarts(admin, topic))
-    : undefined;
-  const epoch = await trail.beginEpoch({
-    clusterId: observed.clusterId,
-    topic,
-    topicId,
-    reason: verdict.reason,
-    keepOffsets: verdict.kind === "adopt",
-    fromFirstOffsets: starts !== undefined,
-  });
-  const properties = { epoch: epoch.number, cluster: epoch.cluster_id, reason: verdict.reason };
-  if (verdict.kind === "new" && hasRecords) {
-    log.warn(
-      "Audit trail epoch {epoch} begins: {reason}. Offsets start afresh: everything consumed from here on is audited",
-      properties,
-    );
-  } else {
-    log.info("Audit trail epoch {epoch} (cluster {cluster}): {reason}", properties);
+}
+
+/** The cluster's id, and whether the topic's offsets went back under the trail (or what says so). */
+async function observe(
+  admin: Admin,
+  { trail, topic }: { trail: AuditTrail; topic: string },
+  suspicion: EpochSuspicion | undefined,
+): Promise<{ clusterId: string; offsetsWentBack: string | undefined; topicRecreated?: string }> {
+  const id = await clusterId(admin);
+  if (suspicion?.kind === "recreated") {
+    return { clusterId: id, offsetsWentBack: undefined, topicRecreated: suspicion.reason };
   }
-  return verdict.kind === "new" ? { kind: "new", starts } : { kind: verdict.kind };
+  if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
+  const behind = async () => {
+    const ends = await topicEnds(admin, topic);
+    if (ends.size === 0) {
+      throw new Error(`Cannot consume topic "${topic}": it does not exist (run deno task topics)`);
+    }
+    return offsetsBehindTrail(ends, trail.state.lastOffsets(topic));
+  };
+  let offsetsWentBack = await behind();
+  if (offsetsWentBack !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, CONFIRM_OFFSETS_MS));
+    offsetsWentBack = await behind();
+  }
+  return { clusterId: id, offsetsWentBack };
 }
 
 /**
@@ -115,20 +129,17 @@ export async function reconcileEpoch(
  * (offsets are the first), and the running tracker's watch reads it again.
  */
 async function readTopicId(
-  kafka: Kafka,
+  topicIds: TopicIdReader,
   topic: string,
   log: Logger,
 ): Promise<string | undefined> {
-  const reader = new TopicIdReader(kafka);
   try {
-    return (await reader.read(topic)) ?? undefined;
+    return (await topicIds.read(topic)) ?? undefined;
   } catch (error) {
     log.warn("Cannot read the id of topic {topic} for the epoch check: {error}", {
       topic,
       error: (error as Error).message,
     });
     return undefined;
-  } finally {
-    await reader.close().catch(() => {});
   }
 }

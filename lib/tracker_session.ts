@@ -219,9 +219,11 @@ export class TrackerSession {
   async #checkEpochNow(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
     const { kafka, trail, log } = this;
     const running = this.#runConfig !== undefined;
-    const found = await reconcileEpoch({ kafka, trail, topic: this.config.topic, log }, suspicion, {
-      rewind: running,
-    });
+    const found = await reconcileEpoch(
+      { kafka, topicIds: this.#topicIds, trail, topic: this.config.topic, log },
+      suspicion,
+      { rewind: running },
+    );
     if (found.kind === "new" && found.starts !== undefined) await this.#rewind(found.starts);
     else if (found.kind === "same" && running && suspicion === undefined) await this.#rewindAgain();
     if (found.kind === "new" && running) this.#startRewindChecked = true;
@@ -230,10 +232,10 @@ export class TrackerSession {
 
   /**
    * At the first join with partitions after the process started, an epoch
-   * that began by sending the consumer back to the first offsets, with
-   * nothing audited in it yet, sends it back again: the run that began it may
-   * have stopped (a crash) before its commit of those offsets landed, and the
-   * group's offsets would then skip the first messages of a topic created
+   * that began by sending the consumer back to the first offsets sends the
+   * partitions with nothing audited in it back again: the run that began it
+   * may have stopped (a crash) before its commit of those offsets landed, and
+   * the group's offsets would then skip the first messages of a topic created
    * again. Only then: at a later rejoin this run's own rewind was committed,
    * and partitions it takes over from another member are that member's, at
    * the offsets it committed.
@@ -242,31 +244,37 @@ export class TrackerSession {
     if (this.#startRewindChecked || this.#assigned.length === 0) return;
     const { topic } = this.config;
     const { epoch, state } = this.trail;
-    if (epoch.from_first_offsets && state.lastOffsets(topic).size === 0) {
+    const audited = state.lastOffsets(topic);
+    const unaudited = this.#assigned.filter((partition) => !audited.has(partition));
+    if (epoch.from_first_offsets && unaudited.length > 0) {
       this.log.info(
-        "Nothing of audit trail epoch {epoch} is audited yet, and it began from the first offsets",
-        { epoch: epoch.number },
+        "Nothing of audit trail epoch {epoch} is audited yet in partitions {partitions}, and it began from the first offsets",
+        { epoch: epoch.number, partitions: unaudited },
       );
-      await this.#rewind(await withAdmin(this.kafka, (admin) => topicStarts(admin, topic)));
+      const starts = await withAdmin(this.kafka, (admin) => topicStarts(admin, topic));
+      await this.#rewind(starts, unaudited);
     }
     this.#startRewindChecked = true;
   }
 
   /**
-   * After a new epoch whose offsets start afresh, every assigned partition is
-   * read again from its first kept offset (`starts`, read before the epoch
+   * After a new epoch whose offsets start afresh, every assigned partition (or
+   * those given) is read again from its first kept offset (`starts`, read before the epoch
    * began), and that offset is committed. What was fetched before was judged
    * against the old epoch: offsets below its last audited one were taken as
    * redeliveries without a look, and on a topic created again they are other
    * messages. Events audited before are recognised as duplicates. Batches in
    * hand stop resolving and committing.
    */
-  async #rewind(starts: ReadonlyMap<number, number>): Promise<void> {
+  async #rewind(
+    starts: ReadonlyMap<number, number>,
+    partitions: readonly number[] = this.#assigned,
+  ): Promise<void> {
     const { topic } = this.config;
     this.commits.newGeneration();
     const generation = this.commits.generation;
     try {
-      for (const partition of this.#assigned) {
+      for (const partition of partitions) {
         const offset = starts.get(partition) ?? 0;
         this.consumer.seek({ topic, partition, offset: String(offset) });
         this.commits.submit({ topic, partition, offset }, generation);
@@ -280,9 +288,7 @@ export class TrackerSession {
       );
       return;
     }
-    this.log.warn("Reading partitions {partitions} again from their first offsets", {
-      partitions: this.#assigned,
-    });
+    this.log.warn("Reading partitions {partitions} again from their first offsets", { partitions });
     // Committed before the consumer restarts (it fetches from the committed
     // offsets); a refused commit is kept and tried again.
     await this.commits.flush().catch((error) =>
