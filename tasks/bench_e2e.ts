@@ -28,7 +28,14 @@ import {
 } from "../lib/config.ts";
 import { commandDefault, settingsEnv } from "../lib/settings.ts";
 import { EXIT, PRODUCER_ACKS_FILE_NAME } from "../lib/constants.ts";
-import { createKafka, ensureTopics, groupCommits, topicEnds, withAdmin } from "../lib/kafka.ts";
+import {
+  createKafka,
+  deleteScratch,
+  ensureTopics,
+  groupCommits,
+  topicEnds,
+  withAdmin,
+} from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
 import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
@@ -474,14 +481,6 @@ async function run(bench: Bench, children: Child[], signal: AbortSignal): Promis
   };
 }
 
-/** Deletes the scratch topics (an hour's run holds gigabytes). */
-async function deleteTopics(config: Config): Promise<void> {
-  await withAdmin(
-    createKafka(config, { clientId: "bench-e2e", quiet: true }),
-    (admin) => admin.deleteTopics({ topics: [config.topic, config.dlqTopic], timeout: 10_000 }),
-  );
-}
-
 async function main(): Promise<number> {
   const bench = benchSettings();
   if (typeof bench === "number") return bench;
@@ -508,7 +507,12 @@ async function main(): Promise<number> {
     // The tracker last, as `deno task stop` does: it drains what the producer sent.
     for (const child of [...children].reverse()) await stopChild(child);
     if (code === EXIT.ok) {
-      await deleteTopics(config).catch(() => {});
+      // An hour's run holds gigabytes.
+      await deleteScratch(config, {
+        topics: [config.topic, config.dlqTopic],
+        groupId: config.groupId,
+        clientId: "bench-e2e",
+      }).catch(() => {});
       await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
     } else if (children.length > 0) {
       console.error(`The run's files are kept in ${config.paths.dataDir}`);

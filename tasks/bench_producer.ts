@@ -2,16 +2,17 @@
  * `deno task bench:producer [--count N]`: publishes N generated orders as fast
  * as possible to a fresh topic on the configured broker and prints msg/s and
  * MB/s with the batching settings. A command that prints figures, not a test.
- * Start a broker first (`deno task broker:up`).
+ * The topic is deleted afterwards, also after a failure or Ctrl+C. Start a
+ * broker first (`deno task broker:up`).
  *
  * Permissions: --allow-net to the brokers, --allow-env to the settings.
  */
 import process from "node:process";
-import { exitWhenDone } from "../lib/shutdown.ts";
+import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
 import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
-import { ensureTopics } from "../lib/kafka.ts";
+import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
 import { countProgress } from "./_progress.ts";
@@ -41,8 +42,11 @@ async function main(): Promise<number> {
     producer: { ...base.producer, ratePerSec: 0, acksLog: undefined },
   };
   const closeLogging = await setupLogging({ level: "warning" });
+  const shutdown = installShutdown({ hardDeadlineMs: FLUSH_TIMEOUT_MS + 10_000 });
+  let topicMade = false;
   try {
     await awaitKafka(config, { oneShot: true });
+    topicMade = true;
     const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
     await ensureTopics(config, [{
       topic: config.topic,
@@ -50,19 +54,22 @@ async function main(): Promise<number> {
       replicationFactor,
       ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
     }]);
-    const controller = new AbortController();
     const shown = countProgress("Producing", config.producer.count);
     // This process's CPU (all threads) over the run alone, not the set-up above.
     const cpuBefore = process.cpuUsage();
     const begun = performance.now();
     const summary = await runProducer(config, {
-      signal: controller.signal,
+      signal: shutdown.signal,
       log: logger("bench"),
       onSettled: (s) => shown(s.acknowledged + s.failed),
     });
     const cpu = fromCpuUsage(process.cpuUsage(cpuBefore));
     const cpuSeconds = (performance.now() - begun) / 1000;
     const seconds = summary.elapsedMs / 1000;
+    if (shutdown.signal.aborted) {
+      console.error("Interrupted: the benchmark stopped without figures");
+      return EXIT.interrupted;
+    }
     console.log(
       [
         `orders        ${summary.acknowledged} acknowledged, ${
@@ -81,7 +88,7 @@ async function main(): Promise<number> {
           MAX_PARTITION_SEND_BYTES / 1024
         } KiB a partition), generated on a worker thread, 1 send in flight, ` +
         `acks=all, idempotent, ${config.partitions} partitions (flush timeout ${FLUSH_TIMEOUT_MS} ms)`,
-        `topic         ${config.topic} at ${config.brokers.join(",")}`,
+        `topic         ${config.topic} at ${config.brokers.join(",")} (deleted after the run)`,
       ].join("\n"),
     );
     return summary.failed + summary.indeterminate === 0 ? EXIT.ok : EXIT.failure;
@@ -93,6 +100,15 @@ async function main(): Promise<number> {
     );
     return EXIT.failure;
   } finally {
+    if (topicMade) {
+      await deleteScratch(config, { topics: [config.topic], clientId: "bench-producer" })
+        .catch((error) => {
+          console.error(
+            `Cannot delete the benchmark's topic ${config.topic}: ${(error as Error).message}`,
+          );
+        });
+    }
+    shutdown.dispose();
     await closeLogging();
   }
 }

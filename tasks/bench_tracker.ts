@@ -11,12 +11,12 @@
  * <STATE_DIR>/bench only.
  */
 import process from "node:process";
-import { exitWhenDone } from "../lib/shutdown.ts";
+import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
 import { join } from "node:path";
 import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
-import { ensureTopics } from "../lib/kafka.ts";
+import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
@@ -58,13 +58,17 @@ function benchConfig(): Config | number {
   };
 }
 
-/** Audits every pre-produced order once; times the whole and each slice. */
-async function timeTracker(config: Config, log: Logger) {
+/** Thrown when a signal stopped the benchmark. */
+class Interrupted extends Error {}
+
+/** Audits every pre-produced order once (unless `interrupt` aborts); times the whole and each slice. */
+async function timeTracker(config: Config, log: Logger, interrupt: AbortSignal) {
   const count = config.producer.count;
   const slice = Math.min(SLICE_EVENTS, Math.max(1, Math.ceil(count / 5)));
   const marks: number[] = [];
   const shown = countProgress("Auditing", count);
   const stop = new AbortController();
+  interrupt.addEventListener("abort", () => stop.abort(), { once: true });
   const begun = performance.now();
   let started = 0;
   let finished = 0;
@@ -91,6 +95,7 @@ async function timeTracker(config: Config, log: Logger) {
       }
     },
   });
+  if (interrupt.aborted) throw new Interrupted();
   const rates = marks.map((at, i) => slice / ((at - (i === 0 ? started : marks[i - 1]!)) / 1000));
   return {
     counters,
@@ -124,8 +129,12 @@ async function main(): Promise<number> {
   if (typeof config === "number") return config;
   const closeLogging = await setupLogging({ level: "warning" });
   const log = logger("bench");
+  const shutdown = installShutdown({ hardDeadlineMs: 30_000 });
+  let topicsMade = false;
+  let keepFiles = false;
   try {
     await awaitKafka(config, { oneShot: true });
+    topicsMade = true;
     await ensureTopics(config, [
       { topic: config.topic, partitions: config.partitions, replicationFactor: 1 },
       { topic: config.dlqTopic, partitions: 1, replicationFactor: 1 },
@@ -133,13 +142,14 @@ async function main(): Promise<number> {
     const count = config.producer.count;
     const shown = countProgress("Producing the orders", count);
     const produced = await runProducer(config, {
-      signal: new AbortController().signal,
+      signal: shutdown.signal,
       log,
       onSettled: (s) => shown(s.acknowledged + s.failed),
     });
+    if (shutdown.signal.aborted) throw new Interrupted();
     if (produced.acknowledged !== count) throw new Error("Cannot pre-produce the orders");
 
-    const run = await timeTracker(config, log);
+    const run = await timeTracker(config, log, shutdown.signal);
     const bytes = (await trailSegments(config.paths.auditFile)).bytes;
     // Start-up on the trail just written (after a clean stop), against an empty one.
     const fullReady = await readyTime(config, config.paths.dataDir, log);
@@ -176,9 +186,13 @@ async function main(): Promise<number> {
         } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); the next fetch taken while they are synced; commits off the fetch path, ≥ 50 ms apart`,
       ].join("\n"),
     );
-    await Deno.remove(config.paths.dataDir, { recursive: true });
     return EXIT.ok;
   } catch (error) {
+    if (error instanceof Interrupted) {
+      console.error("Interrupted: the benchmark stopped without figures");
+      return EXIT.interrupted;
+    }
+    keepFiles = true;
     console.error(
       error instanceof KafkaUnreachableError || error instanceof KafkaAccessError
         ? error.message
@@ -186,6 +200,20 @@ async function main(): Promise<number> {
     );
     return EXIT.failure;
   } finally {
+    if (topicsMade) {
+      const topics = [config.topic, config.dlqTopic];
+      await deleteScratch(config, { topics, groupId: config.groupId, clientId: "bench-tracker" })
+        .catch((error) => {
+          console.error(
+            `Cannot delete the benchmark's topics ${
+              topics.join(", ")
+            } and group ${config.groupId}: ${(error as Error).message}`,
+          );
+        });
+    }
+    if (keepFiles) console.error(`The run's files are kept in ${config.paths.dataDir}`);
+    else await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
+    shutdown.dispose();
     await closeLogging();
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Integration: `deno task bench:e2e` as a user runs it, briefly, on the test
  * broker: tracker and producer as separate processes, the figures printed,
- * nothing lost, its scratch files gone afterwards.
+ * nothing lost, its scratch files gone afterwards. And `bench:producer` and
+ * `bench:tracker`, which leave no topic behind.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { runTask } from "./support.ts";
+import { runTask, testConnection } from "./support.ts";
+import { createKafka, withAdmin } from "../lib/kafka.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { testStateDir } from "../tasks/test.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
@@ -72,3 +74,33 @@ Deno.test("bench:e2e runs the pipeline at a fixed rate and prints percentiles an
   assert(run.elapsedMs < 30_000, `took ${run.elapsedMs} ms`);
   assertEquals(await scratchDirs(), before, "its scratch directory is removed");
 });
+
+/** The test broker's topics and groups that a benchmark names with `prefix`. */
+async function scratchOnBroker(prefix: string): Promise<string[]> {
+  return await withAdmin(
+    createKafka(testConnection(), { clientId: "test", quiet: true }),
+    async (admin) => {
+      const topics = await admin.listTopics();
+      const groups = (await admin.listGroups()).groups.map((g) => `group ${g.groupId}`);
+      return [...topics, ...groups].filter((name) => name.replace("group ", "").startsWith(prefix))
+        .sort();
+    },
+  );
+}
+
+const SCRATCH_PREFIXES = { bench_producer: "bench-producer-", bench_tracker: "bench-tracker-" };
+for (
+  const [task, prefix] of Object.entries(SCRATCH_PREFIXES) as [
+    keyof typeof SCRATCH_PREFIXES,
+    string,
+  ][]
+) {
+  Deno.test(`${task} prints its figures and deletes its topics (runs would fill the broker's disk)`, async () => {
+    const before = await scratchOnBroker(prefix);
+    const run = await runTask(task, { LOG_LEVEL: "warning" }, ["--count", "2000"]);
+    assertEquals(run.code, 0, run.output);
+    assertMatch(run.stdout, /^throughput +\d+ msg\/s/m);
+    assertMatch(run.stdout, /^cpu +\d+\.\d{3} s per 1,000 orders/m);
+    assertEquals(await scratchOnBroker(prefix), before, "its topics and group are deleted");
+  });
+}
