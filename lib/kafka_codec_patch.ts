@@ -10,6 +10,9 @@
  * (quadratic: 3-4% of the main thread for sends of 1,000); the grouping is
  * replaced, before KafkaJS's producer module captures it, by one that appends;
  * so is the request framing (`frameRequest`), which copied every request twice.
+ * Fetched record batches are decoded in one pass where they can be
+ * (kafka_record_decoder.ts): KafkaJS's batch decoder is replaced before its
+ * fetch response decoder captures it.
  *
  * The encoder: KafkaJS writes every varint of a record
  * (its length, offset and timestamp deltas, key and value lengths, header
@@ -26,9 +29,13 @@
 import Encoder from "kafkajs/src/protocol/encoder.js";
 import produceRequests from "kafkajs/src/protocol/requests/produce/index.js";
 import Long from "kafkajs/src/utils/long.js";
+import kafkaDecoder from "kafkajs/src/protocol/decoder.js";
+import recordBatchEncoding from "kafkajs/src/protocol/recordBatch/v0/index.js";
+import recordEncoder from "kafkajs/src/protocol/recordBatch/record/v0/index.js";
 import { Buffer } from "node:buffer";
 import { createRequire } from "node:module";
 import { encodeProduceRequest, type ProduceRequestData } from "./kafka_produce_encoder.ts";
+import { decodeBatch } from "./kafka_record_decoder.ts";
 
 interface EncoderInstance {
   buf: Buffer;
@@ -313,6 +320,8 @@ const GROUPING_MODULE = "../producer/groupMessagesPerPartition.js";
 const SENDING_MODULE = "../producer/sendMessages.js";
 const FRAMING_MODULE = "./request.js";
 const CONNECTION_MODULE = "../network/connection.js";
+const BATCH_DECODER_MODULE = "./recordBatch/v0/decoder.js";
+const FETCH_MESSAGES_MODULE = "./requests/fetch/v4/decodeMessages.js";
 const ENCODER_FILE = "/kafkajs/src/protocol/encoder.js";
 
 type Require = ReturnType<typeof createRequire> & {
@@ -382,3 +391,43 @@ export const ORIGINAL_FRAMING = replaceModule(
   { path: FRAMING_MODULE, user: CONNECTION_MODULE, arity: 1 },
   frameRequest,
 ) as RequestFraming;
+
+/** Record batches decoded in one pass, and those left to KafkaJS (compressed, cut short). */
+export const batchDecoding = { onePass: 0, kafkajs: 0 };
+
+interface FetchDecoder {
+  buffer: Buffer;
+  offset: number;
+}
+type BatchDecoder = (decoder: FetchDecoder) => Promise<unknown>;
+
+/** KafkaJS's own record batch decoder, for what the one-pass one leaves, and its test. */
+export const ORIGINAL_BATCH_DECODER: BatchDecoder = replaceModule(
+  "record batch decoder",
+  { path: BATCH_DECODER_MODULE, user: FETCH_MESSAGES_MODULE, arity: 1 },
+  decodeRecordBatch,
+) as BatchDecoder;
+
+/** KafkaJS's record batch decoder, in one pass where kafka_record_decoder.ts can. */
+function decodeRecordBatch(decoder: FetchDecoder): Promise<unknown> {
+  const decoded = decodeBatch(decoder.buffer, decoder.offset);
+  if (decoded === undefined) {
+    batchDecoding.kafkajs++;
+    return ORIGINAL_BATCH_DECODER(decoder);
+  }
+  batchDecoding.onePass++;
+  decoder.offset = decoded.next;
+  return Promise.resolve(decoded.batch);
+}
+
+/**
+ * KafkaJS's record codec, for the test that compares the one-pass decoder
+ * with it: its batch and record encoders, its decoder class, and its fetch
+ * response's record set decoder (which takes the patched batch decoder).
+ */
+export const KAFKAJS_RECORD_CODEC = {
+  RecordBatch: (recordBatchEncoding as { RecordBatch: unknown }).RecordBatch,
+  Record: recordEncoder as unknown,
+  Decoder: kafkaDecoder as unknown,
+  decodeMessages: kafkaRequire()(FETCH_MESSAGES_MODULE) as unknown,
+};
