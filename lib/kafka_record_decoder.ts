@@ -131,9 +131,8 @@ class Reader {
   }
 }
 
-/** A signed 64-bit integer of the buffer as a number, when it is exact. */
-function safeInt64(buf: Buffer, at: number): number {
-  const value = buf.readBigInt64BE(at);
+/** A 64-bit integer as a number, when it is exact. */
+function exact(value: bigint): number {
   if (value >= BigInt(SAFE) || value <= -BigInt(SAFE)) throw NOT_FAST;
   return Number(value);
 }
@@ -154,10 +153,12 @@ export function decodeBatch(
   if (length < BATCH_HEAD_BYTES - LENGTH_FROM || end > buf.length) return undefined;
   const attributes = buf.readInt16BE(start + 21);
   if ((attributes & COMPRESSION_MASK) !== 0) return undefined;
+  const firstOffset = buf.readBigInt64BE(start);
+  const firstTimestamp = buf.readBigInt64BE(start + 27);
   try {
     const context: BatchContext = {
-      firstOffset: buf.readBigInt64BE(start).toString(),
-      firstTimestamp: buf.readBigInt64BE(start + 27).toString(),
+      firstOffset: firstOffset.toString(),
+      firstTimestamp: firstTimestamp.toString(),
       partitionLeaderEpoch: buf.readInt32BE(start + 12),
       inTransaction: (attributes & TRANSACTIONAL_FLAG) > 0,
       isControlBatch: (attributes & CONTROL_FLAG) > 0,
@@ -172,8 +173,8 @@ export function decodeBatch(
     const records = decodeRecords(buf, start, end, {
       context,
       recordContext: { ...context, magicByte },
-      firstOffset: safeInt64(buf, start),
-      firstTimestamp: safeInt64(buf, start + 27),
+      firstOffset: exact(firstOffset),
+      firstTimestamp: exact(firstTimestamp),
     });
     return { batch: { ...context, records }, next: end };
   } catch (error) {
@@ -196,7 +197,8 @@ function decodeRecords(
   const count = buf.readInt32BE(start + BATCH_HEAD_BYTES - 4);
   if (count === -1) return [];
   if (count < 0) throw NOT_FAST;
-  const appendTime = context.timestampType === LOG_APPEND_TIME && context.maxTimestamp !== "";
+  // KafkaJS also asks for a max timestamp, which as a decimal string always is one.
+  const appendTime = context.timestampType === LOG_APPEND_TIME;
   const reader = new Reader(buf, start + BATCH_HEAD_BYTES, end);
   const records: DecodedRecord[] = new Array(count);
   for (let i = 0; i < count; i++) {

@@ -12,6 +12,7 @@ import {
   ORIGINAL_BATCH_DECODER,
 } from "../lib/kafka_codec_patch.ts";
 import { decodeBatch } from "../lib/kafka_record_decoder.ts";
+import { seededRandom } from "./random.ts";
 
 type Headers = Record<string, Buffer | null | Array<Buffer | null>>;
 interface RecordSpec {
@@ -48,18 +49,6 @@ async function encodeBatch(spec: BatchSpec): Promise<Buffer> {
     records,
   });
   return encoded.buffer;
-}
-
-/** A random generator of its own, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function randomBytes(next: () => number, max: number): Buffer {
@@ -111,7 +100,7 @@ Deno.test({
   permissions: "none",
   async fn() {
     for (let seed = 1; seed <= 60; seed++) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const firstOffset = [0, 5, 2 ** 40, 2 ** 53 - 10_000_000][seed % 4]!;
       const bytes = await encodeBatch({
         firstOffset,
@@ -133,7 +122,7 @@ Deno.test({
   name: "one-pass decoding reads batches back to back, each from where the last ended",
   permissions: "none",
   async fn() {
-    const next = random(7);
+    const next = seededRandom(7);
     const parts = [
       await encodeBatch({ firstOffset: 100, records: randomRecords(next, 5) }),
       await encodeBatch({ firstOffset: 200, records: randomRecords(next, 1) }),
@@ -154,7 +143,7 @@ Deno.test({
   name: "batches the one-pass decoder cannot decode exactly are left to KafkaJS",
   permissions: "none",
   async fn(t) {
-    const next = random(11);
+    const next = seededRandom(11);
     const records = randomRecords(next, 8);
     await t.step("compressed", async () => {
       assertEquals(decodeBatch(await encodeBatch({ records, compression: 1 }), 0), undefined);
@@ -196,7 +185,7 @@ Deno.test({
   name: "KafkaJS's fetch response decoding takes its record batches through the one-pass decoder",
   permissions: "none",
   async fn() {
-    const next = random(3);
+    const next = seededRandom(3);
     const batches = Buffer.concat([
       await encodeBatch({ firstOffset: 10, records: randomRecords(next, 4) }),
       await encodeBatch({ firstOffset: 20, records: randomRecords(next, 3), compression: 1 }),

@@ -49,6 +49,7 @@ import {
   parseHealthLine,
 } from "../lib/health_record.ts";
 import { TrackerMetrics } from "../lib/tracker_metrics.ts";
+import { seededRandom } from "./random.ts";
 
 const NOW = Date.parse("2026-03-01T12:00:00.000Z");
 const SECOND = 1_000;
@@ -969,14 +970,8 @@ Deno.test({
       "{",
       "€",
     ];
-    // mulberry32: reproducible cases.
-    let seed = 12_345;
-    const random = (n: number) => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-      return Math.floor((((x ^ (x >>> 14)) >>> 0) / 2 ** 32) * n);
-    };
+    const next = seededRandom(12_345);
+    const random = (n: number) => Math.floor(next() * n);
     const encoder = new TextEncoder();
     const decoder = new TextDecoder("utf-8", { fatal: true });
     let cut = 0;
