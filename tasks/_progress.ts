@@ -5,6 +5,9 @@
  * stderr is not a terminal, so logs and pipes get the results only.
  */
 
+/** What a benchmark stopped by Ctrl+C or SIGTERM says (it then exits with EXIT.interrupted). */
+export const BENCH_INTERRUPTED = "Interrupted: the benchmark stopped without figures";
+
 /** How often the line is rewritten at most. */
 const REDRAW_MS = 250;
 

@@ -62,7 +62,7 @@ import { lastLifecycle } from "./_pipeline.ts";
 import { inspectProcess, tailOf } from "./_process.ts";
 import { brokerProcess } from "./_broker.ts";
 import { runCommand } from "./_command.ts";
-import { progressLine } from "./_progress.ts";
+import { BENCH_INTERRUPTED, progressLine } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
 import { denoRunArgs } from "./run.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
@@ -494,9 +494,10 @@ async function main(): Promise<number> {
     console.log(e2eReportText(figures));
     code = e2eExitCode(figures);
   } catch (error) {
+    if (shutdown.signal.aborted) code = EXIT.interrupted;
     console.error(
       shutdown.signal.aborted
-        ? "Interrupted: the benchmark stopped without figures"
+        ? BENCH_INTERRUPTED
         : error instanceof KafkaUnreachableError || error instanceof KafkaAccessError
         ? error.message
         : (error as Error).message.startsWith("Cannot ")
@@ -506,7 +507,8 @@ async function main(): Promise<number> {
   } finally {
     // The tracker last, as `deno task stop` does: it drains what the producer sent.
     for (const child of [...children].reverse()) await stopChild(child);
-    if (code === EXIT.ok) {
+    // Kept after a failure, to look into; not after a Ctrl+C.
+    if (code === EXIT.ok || code === EXIT.interrupted) {
       // An hour's run holds gigabytes.
       await deleteScratch(config, {
         topics: [config.topic, config.dlqTopic],

@@ -15,7 +15,7 @@ import { EXIT } from "../lib/constants.ts";
 import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { logger, setupLogging } from "../lib/logging.ts";
-import { countProgress } from "./_progress.ts";
+import { BENCH_INTERRUPTED, countProgress } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
 import {
   FLUSH_TIMEOUT_MS,
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
     const cpuSeconds = (performance.now() - begun) / 1000;
     const seconds = summary.elapsedMs / 1000;
     if (shutdown.signal.aborted) {
-      console.error("Interrupted: the benchmark stopped without figures");
+      console.error(BENCH_INTERRUPTED);
       return EXIT.interrupted;
     }
     console.log(

@@ -20,7 +20,7 @@ import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
-import { countProgress } from "./_progress.ts";
+import { BENCH_INTERRUPTED, countProgress } from "./_progress.ts";
 import { runTracker } from "../lib/order_tracker.ts";
 import { CHUNK_MAX_BYTES, CHUNK_MAX_MESSAGES } from "../lib/chunk_plan.ts";
 import { PARSE_THREADS } from "../lib/order_parser.ts";
@@ -189,7 +189,7 @@ async function main(): Promise<number> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof Interrupted) {
-      console.error("Interrupted: the benchmark stopped without figures");
+      console.error(BENCH_INTERRUPTED);
       return EXIT.interrupted;
     }
     keepFiles = true;
