@@ -29,6 +29,51 @@ function eventKey(orderId: string, status: OrderStatus): string {
   return `${orderId}/${status}`;
 }
 
+/**
+ * Event keys ("id/status"), oldest first, by count and range: a plain list of
+ * them (a checkpoint read back) or `EventKeys` (a live index's copy).
+ */
+export interface EventKeyList {
+  readonly length: number;
+  /** The keys from `start` up to `end` (exclusive). */
+  slice(start: number, end: number): string[];
+}
+
+/**
+ * A copy of an index's events that makes their keys only when a range is
+ * read: a checkpoint of half a million events then copies two arrays (the ids
+ * are shared), not half a million new strings at once, which held the
+ * tracker for tens of milliseconds and lived on through every collection
+ * while the checkpoint was written.
+ */
+export class EventKeys implements EventKeyList {
+  /** @param ids the events' order ids, oldest first; @param bits their status bits */
+  constructor(readonly ids: readonly string[], readonly bits: readonly number[]) {
+    if (ids.length !== bits.length) {
+      throw new RangeError(`Cannot list events: ${ids.length} ids for ${bits.length} statuses`);
+    }
+  }
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  slice(start: number, end: number): string[] {
+    const from = Math.max(0, start);
+    const to = Math.min(this.ids.length, end);
+    const keys = new Array<string>(Math.max(0, to - from));
+    for (let i = from; i < to; i++) {
+      keys[i - from] = eventKey(this.ids[i]!, ORDER_STATUSES[31 - Math.clz32(this.bits[i]!)]!);
+    }
+    return keys;
+  }
+
+  /** As JSON, the plain list of keys. */
+  toJSON(): string[] {
+    return this.slice(0, this.length);
+  }
+}
+
 export class EventIndex {
   readonly #capacity: number;
   /** Per order id, the bits of its audited statuses (never 0). */
@@ -50,11 +95,12 @@ export class EventIndex {
    * A key whose status is not a lifecycle state (or not a string: a damaged
    * checkpoint) is no event of this tracker's and is left out.
    */
-  static from(keys: readonly string[], capacity: number): EventIndex {
+  static from(list: EventKeyList, capacity: number): EventIndex {
     const index = new EventIndex(capacity);
     const flags = index.#flags;
+    const keys = list.slice(Math.max(0, list.length - capacity), list.length);
     // Written out rather than through add(): start-up takes half a million.
-    for (let i = Math.max(0, keys.length - capacity); i < keys.length; i++) {
+    for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (typeof key !== "string") continue;
       const cut = key.lastIndexOf("/");
@@ -105,13 +151,11 @@ export class EventIndex {
 
   /** The events as "id/status" keys, oldest first. */
   keys(): string[] {
-    const keys = new Array<string>(this.size);
-    for (let i = this.#head; i < this.#ids.length; i++) {
-      keys[i - this.#head] = eventKey(
-        this.#ids[i]!,
-        ORDER_STATUSES[31 - Math.clz32(this.#bits[i]!)]!,
-      );
-    }
-    return keys;
+    return this.snapshot().slice(0, this.size);
+  }
+
+  /** A copy of the events, oldest first, that makes their keys as they are read. */
+  snapshot(): EventKeys {
+    return new EventKeys(this.#ids.slice(this.#head), this.#bits.slice(this.#head));
   }
 }

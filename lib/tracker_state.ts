@@ -8,7 +8,7 @@
  */
 import { type AuditRecord, recordFingerprint } from "./audit_record.ts";
 import { BoundedMap } from "./bounded_map.ts";
-import { EventIndex, STATUS_BITS } from "./event_index.ts";
+import { EventIndex, type EventKeyList, STATUS_BITS } from "./event_index.ts";
 import {
   FINAL_STATUSES,
   isValidTransition,
@@ -68,8 +68,8 @@ export interface MessagePlace {
 export interface TrackerStateSnapshot {
   /** [topic, partition, last offset, fingerprint of its message or null] */
   offsets: Array<[string, number, number, string | null]>;
-  /** "orderId/status" keys of audited events. */
-  eventKeys: string[];
+  /** "orderId/status" keys of audited events (made as read, in a live state's snapshot). */
+  eventKeys: EventKeyList;
   /** [order id, last status, partition] of open orders. */
   openOrders: Array<[string, OrderStatus, number]>;
 }
@@ -139,7 +139,7 @@ export class TrackerState {
     return state;
   }
 
-  /** The state as plain data. */
+  /** The state as data (its event keys are made as read; as JSON, a plain list). */
   snapshot(): TrackerStateSnapshot {
     return {
       offsets: [...this.#last].map(([key, last]) => {
@@ -151,7 +151,7 @@ export class TrackerState {
           fingerprintOf(last) ?? null,
         ];
       }),
-      eventKeys: this.#events.keys(),
+      eventKeys: this.#events.snapshot(),
       openOrders: [...this.#openOrders.entries()].map((
         [id, open],
       ) => [id, open.status, open.partition]),

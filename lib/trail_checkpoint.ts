@@ -72,8 +72,8 @@ export function encodeCheckpoint(checkpoint: TrailCheckpoint): string {
   return [...encodeCheckpointParts(checkpoint)].join("");
 }
 
-/** Lines per part of `encodeCheckpointParts`: a few milliseconds of work each. */
-const LINES_PER_PART = 20_000;
+/** Lines per part of `encodeCheckpointParts`: a millisecond or two of work each. */
+const LINES_PER_PART = 5_000;
 
 /**
  * The checkpoint's text in parts that together are `encodeCheckpoint`'s, for

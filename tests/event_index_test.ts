@@ -1,6 +1,6 @@
 /** Unit: the audited events index — lookups by order id, age order, capacity, checkpoint keys. */
-import { assert, assertEquals } from "./assert.ts";
-import { EventIndex, STATUS_BITS } from "../lib/event_index.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { EventIndex, EventKeys, STATUS_BITS } from "../lib/event_index.ts";
 
 const { created, paid, delivered } = STATUS_BITS;
 
@@ -65,5 +65,34 @@ Deno.test({
     const last = time(1_100_000);
     assertEquals(index.size, 1_000);
     assert(last < first * 5 + 100, `first ${first.toFixed(0)} ms, last ${last.toFixed(0)} ms`);
+  },
+});
+
+Deno.test({
+  name: "an index's snapshot is a copy whose keys are made by range, and lists them all as JSON",
+  permissions: "none",
+  fn() {
+    const index = new EventIndex(4);
+    for (const [id, bit] of [["a", created], ["b", created], ["a", paid]] as const) {
+      index.add(id, bit);
+    }
+    const snapshot = index.snapshot();
+    index.add("c", created);
+    index.add("d", created); // a/created is forgotten by the index, not by the snapshot.
+    assertEquals(snapshot.length, 3);
+    assertEquals(snapshot.slice(0, 3), ["a/created", "b/created", "a/paid"]);
+    assertEquals(snapshot.slice(1, 2), ["b/created"]);
+    assertEquals(snapshot.slice(2, 99), ["a/paid"], "a range past the end stops at the end");
+    assertEquals(snapshot.slice(3, 3), []);
+    assertEquals(JSON.parse(JSON.stringify({ keys: snapshot })), {
+      keys: ["a/created", "b/created", "a/paid"],
+    });
+    assertEquals(index.snapshot().slice(0, 4), index.keys());
+    assertEquals(
+      EventIndex.from(snapshot, 4).keys(),
+      ["a/created", "b/created", "a/paid"],
+      "an index rebuilds from a snapshot as from its keys",
+    );
+    assertThrows(() => new EventKeys(["a"], []), RangeError);
   },
 });
