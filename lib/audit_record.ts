@@ -117,10 +117,30 @@ export interface AcceptedOrder {
   received?: ReceivedOrder;
 }
 
-/** The exact text of the orders records carry, for the encoder to embed verbatim. */
-const orderTexts = new WeakMap<AuditRecord, string>();
-/** The exact bytes of those texts, where the message's bytes were kept. */
-const orderBytes = new WeakMap<AuditRecord, Uint8Array>();
+/**
+ * The exact text of the order a record carries, for the encoder to embed
+ * verbatim, and its bytes where the message's bytes were kept: on the record
+ * under these symbols (JSON, keys and entries leave them out). Not in
+ * WeakMaps keyed by the records: V8's scavenger pays for each entry whose
+ * key is young, and a WeakMap entry per audited order made the tracker's
+ * scavenges several times longer than the rest of its garbage did.
+ */
+const ORDER_TEXT = Symbol("order text");
+const ORDER_BYTES = Symbol("order bytes");
+
+/** A record with what its line embeds as the order (set by `orderRecord`). */
+interface Embedding {
+  [ORDER_TEXT]?: string | null;
+  [ORDER_BYTES]?: Uint8Array | null;
+}
+
+function orderText(record: AuditRecord): string | undefined {
+  return (record as AuditRecord & Embedding)[ORDER_TEXT] ?? undefined;
+}
+
+function orderBytes(record: AuditRecord): Uint8Array | undefined {
+  return (record as AuditRecord & Embedding)[ORDER_BYTES] ?? undefined;
+}
 
 /** Builds the record of an accepted order. */
 export function auditedRecord(
@@ -236,8 +256,9 @@ function orderRecord(
     order: received.json,
   };
   if (outcome.out_of_order) record.out_of_order = true;
-  if (received.text !== null) orderTexts.set(record, received.text);
-  if (received.bytes) orderBytes.set(record, received.bytes);
+  const embedding = record as AuditRecord & Embedding;
+  embedding[ORDER_TEXT] = received.text;
+  embedding[ORDER_BYTES] = received.bytes ?? null;
   return record;
 }
 
@@ -326,9 +347,9 @@ function num(value: number | null): string {
 
 /** The text of the order a line embeds: as received when kept, else its value's JSON. */
 function embeddedText(record: AuditRecord): string {
-  const text = orderTexts.get(record);
+  const text = orderText(record);
   if (text !== undefined) return text;
-  const bytes = orderBytes.get(record);
+  const bytes = orderBytes(record);
   if (bytes !== undefined) return embeddedDecoder.decode(bytes);
   if (record.order === undefined) {
     throw new TypeError("Cannot encode an audit line: its order has neither a value nor its text");
@@ -350,7 +371,7 @@ export function encodeAuditLineBytes(records: readonly AuditRecord[]): Uint8Arra
   let valueBytes = 0;
   records.forEach((record, i) => {
     const head = lineHead(record);
-    const value = orderBytes.get(record) ?? lineEncoder.encode(embeddedText(record));
+    const value = orderBytes(record) ?? lineEncoder.encode(embeddedText(record));
     heads[i] = head;
     values[i] = value;
     allHeads += head;
