@@ -3,7 +3,7 @@
  * reusing an order's shared part only while it is unchanged.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { OrderTextEncoder } from "../lib/order_text.ts";
+import { MAX_OPEN_ORDERS, OrderTextEncoder } from "../lib/order_text.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import type { OrderEvent } from "../lib/order.ts";
 
@@ -44,5 +44,24 @@ Deno.test({
     await t.step("the first event again, after the others", () => {
       assertEquals(texts.text(base), JSON.stringify(base));
     });
+  },
+});
+
+Deno.test({
+  name: "an order's shared text is kept until its final event, and never past the bound",
+  permissions: "none",
+  fn() {
+    const generator = createOrderGenerator({ seed: 7, now: () => 1_700_000_000_000 });
+    const texts = new OrderTextEncoder();
+    for (let i = 0; i < 20_000; i++) texts.text(generator.next());
+    assertEquals(texts.keptOrders, generator.inProgress, "finished orders' texts are gone");
+    // Events of orders that never finish: the oldest go past the bound.
+    const base = createOrderGenerator({ seed: 8, now: () => 1_700_000_000_000 }).next();
+    const open = new OrderTextEncoder();
+    for (let i = 0; i < MAX_OPEN_ORDERS + 100; i++) {
+      const order = { ...base, items: base.items.map((item) => ({ ...item })) };
+      assertEquals(open.text(order), JSON.stringify(order));
+    }
+    assertEquals(open.keptOrders, MAX_OPEN_ORDERS);
   },
 });
