@@ -120,6 +120,18 @@ Deno.test({
         "validation",
         /RFC 3339/,
       ],
+      [
+        "timestamp of the right shape but no date",
+        mutate((o) => (o.metadata.timestamp = "2026-13-01T00:00:00Z")),
+        "validation",
+        /RFC 3339/,
+      ],
+      [
+        "name of white space beyond ASCII",
+        mutate((o) => (o.customer_info.name = "\u00a0\u3000\ufeff")),
+        "validation",
+        /customer_info.name" is empty/,
+      ],
     ];
     for (const [name, input, kind, message] of cases) {
       await t.step(name, () => {
@@ -129,6 +141,11 @@ Deno.test({
         assertMatch(result.rejection.message, message);
       });
     }
+    await t.step("a bad timestamp is refused every time, however often it comes", () => {
+      const bad = mutate((o) => (o.metadata.timestamp = "2026-02-30T25:00:00Z"));
+      for (let i = 0; i < 3; i++) assert(!parse(bad).ok, `time ${i + 1}`);
+      assert(parse(validOrder()).ok);
+    });
     await t.step("oversize", () => {
       const result = parseOrder(new Uint8Array(MAX_BYTES + 1), { maxBytes: MAX_BYTES });
       assert(!result.ok);
