@@ -479,7 +479,11 @@ function parseFields(root: Json): { order: OrderEvent; receivedStatus: string } 
  */
 export function parseOrder(
   bytes: Uint8Array | null,
-  { maxBytes }: { maxBytes: number },
+  { maxBytes, asciiText }: {
+    maxBytes: number;
+    /** The bytes as text, when they are ASCII alone (a character each) and were decoded already. */
+    asciiText?: string | undefined;
+  },
 ): ParseResult {
   if (bytes === null) {
     return {
@@ -501,8 +505,8 @@ export function parseOrder(
   try {
     // The lenient decoder is three times faster; only a text with U+FFFD in it
     // (a bad byte, or the character itself) is decoded again strictly.
-    text = lenientDecoder.decode(bytes);
-    if (text.includes("\uFFFD")) text = decoder.decode(bytes);
+    text = asciiText ?? lenientDecoder.decode(bytes);
+    if (asciiText === undefined && text.includes("\uFFFD")) text = decoder.decode(bytes);
     json = JSON.parse(text);
   } catch (error) {
     return {

@@ -116,12 +116,41 @@ function indexIn(names: readonly string[], name: string): number {
   return index;
 }
 
+const asciiDecoder = new TextDecoder();
+
+/**
+ * The packed values' texts when all their bytes are ASCII (as generated
+ * orders are): decoded in one call, each value's text a slice of it at its
+ * byte offsets. Undefined otherwise: each value is then decoded on its own
+ * (a byte-order mark, a bad byte or a character beyond ASCII).
+ */
+export function asciiTexts({ bytes, ends }: PackedValues): Array<string | undefined> | undefined {
+  const all = asciiDecoder.decode(bytes);
+  // Every sequence beyond ASCII decodes to fewer characters than its bytes,
+  // or to U+FFFD when it is not UTF-8: same length and no U+FFFD is ASCII.
+  if (all.length !== bytes.length || all.includes("\uFFFD")) return undefined;
+  const texts: Array<string | undefined> = [];
+  let start = 0;
+  for (const end of ends) {
+    if (end < 0) {
+      texts.push(undefined); // A null value has no text.
+      continue;
+    }
+    texts.push(all.substring(start, end));
+    start = end;
+  }
+  return texts;
+}
+
 /** Parses and validates packed values (on the parsing thread) for the main one. */
 export function parseWire(
   packed: PackedValues,
   { maxBytes }: { maxBytes: number },
 ): ParsedBatchWire {
-  return toWire(unpackValues(packed).map((value) => parseOrder(value, { maxBytes })));
+  const texts = asciiTexts(packed);
+  return toWire(
+    unpackValues(packed).map((value, i) => parseOrder(value, { maxBytes, asciiText: texts?.[i] })),
+  );
 }
 
 /**

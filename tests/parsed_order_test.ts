@@ -9,7 +9,7 @@ import {
 } from "../lib/audit_record.ts";
 import { encodeOrder, type OrderSummary, parseOrder, type ParseResult } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
-import { fromWire, packValues, parseWire, unpackValues } from "../lib/parsed_order.ts";
+import { asciiTexts, fromWire, packValues, parseWire, unpackValues } from "../lib/parsed_order.ts";
 import { OrderParser, PARSE_HERE_BELOW } from "../lib/order_parser.ts";
 
 const at = Date.UTC(2026, 10, 26, 12);
@@ -81,6 +81,41 @@ Deno.test({
     assert(first.ok && here[0]!.ok);
     const where = { topic: "orders", partition: 0, offset: 0, key: null, size: 1 };
     assertEquals(auditedOrder(auditedRecord(at, where, first)), here[0]!.order);
+  },
+});
+
+Deno.test({
+  name:
+    "a batch in ASCII alone is decoded at once; a byte beyond ASCII anywhere decodes each value",
+  permissions: "none",
+  fn() {
+    const isAscii = (value: Uint8Array | null) => value === null || value.every((b) => b < 0x80);
+    const values = sampleValues();
+    const ascii = values.filter(isAscii);
+    assert(ascii.length >= 5 && ascii.length < values.length, "both kinds in the sample");
+    const texts = asciiTexts(packValues(ascii));
+    assert(texts !== undefined);
+    assertEquals(
+      texts,
+      ascii.map((value) => value === null ? undefined : new TextDecoder().decode(value)),
+    );
+    // Its parses are those made value by value, rejections included.
+    const here = ascii.map((value) => parseOrder(value, { maxBytes: MAX_BYTES }));
+    assertEquals(
+      lines(fromWire(parseWire(packValues(ascii), { maxBytes: MAX_BYTES }), ascii)),
+      lines(here),
+    );
+    const plain = ascii[0]!;
+    for (
+      const [name, odd] of [
+        ["a character beyond ASCII", encoder.encode('{"é":1}')],
+        ["a byte-order mark", new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])],
+        ["a byte that is not UTF-8", new Uint8Array([0x7b, 0xff, 0x7d])],
+        ["U+FFFD itself", encoder.encode('"\uFFFD"')],
+      ] as const
+    ) {
+      assertEquals(asciiTexts(packValues([plain, odd])), undefined, name);
+    }
   },
 });
 
