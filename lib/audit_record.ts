@@ -322,8 +322,14 @@ function lineHead(r: AuditRecord): string {
   }${r.out_of_order ? `,"out_of_order":true` : ""},"order":`;
 }
 
+/** Text JSON writes as it is, between quotes: printable ASCII but `"` and `\\`. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function jsonText(text: string | null): string {
-  return text === null ? "null" : JSON.stringify(text);
+  if (text === null) return "null";
+  // Keys and order ids nearly always are plain: quoted here in a third of
+  // JSON.stringify's time.
+  return PLAIN_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 /** Quoted words of the fixed vocabularies (statuses, event types, classes, sources), kept. */

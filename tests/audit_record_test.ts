@@ -192,6 +192,9 @@ Deno.test({
       { ...where, key: odd, timestamp: 1_700_000_000_123 },
       { ...where, key: null, timestamp: null, offset: 2 ** 53 - 1 },
       { ...where, key: "", size: 0 },
+      { ...where, key: 'only "quotes"' },
+      { ...where, key: "only a back\\slash" },
+      { ...where, key: "delete \u007f and é" },
     ];
     const accepted = parseOrder(encodeOrder(order), { maxBytes: 1e6 });
     assert(accepted.ok);
