@@ -130,16 +130,16 @@ const ORDER_BYTES = Symbol("order bytes");
 
 /** A record with what its line embeds as the order (set by `orderRecord`). */
 interface Embedding {
-  [ORDER_TEXT]?: string | null;
-  [ORDER_BYTES]?: Uint8Array | null;
+  [ORDER_TEXT]?: string | undefined;
+  [ORDER_BYTES]?: Uint8Array | undefined;
 }
 
 function orderText(record: AuditRecord): string | undefined {
-  return (record as AuditRecord & Embedding)[ORDER_TEXT] ?? undefined;
+  return (record as AuditRecord & Embedding)[ORDER_TEXT];
 }
 
 function orderBytes(record: AuditRecord): Uint8Array | undefined {
-  return (record as AuditRecord & Embedding)[ORDER_BYTES] ?? undefined;
+  return (record as AuditRecord & Embedding)[ORDER_BYTES];
 }
 
 /** Builds the record of an accepted order. */
@@ -257,8 +257,9 @@ function orderRecord(
   };
   if (outcome.out_of_order) record.out_of_order = true;
   const embedding = record as AuditRecord & Embedding;
-  embedding[ORDER_TEXT] = received.text;
-  embedding[ORDER_BYTES] = received.bytes ?? null;
+  // Both always set, so that every record of an order has one shape.
+  embedding[ORDER_TEXT] = received.text ?? undefined;
+  embedding[ORDER_BYTES] = received.bytes ?? undefined;
   return record;
 }
 

@@ -98,9 +98,11 @@ export class EventIndex {
   static from(list: EventKeyList, capacity: number): EventIndex {
     const index = new EventIndex(capacity);
     const flags = index.#flags;
-    const keys = list.slice(Math.max(0, list.length - capacity), list.length);
+    // A checkpoint read back is a plain list, taken as it is (no copy at
+    // start-up); a live index's copy makes its keys here.
+    const keys: readonly string[] = Array.isArray(list) ? list : list.slice(0, list.length);
     // Written out rather than through add(): start-up takes half a million.
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = Math.max(0, keys.length - capacity); i < keys.length; i++) {
       const key = keys[i];
       if (typeof key !== "string") continue;
       const cut = key.lastIndexOf("/");

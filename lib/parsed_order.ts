@@ -119,27 +119,16 @@ function indexIn(names: readonly string[], name: string): number {
 const asciiDecoder = new TextDecoder();
 
 /**
- * The packed values' texts when all their bytes are ASCII (as generated
- * orders are): decoded in one call, each value's text a slice of it at its
- * byte offsets. Undefined otherwise: each value is then decoded on its own
- * (a byte-order mark, a bad byte or a character beyond ASCII).
+ * The packed values' bytes as one text when they are all ASCII (as generated
+ * orders are): decoded in one call, each value's text is then a slice of it
+ * at its byte offsets. Undefined otherwise: each value is then decoded on its
+ * own (a byte-order mark, a bad byte or a character beyond ASCII).
  */
-export function asciiTexts({ bytes, ends }: PackedValues): Array<string | undefined> | undefined {
+export function asciiText(bytes: Uint8Array): string | undefined {
   const all = asciiDecoder.decode(bytes);
   // Every sequence beyond ASCII decodes to fewer characters than its bytes,
   // or to U+FFFD when it is not UTF-8: same length and no U+FFFD is ASCII.
-  if (all.length !== bytes.length || all.includes("\uFFFD")) return undefined;
-  const texts: Array<string | undefined> = [];
-  let start = 0;
-  for (const end of ends) {
-    if (end < 0) {
-      texts.push(undefined); // A null value has no text.
-      continue;
-    }
-    texts.push(all.substring(start, end));
-    start = end;
-  }
-  return texts;
+  return all.length === bytes.length && !all.includes("\uFFFD") ? all : undefined;
 }
 
 /** Parses and validates packed values (on the parsing thread) for the main one. */
@@ -147,9 +136,14 @@ export function parseWire(
   packed: PackedValues,
   { maxBytes }: { maxBytes: number },
 ): ParsedBatchWire {
-  const texts = asciiTexts(packed);
+  const all = asciiText(packed.bytes);
   return toWire(
-    unpackValues(packed).map((value, i) => parseOrder(value, { maxBytes, asciiText: texts?.[i] })),
+    unpackValues(packed).map((value) => {
+      if (all === undefined || value === null) return parseOrder(value, { maxBytes });
+      const start = value.byteOffset - packed.bytes.byteOffset;
+      const text = all.substring(start, start + value.byteLength);
+      return parseOrder(value, { maxBytes, asciiText: text });
+    }),
   );
 }
 

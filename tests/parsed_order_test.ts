@@ -9,7 +9,7 @@ import {
 } from "../lib/audit_record.ts";
 import { encodeOrder, type OrderSummary, parseOrder, type ParseResult } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
-import { asciiTexts, fromWire, packValues, parseWire, unpackValues } from "../lib/parsed_order.ts";
+import { asciiText, fromWire, packValues, parseWire, unpackValues } from "../lib/parsed_order.ts";
 import { OrderParser, PARSE_HERE_BELOW } from "../lib/order_parser.ts";
 
 const at = Date.UTC(2026, 10, 26, 12);
@@ -93,12 +93,8 @@ Deno.test({
     const values = sampleValues();
     const ascii = values.filter(isAscii);
     assert(ascii.length >= 5 && ascii.length < values.length, "both kinds in the sample");
-    const texts = asciiTexts(packValues(ascii));
-    assert(texts !== undefined);
-    assertEquals(
-      texts,
-      ascii.map((value) => value === null ? undefined : new TextDecoder().decode(value)),
-    );
+    const packed = packValues(ascii);
+    assertEquals(asciiText(packed.bytes), new TextDecoder().decode(packed.bytes));
     // Its parses are those made value by value, rejections included.
     const here = ascii.map((value) => parseOrder(value, { maxBytes: MAX_BYTES }));
     assertEquals(
@@ -114,7 +110,7 @@ Deno.test({
         ["U+FFFD itself", encoder.encode('"\uFFFD"')],
       ] as const
     ) {
-      assertEquals(asciiTexts(packValues([plain, odd])), undefined, name);
+      assertEquals(asciiText(packValues([plain, odd]).bytes), undefined, name);
     }
   },
 });
