@@ -27,6 +27,8 @@ import process from "node:process";
 import { Buffer } from "node:buffer";
 import type { DeadLetterMessage } from "./dead_letter.ts";
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
+import Cluster from "kafkajs/src/cluster/index.js";
+import kafkaErrors from "kafkajs/src/errors.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
 import { keyPartition } from "./murmur2.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
@@ -113,6 +115,51 @@ patchRequestQueue(RequestQueue);
 /** The shape check of the installed KafkaJS's request queue (undefined: as the patch expects). */
 export function installedRequestQueueProblem(): string | undefined {
   return requestQueueShapeProblem(RequestQueue);
+}
+
+type MetadataCall = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+
+/**
+ * What in KafkaJS's cluster differs from what the metadata patch relies on, or
+ * undefined: a class with a `metadata` method.
+ */
+export function clusterShapeProblem(clusterClass: unknown): string | undefined {
+  if (typeof clusterClass !== "function") return "it is not a class";
+  const proto = (clusterClass as { prototype?: { metadata?: unknown } }).prototype;
+  if (typeof proto?.metadata !== "function") return "it has no metadata method";
+  return undefined;
+}
+
+/**
+ * KafkaJS 2.2.4's cluster metadata call, which the admin's listTopics,
+ * fetchTopicMetadata and describeCluster make, resolves null when every broker
+ * of its pool failed the request (its broker pool swallows each error), and
+ * the admin then fails with a TypeError ("Cannot destructure property
+ * 'topicMetadata' of ... as it is null"). A broker restarting under a running
+ * tracker met it: the epoch check after the rejoin failed with that TypeError,
+ * the consumer crashed with an error KafkaJS does not restart from, and the
+ * tracker stopped. The patch turns the null into KafkaJS's own retriable
+ * KafkaJSBrokerNotFound, which its callers retry as any broker error.
+ *
+ * @throws {Error} when the class does not have the shape the patch relies on
+ */
+export function patchClusterMetadata(clusterClass: unknown): void {
+  refuseUnpatchable("cluster metadata", clusterShapeProblem(clusterClass), "lib/kafka.ts");
+  const proto = (clusterClass as { prototype: { metadata: MetadataCall } }).prototype;
+  const metadata = proto.metadata;
+  proto.metadata = async function (this: unknown, ...args: unknown[]) {
+    const found = await metadata.apply(this, args);
+    if (found === null || found === undefined) {
+      throw new kafkaErrors.KafkaJSBrokerNotFound("No broker answered the metadata request");
+    }
+    return found;
+  };
+}
+patchClusterMetadata(Cluster);
+
+/** The shape check of the installed KafkaJS's cluster (undefined: as the patch expects). */
+export function installedClusterProblem(): string | undefined {
+  return clusterShapeProblem(Cluster);
 }
 
 // KafkaJS's delay queue arms a timer with a negative delay when it is empty,
@@ -869,6 +916,22 @@ export function rejoinableGroupError(error: unknown): Error | undefined {
     e = (e.originalError ?? e.cause) as Record<string, unknown> | undefined;
   }
   return undefined;
+}
+
+/** Errors KafkaJS 2.2.4's retrier never retries (kafkajs/src/retry/index.js). */
+const UNRECOVERABLE_ERRORS = new Set(["RangeError", "ReferenceError", "SyntaxError", "TypeError"]);
+
+/**
+ * Whether KafkaJS fetches again after `error` came out of eachBatch, as its
+ * retrier judges: unless the error says it is not retriable or is a
+ * programming error (a TypeError, say). Once its retries run out it restarts
+ * the consumer when the innermost cause says retriable (a broker away), and
+ * else the consumer crashes.
+ */
+export function kafkaRetries(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { name, retriable } = error as { name?: unknown; retriable?: unknown };
+  return retriable !== false && !UNRECOVERABLE_ERRORS.has(String(name));
 }
 
 /**

@@ -5,13 +5,21 @@
  */
 import { assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import {
+  clusterShapeProblem,
+  installedClusterProblem,
   installedRequestQueueProblem,
+  kafkaRetries,
+  patchClusterMetadata,
   patchRequestQueue,
   type Producer,
   requestQueueShapeProblem,
   RETRIABLE_ERROR_MESSAGES,
   sendToPartitions,
 } from "../lib/kafka.ts";
+import KafkaCluster from "kafkajs/src/cluster/index.js";
+import createAdmin from "kafkajs/src/admin/index.js";
+import { createLogger, LEVELS } from "kafkajs/src/loggers/index.js";
+import kafkaErrors from "kafkajs/src/errors.js";
 
 Deno.test("the installed KafkaJS request queue has the shape the patch expects", () => {
   assertEquals(installedRequestQueueProblem(), undefined);
@@ -49,6 +57,130 @@ Deno.test({
         );
       });
     }
+  },
+});
+
+Deno.test("the installed KafkaJS cluster has the shape the metadata patch expects", () => {
+  assertEquals(installedClusterProblem(), undefined);
+});
+
+Deno.test({
+  name: "a cluster of another shape is refused with an error naming what differs",
+  permissions: "none",
+  fn() {
+    class NoMetadata {}
+    for (
+      const [clusterClass, why] of [[{}, /not a class/], [
+        NoMetadata,
+        /no metadata method/,
+      ]] as const
+    ) {
+      assertMatch(clusterShapeProblem(clusterClass) ?? "", why);
+      assertThrows(
+        () => patchClusterMetadata(clusterClass),
+        (error: unknown) =>
+          error instanceof Error &&
+          /^Cannot patch KafkaJS's cluster metadata: /.test(error.message) &&
+          why.test(error.message),
+      );
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a metadata request no broker answered fails with a retriable broker error, not a null the admin destructures",
+  permissions: "none",
+  async fn() {
+    // As KafkaJS 2.2.4's Cluster when every broker of its pool failed the request.
+    class Cluster {
+      answer: unknown;
+      asked: unknown[] = [];
+      constructor(answer: unknown) {
+        this.answer = answer;
+      }
+      metadata(options?: unknown): Promise<unknown> {
+        this.asked.push(options);
+        return Promise.resolve(this.answer);
+      }
+    }
+    patchClusterMetadata(Cluster);
+    const found = { topicMetadata: [], brokers: [] };
+    const answering = new Cluster(found);
+    assertEquals(await answering.metadata({ topics: ["orders"] }), found);
+    assertEquals(answering.asked, [{ topics: ["orders"] }]);
+    for (const answer of [null, undefined]) {
+      const error = await new Cluster(answer).metadata().then(() => undefined, (e: unknown) => e);
+      assertEquals(error instanceof Error, true, String(answer));
+      const { name, message, retriable } = error as Error & { retriable?: unknown };
+      assertEquals({ name, message, retriable }, {
+        name: "KafkaJSBrokerNotFound",
+        message: "No broker answered the metadata request",
+        // KafkaJS restarts a crashed consumer when the root cause says so.
+        retriable: true,
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "KafkaJS's admin, when no broker of its pool answers, rejects with the retriable broker error",
+  // KafkaJS's logger reads its level from the environment.
+  permissions: { env: ["KAFKAJS_LOG_LEVEL"] },
+  async fn() {
+    // KafkaJS 2.2.4's own cluster and admin; its pool holds one connected
+    // broker whose metadata request fails, as when the broker reset the
+    // connection while restarting. Unpatched, the pool swallows the error,
+    // the cluster resolves null and each call below fails with a TypeError.
+    const logger = createLogger({ level: LEVELS.NOTHING, logCreator: () => () => {} });
+    const cluster = new KafkaCluster({
+      logger,
+      brokers: ["127.0.0.1:9"],
+      clientId: "metadata-patch-test",
+      retry: { retries: 0 },
+      metadataMaxAge: 300_000,
+    });
+    const pool = cluster.brokerPool;
+    pool.brokers = {
+      1: {
+        isConnected: () => true,
+        metadata: () => Promise.reject(new Error("Connection closed")),
+      },
+    };
+    pool.metadata = { topicMetadata: [], brokers: [] };
+    pool.metadataExpireAt = Date.now() + 300_000;
+    const admin = createAdmin({ logger, retry: { retries: 0 }, cluster });
+    for (
+      const call of [
+        () => admin.listTopics(),
+        () => admin.describeCluster(),
+        () => admin.fetchTopicMetadata({ topics: [] }),
+      ]
+    ) {
+      const error = await call().then(() => undefined, (e: unknown) => e);
+      assertEquals(
+        [(error as Error)?.name, (error as { retriable?: unknown })?.retriable],
+        ["KafkaJSBrokerNotFound", true],
+        String(error),
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "an error out of eachBatch is fetched again after unless KafkaJS's retrier refuses it",
+  permissions: "none",
+  fn() {
+    const cases: Array<[string, unknown, boolean]> = [
+      ["a broker not found", new kafkaErrors.KafkaJSBrokerNotFound("No broker"), true],
+      ["a plain error", new Error("the topic does not exist"), true],
+      ["a restart the tracker asks for", { name: "ConsumerRestart", retriable: true }, true],
+      ["a non-retriable KafkaJS error", new kafkaErrors.KafkaJSNonRetriableError("no"), false],
+      ["a TypeError", new TypeError("Cannot destructure property"), false],
+      ["not an error", "a string", false],
+    ];
+    for (const [name, error, retried] of cases) assertEquals(kafkaRetries(error), retried, name);
   },
 });
 
