@@ -14,7 +14,12 @@
  */
 import type { Config } from "./config.ts";
 import { MAX_ORDER_BYTES } from "./constants.ts";
-import { consumerRestart, type EachBatchPayload, type KafkaMessage } from "./kafka.ts";
+import {
+  consumerRestart,
+  type EachBatchPayload,
+  type KafkaMessage,
+  kafkaRetries,
+} from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
 import { type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
@@ -386,7 +391,15 @@ function batchHandler(
     // Read before any wait: a rebalance may begin meanwhile.
     const generation = session.commits.generation;
     session.liveness.activity(Date.now());
-    await session.epochChecked;
+    const checked = session.epochChecked;
+    try {
+      await checked;
+    } catch (error) {
+      // KafkaJS fetches again after a retriable error (the brokers away): its
+      // batches wait for a check begun now.
+      if (kafkaRetries(error)) session.checkEpochAgain(checked);
+      throw error;
+    }
     // After a failed write nothing more is appended: the tail may be torn.
     // Returns once the batches in hand are done, not at once: KafkaJS would
     // fetch the same messages again and again until the consumer stops.

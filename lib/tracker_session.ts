@@ -216,6 +216,21 @@ export class TrackerSession {
     return check;
   }
 
+  /**
+   * The epoch check after the latest join (`failed`, still `epochChecked`)
+   * failed, say with the brokers restarting: the batches KafkaJS hands over
+   * next wait for another, begun once those in hand are written, as at a
+   * join. Without it each of KafkaJS's retries of the fetch would fail on the
+   * same rejection until it gave up and restarted the consumer (tens of
+   * seconds).
+   */
+  checkEpochAgain(failed: Promise<unknown>): void {
+    if (this.epochChecked !== failed || this.#closing || this.failure) return;
+    const check = Promise.allSettled([...this.batchesInHand]).then(() => this.checkEpoch());
+    check.catch(() => {});
+    this.epochChecked = check;
+  }
+
   async #checkEpochNow(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
     const { kafka, trail, log } = this;
     const running = this.#runConfig !== undefined;
