@@ -139,7 +139,11 @@ export function clusterShapeProblem(clusterClass: unknown): string | undefined {
  * tracker met it: the epoch check after the rejoin failed with that TypeError,
  * the consumer crashed with an error KafkaJS does not restart from, and the
  * tracker stopped. The patch turns the null into KafkaJS's own retriable
- * KafkaJSBrokerNotFound, which its callers retry as any broker error.
+ * KafkaJSBrokerNotFound. The admin calls do not retry it themselves; out of
+ * eachBatch, KafkaJS's fetch loop does (see kafkaRetries), and elsewhere the
+ * caller sees a broker error instead of a TypeError. What each broker
+ * answered is lost in KafkaJS's pool, so an error that lasts (a topic the
+ * client lost access to) is retried too, with this message.
  *
  * @throws {Error} when the class does not have the shape the patch relies on
  */
@@ -924,9 +928,8 @@ const UNRECOVERABLE_ERRORS = new Set(["RangeError", "ReferenceError", "SyntaxErr
 /**
  * Whether KafkaJS fetches again after `error` came out of eachBatch, as its
  * retrier judges: unless the error says it is not retriable or is a
- * programming error (a TypeError, say). Once its retries run out it restarts
- * the consumer when the innermost cause says retriable (a broker away), and
- * else the consumer crashes.
+ * programming error (a TypeError, say). Once its retries (counted over the
+ * consumer's run) are used up, it restarts the consumer.
  */
 export function kafkaRetries(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;

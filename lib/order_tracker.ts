@@ -367,8 +367,8 @@ async function planInParts(
  */
 const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
 
-/** The eachBatch handler: a batch's chunks, until stopping or a failed write. */
-function batchHandler(
+/** The eachBatch handler: a batch's chunks, until stopping or a failed write. Exported for tests. */
+export function batchHandler(
   session: TrackerSession,
   { signal, onAudited }: {
     signal: AbortSignal;
@@ -391,13 +391,13 @@ function batchHandler(
     // Read before any wait: a rebalance may begin meanwhile.
     const generation = session.commits.generation;
     session.liveness.activity(Date.now());
-    const checked = session.epochChecked;
+    const checked = session.currentEpochCheck();
     try {
       await checked;
     } catch (error) {
-      // KafkaJS fetches again after a retriable error (the brokers away): its
-      // batches wait for a check begun now.
-      if (kafkaRetries(error)) session.checkEpochAgain(checked);
+      // KafkaJS fetches again after a retriable error (the brokers away): the
+      // next batch begins another check.
+      if (kafkaRetries(error)) session.epochCheckFailed(checked);
       throw error;
     }
     // After a failed write nothing more is appended: the tail may be torn.

@@ -122,6 +122,8 @@ export class TrackerSession {
   #startRewindChecked = false;
   /** Epoch checks, one after another (checkEpoch). */
   #epochChecks: Promise<unknown> = Promise.resolve();
+  /** The failed epoch check the next batch begins again (epochCheckFailed). */
+  #failedCheck: Promise<unknown> | undefined;
   /** The brokers had no topic ids at a read (said once). */
   #topicIdsUnknown = false;
   /** The topic was missing at the latest read (said once until it is back). */
@@ -218,17 +220,33 @@ export class TrackerSession {
 
   /**
    * The epoch check after the latest join (`failed`, still `epochChecked`)
-   * failed, say with the brokers restarting: the batches KafkaJS hands over
-   * next wait for another, begun once those in hand are written, as at a
-   * join. Without it each of KafkaJS's retries of the fetch would fail on the
-   * same rejection until it gave up and restarted the consumer (tens of
-   * seconds).
+   * failed with an error KafkaJS fetches again after (the brokers restarting,
+   * say): the next batch begins another (`currentEpochCheck`). Without it each
+   * of KafkaJS's fetches would fail on the same rejection until its retries
+   * ran out and it restarted the consumer (tens of seconds).
    */
-  checkEpochAgain(failed: Promise<unknown>): void {
-    if (this.epochChecked !== failed || this.#closing || this.failure) return;
-    const check = Promise.allSettled([...this.batchesInHand]).then(() => this.checkEpoch());
+  epochCheckFailed(failed: Promise<unknown>): void {
+    if (this.epochChecked === failed) this.#failedCheck = failed;
+  }
+
+  /**
+   * What a batch waits for before it is audited: the epoch check of the
+   * latest join, or when that one failed (`epochCheckFailed`) a new one, begun
+   * by the first batch after it (its fetch shows the brokers answer again)
+   * once the batches in hand are written, as at a join. None is begun once
+   * the run is closing or has failed.
+   */
+  currentEpochCheck(): Promise<unknown> {
+    const failed = this.#failedCheck;
+    if (failed === undefined || this.epochChecked !== failed) return this.epochChecked;
+    this.#failedCheck = undefined;
+    if (this.#closing || this.failure) return this.epochChecked;
+    const check = Promise.allSettled([...this.batchesInHand]).then(() =>
+      this.#closing || this.failure ? undefined : this.checkEpoch()
+    );
     check.catch(() => {});
     this.epochChecked = check;
+    return check;
   }
 
   async #checkEpochNow(suspicion?: EpochSuspicion): Promise<"same" | "adopt" | "new"> {
@@ -555,6 +573,10 @@ export class TrackerSession {
     // A check of the topic's id that found it created again ends first: its
     // rewind commits the first offsets.
     await closeStep(this.#topicCheck ?? Promise.resolve()).catch(() => {});
+    // So does an epoch check under way (a join's, or one begun again): it may
+    // begin a new epoch and send the consumer back, which must not cross the
+    // trail's closing.
+    await closeStep(this.#epochChecks).catch(() => {});
     await closeStep(this.#topicIds.close()).catch(() => {});
     // The offsets of what is synced, including any a failed commit kept.
     await closeStep(this.commits.flush(), FLUSH_TIMEOUT_MS).catch((e) =>

@@ -1,18 +1,24 @@
 /**
- * Unit: the tracker session's epoch check after a join that failed. Batches
- * wait for the check; when it fails with an error KafkaJS retries the fetch
- * after (the brokers restarting), the next batches must wait for a new check,
- * not fail on the old rejection until KafkaJS gives up. No broker: the
- * session's clients are never connected and its check is stubbed.
+ * Unit: the tracker's epoch check after a join that failed. Batches wait for
+ * the check; when it fails with an error KafkaJS fetches again after (the
+ * brokers restarting), the next batch must begin a new check, not fail on the
+ * old rejection until KafkaJS gives up. No broker: the session's clients are
+ * never connected and its check is stubbed.
  */
-import { assertEquals } from "./assert.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
+import kafkaErrors from "kafkajs/src/errors.js";
 import { loadConfig, pipelinePaths } from "../lib/config.ts";
 import { AuditTrail } from "../lib/audit_trail.ts";
 import { TrackerMetrics } from "../lib/tracker_metrics.ts";
 import { TrackerFailure, TrackerSession } from "../lib/tracker_session.ts";
+import { batchHandler } from "../lib/order_tracker.ts";
+import type { EachBatchPayload } from "../lib/kafka.ts";
 import { logger } from "../lib/logging.ts";
 
-async function withSession(fn: (session: TrackerSession) => Promise<void>): Promise<void> {
+/** A session on a trail in a temporary directory, its epoch check counted and answering "same". */
+async function withSession(
+  fn: (session: TrackerSession, checks: () => number) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tracker_session_test_" });
   const loaded = loadConfig([], { command: "tracker", env: { KAFKA_BROKERS: "127.0.0.1:9" } });
   if (typeof loaded === "number") throw new Error("Cannot load the test's settings");
@@ -28,8 +34,13 @@ async function withSession(fn: (session: TrackerSession) => Promise<void>): Prom
     new TrackerMetrics({ startedAt: Date.now() }),
     logger("test"),
   );
+  let checks = 0;
+  session.checkEpoch = () => {
+    checks++;
+    return Promise.resolve("same");
+  };
   try {
-    await fn(session);
+    await fn(session, () => checks);
   } finally {
     session.parser.close();
     session.summary.close();
@@ -38,50 +49,71 @@ async function withSession(fn: (session: TrackerSession) => Promise<void>): Prom
   }
 }
 
-Deno.test("a failed epoch check is begun again once the batches in hand are done", async () => {
-  await withSession(async (session) => {
-    let checks = 0;
-    session.checkEpoch = () => {
-      checks++;
-      return Promise.resolve("same");
-    };
-    const failed = Promise.reject(new Error("No broker answered the metadata request"));
-    failed.catch(() => {});
+function rejected(error: Error): Promise<unknown> {
+  const promise = Promise.reject(error);
+  promise.catch(() => {});
+  return promise;
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+Deno.test("a failed epoch check is begun again by the next batch, after the batches in hand", async () => {
+  await withSession(async (session, checks) => {
+    const failed = rejected(new Error("No broker answered the metadata request"));
     session.epochChecked = failed;
-    // A batch still being written: the new check waits for it, as at a join.
+    session.epochCheckFailed(failed);
+    // Nothing is begun until a batch comes (its fetch shows the brokers answer).
+    assertEquals(session.epochChecked, failed);
     const inHand = Promise.withResolvers<void>();
     session.batchesInHand.add(inHand.promise);
 
-    session.checkEpochAgain(failed);
-    const again = session.epochChecked;
+    const again = session.currentEpochCheck();
     assertEquals(again === failed, false);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assertEquals(checks, 0);
+    assertEquals(session.epochChecked, again);
+    await tick();
+    assertEquals(checks(), 0); // As at a join: after the batches in hand.
     inHand.resolve();
     assertEquals(await again, "same");
-    assertEquals(checks, 1);
+    assertEquals(checks(), 1);
 
-    // Asked again about the old rejection (another batch of the same fetch): the new check stands.
-    session.checkEpochAgain(failed);
-    assertEquals(session.epochChecked, again);
-    assertEquals(checks, 1);
+    // Other batches of the same fetch, and the old rejection told again: the new check stands.
+    session.epochCheckFailed(failed);
+    assertEquals(session.currentEpochCheck(), again);
+    assertEquals(checks(), 1);
   });
 });
 
 Deno.test("no epoch check is begun again once the run has failed", async () => {
-  await withSession(async (session) => {
-    let checks = 0;
-    session.checkEpoch = () => {
-      checks++;
-      return Promise.resolve("same");
-    };
-    const failed = Promise.reject(new Error("the topic does not exist"));
-    failed.catch(() => {});
+  await withSession(async (session, checks) => {
+    const failed = rejected(new Error("No broker answered the metadata request"));
     session.epochChecked = failed;
-    session.fail(new TrackerFailure("Consumer crashed: the topic does not exist"));
-    session.checkEpochAgain(failed);
-    assertEquals(session.epochChecked, failed);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    assertEquals(checks, 0);
+    session.epochCheckFailed(failed);
+    session.fail(new TrackerFailure("Cannot audit a batch: disk full"));
+    assertEquals(session.currentEpochCheck(), failed);
+    await tick();
+    assertEquals(checks(), 0);
+  });
+});
+
+Deno.test("the batch handler fails on a failed epoch check, and the next batch checks again", async () => {
+  await withSession(async (session, checks) => {
+    const stopped = new AbortController();
+    stopped.abort(); // A batch that passes its check then returns at once: nothing to audit.
+    const handle = batchHandler(session, { signal: stopped.signal, onAudited: undefined });
+    const payload = {} as EachBatchPayload;
+
+    const away = new kafkaErrors.KafkaJSBrokerNotFound("No broker answered the metadata request");
+    session.epochChecked = rejected(away);
+    await assertRejects(() => handle(payload), Error, away.message);
+    assertEquals(checks(), 0);
+    await handle(payload); // KafkaJS's next fetch: a new check, which passes.
+    assertEquals(checks(), 1);
+
+    // An error KafkaJS does not fetch again after crashes the consumer: no new check.
+    const bug = new TypeError("Cannot read properties of undefined");
+    session.epochChecked = rejected(bug);
+    await assertRejects(() => handle(payload), TypeError);
+    await assertRejects(() => handle(payload), TypeError);
+    assertEquals(checks(), 1);
   });
 });
