@@ -3,7 +3,8 @@
  * a private shape of KafkaJS 2.2.4; an upgrade that changes it must fail at
  * start with a clear error, not silently keep the 1 ms timer or break requests.
  */
-import { assertEquals, assertMatch, assertThrows } from "./assert.ts";
+import { assertEquals } from "./assert.ts";
+import { assertRefusedShapes } from "./patch_support.ts";
 import {
   clusterShapeProblem,
   installedClusterProblem,
@@ -21,12 +22,13 @@ import createAdmin from "kafkajs/src/admin/index.js";
 import { createLogger, LEVELS } from "kafkajs/src/loggers/index.js";
 import kafkaErrors from "kafkajs/src/errors.js";
 
-Deno.test("the installed KafkaJS request queue has the shape the patch expects", () => {
+Deno.test("the installed KafkaJS request queue and cluster have the shapes the patches expect", () => {
   assertEquals(installedRequestQueueProblem(), undefined);
+  assertEquals(installedClusterProblem(), undefined);
 });
 
 Deno.test({
-  name: "a request queue of another shape is refused with an error naming what differs",
+  name: "a request queue or cluster of another shape is refused with an error naming what differs",
   permissions: "none",
   async fn(t) {
     class NoMethod {}
@@ -45,45 +47,22 @@ Deno.test({
       ["no pending array", NoPending, /no pending array/],
       ["throttledUntil not a number", TextThrottle, /no throttledUntil number/],
     ];
-    for (const [name, queueClass, why] of cases) {
-      await t.step(name, () => {
-        assertMatch(requestQueueShapeProblem(queueClass) ?? "", why);
-        assertThrows(
-          () => patchRequestQueue(queueClass),
-          (error: unknown) =>
-            error instanceof Error &&
-            /^Cannot patch KafkaJS's request queue: /.test(error.message) &&
-            why.test(error.message) && /kafkajs 2\.2\.4/.test(error.message),
-        );
-      });
-    }
-  },
-});
-
-Deno.test("the installed KafkaJS cluster has the shape the metadata patch expects", () => {
-  assertEquals(installedClusterProblem(), undefined);
-});
-
-Deno.test({
-  name: "a cluster of another shape is refused with an error naming what differs",
-  permissions: "none",
-  fn() {
+    await assertRefusedShapes(t, {
+      part: "request queue",
+      shapeProblem: requestQueueShapeProblem,
+      patch: patchRequestQueue,
+      cases,
+    });
     class NoMetadata {}
-    for (
-      const [clusterClass, why] of [[{}, /not a class/], [
-        NoMetadata,
-        /no metadata method/,
-      ]] as const
-    ) {
-      assertMatch(clusterShapeProblem(clusterClass) ?? "", why);
-      assertThrows(
-        () => patchClusterMetadata(clusterClass),
-        (error: unknown) =>
-          error instanceof Error &&
-          /^Cannot patch KafkaJS's cluster metadata: /.test(error.message) &&
-          why.test(error.message),
-      );
-    }
+    await assertRefusedShapes(t, {
+      part: "cluster metadata",
+      shapeProblem: clusterShapeProblem,
+      patch: patchClusterMetadata,
+      cases: [
+        ["cluster not a class", {}, /not a class/],
+        ["cluster without metadata", NoMetadata, /no metadata method/],
+      ],
+    });
   },
 });
 
