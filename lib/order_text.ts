@@ -11,6 +11,7 @@
  * order's text and parts until a full collection, one every second at 5,000
  * orders/s, each a pause in its sends.
  */
+import { BoundedMap } from "./bounded_map.ts";
 import { FINAL_STATUSES, type OrderEvent } from "./order.ts";
 
 /** Orders whose shared text is kept at most; past it the oldest go. */
@@ -66,7 +67,7 @@ interface Shared {
  */
 export class OrderTextEncoder {
   /** By the order's items array, which the generator's events of one order share. */
-  readonly #shared = new Map<object, Shared>();
+  readonly #shared = new BoundedMap<object, Shared>(MAX_OPEN_ORDERS);
 
   /** Orders whose shared text is kept: those in progress, MAX_OPEN_ORDERS at most. */
   get keptOrders(): number {
@@ -86,9 +87,6 @@ export class OrderTextEncoder {
         text: JSON.stringify(part).slice(1, -1),
       };
       this.#shared.set(order.items, shared);
-      if (this.#shared.size > MAX_OPEN_ORDERS) {
-        this.#shared.delete(this.#shared.keys().next().value!);
-      }
     }
     // An order has no events after its final one.
     if (FINAL_STATUSES.has(order.status)) this.#shared.delete(order.items);
