@@ -237,10 +237,18 @@ export class TrackerSession {
    * the run is closing or has failed.
    */
   currentEpochCheck(): Promise<unknown> {
-    const failed = this.#failedCheck;
-    if (failed === undefined || this.epochChecked !== failed) return this.epochChecked;
+    if (this.epochChecked !== this.#failedCheck) return this.epochChecked;
     this.#failedCheck = undefined;
     if (this.#closing || this.failure) return this.epochChecked;
+    return this.#checkEpochAfterBatches();
+  }
+
+  /**
+   * Begins an epoch check once the batches in hand are written (a new epoch
+   * rotates the trail, which must not happen under their appends) and makes it
+   * the one batches wait for. Skipped when the run is closing or failed by then.
+   */
+  #checkEpochAfterBatches(): Promise<unknown> {
     const check = Promise.allSettled([...this.batchesInHand]).then(() =>
       this.#closing || this.failure ? undefined : this.checkEpoch()
     );
@@ -453,12 +461,8 @@ export class TrackerSession {
       // the committed ones again (maybe of another cluster).
       this.commits.newGeneration();
       // After a rejoin the brokers may be another cluster (a wiped local broker).
-      // Batches await this check; a failure reaches KafkaJS through them. It
-      // runs once the batches of before the join are written: a new epoch
-      // rotates the trail, which must not happen under their appends.
-      const check = Promise.allSettled([...this.batchesInHand]).then(() => this.checkEpoch());
-      check.catch(() => {});
-      this.epochChecked = check;
+      // Batches await this check; a failure reaches KafkaJS through them.
+      this.#checkEpochAfterBatches();
       log.info("Joined group {group}: partitions {partitions}", {
         group: config.groupId,
         partitions,
