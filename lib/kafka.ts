@@ -32,7 +32,7 @@ import kafkaErrors from "kafkajs/src/errors.js";
 import protocolErrors from "kafkajs/src/protocol/error.js";
 import { keyPartition } from "./murmur2.ts";
 import { ClientLogFilter, type ClientLogLevel } from "./client_log.ts";
-import type { KafkaConnection, KafkaSecurity } from "./kafka_security.ts";
+import type { KafkaConnection, KafkaSecurity, SaslSettings } from "./kafka_security.ts";
 import type { ConnectionOptions } from "node:tls";
 import Encoder from "kafkajs/src/protocol/encoder.js";
 import {
@@ -222,6 +222,17 @@ function readSettingFile(env: string, path: string): string {
 }
 
 /**
+ * The SASL password: the setting's, or the first line of the file it names,
+ * read now (a rotated password is used by the next client). For a client only
+ * (KafkaJS, or the properties of Kafka's own tools); never for a log.
+ */
+export function saslPassword(sasl: SaslSettings): string {
+  return "secret" in sasl.password
+    ? sasl.password.secret.reveal()
+    : readSettingFile("KAFKA_SASL_PASSWORD_FILE", sasl.password.file).split(/\r?\n/, 1)[0]!;
+}
+
+/**
  * KafkaJS's `ssl` and `sasl` options from the security settings, with the
  * files they name read now (a rotated password or certificate is used by the
  * next client created). The password goes to KafkaJS and nowhere else.
@@ -240,9 +251,7 @@ function clientSecurity(
     options.ssl = Object.keys(ssl).length > 0 ? ssl : true;
   }
   if (sasl !== undefined) {
-    const password = "secret" in sasl.password
-      ? sasl.password.secret.reveal()
-      : readSettingFile("KAFKA_SASL_PASSWORD_FILE", sasl.password.file).split(/\r?\n/, 1)[0]!;
+    const password = saslPassword(sasl);
     options.sasl = { mechanism: sasl.mechanism, username: sasl.username, password } as SASLOptions;
   }
   return options;
@@ -348,35 +357,63 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
 }
 
 /**
- * Deletes a benchmark's scratch topics, and its consumer group when named:
+ * Deletes a benchmark's scratch topics, and its consumer groups when named:
  * left behind, every run keeps its orders on the broker (1M orders are
- * 1.5 GB), and runs fill the broker's disk. The topics that exist are
- * deleted; a missing one is not an error.
+ * 1.5 GB), and runs fill the broker's disk. The topics and groups that exist
+ * are deleted; a missing one is not an error.
  */
 export async function deleteScratch(
   connection: KafkaConnection,
-  { topics, groupId, clientId }: { topics: readonly string[]; groupId?: string; clientId: string },
+  { topics, groups = [], clientId }: {
+    topics: readonly string[];
+    groups?: readonly string[];
+    clientId: string;
+  },
 ): Promise<void> {
   await withAdmin(createKafka(connection, { clientId, quiet: true }), async (admin) => {
     const existing = new Set(await admin.listTopics());
     const found = topics.filter((topic) => existing.has(topic));
     if (found.length > 0) await admin.deleteTopics({ topics: found, timeout: 10_000 });
-    if (groupId !== undefined) {
-      const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
-      if (!groups.includes(groupId)) return;
-      try {
-        await admin.deleteGroups([groupId]);
-      } catch (error) {
-        // KafkaJS says only "Error in DeleteGroups"; the reason is per group.
-        // A group gone meanwhile (an empty one without offsets) is deleted.
-        const errors = (error as { groups?: { error?: Error & { type?: string } }[] }).groups;
-        if (errors === undefined) throw error;
-        const reasons = errors.map((g) => g.error)
-          .filter((e) => e?.type !== "GROUP_ID_NOT_FOUND").map((e) => e?.message ?? "unknown");
-        if (reasons.length === 0) return;
-        throw new Error(`Cannot delete group ${groupId}: ${reasons.join("; ")}`, { cause: error });
-      }
+    if (groups.length === 0) return;
+    const listed = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+    const present = groups.filter((group) => listed.has(group));
+    if (present.length === 0) return;
+    try {
+      await admin.deleteGroups([...present]);
+    } catch (error) {
+      // KafkaJS says only "Error in DeleteGroups"; the reason is per group.
+      // A group gone meanwhile (an empty one without offsets) is deleted.
+      const errors = (error as {
+        groups?: { groupId?: string; error?: Error & { type?: string } }[];
+      }).groups;
+      if (errors === undefined) throw error;
+      const reasons = errors.filter((g) => g.error?.type !== "GROUP_ID_NOT_FOUND")
+        .map((g) => `${g.groupId ?? "?"}: ${g.error?.message ?? "unknown"}`);
+      if (reasons.length === 0) return;
+      throw new Error(`Cannot delete groups ${reasons.join("; ")}`, { cause: error });
     }
+  });
+}
+
+/**
+ * The consumer groups named `prefix…` that have committed offsets on `topic`:
+ * those a tool that names its own groups (Kafka's EndToEndLatency) left on a
+ * scratch topic.
+ */
+export async function groupsWithOffsets(
+  connection: KafkaConnection,
+  { prefix, topic, clientId }: { prefix: string; topic: string; clientId: string },
+): Promise<string[]> {
+  return await withAdmin(createKafka(connection, { clientId, quiet: true }), async (admin) => {
+    const named = (await admin.listGroups()).groups.map((g) => g.groupId)
+      .filter((group) => group.startsWith(prefix));
+    const found: string[] = [];
+    for (const groupId of named) {
+      const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
+      if (committed) found.push(groupId);
+    }
+    return found;
   });
 }
 

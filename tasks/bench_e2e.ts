@@ -512,7 +512,7 @@ async function main(): Promise<number> {
       // An hour's run holds gigabytes.
       await deleteScratch(config, {
         topics: [config.topic, config.dlqTopic],
-        groupId: config.groupId,
+        groups: [config.groupId],
         clientId: "bench-e2e",
       }).catch(() => {});
       await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});

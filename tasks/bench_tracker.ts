@@ -202,7 +202,7 @@ async function main(): Promise<number> {
   } finally {
     if (topicsMade) {
       const topics = [config.topic, config.dlqTopic];
-      await deleteScratch(config, { topics, groupId: config.groupId, clientId: "bench-tracker" })
+      await deleteScratch(config, { topics, groups: [config.groupId], clientId: "bench-tracker" })
         .catch((error) => {
           console.error(
             `Cannot delete the benchmark's topics ${
