@@ -358,7 +358,38 @@ export function mavenDownload(line: string): number | undefined {
 }
 
 async function ensureJars(config: Config, log: (line: string) => void): Promise<string> {
-  const jarsDir = resolve(config.jarsDir);
+  return await ensureMavenJars(
+    {
+      pom: POM,
+      dir: config.jarsDir,
+      what: "the Kafka broker",
+      jars: `Apache Kafka ${KAFKA_VERSION} jars`,
+      whose: "the broker's",
+    },
+    log,
+  );
+}
+
+/**
+ * The jars a pom lists (with their dependencies), fetched once by Maven into
+ * `dir`; the directory's absolute path. A complete fetch is marked, so an
+ * interrupted one is fetched again.
+ *
+ * @param jars.what what is fetched, for an error: "the Kafka broker"
+ * @param jars.jars the jars, for the progress line: "Apache Kafka 3.9.1 jars"
+ * @param jars.whose whose jars, once fetched: "the broker's"
+ */
+export async function ensureMavenJars(
+  { pom, dir, what, jars, whose }: {
+    pom: string;
+    dir: string;
+    what: string;
+    jars: string;
+    whose: string;
+  },
+  log: (line: string) => void,
+): Promise<string> {
+  const jarsDir = resolve(dir);
   try {
     Deno.statSync(join(jarsDir, JARS_COMPLETE));
     return jarsDir;
@@ -367,13 +398,13 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
   }
   if (!await commandWorks("mvn", ["-v"], 30_000)) {
     throw new Error(
-      "Cannot fetch the Kafka broker: `mvn` is not installed. Install Maven (apt-get install maven), " +
-        "or start a Docker engine, or set KAFKA_BROKERS to an existing cluster",
+      `Cannot fetch ${what}: \`mvn\` is not installed. Install Maven (apt-get install maven)` +
+        (pom === POM
+          ? ", or start a Docker engine, or set KAFKA_BROKERS to an existing cluster"
+          : ""),
     );
   }
-  log(
-    `Fetching Apache Kafka ${KAFKA_VERSION} jars with Maven into ${config.jarsDir} (first run only)`,
-  );
+  log(`Fetching ${jars} with Maven into ${dir} (first run only)`);
   const started = Date.now();
   const line = progressLine();
   let files = 0;
@@ -383,10 +414,10 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
     `Fetching: ${files} downloaded (${megabytes(bytes)}), ${copied} jars copied, ${
       elapsed(started)
     }`;
-  await runChecked("Cannot fetch the Kafka broker", "mvn", [
+  await runChecked(`Cannot fetch ${what}`, "mvn", [
     "-B",
     "-f",
-    POM,
+    pom,
     "dependency:copy-dependencies",
     `-Dkafka.version=${KAFKA_VERSION}`,
     `-DoutputDirectory=${jarsDir}`,
@@ -403,7 +434,7 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
   });
   line.done(shown());
   Deno.writeTextFileSync(join(jarsDir, JARS_COMPLETE), `${KAFKA_VERSION}\n`);
-  log(`Fetched the broker's jars in ${elapsed(started)}`);
+  log(`Fetched ${whose} jars in ${elapsed(started)}`);
   return jarsDir;
 }
 

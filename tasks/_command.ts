@@ -19,6 +19,8 @@ export interface CommandOptions {
   cwd?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Kills the program (SIGTERM) when aborted. */
+  signal?: AbortSignal;
   /** Told each line of stdout as it comes (for progress); the output is still returned. */
   onLine?: (line: string) => void;
 }
@@ -44,8 +46,12 @@ export async function runCommand(
 function piped(
   command: string,
   args: readonly string[],
-  { cwd, env, timeoutMs }: CommandOptions,
+  { cwd, env, timeoutMs, signal }: CommandOptions,
 ): Deno.Command {
+  const stops = [
+    ...(timeoutMs ? [AbortSignal.timeout(timeoutMs)] : []),
+    ...(signal ? [signal] : []),
+  ];
   return new Deno.Command(command, {
     args: [...args],
     ...(cwd ? { cwd } : {}),
@@ -53,7 +59,7 @@ function piped(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    ...(stops.length > 0 ? { signal: AbortSignal.any(stops) } : {}),
   });
 }
 
