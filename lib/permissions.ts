@@ -174,6 +174,23 @@ export function permissionFlags(
         "--allow-run",
       ];
     }
+    case "bench:compare": {
+      // Its scratch directory (the client properties of Kafka's tools, which
+      // hold the password: made there, removed after) and the tools' jars
+      // (fetched once, marked complete). All of --allow-run: Deno for our
+      // benchmarks (each with its own permissions), java and mvn for Kafka's
+      // tools. Kafka: the brokers, for its scratch topics.
+      const scratch = join(paths.stateDir, "bench");
+      const tools = join(config.jarsDir, "tools");
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([scratch, tools]),
+        `--allow-write=${scratch},${tools}`,
+        "--allow-run",
+      ];
+    }
     case "status": {
       // Read only: the PID files and the recorded provider (the run directory,
       // not the broker's data beside it), the health logs and the trail's end

@@ -100,6 +100,11 @@ export function fromCpuUsage(usage: { user: number; system: number }): CpuTime {
   return { userS: usage.user / 1e6, systemS: usage.system / 1e6 };
 }
 
+/** CPU seconds (user + system) per 1,000 orders; 0 without orders. */
+export function cpuSecondsPerThousand(cpu: CpuTime, orders: number): number {
+  return orders > 0 ? ((cpu.userS + cpu.systemS) / orders) * 1000 : 0;
+}
+
 /**
  * CPU seconds per 1,000 orders, then user and system:
  * `0.052 s per 1,000 orders (user 0.046, sys 0.006)`. "-" without orders.

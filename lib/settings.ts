@@ -30,6 +30,7 @@ export const COMMANDS = [
   "bench:producer",
   "bench:tracker",
   "bench:e2e",
+  "bench:compare",
   "dlq:inspect",
   "dlq:redrive",
 ] as const;
@@ -46,6 +47,7 @@ const KAFKA_CLIENTS = [
   "bench:producer",
   "bench:tracker",
   "bench:e2e",
+  "bench:compare",
   "dlq:inspect",
   "dlq:redrive",
 ] as const satisfies readonly Command[];
@@ -173,8 +175,8 @@ export const SETTINGS = {
   jarsDir: {
     env: "KAFKA_JARS_DIR",
     default: `.cache/kafka-${KAFKA_VERSION}`,
-    help: "where Maven puts the broker's jars",
-    commands: LOCAL_BROKER,
+    help: "where Maven puts the broker's jars (and, in `tools/`, those of Kafka's benchmark tools)",
+    commands: [...LOCAL_BROKER, "bench:compare"],
   },
   brokerHeapOpts: {
     env: "KAFKA_HEAP_OPTS",
@@ -217,7 +219,7 @@ export const SETTINGS = {
     flag: "partitions",
     default: "3",
     help: "partitions of the orders topic",
-    commands: ["start", "topics", "bench:producer", "bench:tracker", "bench:e2e"],
+    commands: ["start", "topics", "bench:producer", "bench:tracker", "bench:e2e", "bench:compare"],
   },
   replicationFactor: {
     env: "REPLICATION_FACTOR",
@@ -252,31 +254,35 @@ export const SETTINGS = {
     env: "STATE_DIR",
     default: ".state",
     help: "PID files, process output, the local broker's data",
-    commands: [...LOCAL_BROKER, "status", "bench:tracker", "bench:e2e"],
+    commands: [...LOCAL_BROKER, "status", "bench:tracker", "bench:e2e", "bench:compare"],
   },
   rate: {
     env: "PRODUCER_RATE",
     flag: "rate",
     default: "5",
-    commandDefaults: { "bench:e2e": "5000" },
+    commandDefaults: { "bench:e2e": "5000", "bench:compare": "5000" },
     help: "orders per second; `0` = as fast as possible",
-    commands: ["start", "producer", "bench:e2e"],
+    commands: ["start", "producer", "bench:e2e", "bench:compare"],
   },
   count: {
     env: "PRODUCER_COUNT",
     flag: "count",
     default: "0",
-    commandDefaults: { "bench:producer": "50000", "bench:tracker": "50000" },
+    commandDefaults: {
+      "bench:producer": "50000",
+      "bench:tracker": "50000",
+      "bench:compare": "100000",
+    },
     help: "orders to send; `0` = no limit",
-    commands: ["start", "producer", "bench:producer", "bench:tracker"],
+    commands: ["start", "producer", "bench:producer", "bench:tracker", "bench:compare"],
   },
   duration: {
     env: "PRODUCER_DURATION_S",
     flag: "duration",
     default: "0",
-    commandDefaults: { "bench:e2e": "30" },
+    commandDefaults: { "bench:e2e": "30", "bench:compare": "30" },
     help: "seconds to run; `0` = no limit",
-    commands: ["start", "producer", "bench:e2e"],
+    commands: ["start", "producer", "bench:e2e", "bench:compare"],
   },
   seed: {
     env: "PRODUCER_SEED",
@@ -339,6 +345,7 @@ export const SETTINGS = {
       "bench:producer",
       "bench:tracker",
       "bench:e2e",
+      "bench:compare",
       "dlq:inspect",
       "dlq:redrive",
     ],
@@ -424,12 +431,35 @@ export const COMMAND_OPTIONS: Partial<Record<Command, Readonly<Record<string, Co
   "dlq:inspect": {
     json: { type: "boolean", help: "print the report as JSON" },
   },
+  "bench:producer": {
+    json: { type: "boolean", help: "print one JSON result record instead of the report" },
+  },
+  "bench:tracker": {
+    json: { type: "boolean", help: "print one JSON result record instead of the report" },
+  },
   "bench:e2e": {
+    json: { type: "boolean", help: "print one JSON result record instead of the report" },
     warmup: {
       type: "string",
       help:
         "seconds of producing before the measured --duration, left out of the figures (default 5)",
     },
+  },
+  "bench:compare": {
+    rounds: {
+      type: "string",
+      help: "rounds of ours and Kafka's tools in turn; the figures are their medians (default 3)",
+    },
+    warmup: {
+      type: "string",
+      help: "seconds of bench:e2e's warm-up before its measured --duration (default 5)",
+    },
+    "latency-messages": {
+      type: "string",
+      help:
+        "messages EndToEndLatency sends one at a time each round (default 10000; fewer for a distant cluster)",
+    },
+    json: { type: "boolean", help: "print the comparison as JSON" },
   },
   "dlq:redrive": {
     "dry-run": {
@@ -473,6 +503,10 @@ const EXAMPLES: Partial<Record<Command, readonly string[]>> = {
     "deno task bench:e2e",
     "deno task bench:e2e --rate 10000 --duration 60 --warmup 10",
   ],
+  "bench:compare": [
+    "deno task bench:compare",
+    "deno task bench:compare --rounds 5 --count 300000 --duration 10",
+  ],
   status: ["deno task status", "deno task status --json --data-dir /srv/orders"],
   producer: ["deno task producer --count 1000 --rate 0", "deno task producer --seed 7 --rate 20"],
   tracker: [
@@ -500,6 +534,12 @@ const NOTES: Partial<Record<Command, readonly string[]>> = {
     "(or a producer that finished: its last lifecycle record is `stopped` with nothing",
     "failed, indeterminate or unsent, as after a --count or --duration run). 1 otherwise.",
     "Give it the settings `start` was given (--data-dir, KAFKA_PORT, STATE_DIR, ...).",
+  ],
+  "bench:compare": [
+    "Each round runs bench:producer, ProducerPerformance, bench:tracker, ConsumerPerformance,",
+    "bench:e2e and EndToEndLatency in turn on the same cluster; the tools get records of our",
+    "orders' mean size. Kafka's tools are fetched with Maven on first use (needs java and mvn).",
+    "Exit code 1 when a run fails or bench:e2e reports an order missing.",
   ],
   "bench:e2e": [
     "--duration is the seconds measured, after the warm-up.",

@@ -1,5 +1,5 @@
 /**
- * `deno task bench:e2e [--rate N] [--duration S] [--warmup S]`: the pipeline
+ * `deno task bench:e2e [--rate N] [--duration S] [--warmup S] [--json]`: the pipeline
  * as it runs in production, each part its own process beside the broker: the
  * real tracker and producer entries, each with its own permissions, on a
  * scratch topic, group and data directory. The producer sends at a fixed rate;
@@ -8,7 +8,8 @@
  * each process's CPU (from /proc/<pid>/stat at the window's start and end).
  * Then the producer is stopped with SIGTERM, the tracker once it has committed
  * everything, and the acknowledged orders are compared with the trail: exit 1
- * when one is missing. A command that prints figures, not a test. Start a
+ * when one is missing. `--json` prints one result record instead of the
+ * report. A command that prints figures, not a test. Start a
  * broker first (`deno task broker:up`).
  *
  * Permissions: --allow-net to the brokers, --allow-env to the settings, read
@@ -22,10 +23,12 @@ import {
   ConfigError,
   configErrorText,
   loadConfig,
+  optionSet,
   type OptionValues,
   pipelinePaths,
   readConfigEnv,
 } from "../lib/config.ts";
+import { benchResultLine } from "../lib/bench_result.ts";
 import { commandDefault, settingsEnv } from "../lib/settings.ts";
 import { EXIT, PRODUCER_ACKS_FILE_NAME } from "../lib/constants.ts";
 import {
@@ -53,6 +56,7 @@ import {
 import {
   e2eExitCode,
   type E2eFigures,
+  e2eProblems,
   e2eReportText,
   LatencyTally,
   type ProcessCpu,
@@ -491,7 +495,19 @@ async function main(): Promise<number> {
   let code: number = EXIT.failure;
   try {
     const figures = await run(bench, children, shutdown.signal);
-    console.log(e2eReportText(figures));
+    if (optionSet(config.options, "json")) {
+      const { latency } = figures;
+      console.log(benchResultLine({
+        bench: "e2e",
+        orders: latency.count,
+        rateAsked: figures.rateAsked,
+        p50Ms: latency.p50,
+        p95Ms: latency.p95,
+        p99Ms: latency.p99,
+        maxMs: latency.max,
+        problems: e2eProblems(figures),
+      }));
+    } else console.log(e2eReportText(figures));
     code = e2eExitCode(figures);
   } catch (error) {
     if (shutdown.signal.aborted) code = EXIT.interrupted;

@@ -1,7 +1,8 @@
 /**
- * `deno task bench:producer [--count N]`: publishes N generated orders as fast
- * as possible to a fresh topic on the configured broker and prints msg/s and
- * MB/s with the batching settings. A command that prints figures, not a test.
+ * `deno task bench:producer [--count N] [--json]`: publishes N generated orders
+ * as fast as possible to a fresh topic on the configured broker and prints
+ * msg/s and MB/s with the batching settings (`--json`: one result record). A
+ * command that prints figures, not a test.
  * The topic is deleted afterwards, also after a failure or Ctrl+C. Start a
  * broker first (`deno task broker:up`).
  *
@@ -9,7 +10,8 @@
  */
 import process from "node:process";
 import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
-import { type Config, loadConfig, readConfigEnv } from "../lib/config.ts";
+import { type Config, loadConfig, optionSet, readConfigEnv } from "../lib/config.ts";
+import { benchResultLine } from "../lib/bench_result.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
@@ -24,7 +26,12 @@ import {
   runProducer,
   sendBytesFor,
 } from "../lib/order_producer.ts";
-import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
+import {
+  coreShareText,
+  cpuPerThousandText,
+  cpuSecondsPerThousand,
+  fromCpuUsage,
+} from "../lib/process_cpu.ts";
 
 const DEFAULT_COUNT = commandDefault("count", "bench:producer")!;
 
@@ -70,6 +77,18 @@ async function main(): Promise<number> {
       console.error(BENCH_INTERRUPTED);
       return EXIT.interrupted;
     }
+    const ok = summary.failed + summary.indeterminate === 0;
+    if (optionSet(base.options, "json")) {
+      console.log(benchResultLine({
+        bench: "producer",
+        orders: summary.acknowledged,
+        msgPerSec: summary.acknowledged / seconds,
+        mbPerSec: summary.bytes / 1e6 / seconds,
+        bytesPerOrder: summary.bytes / Math.max(1, summary.acknowledged),
+        cpuSecondsPer1000: cpuSecondsPerThousand(cpu, summary.acknowledged),
+      }));
+      return ok ? EXIT.ok : EXIT.failure;
+    }
     console.log(
       [
         `orders        ${summary.acknowledged} acknowledged, ${
@@ -91,7 +110,7 @@ async function main(): Promise<number> {
         `topic         ${config.topic} at ${config.brokers.join(",")} (deleted after the run)`,
       ].join("\n"),
     );
-    return summary.failed + summary.indeterminate === 0 ? EXIT.ok : EXIT.failure;
+    return ok ? EXIT.ok : EXIT.failure;
   } catch (error) {
     console.error(
       error instanceof KafkaUnreachableError || error instanceof KafkaAccessError

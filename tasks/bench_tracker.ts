@@ -1,10 +1,10 @@
 /**
- * `deno task bench:tracker [--count N]`: pre-produces N orders to a fresh topic,
+ * `deno task bench:tracker [--count N] [--json]`: pre-produces N orders to a fresh topic,
  * then times the tracker auditing all of them (validation, audit lines,
  * fdatasync per chunk, DLQ checks, commits) and prints msg/s overall and per
  * slice of 100k (the last slice must keep up with the first: cost flat in the
  * trail's age), then the start-up time on the trail it wrote against an empty
- * one. A command that prints figures, not a test. Start a broker first
+ * one (`--json`: one result record instead). A command that prints figures, not a test. Start a broker first
  * (`deno task broker:up`).
  *
  * Permissions: --allow-net to the brokers, --allow-env, read and write in
@@ -13,7 +13,15 @@
 import process from "node:process";
 import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
 import { join } from "node:path";
-import { type Config, loadConfig, pipelinePaths, readConfigEnv } from "../lib/config.ts";
+import {
+  type Config,
+  loadConfig,
+  optionSet,
+  type OptionValues,
+  pipelinePaths,
+  readConfigEnv,
+} from "../lib/config.ts";
+import { benchResultLine } from "../lib/bench_result.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
@@ -26,7 +34,12 @@ import { CHUNK_MAX_BYTES, CHUNK_MAX_MESSAGES } from "../lib/chunk_plan.ts";
 import { PARSE_THREADS } from "../lib/order_parser.ts";
 import { FETCH_MAX_BYTES_PER_PARTITION } from "../lib/kafka.ts";
 import { trailSegments } from "../lib/trail_reader.ts";
-import { coreShareText, cpuPerThousandText, fromCpuUsage } from "../lib/process_cpu.ts";
+import {
+  coreShareText,
+  cpuPerThousandText,
+  cpuSecondsPerThousand,
+  fromCpuUsage,
+} from "../lib/process_cpu.ts";
 
 const DEFAULT_COUNT = commandDefault("count", "bench:tracker")!;
 /** Events per slice of the throughput report. */
@@ -36,7 +49,7 @@ const SLICE_EVENTS = 100_000;
  * The settings with a scratch topic, group and data directory, or the exit
  * code after `--help` or a bad setting.
  */
-function benchConfig(): Config | number {
+function benchConfig(): (Config & { readonly options: OptionValues }) | number {
   const env = readConfigEnv();
   const id = crypto.randomUUID().slice(0, 8);
   const base = loadConfig(Deno.args, {
@@ -150,6 +163,16 @@ async function main(): Promise<number> {
     if (produced.acknowledged !== count) throw new Error("Cannot pre-produce the orders");
 
     const run = await timeTracker(config, log, shutdown.signal);
+    if (optionSet(config.options, "json")) {
+      console.log(benchResultLine({
+        bench: "tracker",
+        orders: count,
+        msgPerSec: count / run.seconds,
+        sliceMsgPerSec: run.rates,
+        cpuSecondsPer1000: cpuSecondsPerThousand(run.cpu, count),
+      }));
+      return EXIT.ok;
+    }
     const bytes = (await trailSegments(config.paths.auditFile)).bytes;
     // Start-up on the trail just written (after a clean stop), against an empty one.
     const fullReady = await readyTime(config, config.paths.dataDir, log);

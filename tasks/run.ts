@@ -27,6 +27,7 @@ export const SCRIPTS: Readonly<Record<Role, string>> = {
   "bench:producer": "tasks/bench_producer.ts",
   "bench:tracker": "tasks/bench_tracker.ts",
   "bench:e2e": "tasks/bench_e2e.ts",
+  "bench:compare": "tasks/bench_compare.ts",
   verify: "tasks/verify.ts",
   "dlq:inspect": "tasks/dlq_inspect.ts",
   "dlq:redrive": "tasks/dlq_redrive.ts",

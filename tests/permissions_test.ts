@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { permissionFlags, type Role } from "../lib/permissions.ts";
+import { KAFKA_VERSION } from "../lib/constants.ts";
 
 const projectDir = "/project";
 
@@ -119,6 +120,15 @@ Deno.test({
       // Deno for its children, ps, and cat for /proc (Deno reads it only under --allow-all).
       assertEquals(flag(flags, "--allow-run"), "--allow-run");
     });
+    await t.step("bench:compare: the brokers, its scratch directory and the tools' jars", () => {
+      const flags = permissionFlags("bench:compare", config, { projectDir });
+      assertEquals(flag(flags, "--allow-net"), "--allow-net=127.0.0.1:19092");
+      const tools = `.cache/kafka-${KAFKA_VERSION}/tools`;
+      assertEquals(flag(flags, "--allow-read"), `--allow-read=.state/bench,${tools}`);
+      assertEquals(flag(flags, "--allow-write"), `--allow-write=.state/bench,${tools}`);
+      // Deno for our benchmarks (each with its own permissions), java and mvn for Kafka's tools.
+      assertEquals(flag(flags, "--allow-run"), "--allow-run");
+    });
     await t.step("no process is given everything", () => {
       for (
         const role of [
@@ -132,6 +142,7 @@ Deno.test({
           "dlq:inspect",
           "dlq:redrive",
           "bench:e2e",
+          "bench:compare",
         ] as const
       ) {
         const flags = permissionFlags(role, config, { projectDir });
@@ -207,6 +218,10 @@ Deno.test({
     assertEquals(reads("bench:producer"), `--allow-read=${code},${secrets}`);
     assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${code},${secrets}`);
     assertEquals(reads("bench:e2e"), `--allow-read=/srv/state/bench,/srv/state/run,${secrets}`);
+    assertEquals(
+      reads("bench:compare"),
+      `--allow-read=/srv/state/bench,.cache/kafka-${KAFKA_VERSION}/tools,${secrets}`,
+    );
     assertEquals(reads("status"), `--allow-read=/srv/orders,/srv/state/run,${secrets}`);
     assertEquals(reads("dlq:inspect"), `--allow-read=${secrets}`);
     assertEquals(reads("dlq:redrive"), `--allow-read=/srv/orders/redrive,${secrets}`);

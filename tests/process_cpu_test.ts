@@ -3,6 +3,7 @@ import {
   coreShareText,
   cpuBetween,
   cpuPerThousandText,
+  cpuSecondsPerThousand,
   cpuSum,
   fromCpuUsage,
   parseCpuSnapshot,
@@ -93,6 +94,8 @@ Deno.test({
     assertEquals(coreShareText(used, 10), "52.0%");
     assertEquals(coreShareText(used, 0), "-");
     assertEquals(cpuPerThousandText(used, 0), "- s per 1,000 orders (no orders)");
+    assertEquals(cpuSecondsPerThousand(used, 100_000).toFixed(3), "0.052");
+    assertEquals(cpuSecondsPerThousand(used, 0), 0);
     assertEquals(cpuSum([{ userS: 1, systemS: 2 }, { userS: 3, systemS: 4 }]), {
       userS: 4,
       systemS: 6,

@@ -324,7 +324,14 @@ export async function waitForAuditLines(
  * task with its own permissions) and collects its output and duration.
  */
 export async function runTask(
-  name: "start" | "stop" | "status" | "bench_e2e" | "bench_producer" | "bench_tracker",
+  name:
+    | "start"
+    | "stop"
+    | "status"
+    | "bench_e2e"
+    | "bench_producer"
+    | "bench_tracker"
+    | "bench_compare",
   env: Record<string, string>,
   flags: readonly string[] = [],
 ): Promise<{ code: number; stdout: string; output: string; elapsedMs: number }> {
