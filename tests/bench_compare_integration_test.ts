@@ -6,27 +6,9 @@
  * listener with a client certificate (the report), which the Java tools reach
  * through the client properties made from the same settings.
  */
-import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { runTask, testConnection, testSaslSslListener } from "./support.ts";
+import { benchScratchEntries, runTask, testConnection, testSaslSslListener } from "./support.ts";
 import { createKafka, withAdmin } from "../lib/kafka.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { testStateDir } from "../tasks/test.ts";
-import { PROJECT_DIR } from "../tasks/_project_dir.ts";
-
-/** The private directories of the tools' client properties (with the password) in the scratch directory. */
-async function propertiesDirs(): Promise<string[]> {
-  const stateDir = Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort);
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(join(PROJECT_DIR, stateDir, "bench"))) {
-      if (entry.name.startsWith("kafka-tools-")) names.push(entry.name);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return names;
-}
 
 /** The test broker's topics and groups the comparison (or EndToEndLatency in it) names. */
 async function scratchOnBroker(): Promise<string[]> {
@@ -112,6 +94,6 @@ Deno.test({
       /^end-to-end p50 \/ p99 +bench:e2e at 500 msg\/s [\d.]+ ms \/ [\d.]+ ms +EndToEndLatency [\d.]+ ms \/ [\d.]+ ms$/m,
     );
     // The properties file with the password is gone with the run.
-    assertEquals(await propertiesDirs(), []);
+    assertEquals(await benchScratchEntries("kafka-tools-"), []);
   },
 });

@@ -4,30 +4,12 @@
  * nothing lost, its scratch files gone afterwards. And `bench:producer` and
  * `bench:tracker`, which leave no topic behind.
  */
-import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { runTask, testConnection } from "./support.ts";
+import { benchScratchEntries, runTask, testConnection } from "./support.ts";
 import { createKafka, withAdmin } from "../lib/kafka.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { testStateDir } from "../tasks/test.ts";
-import { PROJECT_DIR } from "../tasks/_project_dir.ts";
-
-/** The benchmark's scratch directories under the state directory `deno task test` gave. */
-async function scratchDirs(): Promise<string[]> {
-  const stateDir = Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort);
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(join(PROJECT_DIR, stateDir, "bench"))) {
-      if (entry.name.startsWith("e2e-")) names.push(entry.name);
-    }
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return names.sort();
-}
 
 Deno.test("bench:e2e runs the pipeline at a fixed rate and prints percentiles and each process's CPU", async () => {
-  const before = await scratchDirs();
+  const before = await benchScratchEntries("e2e-");
   const run = await runTask("bench_e2e", { LOG_LEVEL: "warning" }, [
     "--rate",
     "500",
@@ -72,7 +54,7 @@ Deno.test("bench:e2e runs the pipeline at a fixed rate and prints percentiles an
   assertMatch(report, /^machine +\d+ cores, \d+\.\d% busy over the window/m);
   assertMatch(report, /^result +nothing lost; producer and tracker stopped cleanly$/m);
   assert(run.elapsedMs < 30_000, `took ${run.elapsedMs} ms`);
-  assertEquals(await scratchDirs(), before, "its scratch directory is removed");
+  assertEquals(await benchScratchEntries("e2e-"), before, "its scratch directory is removed");
 });
 
 /** The test broker's topics and groups that a benchmark names with `prefix`. */

@@ -94,10 +94,7 @@ export function testClusterConfig(): Config {
     KAFKA_CONTROLLER_PORT: String(port + 1),
     KAFKA_BROKER_COUNT: "3",
     KAFKA_PROVIDER: "jvm",
-    STATE_DIR: join(
-      Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort),
-      "cluster",
-    ),
+    STATE_DIR: join(testState(), "cluster"),
     BROKER_READY_TIMEOUT_MS: "120000",
   });
 }
@@ -168,14 +165,31 @@ export function spawnEntry(
   return { child, output: () => text, exited, status: () => final };
 }
 
+/** The state directory `deno task test` gave (its own per TEST_KAFKA_PORT), from the project root. */
+function testState(): string {
+  return Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort);
+}
+
+/**
+ * The entries named `prefix…` in the benchmarks' scratch directory
+ * (`<STATE_DIR>/bench`), sorted: what a benchmark must not leave behind.
+ */
+export async function benchScratchEntries(prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(join(PROJECT_DIR, testState(), "bench"))) {
+      if (entry.name.startsWith(prefix)) names.push(entry.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
 /** A fresh directory for one test's data, removed by the returned function. */
 export async function tempDataDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   // Under the state directory `deno task test` gave (its own per TEST_KAFKA_PORT).
-  const base = resolve(
-    PROJECT_DIR,
-    Deno.env.get("STATE_DIR") ?? testStateDir(resolveConfig({}).testBrokerPort),
-    "data",
-  );
+  const base = resolve(PROJECT_DIR, testState(), "data");
   await Deno.mkdir(base, { recursive: true });
   const dir = await Deno.makeTempDir({ dir: base });
   return { dir, remove: () => Deno.remove(dir, { recursive: true }) };
