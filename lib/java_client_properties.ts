@@ -68,7 +68,8 @@ export function javaClientProperties(
   return properties.map(([key, value]) => `${key}=${propertiesValue(value)}\n`).join("");
 }
 
-const ANY_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/;
+/** A PEM private key block; its kind ("RSA ", "EC ", "ENCRYPTED ") is absent for PKCS#8. */
+const PRIVATE_KEY = /-----BEGIN ([A-Z]+ )?PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/;
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 /**
@@ -79,12 +80,11 @@ const CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE----
  * @throws {RangeError} when the key is not an unencrypted PKCS#8 key or there is no certificate
  */
 export function pemKeystore(certificatePem: string, keyPem: string): string {
-  // "BEGIN PRIVATE KEY" is PKCS#8; "RSA", "EC" (PKCS#1, SEC1) or "ENCRYPTED" are not for this.
-  const key = keyPem.match(ANY_KEY);
+  const key = keyPem.match(PRIVATE_KEY);
   if (key === null || key[1] !== undefined) {
     throw new RangeError(
       `Cannot run Kafka's tools with KAFKA_TLS_KEY_FILE: the Java client reads unencrypted PKCS#8 keys ("BEGIN PRIVATE KEY"), this one is ${
-        key === null ? "not a PEM private key" : `"BEGIN ${key[1] ?? ""}PRIVATE KEY"`
+        key === null ? "not a PEM private key" : `"BEGIN ${key[1]}PRIVATE KEY"`
       }; convert it with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-pkcs8.pem`,
     );
   }
@@ -94,8 +94,7 @@ export function pemKeystore(certificatePem: string, keyPem: string): string {
       "Cannot run Kafka's tools with KAFKA_TLS_CERT_FILE: it holds no PEM certificate",
     );
   }
-  const keyBlock = keyPem.match(/-----BEGIN PRIVATE KEY-----[\s\S]*?-----END PRIVATE KEY-----/)!;
-  return [keyBlock[0], ...certificates].join("\n") + "\n";
+  return [key[0], ...certificates].join("\n") + "\n";
 }
 
 /** A value inside a JAAS double-quoted string. */

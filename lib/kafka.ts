@@ -212,8 +212,13 @@ function logCreator() {
   };
 }
 
-/** A file a security setting names, read when a client is created. */
-function readSettingFile(env: string, path: string): string {
+/**
+ * A file a security setting names, read when a client is created (KafkaJS's,
+ * or the Java tools' keystore).
+ *
+ * @throws {Error} naming the setting and the file when it cannot be read
+ */
+export function readSettingFile(env: string, path: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch (error) {

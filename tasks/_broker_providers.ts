@@ -365,6 +365,7 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
       what: "the Kafka broker",
       jars: `Apache Kafka ${KAFKA_VERSION} jars`,
       whose: "the broker's",
+      otherwise: "or start a Docker engine, or set KAFKA_BROKERS to an existing cluster",
     },
     log,
   );
@@ -378,14 +379,16 @@ async function ensureJars(config: Config, log: (line: string) => void): Promise<
  * @param jars.what what is fetched, for an error: "the Kafka broker"
  * @param jars.jars the jars, for the progress line: "Apache Kafka 3.9.1 jars"
  * @param jars.whose whose jars, once fetched: "the broker's"
+ * @param jars.otherwise what else a user without Maven may do, for the error
  */
 export async function ensureMavenJars(
-  { pom, dir, what, jars, whose }: {
+  { pom, dir, what, jars, whose, otherwise }: {
     pom: string;
     dir: string;
     what: string;
     jars: string;
     whose: string;
+    otherwise?: string;
   },
   log: (line: string) => void,
 ): Promise<string> {
@@ -399,9 +402,7 @@ export async function ensureMavenJars(
   if (!await commandWorks("mvn", ["-v"], 30_000)) {
     throw new Error(
       `Cannot fetch ${what}: \`mvn\` is not installed. Install Maven (apt-get install maven)` +
-        (pom === POM
-          ? ", or start a Docker engine, or set KAFKA_BROKERS to an existing cluster"
-          : ""),
+        (otherwise === undefined ? "" : `, ${otherwise}`),
     );
   }
   log(`Fetching ${jars} with Maven into ${dir} (first run only)`);

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import type { Config } from "../lib/config.ts";
-import { saslPassword } from "../lib/kafka.ts";
+import { readSettingFile, saslPassword } from "../lib/kafka.ts";
 import { javaClientProperties, pemKeystore } from "../lib/java_client_properties.ts";
 import {
   type ConsumerPerformanceFigures,
@@ -83,8 +83,8 @@ export async function openKafkaTools(
     if (tls?.certFile !== undefined && tls.keyFile !== undefined) {
       keystoreFile = join(dir, "keystore.pem");
       const keystore = pemKeystore(
-        await readSetting("KAFKA_TLS_CERT_FILE", tls.certFile),
-        await readSetting("KAFKA_TLS_KEY_FILE", tls.keyFile),
+        readSettingFile("KAFKA_TLS_CERT_FILE", tls.certFile),
+        readSettingFile("KAFKA_TLS_KEY_FILE", tls.keyFile),
       );
       await Deno.writeTextFile(keystoreFile, keystore, { mode: 0o600 });
     }
@@ -173,12 +173,4 @@ function toolsOf(
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
-}
-
-async function readSetting(env: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new Error(`Cannot read ${env} "${path}": ${(error as Error).name}`, { cause: error });
-  }
 }

@@ -45,17 +45,17 @@ import { END_TO_END_LATENCY_GROUP_PREFIX, openKafkaTools } from "./_kafka_tools.
 import { BENCH_INTERRUPTED } from "./_progress.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 import { denoRunArgs } from "./run.ts";
-import { topicDurability } from "./topics.ts";
+import { type TopicDurability, topicDurability } from "./topics.ts";
 
 const DEFAULT_ROUNDS = 3;
-const DEFAULT_WARMUP_S = 5;
 /** Messages EndToEndLatency sends one at a time (about 10 s on a local broker). */
 const DEFAULT_LATENCY_MESSAGES = 10_000;
 
 interface CompareSettings {
   readonly config: Config & { readonly options: OptionValues };
   readonly rounds: number;
-  readonly warmupS: number;
+  /** bench:e2e's warm-up; undefined: its own default. */
+  readonly warmupS: number | undefined;
   readonly latencyMessages: number;
   readonly id: string;
 }
@@ -81,13 +81,13 @@ function compareSettings(): CompareSettings | number {
   const latencyMessages = typeof messagesFlag === "string"
     ? Number(messagesFlag)
     : DEFAULT_LATENCY_MESSAGES;
-  const warmupS = typeof warmup === "string" ? Number(warmup) : DEFAULT_WARMUP_S;
+  const warmupS = typeof warmup === "string" ? Number(warmup) : undefined;
   const { count, ratePerSec, durationMs } = config.producer;
   const problem = !Number.isSafeInteger(rounds) || rounds < 1
     ? `--rounds is "${roundsFlag}", expected a whole number of 1 or more`
     : !Number.isSafeInteger(latencyMessages) || latencyMessages < 1
     ? `--latency-messages is "${messagesFlag}", expected a whole number of 1 or more`
-    : !Number.isFinite(warmupS) || warmupS < 0
+    : warmupS !== undefined && (!Number.isFinite(warmupS) || warmupS < 0)
     ? `--warmup is "${warmup}", expected seconds (0 or more)`
     : count <= 0
     ? "--count is 0, expected the orders each throughput run sends"
@@ -141,12 +141,6 @@ async function runOurs<B extends BenchName>(
   return parseBenchResult(output, bench);
 }
 
-/** How the scratch topics are made: replicated as our topics are on this cluster. */
-interface Durability {
-  readonly replicationFactor: number;
-  readonly minInsyncReplicas?: number;
-}
-
 /**
  * Records beyond the count in ConsumerPerformance's topic. The Java consumer
  * fetches only the partitions it holds no records of; one that reached its
@@ -167,9 +161,9 @@ async function runRounds(
   settings: CompareSettings,
   { latencyTopic, durability, signal, onRound, log }: {
     latencyTopic: string;
-    durability: Durability;
+    durability: TopicDurability;
     signal: AbortSignal;
-    onRound: (round: ComparisonRound, index: number, recordBytes: number) => void;
+    onRound: (round: ComparisonRound, index: number) => void;
     log: (line: string) => void;
   },
 ): Promise<{ rounds: ComparisonRound[]; recordBytes: number }> {
@@ -232,8 +226,7 @@ async function runRounds(
         String(config.producer.ratePerSec),
         "--duration",
         String(config.producer.durationMs / 1000),
-        "--warmup",
-        String(settings.warmupS),
+        ...(settings.warmupS === undefined ? [] : ["--warmup", String(settings.warmupS)]),
       ], { config, signal });
       interrupted();
       const kafkaLatency = await tools.endToEndLatency({
@@ -249,7 +242,7 @@ async function runRounds(
         e2e: { ours: ourE2e, kafka: kafkaLatency },
       };
       rounds.push(round);
-      onRound(round, i, recordBytes);
+      onRound(round, i);
     }
   } finally {
     await tools.close();
@@ -294,11 +287,7 @@ async function main(): Promise<number> {
   try {
     await awaitKafka(config, { oneShot: true });
     // Replicated as our topics are on this cluster: acks=all waits for the replicas.
-    const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
-    const durability = {
-      replicationFactor,
-      ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
-    };
+    const durability = await topicDurability(config);
     topicsMade = true;
     // One partition, as EndToEndLatency's own documentation runs it.
     await ensureTopics(config, [{ topic: latencyTopic, partitions: 1, ...durability }]);

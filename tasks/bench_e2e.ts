@@ -383,11 +383,7 @@ async function run(bench: Bench, children: Child[], signal: AbortSignal): Promis
   const { paths } = config;
   await awaitKafka(config, { oneShot: true });
   // Replicated as `deno task topics` would on this cluster: acks=all waits for the replicas.
-  const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
-  const durability = {
-    replicationFactor,
-    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
-  };
+  const durability = await topicDurability(config);
   await ensureTopics(config, [
     { topic: config.topic, partitions: config.partitions, ...durability },
     { topic: config.dlqTopic, partitions: 1, ...durability },

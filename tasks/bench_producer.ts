@@ -54,12 +54,10 @@ async function main(): Promise<number> {
   try {
     await awaitKafka(config, { oneShot: true });
     topicMade = true;
-    const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
     await ensureTopics(config, [{
       topic: config.topic,
       partitions: config.partitions,
-      replicationFactor,
-      ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
+      ...await topicDurability(config),
     }]);
     const shown = countProgress("Producing", config.producer.count);
     // This process's CPU (all threads) over the run alone, not the set-up above.

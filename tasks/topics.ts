@@ -12,23 +12,27 @@ import { exitWhenDone } from "../lib/shutdown.ts";
 import { SETTINGS } from "../lib/settings.ts";
 import { type Config, loadConfig } from "../lib/config.ts";
 import { EXIT } from "../lib/constants.ts";
-import { clusterBrokerCount, ensureTopics, topicDurabilityFacts } from "../lib/kafka.ts";
+import {
+  clusterBrokerCount,
+  ensureTopics,
+  topicDurabilityFacts,
+  type TopicSpec,
+} from "../lib/kafka.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { setupLogging } from "../lib/logging.ts";
-import {
-  type Durability,
-  planDurability,
-  type ReportLine,
-  topicReport,
-} from "../lib/topic_plan.ts";
+import { planDurability, type ReportLine, topicReport } from "../lib/topic_plan.ts";
+
+/** A new topic's durability as `ensureTopics` takes it: min.insync.replicas only when set. */
+export type TopicDurability = Pick<TopicSpec, "replicationFactor" | "minInsyncReplicas">;
 
 /** The durability of new topics: the settings, else what the cluster's size allows. */
-export async function topicDurability(config: Config): Promise<Durability> {
-  return planDurability({
+export async function topicDurability(config: Config): Promise<TopicDurability> {
+  const { replicationFactor, minInsyncReplicas } = planDurability({
     clusterBrokers: await clusterBrokerCount(config),
     replicationFactor: config.replicationFactor,
     minInsyncReplicas: config.minInsyncReplicas,
   });
+  return { replicationFactor, ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }) };
 }
 
 /**
@@ -38,11 +42,7 @@ export async function topicDurability(config: Config): Promise<Durability> {
 export async function createTopics(
   config: Config,
 ): Promise<{ ok: boolean; lines: ReportLine[] }> {
-  const { replicationFactor, minInsyncReplicas } = await topicDurability(config);
-  const durability = {
-    replicationFactor,
-    ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }),
-  };
+  const durability = await topicDurability(config);
   const specs = [
     { topic: config.topic, partitions: config.partitions, ...durability },
     // One partition keeps the dead letters in arrival order; volume is low.
