@@ -285,67 +285,11 @@ function common(at: number, message: MessageCoordinates) {
 }
 
 /**
- * Serialises records as JSON Lines (each ends with "\n"). An order received as
- * one line of text is embedded as it came, byte for byte; `order` is the last
- * field of a line.
+ * Serialises records as JSON Lines (each ends with "\n"), as text: the lines
+ * `encodeAuditLineBytes` writes.
  */
 export function encodeAuditLines(records: readonly AuditRecord[]): string {
-  let text = "";
-  for (const record of records) {
-    const value = embeddedText(record);
-    text += `${lineHead(record)}${value}}\n`;
-  }
-  return text;
-}
-
-/**
- * A line up to its order's value: every field but `order`, in the order the
- * builders give them, which is the format's; exactly what JSON.stringify
- * writes for them (a test holds it to that). Written field by field: faster
- * than JSON.stringify of an object, and an order parsed on another thread is
- * never parsed again here. Free text (key, order id, statuses, error) is
- * quoted by JSON.stringify; the rest cannot need escaping (an ISO time, a
- * topic name, numbers, fixed words).
- */
-function lineHead(r: AuditRecord): string {
-  return `{"timestamp":"${r.timestamp}","kafka_topic":"${r.kafka_topic}","kafka_partition":${
-    num(r.kafka_partition)
-  },"kafka_offset":${num(r.kafka_offset)},"kafka_key":${jsonText(r.kafka_key)},"kafka_timestamp":${
-    num(r.kafka_timestamp)
-  },"message_size":${num(r.message_size)},"event_type":${
-    wordText(r.event_type)
-  },"deserialized":${r.deserialized},"outcome":"${r.outcome}","order_id":${
-    jsonText(r.order_id)
-  },"status":${wordText(r.status)},"lifecycle":${wordText(r.lifecycle)},"error_class":${
-    wordText(r.error_class)
-  },"error":${jsonText(r.error)},"latency_ms":${num(r.latency_ms)},"latency_source":${
-    wordText(r.latency_source)
-  }${r.out_of_order ? `,"out_of_order":true` : ""},"order":`;
-}
-
-/** Text JSON writes as it is, between quotes: printable ASCII but `"` and `\\`. */
-const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-
-function jsonText(text: string | null): string {
-  if (text === null) return "null";
-  // Keys and order ids nearly always are plain: quoted here in a third of
-  // JSON.stringify's time.
-  return PLAIN_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
-}
-
-/** Quoted words of the fixed vocabularies (statuses, event types, classes, sources), kept. */
-const quotedWords = new Map<string, string>();
-
-/** As `jsonText`, for the few words a field takes: each quoted once. */
-function wordText(text: string | null): string {
-  if (text === null) return "null";
-  let quoted = quotedWords.get(text);
-  if (quoted === undefined) {
-    quoted = JSON.stringify(text);
-    // Bounded, should a field ever carry free text.
-    if (quotedWords.size < 256) quotedWords.set(text, quoted);
-  }
-  return quoted;
+  return embeddedDecoder.decode(encodeAuditLineBytes(records));
 }
 
 function num(value: number | null): string {
@@ -367,50 +311,172 @@ function embeddedText(record: AuditRecord): string {
 const lineEncoder = new TextEncoder();
 
 /**
- * The same lines as `encodeAuditLines`, as UTF-8: an order received as one
- * line is copied from the message's bytes instead of encoded again (a third
- * of the cost of writing a line).
+ * Writes audit lines as UTF-8 straight into one buffer: a line's head byte by
+ * byte (its field names encoded once, its values as JSON.stringify writes
+ * them), and an order received as one line copied from the message's bytes.
+ * No head is built as text and then encoded: a line of a 1,500-byte order
+ * took 2.5 µs that way, 1.2 µs this way.
+ */
+class LineWriter {
+  out: Uint8Array;
+  pos = 0;
+
+  constructor(size: number) {
+    this.out = new Uint8Array(size);
+  }
+
+  /** Makes room for `bytes` more. */
+  ensure(bytes: number): void {
+    if (this.pos + bytes <= this.out.length) return;
+    const bigger = new Uint8Array(Math.max(this.out.length * 2, this.pos + bytes));
+    bigger.set(this.out.subarray(0, this.pos));
+    this.out = bigger;
+  }
+
+  /** Bytes already encoded, short ones (a loop costs less than a call to `set`). */
+  raw(bytes: Uint8Array): void {
+    const out = this.out;
+    let pos = this.pos;
+    for (let i = 0; i < bytes.length; i++) out[pos++] = bytes[i]!;
+    this.pos = pos;
+  }
+
+  /** A number as JSON writes it: null when not finite. */
+  number(value: number | null): void {
+    const text = num(value);
+    const out = this.out;
+    let pos = this.pos;
+    for (let i = 0; i < text.length; i++) out[pos++] = text.charCodeAt(i);
+    this.pos = pos;
+  }
+
+  /** Text as JSON writes it: quoted, escaped where needed; null for null. */
+  text(text: string | null): void {
+    if (text === null) return this.raw(NULL);
+    const out = this.out;
+    let pos = this.pos;
+    out[pos++] = 0x22; // "
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      // Printable ASCII but `"` and `\\` stands as it is (nearly always, every
+      // character); any other takes JSON.stringify's way.
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return this.#stringified(text);
+      out[pos++] = c;
+    }
+    out[pos++] = 0x22;
+    this.pos = pos;
+  }
+
+  #stringified(text: string): void {
+    this.pos += lineEncoder.encodeInto(JSON.stringify(text), this.out.subarray(this.pos)).written;
+  }
+
+  /** Bytes of any length. */
+  bytes(value: Uint8Array): void {
+    this.out.set(value, this.pos);
+    this.pos += value.byteLength;
+  }
+}
+
+/** A line's field names and punctuation, in the order of the format, encoded once. */
+const HEAD = {
+  timestamp: lineEncoder.encode('{"timestamp":'),
+  topic: lineEncoder.encode(',"kafka_topic":'),
+  partition: lineEncoder.encode(',"kafka_partition":'),
+  offset: lineEncoder.encode(',"kafka_offset":'),
+  key: lineEncoder.encode(',"kafka_key":'),
+  kafkaTimestamp: lineEncoder.encode(',"kafka_timestamp":'),
+  size: lineEncoder.encode(',"message_size":'),
+  eventType: lineEncoder.encode(',"event_type":'),
+  deserialized: lineEncoder.encode(',"deserialized":true,"outcome":'),
+  notDeserialized: lineEncoder.encode(',"deserialized":false,"outcome":'),
+  orderId: lineEncoder.encode(',"order_id":'),
+  status: lineEncoder.encode(',"status":'),
+  lifecycle: lineEncoder.encode(',"lifecycle":'),
+  errorClass: lineEncoder.encode(',"error_class":'),
+  error: lineEncoder.encode(',"error":'),
+  latency: lineEncoder.encode(',"latency_ms":'),
+  latencySource: lineEncoder.encode(',"latency_source":'),
+  outOfOrder: lineEncoder.encode(',"out_of_order":true,"order":'),
+  order: lineEncoder.encode(',"order":'),
+};
+const NULL = lineEncoder.encode("null");
+
+/** Bytes a head takes at most beside its text fields: names, numbers, `true`s. */
+const HEAD_FIXED_BYTES = 512;
+
+/** The most UTF-8 bytes JSON.stringify writes for a text: 6 per UTF-16 unit (`\\u0000`), quotes. */
+function textBound(text: string | null): number {
+  return text === null ? 4 : text.length * 6 + 2;
+}
+
+/** How many bytes a record's head may take. */
+function headBound(r: AuditRecord): number {
+  return HEAD_FIXED_BYTES + textBound(r.timestamp) + textBound(r.kafka_topic) +
+    textBound(r.kafka_key) + textBound(r.event_type) + textBound(r.outcome) +
+    textBound(r.order_id) + textBound(r.status) + textBound(r.lifecycle) +
+    textBound(r.error_class) + textBound(r.error) + textBound(r.latency_source);
+}
+
+/**
+ * A line up to its order's value: every field but `order`, in the order the
+ * builders give them, which is the format's; exactly what JSON.stringify
+ * writes for them (a test holds it to that).
+ */
+function writeHead(w: LineWriter, r: AuditRecord): void {
+  w.raw(HEAD.timestamp);
+  w.text(r.timestamp);
+  w.raw(HEAD.topic);
+  w.text(r.kafka_topic);
+  w.raw(HEAD.partition);
+  w.number(r.kafka_partition);
+  w.raw(HEAD.offset);
+  w.number(r.kafka_offset);
+  w.raw(HEAD.key);
+  w.text(r.kafka_key);
+  w.raw(HEAD.kafkaTimestamp);
+  w.number(r.kafka_timestamp);
+  w.raw(HEAD.size);
+  w.number(r.message_size);
+  w.raw(HEAD.eventType);
+  w.text(r.event_type);
+  w.raw(r.deserialized ? HEAD.deserialized : HEAD.notDeserialized);
+  w.text(r.outcome);
+  w.raw(HEAD.orderId);
+  w.text(r.order_id);
+  w.raw(HEAD.status);
+  w.text(r.status);
+  w.raw(HEAD.lifecycle);
+  w.text(r.lifecycle);
+  w.raw(HEAD.errorClass);
+  w.text(r.error_class);
+  w.raw(HEAD.error);
+  w.text(r.error);
+  w.raw(HEAD.latency);
+  w.number(r.latency_ms);
+  w.raw(HEAD.latencySource);
+  w.text(r.latency_source);
+  w.raw(r.out_of_order ? HEAD.outOfOrder : HEAD.order);
+}
+
+/**
+ * Serialises records as JSON Lines (each ends with "\n") in UTF-8. An order
+ * received as one line is embedded as it came, copied from the message's
+ * bytes; `order` is the last field of a line.
  */
 export function encodeAuditLineBytes(records: readonly AuditRecord[]): Uint8Array {
-  const heads = new Array<string>(records.length);
-  const values = new Array<Uint8Array>(records.length);
-  let allHeads = "";
-  let valueBytes = 0;
-  records.forEach((record, i) => {
-    const head = lineHead(record);
+  let size = 0;
+  for (const record of records) size += (orderBytes(record)?.byteLength ?? 0) + 1024;
+  const w = new LineWriter(size);
+  for (const record of records) {
     const value = orderBytes(record) ?? lineEncoder.encode(embeddedText(record));
-    heads[i] = head;
-    values[i] = value;
-    allHeads += head;
-    valueBytes += value.byteLength;
-  });
-  // The heads encoded in one call, not one per line (a call costs more than
-  // a head's bytes). ASCII, as they nearly always are, a head's bytes are its
-  // characters; else each is encoded where it goes.
-  const headBytes = lineEncoder.encode(allHeads);
-  const ascii = headBytes.byteLength === allHeads.length;
-  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-  const size = (ascii ? headBytes.byteLength : allHeads.length * 3) + valueBytes +
-    records.length * 2; // "}\n"
-  const out = new Uint8Array(size);
-  let offset = 0;
-  let from = 0;
-  for (let i = 0; i < records.length; i++) {
-    const head = heads[i]!;
-    if (ascii) {
-      out.set(headBytes.subarray(from, from + head.length), offset);
-      from += head.length;
-      offset += head.length;
-    } else {
-      offset += lineEncoder.encodeInto(head, out.subarray(offset)).written;
-    }
-    const value = values[i]!;
-    out.set(value, offset);
-    offset += value.byteLength;
-    out[offset++] = 0x7d; // }
-    out[offset++] = 0x0a; // \n
+    w.ensure(headBound(record) + value.byteLength + 2);
+    writeHead(w, record);
+    w.bytes(value);
+    w.out[w.pos++] = 0x7d; // }
+    w.out[w.pos++] = 0x0a; // \n
   }
-  return out.subarray(0, offset);
+  return w.out.subarray(0, w.pos);
 }
 
 export type AuditLineResult =

@@ -96,12 +96,34 @@ export function chunkBounds(
 
 const keyDecoder = new TextDecoder();
 
-function coordinates(chunk: Chunk, message: SourceMessage): MessageCoordinates {
+/**
+ * A message key as text. Keys are order ids (the producer's and the
+ * original's): when the key's bytes are the ASCII of the parsed order's id,
+ * that string is the key, and no other is decoded and kept.
+ */
+function keyText(key: Uint8Array, orderId: string | undefined): string {
+  if (orderId !== undefined && orderId.length === key.length) {
+    let same = true;
+    for (let i = 0; i < key.length && same; i++) {
+      same = key[i]! < 0x80 && key[i] === orderId.charCodeAt(i);
+    }
+    if (same) return orderId;
+  }
+  return keyDecoder.decode(key);
+}
+
+function coordinates(
+  chunk: Chunk,
+  message: SourceMessage,
+  parsed: ParseResult<OrderSummary>,
+): MessageCoordinates {
   return {
     topic: chunk.topic,
     partition: chunk.partition,
     offset: message.offset,
-    key: message.key === null ? null : keyDecoder.decode(message.key),
+    key: message.key === null
+      ? null
+      : keyText(message.key, parsed.ok ? parsed.order.order_id : undefined),
     timestamp: message.timestamp ?? null,
     size: message.value?.byteLength ?? 0,
   };
@@ -147,8 +169,8 @@ export function planChunk(
   const deadLetters: DeadLetterMessage[] = [];
   let redelivered = 0;
   for (const [i, message] of chunk.messages.entries()) {
-    const where = coordinates(chunk, message);
     const parsed = given?.[i] ?? parseOrder(message.value, { maxBytes: maxOrderBytes });
+    const where = coordinates(chunk, message, parsed);
     const decision = state.decide({
       ...where,
       keyed: where.key !== null,

@@ -147,7 +147,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "lines written from the received bytes are the lines the text encoder writes",
+  name: "a line embeds a one-line order as received, byte for byte, and any other as its JSON",
   permissions: "none",
   fn() {
     const accepted = (bytes: Uint8Array) => {
@@ -155,31 +155,30 @@ Deno.test({
       assert(parsed.ok);
       return parsed;
     };
-    const plain = encodeOrder(order);
-    const accented = new TextEncoder().encode(
-      JSON.stringify({ ...order, shipping_address: "Straße 1, Zürich — ☃ 🚚" }),
-    );
-    const pretty = new TextEncoder().encode(JSON.stringify(order, null, 2));
-    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, ...plain]);
-    const records = [
-      auditedRecord(at, where, accepted(plain)),
-      duplicateRecord(at, where, accepted(accented)),
-      auditedRecord(at, where, accepted(pretty)),
-      auditedRecord(at, where, accepted(withBom)),
-      deadLetterRecord(at, where, { class: "schema", message: "Cannot accept order: ü" }),
-      auditedRecord(at, where, order),
+    const plainText = JSON.stringify(order);
+    const accentedText = JSON.stringify({ ...order, shipping_address: "Straße 1, Zürich — ☃ 🚚" });
+    const spaced = plainText.replace(/,/g, ", "); // one line, not as JSON.stringify writes it
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const cases: Array<[AuditRecord, string]> = [
+      [auditedRecord(at, where, accepted(encode(plainText))), plainText],
+      [duplicateRecord(at, where, accepted(encode(accentedText))), accentedText],
+      [auditedRecord(at, where, accepted(encode(spaced))), spaced],
+      // Pretty-printed: its one-line JSON; a byte-order mark is dropped.
+      [auditedRecord(at, where, accepted(encode(JSON.stringify(order, null, 2)))), plainText],
+      [auditedRecord(at, where, accepted(encode(`\ufeff${plainText}`))), plainText],
+      [deadLetterRecord(at, where, { class: "schema", message: "Cannot accept order: ü" }), "null"],
+      [auditedRecord(at, where, order), plainText],
     ];
+    const records = cases.map(([record]) => record);
     const bytes = encodeAuditLineBytes(records);
-    assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
-    // Heads in ASCII alone (the usual case) take another path than those with "ü".
-    const asciiHeads = records.slice(0, 4);
-    assertEquals(
-      new TextDecoder().decode(encodeAuditLineBytes(asciiHeads)),
-      encodeAuditLines(asciiHeads),
-    );
-    for (const line of new TextDecoder().decode(bytes).trimEnd().split("\n")) {
+    const text = new TextDecoder().decode(bytes);
+    assertEquals(encodeAuditLines(records), text);
+    text.trimEnd().split("\n").forEach((line, i) => {
+      const [record, embedded] = cases[i]!;
+      const { order: _, ...fields } = record;
+      assertEquals(line, `${JSON.stringify(fields).slice(0, -1)},"order":${embedded}}`);
       assert(parseAuditLine(line, 1).ok, line.slice(0, 80));
-    }
+    });
   },
 });
 
@@ -207,7 +206,9 @@ Deno.test({
       auditedRecord(at + 0.5, { ...place, timestamp: at - 100 }, unstamped),
       auditedRecord(at, { ...place, timestamp: null }, unstamped),
     ]);
-    const lines = encodeAuditLines(records).trimEnd().split("\n");
+    const text = encodeAuditLines(records);
+    assertEquals(new TextDecoder().decode(encodeAuditLineBytes(records)), text);
+    const lines = text.trimEnd().split("\n");
     records.forEach((record, i) => {
       const { order: embedded, ...fields } = record;
       const expected = `${JSON.stringify(fields).slice(0, -1)},"order":${
@@ -219,6 +220,26 @@ Deno.test({
         expected.slice(0, expected.indexOf('"order":')),
       );
     });
+  },
+});
+
+Deno.test({
+  name: "lines whose heads outgrow the first buffer are written whole",
+  permissions: "none",
+  fn() {
+    // Each head's error text takes far more than the room first set aside per line.
+    const long = "é ☃ \u0001 ".repeat(400);
+    const records = Array.from(
+      { length: 50 },
+      (_, i) =>
+        deadLetterRecord(at, { ...where, offset: i, key: long }, {
+          class: "validation",
+          message: `Cannot accept order: ${long}`,
+        }),
+    );
+    const bytes = encodeAuditLineBytes(records);
+    assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
+    assert(bytes.byteLength > 50 * 4 * long.length, "the error texts are all there");
   },
 });
 

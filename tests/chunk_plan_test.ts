@@ -20,6 +20,30 @@ function message(offset: number, value: Uint8Array | string | null, key: string 
   };
 }
 
+Deno.test({
+  name: "a record's key is its message's key as text, whether or not it is the order's id",
+  permissions: "none",
+  fn() {
+    const orders = createOrderGenerator({ seed: 4, now: () => NOW - 20 });
+    const events = Array.from({ length: 5 }, () => orders.next());
+    const keys = [
+      events[0]!.order_id,
+      events[1]!.order_id.toUpperCase(), // as long as the id, other bytes
+      events[0]!.order_id, // another order's id
+      "é".repeat(36), // as many characters as an id, more bytes
+      "",
+    ];
+    const chunk = {
+      topic: "orders",
+      partition: 0,
+      highWatermark: 5,
+      messages: events.map((e, i) => message(i, encodeOrder(e), keys[i]!)),
+    };
+    const plan = written(planChunk(new TrackerState(), chunk, options));
+    assertEquals(plan.records.map((r) => r.kafka_key), keys);
+  },
+});
+
 /** The plan of a chunk that writes records (fails the test otherwise). */
 function written(plan: ChunkPlan) {
   assert(plan.kind === "write", `a write plan, got ${JSON.stringify(plan)}`);

@@ -5,7 +5,6 @@ import {
   auditedRecord,
   deadLetterRecord,
   encodeAuditLineBytes,
-  encodeAuditLines,
 } from "../lib/audit_record.ts";
 import { encodeOrder, type OrderSummary, parseOrder, type ParseResult } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -43,9 +42,7 @@ function lines(results: readonly ParseResult<OrderSummary>[]): string {
       ? auditedRecord(at, where, result)
       : deadLetterRecord(at, where, result.rejection);
   });
-  const text = new TextDecoder().decode(encodeAuditLineBytes(records));
-  assertEquals(encodeAuditLines(records), text, "both encoders write the same lines");
-  return text;
+  return new TextDecoder().decode(encodeAuditLineBytes(records));
 }
 
 Deno.test({
