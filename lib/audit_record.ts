@@ -321,8 +321,8 @@ class LineWriter {
   out: Uint8Array;
   pos = 0;
 
-  constructor(size: number) {
-    this.out = new Uint8Array(size);
+  constructor(into: Uint8Array | number) {
+    this.out = typeof into === "number" ? new Uint8Array(into) : into;
   }
 
   /** Makes room for `bytes` more. */
@@ -463,11 +463,17 @@ function writeHead(w: LineWriter, r: AuditRecord): void {
  * Serialises records as JSON Lines (each ends with "\n") in UTF-8. An order
  * received as one line is embedded as it came, copied from the message's
  * bytes; `order` is the last field of a line.
+ *
+ * @param options.into a buffer to write into when it is surely large enough
+ *   (the lines are then a view of it; else of a new one)
  */
-export function encodeAuditLineBytes(records: readonly AuditRecord[]): Uint8Array {
+export function encodeAuditLineBytes(
+  records: readonly AuditRecord[],
+  { into }: { into?: Uint8Array | undefined } = {},
+): Uint8Array {
   let size = 0;
   for (const record of records) size += (orderBytes(record)?.byteLength ?? 0) + 1024;
-  const w = new LineWriter(size);
+  const w = new LineWriter(into !== undefined && into.length >= size ? into : size);
   for (const record of records) {
     const value = orderBytes(record) ?? lineEncoder.encode(embeddedText(record));
     w.ensure(headBound(record) + value.byteLength + 2);

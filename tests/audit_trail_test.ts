@@ -150,6 +150,23 @@ Deno.test("after a clean close the next open reads nothing; after a crash only w
   });
 });
 
+Deno.test("appends one after another, and at once, each write their own lines whole", async () => {
+  await withTrailDir(async (options) => {
+    const { trail } = await AuditTrail.open(options);
+    await trail.beginEpoch(epochOf);
+    // Larger, smaller, then at once: the line buffer is reused, outgrown, and
+    // not shared by appends that overlap.
+    const batches = [records(50), records(200, 50), records(10, 250), records(40, 260)];
+    for (const batch of batches) for (const r of batch) trail.state.apply(r);
+    await trail.append(batches[0]!);
+    await trail.append(batches[1]!);
+    await Promise.all([trail.append(batches[2]!), trail.append(batches[3]!)]);
+    const written = (await lines(options.paths.auditFile)).slice(1); // after the header
+    assertEquals(written, encodeAuditLines(batches.flat()).trimEnd().split("\n"));
+    await trail.close();
+  });
+});
+
 Deno.test("a checkpoint that does not fit the files is not trusted: the trail is read again", async () => {
   await withTrailDir(async (options) => {
     const { trail } = await AuditTrail.open(options);
