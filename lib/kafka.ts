@@ -917,16 +917,35 @@ export const KafkaDefaultPartitioner: typeof Partitioners.DefaultPartitioner =
   Partitioners.DefaultPartitioner;
 
 /**
+ * How long a topic may be unknown to the broker asked before it counts as
+ * missing: a cluster's brokers learn of a topic just created one after
+ * another, and a command started right after `deno task topics` may ask one
+ * that has not yet.
+ */
+const NEW_TOPIC_GRACE_MS = 3_000;
+
+/**
  * The number of partitions of a topic.
  *
- * @throws {Error} when the topic does not exist
+ * @param options.graceMs how long an unknown topic is asked for again
+ * @throws {Error} when the topic does not exist (still, after `graceMs`)
  */
-export async function partitionCount(admin: Admin, topic: string): Promise<number> {
-  const topics = await admin.listTopics();
-  if (!topics.includes(topic)) {
-    throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
+export async function partitionCount(
+  admin: Pick<Admin, "listTopics" | "fetchTopicMetadata">,
+  topic: string,
+  { graceMs = NEW_TOPIC_GRACE_MS }: { graceMs?: number } = {},
+): Promise<number> {
+  const deadline = Date.now() + graceMs;
+  while (!(await admin.listTopics()).includes(topic)) {
+    if (Date.now() >= deadline) {
+      throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+  const metadata = await retryWhileNew(
+    () => admin.fetchTopicMetadata({ topics: [topic] }),
+    graceMs,
+  );
   return metadata.topics[0]?.partitions.length ?? 0;
 }
 
