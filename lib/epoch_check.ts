@@ -13,6 +13,7 @@ import {
   type Kafka,
   topicEnds,
   type TopicIdReader,
+  topicListed,
   topicStarts,
   withAdmin,
 } from "./kafka.ts";
@@ -109,7 +110,9 @@ async function observe(
   }
   if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
   const behind = async () => {
-    const ends = await topicEnds(admin, topic);
+    let ends = await topicEnds(admin, topic);
+    // A topic just created may be unknown yet to the broker asked.
+    if (ends.size === 0 && await topicListed(admin, topic)) ends = await topicEnds(admin, topic);
     if (ends.size === 0) {
       throw new Error(`Cannot consume topic "${topic}": it does not exist (run deno task topics)`);
     }

@@ -925,6 +925,23 @@ export const KafkaDefaultPartitioner: typeof Partitioners.DefaultPartitioner =
 const NEW_TOPIC_GRACE_MS = 3_000;
 
 /**
+ * Whether the cluster has `topic`: while the broker asked does not list it,
+ * it is asked again for `graceMs`.
+ */
+export async function topicListed(
+  admin: Pick<Admin, "listTopics">,
+  topic: string,
+  { graceMs = NEW_TOPIC_GRACE_MS }: { graceMs?: number } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    if ((await admin.listTopics()).includes(topic)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
  * The number of partitions of a topic.
  *
  * @param options.graceMs how long an unknown topic is asked for again
@@ -935,12 +952,8 @@ export async function partitionCount(
   topic: string,
   { graceMs = NEW_TOPIC_GRACE_MS }: { graceMs?: number } = {},
 ): Promise<number> {
-  const deadline = Date.now() + graceMs;
-  while (!(await admin.listTopics()).includes(topic)) {
-    if (Date.now() >= deadline) {
-      throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  if (!(await topicListed(admin, topic, { graceMs }))) {
+    throw new Error(`Cannot use topic "${topic}": it does not exist (run deno task topics)`);
   }
   const metadata = await retryWhileNew(
     () => admin.fetchTopicMetadata({ topics: [topic] }),
