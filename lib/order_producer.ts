@@ -189,16 +189,18 @@ export async function runProducer(
   // the Kafka client on this one; at moderate rates a few orders at a time
   // cost less to make here than to ask a thread for.
   const onWorker = ratePerSec === 0 || ratePerSec > WORKER_FROM_RATE;
-  // At a set rate order k is due at start + k / rate, and is stamped so:
-  // produced_at is when it was due, and a wait here (a send in flight, a
-  // timer's grain) counts in its end-to-end latency.
+  // At a set rate order k (from 0) is due at start + (k + 1) / rate, as the
+  // loop below counts, and is stamped so: produced_at is when it was due, and
+  // a wait here (a send in flight, a timer's grain) counts in its end-to-end
+  // latency. (Stamped at start + k / rate, each order carried one period too
+  // many: 200 ms at the default 5 orders/s.)
   let startedWall = Date.now();
   let stamped = 0;
   const source = new OrderSource({
     seed,
     onWorker,
     ...(onWorker ? {} : {
-      clock: () => Math.min(Date.now(), startedWall + Math.floor((stamped++ * 1000) / ratePerSec)),
+      clock: () => Math.min(Date.now(), startedWall + Math.floor((++stamped * 1000) / ratePerSec)),
     }),
   });
   const sendBytes = sendBytesFor(partitions);

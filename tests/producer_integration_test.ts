@@ -29,6 +29,9 @@ interface Seen {
   partition: number;
   offset: number;
   orderId: string;
+  /** The record's create time (the send), ms. */
+  timestamp: number;
+  producedAt: number | undefined;
 }
 
 async function readTopic(topic: string, expected: number): Promise<Seen[]> {
@@ -47,6 +50,8 @@ async function readTopic(topic: string, expected: number): Promise<Seen[]> {
           partition,
           offset: Number(message.offset),
           orderId: parsed.order.order_id,
+          timestamp: Number(message.timestamp),
+          producedAt: parsed.order.produced_at,
         });
         return Promise.resolve();
       },
@@ -95,6 +100,26 @@ Deno.test("every acknowledged order is in the topic exactly once, keyed by its o
       partitions.set(s.key, (partitions.get(s.key) ?? new Set()).add(s.partition));
     }
     assert([...partitions.values()].every((p) => p.size === 1), "one partition per order");
+  } finally {
+    await data.remove();
+  }
+});
+
+Deno.test("at a set rate each order is stamped when it was due, not a period before its send", async () => {
+  const { topic, data, acksLog } = await setup();
+  try {
+    // At 2 orders/s a period is 500 ms: a stamp a period early shows at once.
+    const producer = spawnEntry("producer", {
+      env: { ORDERS_TOPIC: topic },
+      args: ["--count", "3", "--rate", "2", "--acks-log", acksLog],
+    });
+    assertEquals((await producer.exited).code, 0, producer.output());
+    const seen = await readTopic(topic, 3);
+    for (const { producedAt, timestamp } of seen) {
+      assert(producedAt !== undefined, "stamped");
+      const wait = timestamp - producedAt;
+      assert(wait >= 0 && wait < 250, `sent ${wait} ms after it was due`);
+    }
   } finally {
     await data.remove();
   }
