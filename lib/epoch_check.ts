@@ -11,9 +11,9 @@ import {
   type Admin,
   clusterId,
   type Kafka,
+  NEW_TOPIC_GRACE_MS,
   topicEnds,
   type TopicIdReader,
-  topicListed,
   topicStarts,
   withAdmin,
 } from "./kafka.ts";
@@ -110,9 +110,8 @@ async function observe(
   }
   if (suspicion?.definite) return { clusterId: id, offsetsWentBack: suspicion.reason };
   const behind = async () => {
-    let ends = await topicEnds(admin, topic);
     // A topic just created may be unknown yet to the broker asked.
-    if (ends.size === 0 && await topicListed(admin, topic)) ends = await topicEnds(admin, topic);
+    const ends = await topicEnds(admin, topic, { graceMs: NEW_TOPIC_GRACE_MS });
     if (ends.size === 0) {
       throw new Error(`Cannot consume topic "${topic}": it does not exist (run deno task topics)`);
     }

@@ -434,9 +434,17 @@ export async function topicStarts(admin: Admin, topic: string): Promise<Map<numb
   return new Map(offsets.map((p) => [p.partition, Number(p.low)]));
 }
 
-/** The next offset to be written, per partition of a topic (empty when the topic is missing). */
-export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, number>> {
-  if (!(await admin.listTopics()).includes(topic)) return new Map();
+/**
+ * The next offset to be written, per partition of a topic (empty when the topic is missing).
+ *
+ * @param options.graceMs how long a topic the broker asked does not list is asked for again (0: not)
+ */
+export async function topicEnds(
+  admin: Pick<Admin, "listTopics" | "fetchTopicOffsets">,
+  topic: string,
+  { graceMs = 0 }: { graceMs?: number } = {},
+): Promise<Map<number, number>> {
+  if (!(await topicListed(admin, topic, { graceMs }))) return new Map();
   const offsets = await admin.fetchTopicOffsets(topic);
   return new Map(offsets.map((p) => [p.partition, Number(p.high)]));
 }
@@ -918,11 +926,11 @@ export const KafkaDefaultPartitioner: typeof Partitioners.DefaultPartitioner =
 
 /**
  * How long a topic may be unknown to the broker asked before it counts as
- * missing: a cluster's brokers learn of a topic just created one after
- * another, and a command started right after `deno task topics` may ask one
- * that has not yet.
+ * missing where it was just created: a cluster's brokers learn of a new topic
+ * one after another, and a command started right after `deno task topics` may
+ * ask one that has not yet. KafkaJS asks a broker picked at random each time.
  */
-const NEW_TOPIC_GRACE_MS = 3_000;
+export const NEW_TOPIC_GRACE_MS = 3_000;
 
 /**
  * Whether the cluster has `topic`: while the broker asked does not list it,

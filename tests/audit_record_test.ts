@@ -172,7 +172,6 @@ Deno.test({
     const records = cases.map(([record]) => record);
     const bytes = encodeAuditLineBytes(records);
     const text = new TextDecoder().decode(bytes);
-    assertEquals(encodeAuditLines(records), text);
     text.trimEnd().split("\n").forEach((line, i) => {
       const [record, embedded] = cases[i]!;
       const { order: _, ...fields } = record;
@@ -206,9 +205,7 @@ Deno.test({
       auditedRecord(at + 0.5, { ...place, timestamp: at - 100 }, unstamped),
       auditedRecord(at, { ...place, timestamp: null }, unstamped),
     ]);
-    const text = encodeAuditLines(records);
-    assertEquals(new TextDecoder().decode(encodeAuditLineBytes(records)), text);
-    const lines = text.trimEnd().split("\n");
+    const lines = encodeAuditLines(records).trimEnd().split("\n");
     records.forEach((record, i) => {
       const { order: embedded, ...fields } = record;
       const expected = `${JSON.stringify(fields).slice(0, -1)},"order":${
@@ -237,9 +234,14 @@ Deno.test({
           message: `Cannot accept order: ${long}`,
         }),
     );
-    const bytes = encodeAuditLineBytes(records);
-    assertEquals(new TextDecoder().decode(bytes), encodeAuditLines(records));
-    assert(bytes.byteLength > 50 * 4 * long.length, "the error texts are all there");
+    const bytes = encodeAuditLineBytes(records, { into: new Uint8Array(50 * 1024) });
+    const lines = new TextDecoder().decode(bytes).trimEnd().split("\n");
+    assertEquals(
+      lines,
+      records.map(({ order: _, ...fields }) =>
+        `${JSON.stringify(fields).slice(0, -1)},"order":null}`
+      ),
+    );
   },
 });
 

@@ -150,12 +150,13 @@ Deno.test("after a clean close the next open reads nothing; after a crash only w
   });
 });
 
-Deno.test("appends one after another, and at once, each write their own lines whole", async () => {
+Deno.test("appends reuse and outgrow their line buffer, and each writes its own lines whole", async () => {
   await withTrailDir(async (options) => {
     const { trail } = await AuditTrail.open(options);
     await trail.beginEpoch(epochOf);
-    // Larger, smaller, then at once: the line buffer is reused, outgrown, and
-    // not shared by appends that overlap.
+    // Larger, smaller, then two at once: the line buffer is outgrown and
+    // reused. (Overlapping appends catch a shared buffer only when the first
+    // one's write is still pending as the second encodes: a check, not a proof.)
     const batches = [records(50), records(200, 50), records(10, 250), records(40, 260)];
     for (const batch of batches) for (const r of batch) trail.state.apply(r);
     await trail.append(batches[0]!);
