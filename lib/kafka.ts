@@ -761,7 +761,7 @@ async function retryWhileNew<T>(request: () => Promise<T>, timeoutMs = 30_000): 
         throw error;
       }
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, NEW_TOPIC_POLL_MS));
   }
 }
 
@@ -771,12 +771,27 @@ async function topicsWithLeaders(
   topics: string[],
   timeoutMs = 30_000,
 ): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
+  return await askUntil(
+    () => retryWhileNew(() => admin.fetchTopicMetadata({ topics }), timeoutMs),
+    (metadata) => metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0)),
+    timeoutMs,
+  );
+}
+
+/** How often a cluster catching up on a new topic is asked again. */
+const NEW_TOPIC_POLL_MS = 200;
+
+/** Asks until `done` holds of the answer or `timeoutMs` has passed; returns the last answer. */
+async function askUntil<T>(
+  ask: () => Promise<T>,
+  done: (answer: T) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const metadata = await retryWhileNew(() => admin.fetchTopicMetadata({ topics }), timeoutMs);
-    const led = metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0));
-    if (led || Date.now() > deadline) return metadata;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answer = await ask();
+    if (done(answer) || Date.now() >= deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, NEW_TOPIC_POLL_MS));
   }
 }
 
@@ -941,12 +956,11 @@ export async function topicListed(
   topic: string,
   { graceMs = NEW_TOPIC_GRACE_MS }: { graceMs?: number } = {},
 ): Promise<boolean> {
-  const deadline = Date.now() + graceMs;
-  for (;;) {
-    if ((await admin.listTopics()).includes(topic)) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  return await askUntil(
+    async () => (await admin.listTopics()).includes(topic),
+    (listed) => listed,
+    graceMs,
+  );
 }
 
 /**
