@@ -393,7 +393,7 @@ export const SETTINGS = {
     env: "TEST_KAFKA_PORT",
     default: "19092",
     help:
-      "port of the broker `deno task test` starts (controller: +1, SASL_SSL listener: +2; three-broker tests: +100 to +105); keep them under 32768, below the ports Linux gives outgoing connections",
+      "port of the broker `deno task test` starts (controller: +1, SASL_SSL listener: +2; tests' own listeners: +10 to +19; three-broker tests: +100 to +105); keep them under 32768, below the ports Linux gives outgoing connections",
     commands: ["test"],
   },
 } as const satisfies Record<string, SettingSpec>;

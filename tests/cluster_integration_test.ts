@@ -83,7 +83,7 @@ Deno.test({
         });
         try {
           assertEquals((await producer.exited).code, 0, producer.output());
-          await waitForAuditLines([auditFile], 2000, { timeoutMs: 60_000 });
+          await waitForAuditLines([auditFile], 2000, { timeoutMs: 60_000, running: [tracker] });
           assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
           const report = await verifyDelivery({
             topic,

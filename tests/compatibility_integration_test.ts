@@ -47,7 +47,7 @@ Deno.test("the original system's orders, sent without keys to three partitions, 
     await producer.send({ topic, messages: values.map((value) => ({ value })) });
     const expected = values.length + 2;
     const auditFile = join(env.DATA_DIR, "tracker.events");
-    await waitForAuditLines([auditFile], expected, { timeoutMs: 60_000 });
+    await waitForAuditLines([auditFile], expected, { timeoutMs: 60_000, running: [tracker] });
     const records = await readAuditRecords(auditFile);
     assertEquals(records.filter((r) => r.outcome !== "audited").map((r) => r.error), []);
     assertEquals(

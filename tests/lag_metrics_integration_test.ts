@@ -11,15 +11,16 @@ import {
   setupPipeline,
   spawnEntry,
   stopEntry,
+  testListenerPort,
   waitFor,
   waitForAuditLines,
 } from "./support.ts";
 import { type MetricsRecord, parseHealthLine } from "../lib/health_record.ts";
 import { parsePrometheus, sampleValue } from "./prometheus_text.ts";
 
-/** Ports of this file's trackers (the test task leaves 59190-59199 to tests like this). */
-const DRAIN_METRICS_PORT = 59197;
-const SCRAPE_METRICS_PORT = 59196;
+/** Ports of this file's trackers' metrics endpoints. */
+const DRAIN_METRICS_PORT = testListenerPort(0);
+const SCRAPE_METRICS_PORT = testListenerPort(1);
 
 /** The tracker's metrics records so far, with their times. */
 async function metricsRecords(dataDir: string): Promise<Array<{ at: number } & MetricsRecord>> {
@@ -79,7 +80,7 @@ Deno.test("a tracker started late sees its backlog's age and drains it in about 
         estimate = { at: Date.now(), lag, drainMs: drainS * 1000 };
       }
       return undefined;
-    }, { timeoutMs: 180_000, intervalMs: 100 });
+    }, { timeoutMs: 180_000, intervalMs: 100, running: [tracker] });
     assert(estimate !== undefined, "an estimate was taken during the drain");
     const realMs = drainedAt - estimate.at;
     const report = `estimated ${Math.round(estimate.drainMs)} ms at lag ${estimate.lag}, ` +
@@ -130,7 +131,7 @@ Deno.test("a scrape of the tracker's endpoint parses as Prometheus text and its 
   });
   try {
     assertEquals((await producer.exited).code, 0, producer.output());
-    await waitForAuditLines([auditFile], count);
+    await waitForAuditLines([auditFile], count, { running: [tracker] });
     const records = await readAuditRecords(auditFile);
     const outcomes = (outcome: string) => records.filter((r) => r.outcome === outcome).length;
     // The counters count a chunk once it is on disk: a scrape may come a moment before.

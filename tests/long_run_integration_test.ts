@@ -84,7 +84,7 @@ Deno.test("a backlog of thousands of large rejected orders, then valid ones: all
   try {
     const valid = spawnEntry("producer", { env, args: ["--count", "100", "--rate", "0"] });
     assertEquals((await valid.exited).code, 0, valid.output());
-    await waitForAuditLines([auditFile], 3_100, { timeoutMs: 90_000 });
+    await waitForAuditLines([auditFile], 3_100, { timeoutMs: 90_000, running: [tracker] });
     const records = await readAuditRecords(auditFile);
     assertEquals(records.filter((r) => r.outcome === "dead_lettered").length, 3_000);
     assertEquals(records.filter((r) => r.outcome === "audited").length, 100);
@@ -116,7 +116,7 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
     await waitFor("ready", () => /Tracker ready/.test(tracker.output()) ? true : undefined);
     const valid = spawnEntry("producer", { env, args: ["--count", "20", "--rate", "0"] });
     assertEquals((await valid.exited).code, 0, valid.output());
-    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 20);
+    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 20, { running: [tracker] });
     await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [dlqTopic] }));
     await send(connection, topic, rejectedOrders(5, 32));
     const started = Date.now();
@@ -143,7 +143,7 @@ Deno.test("a dead-letter topic that goes away: nothing committed, errors every f
 
     // At the next start the tracker creates the topic again and goes on.
     const again = spawnEntry("tracker", { env });
-    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 25);
+    await waitForAuditLines([join(env.DATA_DIR, "tracker.events")], 25, { running: [again] });
     assertEquals((await stopEntry(again)).code, 0, again.output());
   } finally {
     await stopEntry(tracker, "SIGKILL");
@@ -174,7 +174,7 @@ Deno.test({
       });
       assertEquals((await first.exited).code, 0, first.output());
       const a = spawnEntry("tracker", { env });
-      await waitForAuditLines([auditFile], 600);
+      await waitForAuditLines([auditFile], 600, { running: [a] });
       assertEquals((await stopEntry(a)).code, 0, a.output());
 
       // The same data directory against another cluster: offsets 0.. there are other orders.
@@ -191,7 +191,7 @@ Deno.test({
       });
       assertEquals((await second.exited).code, 0, second.output());
       const b = spawnEntry("tracker", { env: otherEnv });
-      await waitForAuditLines([auditFile], 690, { timeoutMs: 60_000 });
+      await waitForAuditLines([auditFile], 690, { timeoutMs: 60_000, running: [b] });
       assertEquals((await stopEntry(b)).code, 0, b.output());
       assertMatch(b.output(), /Audit trail epoch 2 begins: another Kafka cluster/);
       assertEquals((await epochs(auditFile)).map((e) => e.number), [1, 2]);
@@ -274,7 +274,10 @@ function runsOf(
     },
     audit: async (lines: number) => {
       const tracker = spawnEntry("tracker", { env });
-      await waitForAuditLines([auditFile], lines, { timeoutMs: auditTimeoutMs });
+      await waitForAuditLines([auditFile], lines, {
+        timeoutMs: auditTimeoutMs,
+        running: [tracker],
+      });
       assertEquals((await stopEntry(tracker)).code, 0, tracker.output());
       return tracker.output();
     },
@@ -354,7 +357,7 @@ Deno.test("a topic deleted and created again under a running tracker: a new epoc
   const tracker = spawnEntry("tracker", { env });
   try {
     await produce(3_000);
-    await waitForAuditLines([auditFile], 3_000, { timeoutMs: 60_000 });
+    await waitForAuditLines([auditFile], 3_000, { timeoutMs: 60_000, running: [tracker] });
     // Paused meanwhile (well within the group's session timeout), it next
     // fetches at its old offsets from a topic that already holds more.
     tracker.child.kill("SIGSTOP");
@@ -446,7 +449,7 @@ Deno.test("a restart with a large trail reads only what followed the checkpoint"
     const producer = spawnEntry("producer", { env, args: ["--count", "2000", "--rate", "0"] });
     assertEquals((await producer.exited).code, 0, producer.output());
     const first = spawnEntry("tracker", { env });
-    await waitForAuditLines([auditFile], 2_000);
+    await waitForAuditLines([auditFile], 2_000, { running: [first] });
     assertEquals((await stopEntry(first, "SIGKILL")).signal, "SIGKILL");
     const second = spawnEntry("tracker", { env });
     await waitFor("ready", () => /Tracker ready/.test(second.output()) ? true : undefined);

@@ -99,23 +99,61 @@ export function testClusterConfig(): Config {
   });
 }
 
+/**
+ * A port for a listener a test opens itself (a tracker's metrics endpoint):
+ * TEST_KAFKA_PORT + 10 + `n` (19102..19111 by default). Like the broker's, it
+ * lies below the ports Linux gives outgoing connections (32768 and up), so no
+ * client's connection can hold it, and suites on other TEST_KAFKA_PORTs do not
+ * share it.
+ */
+export function testListenerPort(n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 9) {
+    throw new RangeError(`Cannot give test listener port ${n}: expected 0 to 9`);
+  }
+  return resolveConfig(readConfigEnv()).testBrokerPort + 10 + n;
+}
+
 /** A name no other test uses (topics, groups). */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails at the deadline. */
+/** How `waitFor` polls; `running` are processes that must not end meanwhile. */
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Fail at once, with its output, if one of these ends before the probe succeeds. */
+  running?: readonly EntryProcess[];
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails at the
+ * deadline, or when a process in `running` has ended (with its output).
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
-  { timeoutMs = 30_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+  { timeoutMs = 30_000, intervalMs = 100, running = [] }: WaitOptions = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
+    const ended = running.find((process) => process.status() !== undefined);
+    if (ended) {
+      throw new Error(
+        `Stopped waiting for ${what}: a process exited with code ${
+          ended.status()!.code
+        }:\n${ended.output()}`,
+      );
+    }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${what}${
+          running.map((process) => `\n--- output of a running process:\n${process.output()}`)
+            .join("")
+        }`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
@@ -324,12 +362,12 @@ export async function auditLineCount(files: string[]): Promise<number> {
 export async function waitForAuditLines(
   files: string[],
   lines: number,
-  { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+  { timeoutMs = 60_000, running = [] }: Pick<WaitOptions, "timeoutMs" | "running"> = {},
 ): Promise<void> {
   await waitFor(
     `${lines} lines in the audit trail`,
     async () => (await auditLineCount(files)) >= lines ? true : undefined,
-    { timeoutMs },
+    { timeoutMs, running },
   );
 }
 
