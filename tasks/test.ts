@@ -16,11 +16,45 @@ import { SETTINGS } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { brokerDown, brokerProcess, brokerUp } from "./_broker.ts";
 import { runningPid } from "./_process.ts";
+import { runCommand } from "./_command.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 
 /** State of the test broker; another TEST_KAFKA_PORT gets its own, so two runs can coexist. */
 export function testStateDir(port: number): string {
   return port === Number(SETTINGS.testBrokerPort.default) ? ".state/test" : `.state/test-${port}`;
+}
+
+/**
+ * The ports the suite listens on for TEST_KAFKA_PORT `port`: the broker's
+ * (+0 to +2), tests' own listeners (+10 to +19) and the three-broker tests'
+ * cluster (+100 to +105), as first and last of the span.
+ */
+export function testPortSpan(port: number): { first: number; last: number } {
+  return { first: port, last: port + 105 };
+}
+
+/** Where Linux lists the ports it gives outgoing connections: "32768\t60999". */
+const EPHEMERAL_PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range";
+
+/**
+ * A warning when the suite's ports reach into the range the machine gives
+ * outgoing connections their local ports from (the text of
+ * EPHEMERAL_PORT_RANGE_FILE): any client connection may hold one of them, and
+ * the test that listens there then fails. Undefined when they do not, or when
+ * the range is unknown (not Linux, not readable).
+ */
+export function ephemeralPortWarning(
+  port: number,
+  rangeText: string | undefined,
+): string | undefined {
+  const match = rangeText?.trim().match(/^(\d+)\s+(\d+)$/);
+  if (!match) return undefined;
+  const [low, high] = [Number(match[1]), Number(match[2])];
+  const { first, last } = testPortSpan(port);
+  if (last < low || first > high) return undefined;
+  return `Warning: TEST_KAFKA_PORT ${port} puts the tests' ports (${first}-${last}) in this machine's range for outgoing connections (${low}-${high}): a client's connection can hold one, and a test that listens there fails. Set TEST_KAFKA_PORT to ${
+    low - 106 >= 1024 ? `at most ${low - 106}` : `at least ${high + 1}`
+  }.`;
 }
 
 /** The settings of the test broker: the user's, with test ports and state directory. */
@@ -84,6 +118,11 @@ async function main(): Promise<number> {
     env: { ...env, ...testEnv(env, user.testBrokerPort) },
   });
   if (typeof config === "number") return config;
+  // Through `cat`: Deno reads /proc only under --allow-all.
+  const range = await runCommand("cat", [EPHEMERAL_PORT_RANGE_FILE]).catch(() => undefined);
+  const rangeText = range?.code === 0 ? range.output : undefined;
+  const warning = ephemeralPortWarning(user.testBrokerPort, rangeText);
+  if (warning) console.error(warning);
   // Ctrl+C reaches `deno test` through the process group; stay alive to stop the broker.
   const stayAlive = () => console.error("Interrupted: stopping the test broker");
   Deno.addSignalListener("SIGINT", stayAlive);
