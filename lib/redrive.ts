@@ -28,6 +28,7 @@ import {
   createIdempotentProducer,
   createKafka,
   type Kafka,
+  NEW_TOPIC_GRACE_MS,
   partitionCount,
   publishMessages,
   readTopic,
@@ -120,7 +121,9 @@ export async function runRedrive(
         if (set === undefined) offsets.set(partition, set = new RangeSet());
         set.add(offset);
       }
-      const ends = await topicEnds(admin, config.topic);
+      // A broker that does not list the topic yet (a new topic on a cluster) is asked again:
+      // without ends, recovering this batch would read the whole topic.
+      const ends = await topicEnds(admin, config.topic, { graceMs: NEW_TOPIC_GRACE_MS });
       const sending: SendingLine = {
         kind: "sending",
         at: new Date().toISOString(),
