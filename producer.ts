@@ -18,6 +18,7 @@ async function main(): Promise<number> {
   // Signals are handled from here on: the Kafka client, slow to load, is
   // imported only after, so a SIGTERM during start-up is a clean stop too.
   const shutdown = installShutdown({
+    parentPid: config.stopWithParent,
     hardDeadlineMs: 20_000,
     onSignal: (signal, forced) =>
       log.warn(forced ? "{signal} again: exiting now" : "{signal}: stopping, flushing sends", {

@@ -137,6 +137,8 @@ export interface Config {
   readonly metrics: { readonly hostname: string; readonly port: number } | undefined;
   readonly brokerReadyTimeoutMs: number;
   readonly stopTimeoutMs: number;
+  /** Stop once this PID is no longer the parent's; undefined: run on. */
+  readonly stopWithParent: number | undefined;
   readonly testBrokerPort: number;
 }
 
@@ -302,6 +304,9 @@ export function resolveConfig(
       : { hostname: read.host("metricsHost"), port: metricsPort },
     brokerReadyTimeoutMs: read.integer("brokerReadyTimeoutMs", { min: 1000 }),
     stopTimeoutMs: read.integer("stopTimeoutMs", { min: 100 }),
+    stopWithParent: read.raw("stopWithParent") === undefined
+      ? undefined
+      : read.integer("stopWithParent", { min: 1 }),
     testBrokerPort: read.integer("testBrokerPort", { min: 1, max: 65533 }),
   };
   return deepFreeze(config);

@@ -389,6 +389,13 @@ export const SETTINGS = {
     help: "how long `stop` waits after SIGTERM before SIGKILL",
     commands: ["stop"],
   },
+  stopWithParent: {
+    env: "STOP_WITH_PARENT",
+    shownDefault: "off",
+    help:
+      "a PID: stop as on SIGTERM once that process is no longer this one's parent (bench:e2e sets it for its tracker and producer, so they end with it, even when it is killed with SIGKILL)",
+    commands: ["producer", "tracker"],
+  },
   testBrokerPort: {
     env: "TEST_KAFKA_PORT",
     default: "19092",

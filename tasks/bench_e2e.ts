@@ -154,6 +154,9 @@ function childEnv({ config }: Bench): Record<string, string> {
     TRACKER_GROUP_ID: config.groupId,
     DATA_DIR: config.paths.dataDir,
     PRODUCER_RATE: String(config.producer.ratePerSec),
+    // They end with this process even when it is killed with SIGKILL (the
+    // producer would otherwise send at the rate for ever).
+    STOP_WITH_PARENT: String(Deno.pid),
     // Stopped with SIGTERM at the window's end, as `deno task stop` stops it.
     PRODUCER_COUNT: "0",
     PRODUCER_DURATION_S: "0",

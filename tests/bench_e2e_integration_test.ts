@@ -5,8 +5,17 @@
  * `bench:tracker`, which leave no topic behind.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { benchScratchEntries, runTask, testConnection } from "./support.ts";
-import { createKafka, withAdmin } from "../lib/kafka.ts";
+import {
+  benchScratchEntries,
+  runTask,
+  spawnEntry,
+  stopEntry,
+  testConnection,
+  waitFor,
+} from "./support.ts";
+import { createKafka, deleteScratch, withAdmin } from "../lib/kafka.ts";
+import { join } from "node:path";
+import { parseHealthLine } from "../lib/health_record.ts";
 
 Deno.test("bench:e2e runs the pipeline at a fixed rate and prints percentiles and each process's CPU", async () => {
   const before = await benchScratchEntries("e2e-");
@@ -69,6 +78,90 @@ async function scratchOnBroker(prefix: string): Promise<string[]> {
     },
   );
 }
+
+/** The PIDs of `pid`'s children, or of those of them still alive when given. */
+async function alive(query: { parent: number } | { pids: number[] }): Promise<number[]> {
+  const args = "parent" in query
+    ? ["--ppid", String(query.parent), "-o", "pid="]
+    : ["-o", "pid=", "-p", query.pids.join(",")];
+  const { stdout } = await new Deno.Command("ps", { args, stdout: "piped", stderr: "null" })
+    .output();
+  return new TextDecoder().decode(stdout).split("\n").map((l) => l.trim()).filter(Boolean)
+    .map(Number);
+}
+
+Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running", async () => {
+  const dirsBefore = await benchScratchEntries("e2e-");
+  const onBrokerBefore = await scratchOnBroker("bench-e2e-");
+  // Run directly (not through the launcher), so that its PID is the children's parent.
+  const bench = spawnEntry("bench:e2e", {
+    env: { LOG_LEVEL: "warning" },
+    args: ["--rate", "200", "--duration", "120", "--warmup", "0"],
+  });
+  let children: number[] = [];
+  try {
+    children = await waitFor(
+      "the benchmark's tracker and producer",
+      async () => {
+        const pids = await alive({ parent: bench.child.pid });
+        return pids.length === 2 ? pids : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, running: [bench] },
+    );
+    // Well into their run: the tracker ready, auditing what the producer sends.
+    const trackerLog = await waitFor("the run's scratch directory", async () => {
+      const [dir] = (await benchScratchEntries("e2e-")).filter((d) => !dirsBefore.includes(d));
+      return dir && join(Deno.env.get("STATE_DIR")!, "bench", dir, "tracker.log");
+    }, { running: [bench] });
+    const healthLines = async () =>
+      (await Deno.readTextFile(trackerLog).catch(() => "")).split("\n").filter(Boolean);
+    const phases = async () =>
+      (await healthLines()).map(parseHealthLine).flatMap((r) =>
+        r.ok && r.entry.kind === "lifecycle" ? [r.entry.lifecycle.phase] : []
+      );
+    await waitFor(
+      "the tracker ready",
+      async () => (await phases()).includes("ready") || undefined,
+      {
+        timeoutMs: 60_000,
+        running: [bench],
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    bench.child.kill("SIGKILL");
+    await bench.exited;
+    // Each sees its parent gone within a second and stops as on SIGTERM.
+    await waitFor(
+      "the tracker and producer to stop",
+      async () => (await alive({ pids: children })).length === 0 || undefined,
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    // The tracker stopped cleanly, for that reason: its health log says so.
+    const lines = await healthLines();
+    assert(
+      lines.some((line) =>
+        /^the parent process \(PID \d+\) is gone$/.test(JSON.parse(line).properties?.signal)
+      ),
+      lines.slice(-5).join("\n"),
+    );
+    assertEquals((await phases()).at(-1), "stopped", lines.slice(-5).join("\n"));
+  } finally {
+    for (const pid of await alive({ pids: children }).catch(() => [])) {
+      Deno.kill(pid, "SIGKILL");
+    }
+    await stopEntry(bench, "SIGKILL");
+    // What the killed run left: its topics, group and directory.
+    const left = (await scratchOnBroker("bench-e2e-")).filter((n) => !onBrokerBefore.includes(n));
+    await deleteScratch(testConnection(), {
+      topics: left.filter((n) => !n.startsWith("group ")),
+      groups: left.filter((n) => n.startsWith("group ")).map((n) => n.slice("group ".length)),
+      clientId: "test",
+    }).catch(() => {}); // A group whose members were killed stays until their session ends.
+    for (const dir of (await benchScratchEntries("e2e-")).filter((d) => !dirsBefore.includes(d))) {
+      await Deno.remove(join(Deno.env.get("STATE_DIR")!, "bench", dir), { recursive: true });
+    }
+  }
+});
 
 const SCRATCH_PREFIXES = { bench_producer: "bench-producer-", bench_tracker: "bench-tracker-" };
 for (

@@ -1,7 +1,7 @@
 /** Unit: one shutdown request per signal burst, a forced exit on a later one, a hard deadline. */
 import FakeTimers from "@sinonjs/fake-timers";
 import { assert, assertEquals } from "./assert.ts";
-import { installShutdown } from "../lib/shutdown.ts";
+import { installShutdown, PARENT_CHECK_MS } from "../lib/shutdown.ts";
 
 // Real timers, taken before fake ones are installed: signal listeners do not
 // keep the event loop alive, so a real timer must while a signal is on its way.
@@ -64,6 +64,56 @@ Deno.test("a signal aborts the shutdown signal even when reporting it fails", as
     // The hard deadline is the backstop for a shutdown that hangs.
     clock.tick(9_000);
     assertEquals(exits, [130, 1]);
+  } finally {
+    shutdown.dispose();
+    clock.uninstall();
+  }
+});
+
+Deno.test("a process that stops with its parent stops as on SIGTERM once it has another parent", () => {
+  const clock = FakeTimers.install({
+    now: 1_000_000,
+    toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+  });
+  const exits: number[] = [];
+  const told: string[] = [];
+  let parent = 4242;
+  const shutdown = installShutdown({
+    hardDeadlineMs: 9_000,
+    parentPid: 4242,
+    ppid: () => parent,
+    exit: (code) => exits.push(code),
+    onSignal: (reason, forced) => told.push(`${reason}${forced ? " forced" : ""}`),
+  });
+  try {
+    // While the parent lives, nothing happens.
+    clock.tick(5 * PARENT_CHECK_MS);
+    assert(!shutdown.signal.aborted);
+    // Its parent killed, the process is given another (init, a subreaper).
+    parent = 1;
+    clock.tick(PARENT_CHECK_MS);
+    assert(shutdown.signal.aborted);
+    assertEquals(shutdown.signal.reason, "the parent process (PID 4242) is gone");
+    // Said once, and looked at no more; the hard deadline still backs the shutdown.
+    clock.tick(5 * PARENT_CHECK_MS);
+    assertEquals(told, ["the parent process (PID 4242) is gone"]);
+    assertEquals(exits, []);
+    clock.tick(9_000);
+    assertEquals(exits, [1]);
+  } finally {
+    shutdown.dispose();
+    clock.uninstall();
+  }
+});
+
+Deno.test("without a parent to stop with, no parent is looked at", () => {
+  const clock = FakeTimers.install({ toFake: ["setInterval", "clearInterval"] });
+  let asked = 0;
+  const shutdown = installShutdown({ hardDeadlineMs: 9_000, ppid: () => ++asked });
+  try {
+    clock.tick(10 * PARENT_CHECK_MS);
+    assertEquals(asked, 0);
+    assert(!shutdown.signal.aborted);
   } finally {
     shutdown.dispose();
     clock.uninstall();
