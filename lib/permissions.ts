@@ -145,8 +145,18 @@ export function permissionFlags(
       ];
     case "topics":
       return ["--no-prompt", net, env(), ...(secrets.length > 0 ? [read([])] : [])];
-    case "bench:producer":
-      return ["--no-prompt", net, env(), read(generatorCode)];
+    case "bench:producer": {
+      // The benchmarks' scratch directory: its claim on its topic, and what
+      // killed benchmarks left there (tasks/_bench_scratch.ts).
+      const scratch = join(paths.stateDir, "bench");
+      return [
+        "--no-prompt",
+        net,
+        env(),
+        read([scratch, ...generatorCode]),
+        `--allow-write=${scratch}`,
+      ];
+    }
     case "bench:tracker": {
       // Its scratch data directory only (and the generator's code, to pre-produce).
       const scratch = join(paths.stateDir, "bench");

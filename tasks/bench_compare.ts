@@ -46,6 +46,7 @@ import { BENCH_INTERRUPTED } from "./_progress.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 import { denoRunArgs } from "./run.ts";
 import { type TopicDurability, topicDurability } from "./topics.ts";
+import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
 
 const DEFAULT_ROUNDS = 3;
 /** Messages EndToEndLatency sends one at a time (about 10 s on a local broker). */
@@ -284,8 +285,17 @@ async function main(): Promise<number> {
   const roundTopics = Array.from({ length: settings.rounds }, (_, i) => roundTopicOf(id, i));
   const log = (line: string) => console.error(line);
   let topicsMade = false;
+  let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
+    await clearOrphans(config, { clientId: "bench-compare", say: log });
+    // Kafka's tools' groups too (EndToEndLatency's, named by the tool, expire with their offsets).
+    claim = await claimScratch(claimsDir(config), {
+      brokers: [...config.brokers],
+      topics: [...roundTopics, latencyTopic],
+      groups: Array.from({ length: settings.rounds }, (_, i) => groupOf(id, i)),
+      dirs: [],
+    });
     // Replicated as our topics are on this cluster: acks=all waits for the replicas.
     const durability = await topicDurability(config);
     topicsMade = true;
@@ -343,14 +353,16 @@ async function main(): Promise<number> {
             groups,
             clientId: "bench-compare",
           })
-        ).catch((error) => {
+        ).then(() => claim?.release(), (error) => {
+          // Claimed still: the next benchmark deletes them.
+          claim?.leave();
           console.error(
             `Cannot delete the comparison's topics bench-compare-${id}-*: ${
               (error as Error).message
             }`,
           );
         });
-    }
+    } else await claim?.release();
     shutdown.dispose();
     await closeLogging();
   }

@@ -68,6 +68,7 @@ import { brokerProcess } from "./_broker.ts";
 import { runCommand } from "./_command.ts";
 import { BENCH_INTERRUPTED, progressLine } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
+import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
 import { denoRunArgs } from "./run.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 
@@ -381,10 +382,25 @@ async function countDown(label: string, seconds: number, signal: AbortSignal): P
   shown.done();
 }
 
-async function run(bench: Bench, children: Child[], signal: AbortSignal): Promise<E2eFigures> {
+async function run(
+  bench: Bench,
+  { children, scratch, signal }: {
+    children: Child[];
+    /** Gets the run's claim on what it makes (tasks/_bench_scratch.ts). */
+    scratch: { claim?: HeldClaim };
+    signal: AbortSignal;
+  },
+): Promise<E2eFigures> {
   const { config, warmupS, windowS } = bench;
   const { paths } = config;
   await awaitKafka(config, { oneShot: true });
+  await clearOrphans(config, { clientId: "bench-e2e", say: (line) => console.error(line) });
+  scratch.claim = await claimScratch(claimsDir(config), {
+    brokers: [...config.brokers],
+    topics: [config.topic, config.dlqTopic],
+    groups: [config.groupId],
+    dirs: [paths.dataDir],
+  });
   // Replicated as `deno task topics` would on this cluster: acks=all waits for the replicas.
   const durability = await topicDurability(config);
   await ensureTopics(config, [
@@ -491,9 +507,10 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning" });
   const shutdown = installShutdown({ hardDeadlineMs: STOP_TIMEOUT_MS + 5_000 });
   const children: Child[] = [];
+  const scratch: { claim?: HeldClaim } = {};
   let code: number = EXIT.failure;
   try {
-    const figures = await run(bench, children, shutdown.signal);
+    const figures = await run(bench, { children, scratch, signal: shutdown.signal });
     if (optionSet(config.options, "json")) {
       const { latency } = figures;
       console.log(benchResultLine({
@@ -525,14 +542,19 @@ async function main(): Promise<number> {
     // Kept after a failure, to look into; not after a Ctrl+C.
     if (code === EXIT.ok || code === EXIT.interrupted) {
       // An hour's run holds gigabytes.
-      await deleteScratch(config, {
+      const deleted = await deleteScratch(config, {
         topics: [config.topic, config.dlqTopic],
         groups: [config.groupId],
         clientId: "bench-e2e",
-      }).catch(() => {});
+      }).then(() => true, () => false);
       await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
-    } else if (children.length > 0) {
-      console.error(`The run's files are kept in ${config.paths.dataDir}`);
+      // Left claimed, what could not be deleted goes with the next benchmark.
+      if (deleted) await scratch.claim?.release();
+      else scratch.claim?.leave();
+    } else {
+      if (children.length > 0) console.error(`The run's files are kept in ${config.paths.dataDir}`);
+      // Kept on purpose, to look into: not for the next benchmark to delete.
+      await scratch.claim?.release();
     }
     shutdown.dispose();
     await closeLogging();

@@ -6,7 +6,11 @@
  * The topic is deleted afterwards, also after a failure or Ctrl+C. Start a
  * broker first (`deno task broker:up`).
  *
- * Permissions: --allow-net to the brokers, --allow-env to the settings.
+ * What a run killed with SIGKILL left (its topics, groups, files) is removed
+ * by the next benchmark (tasks/_bench_scratch.ts).
+ *
+ * Permissions: --allow-net to the brokers, --allow-env to the settings, the
+ * benchmarks' scratch directory (their claims).
  */
 import process from "node:process";
 import { exitWhenDone, installShutdown } from "../lib/shutdown.ts";
@@ -19,6 +23,7 @@ import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reac
 import { logger, setupLogging } from "../lib/logging.ts";
 import { BENCH_INTERRUPTED, countProgress } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
+import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
 import {
   FLUSH_TIMEOUT_MS,
   MAX_BATCH,
@@ -51,8 +56,16 @@ async function main(): Promise<number> {
   const closeLogging = await setupLogging({ level: "warning" });
   const shutdown = installShutdown({ hardDeadlineMs: FLUSH_TIMEOUT_MS + 10_000 });
   let topicMade = false;
+  let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
+    await clearOrphans(config, { clientId: "bench-producer", say: (line) => console.error(line) });
+    claim = await claimScratch(claimsDir(config), {
+      brokers: [...config.brokers],
+      topics: [config.topic],
+      groups: [],
+      dirs: [],
+    });
     topicMade = true;
     await ensureTopics(config, [{
       topic: config.topic,
@@ -119,7 +132,9 @@ async function main(): Promise<number> {
   } finally {
     if (topicMade) {
       await deleteScratch(config, { topics: [config.topic], clientId: "bench-producer" })
-        .catch((error) => {
+        .then(() => claim?.release(), (error) => {
+          // Claimed still: the next benchmark deletes it.
+          claim?.leave();
           console.error(
             `Cannot delete the benchmark's topic ${config.topic}: ${(error as Error).message}`,
           );

@@ -25,6 +25,7 @@ import { benchResultLine } from "../lib/bench_result.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
+import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
@@ -145,8 +146,16 @@ async function main(): Promise<number> {
   const shutdown = installShutdown({ hardDeadlineMs: 30_000 });
   let topicsMade = false;
   let keepFiles = false;
+  let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
+    await clearOrphans(config, { clientId: "bench-tracker", say: (line) => console.error(line) });
+    claim = await claimScratch(claimsDir(config), {
+      brokers: [...config.brokers],
+      topics: [config.topic, config.dlqTopic],
+      groups: [config.groupId],
+      dirs: [config.paths.dataDir],
+    });
     topicsMade = true;
     await ensureTopics(config, [
       { topic: config.topic, partitions: config.partitions, replicationFactor: 1 },
@@ -223,10 +232,12 @@ async function main(): Promise<number> {
     );
     return EXIT.failure;
   } finally {
+    let cleared = true;
     if (topicsMade) {
       const topics = [config.topic, config.dlqTopic];
       await deleteScratch(config, { topics, groups: [config.groupId], clientId: "bench-tracker" })
         .catch((error) => {
+          cleared = false;
           console.error(
             `Cannot delete the benchmark's topics ${
               topics.join(", ")
@@ -236,6 +247,10 @@ async function main(): Promise<number> {
     }
     if (keepFiles) console.error(`The run's files are kept in ${config.paths.dataDir}`);
     else await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
+    // Left claimed, what could not be deleted goes with the next benchmark; files
+    // kept on purpose, to look into, do not.
+    if (cleared || keepFiles) await claim?.release();
+    else claim?.leave();
     shutdown.dispose();
     await closeLogging();
   }

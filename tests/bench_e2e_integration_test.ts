@@ -163,6 +163,47 @@ Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running",
   }
 });
 
+Deno.test("what a benchmark killed with SIGKILL left is removed by the next benchmark", async () => {
+  const dirsBefore = await benchScratchEntries("tracker-");
+  const onBrokerBefore = await scratchOnBroker("bench-tracker-");
+  // Run directly (not through the launcher): SIGKILL reaches the benchmark itself.
+  const killed = spawnEntry("bench:tracker", {
+    env: { LOG_LEVEL: "warning" },
+    args: ["--count", "400000"],
+  });
+  try {
+    // Killed while it fills its topics.
+    const left = await waitFor("the benchmark's topics", async () => {
+      const topics = (await scratchOnBroker("bench-tracker-"))
+        .filter((n) => !onBrokerBefore.includes(n));
+      return topics.length === 2 ? topics : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200, running: [killed] });
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+
+    const next = await runTask("bench_producer", { LOG_LEVEL: "warning" }, ["--count", "200"]);
+    assertEquals(next.code, 0, next.output);
+    const topic = left.find((n) => !n.endsWith("-dlq"))!;
+    const dir = topic.replace(/^bench-/, ""); // Made once its tracker starts: maybe not yet.
+    assertMatch(
+      next.output,
+      new RegExp(
+        `^Removed what a killed benchmark left: topics ${topic}, ${topic}-dlq; groups ${topic}; directory .*${dir}$`,
+        "m",
+      ),
+    );
+    assertEquals(await scratchOnBroker("bench-tracker-"), onBrokerBefore);
+    assertEquals(await benchScratchEntries("tracker-"), dirsBefore);
+    assertEquals(
+      [...Deno.readDirSync(join(Deno.env.get("STATE_DIR")!, "bench", "claims"))],
+      [],
+      "no claim is left",
+    );
+  } finally {
+    await stopEntry(killed, "SIGKILL");
+  }
+});
+
 const SCRATCH_PREFIXES = { bench_producer: "bench-producer-", bench_tracker: "bench-tracker-" };
 for (
   const [task, prefix] of Object.entries(SCRATCH_PREFIXES) as [

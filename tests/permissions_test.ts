@@ -215,7 +215,7 @@ Deno.test({
     assertEquals(reads("producer"), `--allow-read=/srv/orders/producer,${code},${secrets}`);
     assertEquals(reads("tracker"), `--allow-read=/srv/orders,${projectDir}/lib,${secrets}`);
     assertEquals(reads("topics"), `--allow-read=${secrets}`);
-    assertEquals(reads("bench:producer"), `--allow-read=${code},${secrets}`);
+    assertEquals(reads("bench:producer"), `--allow-read=/srv/state/bench,${code},${secrets}`);
     assertEquals(reads("bench:tracker"), `--allow-read=/srv/state/bench,${code},${secrets}`);
     assertEquals(reads("bench:e2e"), `--allow-read=/srv/state/bench,/srv/state/run,${secrets}`);
     assertEquals(
