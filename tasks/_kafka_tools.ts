@@ -7,7 +7,7 @@
  * password, so it lives in a directory of its own only this user can read, and
  * `close()` removes it.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Config } from "../lib/config.ts";
 import { readSettingFile, saslPassword } from "../lib/kafka.ts";
 import { javaClientProperties, pemKeystore } from "../lib/java_client_properties.ts";
@@ -54,14 +54,14 @@ export interface KafkaTools {
 
 /**
  * Fetches the tools' jars unless fetched, and writes the client properties of
- * `config`'s security settings into a private directory under `scratchDir`.
+ * `config`'s security settings into a private directory `dir` (made here, not there before).
  *
  * @throws {Error} when Java is missing, the jars cannot be fetched or a
  *   security setting cannot be given to the Java client (the message names it)
  */
 export async function openKafkaTools(
   config: Config,
-  { scratchDir, log }: { scratchDir: string; log: (line: string) => void },
+  { dir, log }: { dir: string; log: (line: string) => void },
 ): Promise<KafkaTools> {
   if (!await commandWorks("java", ["-version"])) {
     throw new Error("Cannot run Kafka's tools: `java` is not installed. Install a JDK 17");
@@ -73,8 +73,8 @@ export async function openKafkaTools(
     jars: "the jars of Kafka's benchmark tools",
     whose: "the tools'",
   }, log);
-  await Deno.mkdir(scratchDir, { recursive: true });
-  const dir = await Deno.makeTempDir({ dir: scratchDir, prefix: "kafka-tools-" });
+  await Deno.mkdir(dirname(dir), { recursive: true });
+  await Deno.mkdir(dir, { mode: 0o700 });
   try {
     await Deno.chmod(dir, 0o700);
     const properties = join(dir, "client.properties");

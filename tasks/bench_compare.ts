@@ -46,7 +46,7 @@ import { BENCH_INTERRUPTED } from "./_progress.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 import { denoRunArgs } from "./run.ts";
 import { type TopicDurability, topicDurability } from "./topics.ts";
-import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
+import { claimScratch, type HeldClaim } from "./_bench_scratch.ts";
 
 const DEFAULT_ROUNDS = 3;
 /** Messages EndToEndLatency sends one at a time (about 10 s on a local broker). */
@@ -169,10 +169,7 @@ async function runRounds(
   },
 ): Promise<{ rounds: ComparisonRound[]; recordBytes: number }> {
   const { config, id } = settings;
-  const tools = await openKafkaTools(config, {
-    scratchDir: join(config.paths.stateDir, "bench"),
-    log,
-  });
+  const tools = await openKafkaTools(config, { dir: toolsDirOf(config, id), log });
   const rounds: ComparisonRound[] = [];
   let recordBytes = 0;
   const interrupted = () => {
@@ -264,6 +261,11 @@ async function scratchGroups(
   return [...Array.from({ length: rounds }, (_, i) => groupOf(id, i)), ...latencyGroups];
 }
 
+/** The directory of Kafka's tools' client properties (which may hold a password) in run `id`. */
+function toolsDirOf(config: Config, id: string): string {
+  return join(config.paths.stateDir, "bench", `kafka-tools-${id}`);
+}
+
 /** The topic ProducerPerformance fills and ConsumerPerformance reads in round `index` (from 0). */
 function roundTopicOf(id: string, index: number): string {
   return `bench-compare-${id}-${index + 1}`;
@@ -288,14 +290,12 @@ async function main(): Promise<number> {
   let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
-    await clearOrphans(config, { clientId: "bench-compare", say: log });
-    // Kafka's tools' groups too (EndToEndLatency's, named by the tool, expire with their offsets).
-    claim = await claimScratch(claimsDir(config), {
-      brokers: [...config.brokers],
+    // Not EndToEndLatency's groups: the tool names them, and they expire with their offsets.
+    claim = await claimScratch(config, {
       topics: [...roundTopics, latencyTopic],
       groups: Array.from({ length: settings.rounds }, (_, i) => groupOf(id, i)),
-      dirs: [],
-    });
+      dirs: [toolsDirOf(config, id)],
+    }, { clientId: "bench-compare", say: log, signal: shutdown.signal });
     // Replicated as our topics are on this cluster: acks=all waits for the replicas.
     const durability = await topicDurability(config);
     topicsMade = true;
@@ -355,7 +355,7 @@ async function main(): Promise<number> {
           })
         ).then(() => claim?.release(), (error) => {
           // Claimed still: the next benchmark deletes them.
-          claim?.leave();
+          claim?.leave().catch(() => {});
           console.error(
             `Cannot delete the comparison's topics bench-compare-${id}-*: ${
               (error as Error).message

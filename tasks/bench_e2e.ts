@@ -68,7 +68,7 @@ import { brokerProcess } from "./_broker.ts";
 import { runCommand } from "./_command.ts";
 import { BENCH_INTERRUPTED, progressLine } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
-import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
+import { claimScratch, type HeldClaim } from "./_bench_scratch.ts";
 import { denoRunArgs } from "./run.ts";
 import { PROJECT_DIR } from "./_project_dir.ts";
 
@@ -394,13 +394,11 @@ async function run(
   const { config, warmupS, windowS } = bench;
   const { paths } = config;
   await awaitKafka(config, { oneShot: true });
-  await clearOrphans(config, { clientId: "bench-e2e", say: (line) => console.error(line) });
-  scratch.claim = await claimScratch(claimsDir(config), {
-    brokers: [...config.brokers],
+  scratch.claim = await claimScratch(config, {
     topics: [config.topic, config.dlqTopic],
     groups: [config.groupId],
     dirs: [paths.dataDir],
-  });
+  }, { clientId: "bench-e2e", say: (line) => console.error(line), signal });
   // Replicated as `deno task topics` would on this cluster: acks=all waits for the replicas.
   const durability = await topicDurability(config);
   await ensureTopics(config, [
@@ -550,7 +548,7 @@ async function main(): Promise<number> {
       await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
       // Left claimed, what could not be deleted goes with the next benchmark.
       if (deleted) await scratch.claim?.release();
-      else scratch.claim?.leave();
+      else await scratch.claim?.leave().catch(() => {});
     } else {
       if (children.length > 0) console.error(`The run's files are kept in ${config.paths.dataDir}`);
       // Kept on purpose, to look into: not for the next benchmark to delete.

@@ -23,7 +23,7 @@ import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reac
 import { logger, setupLogging } from "../lib/logging.ts";
 import { BENCH_INTERRUPTED, countProgress } from "./_progress.ts";
 import { topicDurability } from "./topics.ts";
-import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
+import { claimScratch, type HeldClaim } from "./_bench_scratch.ts";
 import {
   FLUSH_TIMEOUT_MS,
   MAX_BATCH,
@@ -59,12 +59,10 @@ async function main(): Promise<number> {
   let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
-    await clearOrphans(config, { clientId: "bench-producer", say: (line) => console.error(line) });
-    claim = await claimScratch(claimsDir(config), {
-      brokers: [...config.brokers],
-      topics: [config.topic],
-      groups: [],
-      dirs: [],
+    claim = await claimScratch(config, { topics: [config.topic], groups: [], dirs: [] }, {
+      clientId: "bench-producer",
+      say: (line) => console.error(line),
+      signal: shutdown.signal,
     });
     topicMade = true;
     await ensureTopics(config, [{
@@ -134,7 +132,7 @@ async function main(): Promise<number> {
       await deleteScratch(config, { topics: [config.topic], clientId: "bench-producer" })
         .then(() => claim?.release(), (error) => {
           // Claimed still: the next benchmark deletes it.
-          claim?.leave();
+          claim?.leave().catch(() => {});
           console.error(
             `Cannot delete the benchmark's topic ${config.topic}: ${(error as Error).message}`,
           );

@@ -25,7 +25,7 @@ import { benchResultLine } from "../lib/bench_result.ts";
 import { commandDefault } from "../lib/settings.ts";
 import { EXIT } from "../lib/constants.ts";
 import { deleteScratch, ensureTopics } from "../lib/kafka.ts";
-import { claimScratch, claimsDir, clearOrphans, type HeldClaim } from "./_bench_scratch.ts";
+import { claimScratch, type HeldClaim } from "./_bench_scratch.ts";
 import { awaitKafka, KafkaAccessError, KafkaUnreachableError } from "../lib/reachability.ts";
 import { type Logger, logger, setupLogging } from "../lib/logging.ts";
 import { runProducer } from "../lib/order_producer.ts";
@@ -149,13 +149,11 @@ async function main(): Promise<number> {
   let claim: HeldClaim | undefined;
   try {
     await awaitKafka(config, { oneShot: true });
-    await clearOrphans(config, { clientId: "bench-tracker", say: (line) => console.error(line) });
-    claim = await claimScratch(claimsDir(config), {
-      brokers: [...config.brokers],
+    claim = await claimScratch(config, {
       topics: [config.topic, config.dlqTopic],
       groups: [config.groupId],
       dirs: [config.paths.dataDir],
-    });
+    }, { clientId: "bench-tracker", say: (line) => console.error(line), signal: shutdown.signal });
     topicsMade = true;
     await ensureTopics(config, [
       { topic: config.topic, partitions: config.partitions, replicationFactor: 1 },
@@ -249,8 +247,14 @@ async function main(): Promise<number> {
     else await Deno.remove(config.paths.dataDir, { recursive: true }).catch(() => {});
     // Left claimed, what could not be deleted goes with the next benchmark; files
     // kept on purpose, to look into, do not.
-    if (cleared || keepFiles) await claim?.release();
-    else claim?.leave();
+    if (cleared) await claim?.release();
+    else {
+      await claim?.leave({
+        topics: [config.topic, config.dlqTopic],
+        groups: [config.groupId],
+        dirs: keepFiles ? [] : [config.paths.dataDir],
+      }).catch(() => {});
+    }
     shutdown.dispose();
     await closeLogging();
   }

@@ -52,9 +52,13 @@ export function ephemeralPortWarning(
   const [low, high] = [Number(match[1]), Number(match[2])];
   const { first, last } = testPortSpan(port);
   if (last < low || first > high) return undefined;
-  return `Warning: TEST_KAFKA_PORT ${port} puts the tests' ports (${first}-${last}) in this machine's range for outgoing connections (${low}-${high}): a client's connection can hold one, and a test that listens there fails. Set TEST_KAFKA_PORT to ${
-    low - 106 >= 1024 ? `at most ${low - 106}` : `at least ${high + 1}`
-  }.`;
+  const span = last - first + 1;
+  const advice = low - span >= 1024
+    ? `Set TEST_KAFKA_PORT to at most ${low - span}.`
+    : high + span <= 65535
+    ? `Set TEST_KAFKA_PORT to between ${high + 1} and ${65536 - span}.`
+    : "No TEST_KAFKA_PORT leaves it: narrow the range (net.ipv4.ip_local_port_range).";
+  return `Warning: TEST_KAFKA_PORT ${port} puts the tests' ports (${first}-${last}) in this machine's range for outgoing connections (${low}-${high}): a client's connection can hold one, and a test that listens there fails. ${advice}`;
 }
 
 /** The settings of the test broker: the user's, with test ports and state directory. */

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
+  auditLineCount,
   benchScratchEntries,
   runTask,
   spawnEntry,
@@ -79,6 +80,19 @@ async function scratchOnBroker(prefix: string): Promise<string[]> {
   );
 }
 
+/** The names of the benchmarks' claims in the test state directory (tasks/_bench_scratch.ts). */
+async function claimNames(): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(join(Deno.env.get("STATE_DIR")!, "bench", "claims"))) {
+      names.push(e.name);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
 /** The PIDs of `pid`'s children, or of those of them still alive when given. */
 async function alive(query: { parent: number } | { pids: number[] }): Promise<number[]> {
   const args = "parent" in query
@@ -93,6 +107,7 @@ async function alive(query: { parent: number } | { pids: number[] }): Promise<nu
 Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running", async () => {
   const dirsBefore = await benchScratchEntries("e2e-");
   const onBrokerBefore = await scratchOnBroker("bench-e2e-");
+  const claimsBefore = await claimNames();
   // Run directly (not through the launcher), so that its PID is the children's parent.
   const bench = spawnEntry("bench:e2e", {
     env: { LOG_LEVEL: "warning" },
@@ -127,7 +142,11 @@ Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running",
         running: [bench],
       },
     );
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const trail = join(trackerLog, "..", "tracker.events");
+    await waitFor("orders audited", async () => (await auditLineCount([trail])) > 0 || undefined, {
+      timeoutMs: 30_000,
+      running: [bench],
+    });
     bench.child.kill("SIGKILL");
     await bench.exited;
     // Each sees its parent gone within a second and stops as on SIGTERM.
@@ -139,9 +158,7 @@ Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running",
     // The tracker stopped cleanly, for that reason: its health log says so.
     const lines = await healthLines();
     assert(
-      lines.some((line) =>
-        /^the parent process \(PID \d+\) is gone$/.test(JSON.parse(line).properties?.signal)
-      ),
+      lines.some((line) => /"signal":"the parent process \(PID \d+\) is gone"/.test(line)),
       lines.slice(-5).join("\n"),
     );
     assertEquals((await phases()).at(-1), "stopped", lines.slice(-5).join("\n"));
@@ -160,12 +177,17 @@ Deno.test("bench:e2e killed with SIGKILL leaves no tracker or producer running",
     for (const dir of (await benchScratchEntries("e2e-")).filter((d) => !dirsBefore.includes(d))) {
       await Deno.remove(join(Deno.env.get("STATE_DIR")!, "bench", dir), { recursive: true });
     }
+    // Its claim too: cleared here, it is no later test's orphan.
+    for (const name of (await claimNames()).filter((n) => !claimsBefore.includes(n))) {
+      await Deno.remove(join(Deno.env.get("STATE_DIR")!, "bench", "claims", name));
+    }
   }
 });
 
 Deno.test("what a benchmark killed with SIGKILL left is removed by the next benchmark", async () => {
   const dirsBefore = await benchScratchEntries("tracker-");
   const onBrokerBefore = await scratchOnBroker("bench-tracker-");
+  const claimsBefore = await claimNames();
   // Run directly (not through the launcher): SIGKILL reaches the benchmark itself.
   const killed = spawnEntry("bench:tracker", {
     env: { LOG_LEVEL: "warning" },
@@ -194,10 +216,11 @@ Deno.test("what a benchmark killed with SIGKILL left is removed by the next benc
     );
     assertEquals(await scratchOnBroker("bench-tracker-"), onBrokerBefore);
     assertEquals(await benchScratchEntries("tracker-"), dirsBefore);
+    // The killed run's claim is gone with what it claimed (others' are not this test's).
     assertEquals(
-      [...Deno.readDirSync(join(Deno.env.get("STATE_DIR")!, "bench", "claims"))],
+      (await claimNames()).filter((n) => !claimsBefore.includes(n)),
       [],
-      "no claim is left",
+      "the killed run's claim is gone",
     );
   } finally {
     await stopEntry(killed, "SIGKILL");

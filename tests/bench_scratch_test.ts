@@ -5,12 +5,17 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import {
-  claimScratch,
+  claimsDir,
+  clearOrphans,
+  type DeleteScratch,
   encodeClaim,
+  holdClaim,
   parseClaim,
   sameBrokers,
   type ScratchClaim,
 } from "../tasks/_bench_scratch.ts";
+import { resolveConfig } from "../lib/config.ts";
+import { TRACKER_LOCK_FILE_NAME } from "../lib/constants.ts";
 
 const CLAIM: ScratchClaim = {
   brokers: ["127.0.0.1:9092"],
@@ -70,7 +75,7 @@ Deno.test("a held claim is locked, so no other run takes it for a killed run's; 
     return names;
   };
   try {
-    const held = await claimScratch(dir, CLAIM);
+    const held = await holdClaim(dir, CLAIM);
     const [name] = await claims();
     assert(name?.endsWith(".json"), String(name));
     const path = join(dir, name!);
@@ -79,11 +84,15 @@ Deno.test("a held claim is locked, so no other run takes it for a killed run's; 
     await held.release();
     assertEquals(await claims(), [], "released: gone");
 
-    // Left (its run could not delete what it made): unlocked, for the next run.
-    const left = await claimScratch(dir, CLAIM);
-    left.leave();
+    // Left (its run could not delete all it made): unlocked, naming what it owes, for the next run.
+    const left = await holdClaim(dir, CLAIM);
+    await left.leave({ topics: CLAIM.topics, groups: CLAIM.groups, dirs: [] });
     const [leftName] = await claims();
     assertEquals(await tryLock(join(dir, leftName!)), true);
+    assertEquals(parseClaim(await Deno.readTextFile(join(dir, leftName!))), {
+      ok: true,
+      claim: { ...CLAIM, dirs: [] },
+    });
     // Releasing after leaving changes nothing: the claim is the next run's now.
     await left.release();
     assertEquals(await claims(), [leftName]);
@@ -95,8 +104,113 @@ Deno.test("a held claim is locked, so no other run takes it for a killed run's; 
 Deno.test("a claim cannot be made where no directory can be", async () => {
   const file = await Deno.makeTempFile();
   try {
-    await assertRejects(() => claimScratch(join(file, "claims"), CLAIM));
+    await assertRejects(() => holdClaim(join(file, "claims"), CLAIM));
   } finally {
     await Deno.remove(file);
+  }
+});
+
+/** A state directory with claims in it, and a fake Kafka that records what it is asked to delete. */
+async function orphanage(options: { failGroups?: boolean } = {}) {
+  const state = await Deno.makeTempDir();
+  const config = resolveConfig({ STATE_DIR: state, KAFKA_BROKERS: "127.0.0.1:9092" });
+  const deleted: string[] = [];
+  const remove: DeleteScratch = (_config, { topics, groups = [] }) => {
+    if (groups.length > 0 && options.failGroups) {
+      return Promise.reject(new Error("The group is not empty"));
+    }
+    deleted.push(...topics.map((t) => `topic ${t}`), ...groups.map((g) => `group ${g}`));
+    return Promise.resolve();
+  };
+  const said: string[] = [];
+  const clear = () => clearOrphans(config, { clientId: "test", say: (l) => said.push(l), remove });
+  const orphan = async (claim: ScratchClaim) => (await holdClaim(claimsDir(config), claim)).leave();
+  const claimFiles = async () => {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(claimsDir(config))) names.push(entry.name);
+    return names;
+  };
+  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+  return { state, config, deleted, said, clear, orphan, claimFiles, exists };
+}
+
+Deno.test("what a dead run claimed is removed: its topics, groups and scratch directory, nothing else", async () => {
+  const { state, config, deleted, said, clear, orphan, claimFiles, exists } = await orphanage();
+  try {
+    const scratch = join(state, "bench", "tracker-1a2b3c4d");
+    const outside = await Deno.makeTempDir();
+    await Deno.mkdir(scratch, { recursive: true });
+    await orphan({
+      ...CLAIM,
+      dirs: [scratch, outside, claimsDir(config), join(state, "bench", "..", "kafka")],
+    });
+    // A live run's claim, and a dead run's on another cluster, are not touched.
+    const live = await holdClaim(claimsDir(config), { ...CLAIM, topics: ["live"] });
+    await orphan({ ...CLAIM, brokers: ["elsewhere:9092"], topics: ["other"] });
+    await clear();
+    assertEquals(deleted, [
+      "topic bench-tracker-1a2b3c4d",
+      "topic bench-tracker-1a2b3c4d-dlq",
+      "group bench-tracker-1a2b3c4d",
+    ]);
+    assertEquals(await exists(scratch), false);
+    assertEquals(await exists(outside), true, "only directories under <STATE_DIR>/bench/");
+    assertEquals(await exists(claimsDir(config)), true, "never the claims");
+    await Deno.remove(outside);
+    assertEquals(said, [
+      "Removed what a killed benchmark left: topics bench-tracker-1a2b3c4d, bench-tracker-1a2b3c4d-dlq; groups bench-tracker-1a2b3c4d; directory " +
+      scratch,
+    ]);
+    assertEquals((await claimFiles()).length, 2, "the live run's and the other cluster's");
+    await live.release();
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+});
+
+Deno.test("a dead run's group that cannot be deleted yet stays claimed for the next benchmark", async () => {
+  const { state, deleted, said, clear, orphan, claimFiles, config } = await orphanage({
+    failGroups: true,
+  });
+  try {
+    await orphan({ ...CLAIM, dirs: [] });
+    await clear();
+    assertEquals(deleted, ["topic bench-tracker-1a2b3c4d", "topic bench-tracker-1a2b3c4d-dlq"]);
+    assertEquals(said, [
+      "Removed what a killed benchmark left: topics bench-tracker-1a2b3c4d, bench-tracker-1a2b3c4d-dlq. " +
+      "Cannot delete its groups yet: The group is not empty; the next benchmark tries again",
+    ]);
+    const [name] = await claimFiles();
+    assertEquals(parseClaim(await Deno.readTextFile(join(claimsDir(config), name!))), {
+      ok: true,
+      claim: { ...CLAIM, topics: [], dirs: [] },
+    });
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+});
+
+Deno.test("a claim whose tracker still runs is left; a file that is no claim is removed", async () => {
+  const { state, deleted, said, clear, orphan, claimFiles, config } = await orphanage();
+  try {
+    const scratch = join(state, "bench", "e2e-1a2b3c4d");
+    await Deno.mkdir(scratch, { recursive: true });
+    const lock = await Deno.open(join(scratch, TRACKER_LOCK_FILE_NAME), {
+      create: true,
+      write: true,
+    });
+    await lock.lock(true);
+    await orphan({ ...CLAIM, dirs: [scratch] });
+    await Deno.writeTextFile(join(claimsDir(config), "torn.json"), "{");
+    await clear();
+    lock.close();
+    assertEquals(deleted, []);
+    assertEquals(said.sort(), [
+      `Left what a killed benchmark claimed for a later run: its tracker still runs in ${scratch}`,
+      `Removed ${join(claimsDir(config), "torn.json")}: not a benchmark's claim (not JSON)`,
+    ]);
+    assertEquals((await claimFiles()).length, 1);
+  } finally {
+    await Deno.remove(state, { recursive: true });
   }
 });
