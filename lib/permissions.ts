@@ -145,20 +145,11 @@ export function permissionFlags(
       ];
     case "topics":
       return ["--no-prompt", net, env(), ...(secrets.length > 0 ? [read([])] : [])];
-    case "bench:producer": {
-      // The benchmarks' scratch directory: its claim on its topic, and what
-      // killed benchmarks left there (tasks/_bench_scratch.ts).
-      const scratch = join(paths.stateDir, "bench");
-      return [
-        "--no-prompt",
-        net,
-        env(),
-        read([scratch, ...generatorCode]),
-        `--allow-write=${scratch}`,
-      ];
-    }
+    case "bench:producer":
     case "bench:tracker": {
-      // Its scratch data directory only (and the generator's code, to pre-produce).
+      // The benchmarks' scratch directory only: the tracker's data directory
+      // there, each run's claim on what it makes and what killed runs left
+      // (tasks/_bench_scratch.ts); and the generator's code, to produce.
       const scratch = join(paths.stateDir, "bench");
       return [
         "--no-prompt",
