@@ -18,6 +18,7 @@ import { closeSync, openSync } from "node:fs";
 import process from "node:process";
 import { dirname } from "node:path";
 import type { ProcessFacts } from "../lib/status_report.ts";
+import { SETTINGS } from "../lib/settings.ts";
 
 /** A process started by a task, known by its PID file. */
 export interface ManagedProcess {
@@ -227,7 +228,7 @@ export function runningPid(
 /**
  * Starts a detached process (own session) with stdout and stderr appended to its
  * log file, and records its identity in the PID file. It inherits this
- * process's environment.
+ * process's environment, but for STOP_WITH_PARENT: it is meant to outlive it.
  */
 export function spawnDetached(
   managed: ManagedProcess,
@@ -242,9 +243,11 @@ export function spawnDetached(
   Deno.mkdirSync(dirname(managed.logFile), { recursive: true });
   const fd = openSync(managed.logFile, "a");
   try {
+    // Detached to outlive this process: never told to stop with a parent.
+    const { [SETTINGS.stopWithParent.env]: _parent, ...inherited } = { ...process.env, ...env };
     const child = spawn(command, args, {
       detached: true,
-      env: { ...process.env, ...env },
+      env: inherited,
       stdio: ["ignore", fd, fd],
     });
     if (child.pid === undefined) {

@@ -13,6 +13,9 @@ Deno.test("start runs producer and tracker in the background; stop ends them; bo
     STATE_DIR: join(work.dir, "state"),
     DLQ_TOPIC: uniqueName("lifecycle-dlq"),
     TRACKER_GROUP_ID: uniqueName("lifecycle"),
+    // Set by mistake: it must not reach the processes start leaves running (they would
+    // stop at once, their parent, start, being gone).
+    STOP_WITH_PARENT: String(Deno.pid),
   };
   // Given as flags: `start` passes them on to the topics task, producer and tracker.
   const dataDir = join(work.dir, "data");
