@@ -147,13 +147,11 @@ export function parseWire(
   const wire = emptyWire(values.length);
   // One message at a time, each parse put into the columns before the next (emptyWire).
   values.forEach((value, i) => {
-    if (all === undefined || value === null) {
-      putResult(wire, i, parseOrder(value, { maxBytes }));
-      return;
-    }
-    const start = value.byteOffset - packed.bytes.byteOffset;
-    const text = all.substring(start, start + value.byteLength);
-    putResult(wire, i, parseOrder(value, { maxBytes, asciiText: text }));
+    const start = (value?.byteOffset ?? 0) - packed.bytes.byteOffset;
+    const asciiText = all === undefined || value === null
+      ? undefined
+      : all.substring(start, start + value.byteLength);
+    putResult(wire, i, parseOrder(value, { maxBytes, asciiText }));
   });
   return wire;
 }

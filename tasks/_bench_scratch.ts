@@ -125,10 +125,8 @@ export async function holdClaim(dir: string, claim: ScratchClaim): Promise<HeldC
   const held = file;
   let closed = false;
   const close = () => {
-    if (closed) return false;
     closed = true;
     held.close();
-    return true;
   };
   return {
     async release() {
@@ -168,10 +166,7 @@ export async function claimScratch(
 }
 
 /** What clearing an orphan does to Kafka (tests pass their own). */
-export type DeleteScratch = (
-  config: Config,
-  what: { topics: readonly string[]; groups?: readonly string[]; clientId: string },
-) => Promise<void>;
+export type DeleteScratch = typeof deleteScratch;
 
 /**
  * Removes what killed runs left on `config`'s cluster: every claim no live

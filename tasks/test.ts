@@ -25,12 +25,22 @@ export function testStateDir(port: number): string {
 }
 
 /**
- * The ports the suite listens on for TEST_KAFKA_PORT `port`: the broker's
- * (+0 to +2), tests' own listeners (+10 to +19) and the three-broker tests'
- * cluster (+100 to +105), as first and last of the span.
+ * Where the suite's ports lie, from TEST_KAFKA_PORT: the broker's controller
+ * and SASL_SSL listener, tests' own listeners (`LISTENERS` of them) and the
+ * three-broker tests' cluster (two ports a node).
  */
+export const TEST_PORT_OFFSETS = {
+  controller: 1,
+  saslSsl: 2,
+  listeners: 10,
+  cluster: 100,
+} as const;
+export const TEST_LISTENERS = 10;
+const CLUSTER_PORTS = 3 * 2;
+
+/** The ports the suite listens on for TEST_KAFKA_PORT `port`, as first and last of the span. */
 export function testPortSpan(port: number): { first: number; last: number } {
-  return { first: port, last: port + 105 };
+  return { first: port, last: port + TEST_PORT_OFFSETS.cluster + CLUSTER_PORTS - 1 };
 }
 
 /** Where Linux lists the ports it gives outgoing connections: "32768\t60999". */
@@ -68,10 +78,10 @@ export function testEnv(
 ): Record<string, string> {
   const testEnv: Record<string, string> = {
     KAFKA_PORT: String(port),
-    KAFKA_CONTROLLER_PORT: String(port + 1),
+    KAFKA_CONTROLLER_PORT: String(port + TEST_PORT_OFFSETS.controller),
     STATE_DIR: testStateDir(port),
     // A second listener with TLS and SCRAM, for the tests of the clients' security settings.
-    KAFKA_SASL_SSL_PORT: String(port + 2),
+    KAFKA_SASL_SSL_PORT: String(port + TEST_PORT_OFFSETS.saslSsl),
     // One broker for the suite; the cluster test starts its own three (tests/support.ts).
     KAFKA_BROKER_COUNT: "1",
     LOG_LEVEL: env.LOG_LEVEL ?? "warning",

@@ -4,7 +4,7 @@
  * permissions.
  */
 import { join, resolve } from "node:path";
-import { testEnv, testStateDir } from "../tasks/test.ts";
+import { TEST_LISTENERS, TEST_PORT_OFFSETS, testEnv, testStateDir } from "../tasks/test.ts";
 import { denoRunArgs } from "../tasks/run.ts";
 import { PROJECT_DIR } from "../tasks/_project_dir.ts";
 import type { Role } from "../lib/permissions.ts";
@@ -88,7 +88,7 @@ export function testSaslSslListener():
  */
 export function testClusterConfig(): Config {
   const [broker] = testBrokers();
-  const port = Number(broker!.split(":")[1]) + 100;
+  const port = Number(broker!.split(":")[1]) + TEST_PORT_OFFSETS.cluster;
   return resolveConfig({
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(port + 1),
@@ -107,10 +107,12 @@ export function testClusterConfig(): Config {
  * share it.
  */
 export function testListenerPort(n: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > 9) {
-    throw new RangeError(`Cannot give test listener port ${n}: expected 0 to 9`);
+  if (!Number.isInteger(n) || n < 0 || n >= TEST_LISTENERS) {
+    throw new RangeError(
+      `Cannot give test listener port ${n}: expected 0 to ${TEST_LISTENERS - 1}`,
+    );
   }
-  return resolveConfig(readConfigEnv()).testBrokerPort + 10 + n;
+  return resolveConfig(readConfigEnv()).testBrokerPort + TEST_PORT_OFFSETS.listeners + n;
 }
 
 /** A name no other test uses (topics, groups). */
