@@ -102,13 +102,16 @@ class Space {
   audited = new Map<number, RangeSet>();
   acknowledged = new Map<number, RangeSet>();
   /**
-   * @param ordinal how many spaces its file had opened with this one: spaces
-   *   of two files meet by cluster and ordinal
+   * @param key what the space is about, as its file opened it: cluster id,
+   *   topic id and how many spaces of these that file had opened with this
+   *   one (a topic whose offsets went back under the same id opens another).
+   *   Spaces of two files meet by key: a trail in its third epoch and a new
+   *   one begun on the same cluster's topic share theirs.
    */
   constructor(
     public clusterId: string | null,
     readonly fromZero: boolean,
-    readonly ordinal: number,
+    public key: string,
   ) {}
 
   static set(map: Map<number, RangeSet>, partition: number): RangeSet {
@@ -121,8 +124,10 @@ class Space {
 /** Where a trail file is: its current offset space. */
 interface FileCursor {
   space: Space | undefined;
-  /** How many spaces this file has opened: spaces of two files meet by cluster and this ordinal. */
-  ordinal: number;
+  /** How many spaces this file has opened. */
+  opened: number;
+  /** How many it has opened per cluster and topic id (`Space`'s key). */
+  perIdentity: Map<string, number>;
 }
 
 /**
@@ -185,23 +190,33 @@ export class DeliveryChecker {
 
   /** A cursor for one trail file. */
   newFile(): FileCursor {
-    return { space: undefined, ordinal: 0 };
+    return { space: undefined, opened: 0, perIdentity: new Map() };
   }
 
-  #space(cursor: FileCursor, clusterId: string | null, { fresh }: { fresh: boolean }): Space {
+  #space(
+    cursor: FileCursor,
+    { clusterId, topicId }: { clusterId: string | null; topicId: string | null },
+    { fresh }: { fresh: boolean },
+  ): Space {
     if (!fresh && cursor.space !== undefined) return cursor.space;
-    cursor.ordinal++;
-    const found = this.#spaces.find((s) =>
-      s.clusterId === clusterId && s.ordinal === cursor.ordinal
-    );
+    cursor.opened++;
+    const key = this.#nextKey(cursor, { clusterId, topicId });
+    const found = this.#spaces.find((s) => s.key === key);
     if (found) return (cursor.space = found);
-    const space = new Space(
-      clusterId,
-      cursor.ordinal === 1 && this.#fromOffsetZero,
-      cursor.ordinal,
-    );
+    const space = new Space(clusterId, cursor.opened === 1 && this.#fromOffsetZero, key);
     this.#spaces.push(space);
     return (cursor.space = space);
+  }
+
+  /** The key of the next space `cursor`'s file opens about `identity` (see `Space`). */
+  #nextKey(
+    cursor: FileCursor,
+    { clusterId, topicId }: { clusterId: string | null; topicId: string | null },
+  ): string {
+    const identity = JSON.stringify([clusterId, topicId]);
+    const n = (cursor.perIdentity.get(identity) ?? 0) + 1;
+    cursor.perIdentity.set(identity, n);
+    return `${identity}#${n}`;
   }
 
   /** Pass 1: one trail line (a segment header or an audit record) of the file behind `cursor`. */
@@ -211,16 +226,24 @@ export class DeliveryChecker {
       const current = cursor.space;
       if (current !== undefined && (epoch.continues_offsets || current.epochs.has(epoch.number))) {
         // Same space: a later segment of the epoch, or an old trail adopted as it was.
-        if (current.clusterId === null) current.clusterId = epoch.cluster_id;
+        if (current.clusterId === null) {
+          // An old trail adopted: from here it is about the header's cluster and topic.
+          current.clusterId = epoch.cluster_id;
+          current.key = this.#nextKey(cursor, {
+            clusterId: epoch.cluster_id,
+            topicId: epoch.topic_id ?? null,
+          });
+        }
         current.epochs.add(epoch.number);
         return;
       }
-      this.#space(cursor, epoch.cluster_id, { fresh: true }).epochs.add(epoch.number);
+      const identity = { clusterId: epoch.cluster_id, topicId: epoch.topic_id ?? null };
+      this.#space(cursor, identity, { fresh: true }).epochs.add(epoch.number);
       return;
     }
     const r = line.record;
     if (r.kafka_topic !== this.#topic) return;
-    const space = this.#space(cursor, null, { fresh: false });
+    const space = this.#space(cursor, { clusterId: null, topicId: null }, { fresh: false });
     space.lines++;
     this.#counts.auditLines++;
     if (!Space.set(space.covered, r.kafka_partition).add(r.kafka_offset)) {

@@ -42,11 +42,16 @@ const audited = (partition: number, offset: number, n: number): AuditRecord => (
   order: null,
 });
 
-function header(number: number, cluster: string, { continues = false } = {}) {
+function header(
+  number: number,
+  cluster: string,
+  { continues = false, topicId }: { continues?: boolean; topicId?: string } = {},
+) {
   const epoch: TrailEpoch = {
     number,
     cluster_id: cluster,
     topic,
+    ...(topicId ? { topic_id: topicId } : {}),
     started_at: "2026-11-26T12:00:00.000Z",
     reason: "test",
     continues_offsets: continues,
@@ -274,6 +279,41 @@ Deno.test({
     });
     assert(report.ok, report.problems.join("\n"));
     assertEquals(report.spaces.length, 1);
+  },
+});
+
+Deno.test({
+  name:
+    "a long-lived trail in a later epoch and a second member's new trail meet on the same topic",
+  permissions: "none",
+  async fn(t) {
+    // The first member's trail: epoch 1 on cluster A, epoch 2 on cluster B (a wiped
+    // broker), where a second member took partition 0 from offset 2 on, in a trail
+    // of its own (its epoch 1).
+    const first = [
+      header(1, "A", { topicId: "t-a" }),
+      ...asTrail([audited(0, 0, 1)]),
+      header(2, "B", { topicId: "t-b" }),
+      ...asTrail([audited(0, 0, 2), audited(0, 1, 3)]),
+    ];
+    const second = [header(1, "B", { topicId: "t-b" }), ...asTrail([audited(0, 2, 4)])];
+    const input = {
+      topic,
+      acks: [ack(0, 0, 2, "B"), ack(0, 1, 3, "B"), ack(0, 2, 4, "B")],
+      deadLetters: [],
+      committed: new Map([[0, 3]]),
+    };
+    await t.step("together: every offset of B covered once, in one space", async () => {
+      const report = await checkDelivery({ ...input, trails: [first, second] });
+      assert(report.ok, report.problems.join("\n"));
+      assertEquals(report.spaces.length, 2);
+    });
+    await t.step("another topic id on B (recreated) is another space", async () => {
+      const recreated = [header(1, "B", { topicId: "t-b2" }), ...asTrail([audited(0, 2, 4)])];
+      const report = await checkDelivery({ ...input, trails: [first, recreated] });
+      assertEquals(report.spaces.length, 3);
+      assert(!report.ok);
+    });
   },
 });
 
