@@ -166,6 +166,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "the benchmarks refuse --topic and --dlq-topic, and their help does not list them",
+  permissions: "none",
+  fn() {
+    // Each benchmark makes and deletes scratch topics of its own: a topic given would be ignored.
+    for (
+      const command of ["bench:producer", "bench:tracker", "bench:e2e", "bench:compare"] as const
+    ) {
+      for (const flag of ["--topic", "--dlq-topic"]) {
+        assertThrows(
+          () => resolveConfig({}, [flag, "mine"], { command }),
+          (e: unknown) =>
+            e instanceof ConfigError && e.message.includes(`Unknown option '${flag}'`),
+        );
+      }
+      assert(!/--topic|--dlq-topic/.test(usage(command)), `${command} --help lists a topic flag`);
+    }
+    assertEquals(resolveConfig({}, ["--topic", "mine"], { command: "tracker" }).topic, "mine");
+  },
+});
+
+Deno.test({
   name: "the settings given as flags become the variables a child process reads",
   permissions: "none",
   fn() {
