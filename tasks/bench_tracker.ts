@@ -185,7 +185,11 @@ async function main(): Promise<number> {
     const fullReady = await readyTime(config, config.paths.dataDir, log);
     const emptyReady = await readyTime(config, join(config.paths.dataDir, "empty"), log);
     const { counters, rates } = run;
-    const percent = (a: number, b: number) => `${((a / b - 1) * 100).toFixed(1)}%`;
+    // A change, signed: "+5.0%" is 5% faster, "-5.0%" 5% slower.
+    const percent = (a: number, b: number) => {
+      const change = (a / b - 1) * 100;
+      return `${change >= 0 ? "+" : ""}${change.toFixed(1)}%`;
+    };
     const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
     const half = Math.floor(rates.length / 2);
     // One slice varies by ±10% from run to run; the halves show a trend better.
