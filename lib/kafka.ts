@@ -1018,6 +1018,16 @@ export function rejoinableGroupError(error: unknown): Error | undefined {
   return undefined;
 }
 
+/**
+ * Whether `error` says the group began a rebalance (a heartbeat answered
+ * REBALANCE_IN_PROGRESS): until the member rejoins, the group still takes
+ * commits of the member's generation.
+ */
+export function rebalanceBegun(error: unknown): boolean {
+  return (rejoinableGroupError(error) as { type?: string } | undefined)?.type ===
+    "REBALANCE_IN_PROGRESS";
+}
+
 /** Errors KafkaJS 2.2.4's retrier never retries (kafkajs/src/retry/index.js). */
 const UNRECOVERABLE_ERRORS = new Set(["RangeError", "ReferenceError", "SyntaxError", "TypeError"]);
 

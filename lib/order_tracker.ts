@@ -19,6 +19,7 @@ import {
   type EachBatchPayload,
   type KafkaMessage,
   kafkaRetries,
+  rebalanceBegun,
 } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
@@ -456,7 +457,13 @@ export function batchHandler(
       },
     ).finally(release);
     if (session.unsyncedBytes > MAX_UNSYNCED_BYTES) await settled;
-    await payload.heartbeat();
+    try {
+      await payload.heartbeat();
+    } catch (error) {
+      // The member rejoins once this reaches KafkaJS; what is synced is committed first.
+      if (rebalanceBegun(error)) await session.commitBeforeRejoin();
+      throw error;
+    }
   };
 }
 

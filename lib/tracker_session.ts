@@ -57,6 +57,12 @@ const CRASH_RESTART_MS = 1_000;
 const TOPIC_CHECK_MS = 5_000;
 /** Each step of the shutdown gets this long; a client stuck in a retry must not hang it. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/**
+ * When a rebalance begins, the batches in hand get this long to be synced and
+ * committed before the member rejoins: well within the group's rebalance
+ * timeout (kafka.ts), which the other members wait for.
+ */
+const REJOIN_COMMIT_MS = 3_000;
 
 /** The tracker failed in a way a restart may fix (stall, crash, disk, DLQ). */
 export class TrackerFailure extends Error {
@@ -192,6 +198,44 @@ export class TrackerSession {
     this.log.warn("Cannot commit offsets ({failures} failed), retrying: {error}", {
       failures: this.#commitFailures,
       error: (error as Error).message,
+    });
+  }
+
+  /**
+   * A rebalance began (a heartbeat said so) and this member is about to
+   * rejoin, after which its uncommitted offsets are forgotten. The group still
+   * takes this generation's commits until then (as the Java consumer's commit
+   * on revocation relies on): the batches in hand are synced, and their
+   * offsets committed, so that a member given one of these partitions next
+   * does not audit those messages again in its own trail. Bounded
+   * (REJOIN_COMMIT_MS); never fails: a commit refused leaves redeliveries,
+   * which the trails record as before.
+   */
+  commitBeforeRejoin(): Promise<void> {
+    // The batches of a fetch find the rebalance together: one commit for them.
+    const { generation } = this.commits;
+    if (this.#rejoinCommit?.generation !== generation) {
+      this.#rejoinCommit = { generation, done: this.#commitBeforeRejoin() };
+    }
+    return this.#rejoinCommit.done;
+  }
+
+  #rejoinCommit: { generation: number; done: Promise<void> } | undefined;
+
+  async #commitBeforeRejoin(): Promise<void> {
+    const started = performance.now();
+    try {
+      await closeStep(Promise.allSettled([...this.batchesInHand]), REJOIN_COMMIT_MS);
+      const left = REJOIN_COMMIT_MS - (performance.now() - started);
+      await closeStep(this.commits.flush(), Math.max(0, left));
+    } catch (error) {
+      this.log.info("Rebalance: cannot commit what is synced before rejoining: {error}", {
+        error: (error as Error).message,
+      });
+      return;
+    }
+    this.log.info("Rebalance: committed what is synced before rejoining, in {ms} ms", {
+      ms: Math.round(performance.now() - started),
     });
   }
 

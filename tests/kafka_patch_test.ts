@@ -13,6 +13,7 @@ import {
   patchClusterMetadata,
   patchRequestQueue,
   type Producer,
+  rebalanceBegun,
   requestQueueShapeProblem,
   RETRIABLE_ERROR_MESSAGES,
   sendToPartitions,
@@ -21,6 +22,7 @@ import KafkaCluster from "kafkajs/src/cluster/index.js";
 import createAdmin from "kafkajs/src/admin/index.js";
 import { createLogger, LEVELS } from "kafkajs/src/loggers/index.js";
 import kafkaErrors from "kafkajs/src/errors.js";
+import { createErrorFromCode } from "kafkajs/src/protocol/error.js";
 
 Deno.test("the installed KafkaJS request queue and cluster have the shapes the patches expect", () => {
   assertEquals(installedRequestQueueProblem(), undefined);
@@ -160,6 +162,25 @@ Deno.test({
       ["not an error", "a string", false],
     ];
     for (const [name, error, retried] of cases) assertEquals(kafkaRetries(error), retried, name);
+  },
+});
+
+Deno.test({
+  name:
+    "a heartbeat's REBALANCE_IN_PROGRESS, bare or wrapped, says a rebalance began; other group errors do not",
+  permissions: "none",
+  fn() {
+    const rebalance = createErrorFromCode(27); // REBALANCE_IN_PROGRESS
+    const cases: Array<[string, unknown, boolean]> = [
+      ["REBALANCE_IN_PROGRESS", rebalance, true],
+      // As KafkaJS's retrier wraps an error it does not retry (commitOffsets).
+      ["wrapped", new kafkaErrors.KafkaJSNonRetriableError(rebalance, { cause: rebalance }), true],
+      ["ILLEGAL_GENERATION (too late to commit)", createErrorFromCode(22), false],
+      ["UNKNOWN_MEMBER_ID", createErrorFromCode(25), false],
+      ["a plain error", new Error("REBALANCE_IN_PROGRESS"), false],
+      ["not an error", undefined, false],
+    ];
+    for (const [name, error, begun] of cases) assertEquals(rebalanceBegun(error), begun, name);
   },
 });
 

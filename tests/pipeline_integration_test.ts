@@ -4,16 +4,22 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import {
+  auditLineCount,
+  type EntryProcess,
   readAckRecords,
   readAuditRecords,
   setupPipeline,
   spawnEntry,
+  stopEntry,
   testConnection,
   uniqueName,
+  verifyDelivery,
   waitFor,
+  waitForAuditLines,
 } from "./support.ts";
 import { committedOffsets, createKafka } from "../lib/kafka.ts";
 import { DLQ_HEADERS } from "../lib/dead_letter.ts";
+import { formatReport } from "../lib/delivery_check.ts";
 
 Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits what was audited", async () => {
   const { topic, work, env, acksLog } = await setupPipeline("orders");
@@ -77,6 +83,56 @@ Deno.test("every acknowledged order is audited exactly once, and SIGTERM commits
       tracker.child.kill("SIGKILL");
     } catch { /* already exited */ }
     await tracker.exited;
+    await work.remove();
+  }
+});
+
+Deno.test("a second tracker joining and leaving mid-stream takes partitions over where the first committed: no offset audited by both", async () => {
+  const { topic, work, env, acksLog } = await setupPipeline("handover");
+  const envB = { ...env, DATA_DIR: join(work.dir, "b") };
+  const files = [join(env.DATA_DIR, "tracker.events"), join(envB.DATA_DIR, "tracker.events")];
+  // Fast enough that a batch is nearly always synced and not yet committed
+  // (commits go at most every 50 ms) when a rebalance begins.
+  const count = 50_000;
+  const a = spawnEntry("tracker", { env });
+  let b: EntryProcess | undefined;
+  const producer = spawnEntry("producer", {
+    env,
+    args: ["--count", String(count), "--rate", "2000", "--acks-log", acksLog],
+  });
+  try {
+    await waitFor(
+      "A at work",
+      async () => (await auditLineCount([files[0]!])) > 2_000 ? true : undefined,
+      { timeoutMs: 60_000, running: [a, producer] },
+    );
+    b = spawnEntry("tracker", { env: envB });
+    await waitFor(
+      "B at work",
+      async () => (await auditLineCount([files[1]!])) > 2_000 ? true : undefined,
+      { timeoutMs: 60_000, running: [a, b, producer] },
+    );
+    assertEquals((await stopEntry(b)).code, 0, b.output());
+    assertEquals((await producer.exited).code, 0, producer.output());
+    await waitForAuditLines(files, count, { timeoutMs: 60_000, running: [a] });
+    assertEquals((await stopEntry(a)).code, 0, a.output());
+    const report = await verifyDelivery({
+      topic,
+      groupId: env.TRACKER_GROUP_ID,
+      acksLog,
+      auditFiles: files,
+    });
+    assertEquals(report.duplicateOffsets, [], "no offset audited by both trackers");
+    assert(report.ok, formatReport(report));
+    assertEquals(report.counts.audited, count);
+    // At each rebalance (B's join, B's leave) A committed what it had synced
+    // before it rejoined, and the next owner went on from there; B committed
+    // its own on leaving.
+    assertMatch(a.output(), /Rebalance: committed what is synced before rejoining/);
+  } finally {
+    await stopEntry(producer, "SIGKILL");
+    await stopEntry(a, "SIGKILL");
+    if (b) await stopEntry(b, "SIGKILL");
     await work.remove();
   }
 });
