@@ -113,6 +113,8 @@ export class TrackerSession {
   #assigned: number[] = [];
   /** The latest batch's commit call (one attempt, to the current generation). */
   commitVia: EachBatchPayload["commitOffsetsIfNecessary"] | undefined;
+  /** The commit before rejoining of the latest rebalance, by the committer's generation. */
+  #rejoinCommit: { generation: number; done: Promise<void> } | undefined;
   /** A restart of the consumer after a crash, while it runs. */
   #restarting: Promise<void> | undefined;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
@@ -220,12 +222,12 @@ export class TrackerSession {
     return this.#rejoinCommit.done;
   }
 
-  #rejoinCommit: { generation: number; done: Promise<void> } | undefined;
-
   async #commitBeforeRejoin(): Promise<void> {
     const started = performance.now();
+    // A batch not synced in time (a slow disk) is left out; what is synced still goes.
+    await closeStep(Promise.allSettled([...this.batchesInHand]), REJOIN_COMMIT_MS).catch(() => {});
+    const partitions = this.commits.pending.length;
     try {
-      await closeStep(Promise.allSettled([...this.batchesInHand]), REJOIN_COMMIT_MS);
       const left = REJOIN_COMMIT_MS - (performance.now() - started);
       await closeStep(this.commits.flush(), Math.max(0, left));
     } catch (error) {
@@ -234,9 +236,10 @@ export class TrackerSession {
       });
       return;
     }
-    this.log.info("Rebalance: committed what is synced before rejoining, in {ms} ms", {
-      ms: Math.round(performance.now() - started),
-    });
+    this.log.info(
+      "Rebalance: committed what is synced before rejoining ({partitions} partition(s)), in {ms} ms",
+      { partitions, ms: Math.round(performance.now() - started) },
+    );
   }
 
   fail(error: TrackerFailure): void {
