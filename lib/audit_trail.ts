@@ -363,7 +363,7 @@ export class AuditTrail {
     let size = 0;
     try {
       for (const part of encodeCheckpointParts(checkpoint)) {
-        const bytes = encoder.encode(part);
+        const bytes = typeof part === "string" ? encoder.encode(part) : part;
         let written = 0;
         while (written < bytes.length) written += await file.write(bytes.subarray(written));
         size += bytes.length;

@@ -39,6 +39,21 @@ export interface EventKeyList {
   slice(start: number, end: number): string[];
 }
 
+/** Events per block of `EventKeys.encodedBlocks`: a millisecond or two of work each. */
+export const KEY_BLOCK_EVENTS = 5_000;
+
+/**
+ * What an index remembers of its events' encoded blocks between snapshots:
+ * per block number (its first event's number since the index was made,
+ * divided by KEY_BLOCK_EVENTS), the bytes `encode` made of its keys. A full
+ * block never changes: events are added at the end and forgotten from the
+ * start.
+ */
+interface BlockCache {
+  encode: ((keys: string[]) => Uint8Array) | undefined;
+  blocks: Map<number, Uint8Array>;
+}
+
 /**
  * A copy of an index's events that makes their keys only when a range is
  * read: a checkpoint of half a million events then copies two arrays (the ids
@@ -47,11 +62,24 @@ export interface EventKeyList {
  * while the checkpoint was written.
  */
 export class EventKeys implements EventKeyList {
-  /** @param ids the events' order ids, oldest first; @param bits their status bits */
-  constructor(readonly ids: readonly string[], readonly bits: readonly number[]) {
+  readonly #first: number;
+  readonly #cache: BlockCache | undefined;
+
+  /**
+   * @param ids the events' order ids, oldest first; @param bits their status bits
+   * @param from.first the oldest event's number in its index (aligns the blocks)
+   * @param from.cache the index's encoded blocks, shared by its snapshots
+   */
+  constructor(
+    readonly ids: readonly string[],
+    readonly bits: readonly number[],
+    from?: { first: number; cache: BlockCache },
+  ) {
     if (ids.length !== bits.length) {
       throw new RangeError(`Cannot list events: ${ids.length} ids for ${bits.length} statuses`);
     }
+    this.#first = from?.first ?? 0;
+    this.#cache = from?.cache;
   }
 
   get length(): number {
@@ -72,6 +100,38 @@ export class EventKeys implements EventKeyList {
   toJSON(): string[] {
     return this.slice(0, this.length);
   }
+
+  /**
+   * The keys, oldest first, through `encode` in consecutive ranges of at most
+   * KEY_BLOCK_EVENTS, made as they are read. A range that is a whole block
+   * of the index is encoded once in the index's life: later snapshots reuse
+   * its bytes. So a checkpoint of half a million events encodes only those
+   * since the last one (and the two blocks at its ends), not every key again
+   * each time: that was a tenth of the tracker's main thread once its state
+   * was full. Every call must pass the same `encode` (another one empties the
+   * cache).
+   */
+  *encodedBlocks(encode: (keys: string[]) => Uint8Array): Generator<Uint8Array> {
+    const cache = this.#cache;
+    if (cache !== undefined && cache.encode !== encode) {
+      cache.encode = encode;
+      cache.blocks.clear();
+    }
+    const first = this.#first;
+    const end = first + this.length;
+    for (let at = first; at < end;) {
+      const block = Math.floor(at / KEY_BLOCK_EVENTS);
+      const blockEnd = (block + 1) * KEY_BLOCK_EVENTS;
+      const whole = at === block * KEY_BLOCK_EVENTS && blockEnd <= end;
+      let bytes = whole ? cache?.blocks.get(block) : undefined;
+      if (bytes === undefined) {
+        bytes = encode(this.slice(at - first, Math.min(blockEnd, end) - first));
+        if (whole) cache?.blocks.set(block, bytes);
+      }
+      yield bytes;
+      at = Math.min(blockEnd, end);
+    }
+  }
 }
 
 export class EventIndex {
@@ -82,6 +142,9 @@ export class EventIndex {
   #ids: string[] = [];
   #bits: number[] = [];
   #head = 0;
+  /** Events forgotten so far: the number of the oldest one remembered. */
+  #forgotten = 0;
+  readonly #blocks: BlockCache = { encode: undefined, blocks: new Map() };
 
   constructor(capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
@@ -144,6 +207,7 @@ export class EventIndex {
     if (left === 0) this.#flags.delete(id);
     else this.#flags.set(id, left);
     this.#head++;
+    this.#forgotten++;
     if (this.#head > 1024 && this.#head * 2 > this.#ids.length) {
       this.#ids = this.#ids.slice(this.#head);
       this.#bits = this.#bits.slice(this.#head);
@@ -156,8 +220,19 @@ export class EventIndex {
     return this.snapshot().slice(0, this.size);
   }
 
-  /** A copy of the events, oldest first, that makes their keys as they are read. */
+  /**
+   * A copy of the events, oldest first, that makes their keys as they are
+   * read, and shares the index's encoded blocks (`EventKeys.encodedBlocks`);
+   * those of blocks now forgotten are dropped.
+   */
   snapshot(): EventKeys {
-    return new EventKeys(this.#ids.slice(this.#head), this.#bits.slice(this.#head));
+    const oldest = Math.floor(this.#forgotten / KEY_BLOCK_EVENTS);
+    for (const block of this.#blocks.blocks.keys()) {
+      if (block < oldest) this.#blocks.blocks.delete(block);
+    }
+    return new EventKeys(this.#ids.slice(this.#head), this.#bits.slice(this.#head), {
+      first: this.#forgotten,
+      cache: this.#blocks,
+    });
   }
 }

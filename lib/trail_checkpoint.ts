@@ -8,6 +8,7 @@
 import type { AuditRecord, TrailEpoch } from "./audit_record.ts";
 import { ORDER_STATUSES, type OrderStatus } from "./order.ts";
 import { isStateSnapshot, type TrackerStateSnapshot } from "./tracker_state.ts";
+import { EventKeys, KEY_BLOCK_EVENTS } from "./event_index.ts";
 
 const CHECKPOINT_FORMAT = "order-tracking/trail-checkpoint";
 const CHECKPOINT_VERSION = 1;
@@ -69,17 +70,30 @@ export interface TrailCheckpoint {
  * joined and parsed several times faster than the same strings in JSON.
  */
 export function encodeCheckpoint(checkpoint: TrailCheckpoint): string {
-  return [...encodeCheckpointParts(checkpoint)].join("");
+  const text = new TextDecoder();
+  return [...encodeCheckpointParts(checkpoint)]
+    .map((part) => typeof part === "string" ? part : text.decode(part)).join("");
 }
 
 /** Lines per part of `encodeCheckpointParts`: a millisecond or two of work each. */
-const LINES_PER_PART = 5_000;
+const LINES_PER_PART = KEY_BLOCK_EVENTS;
+
+const keyLineEncoder = new TextEncoder();
+
+/** Event keys as the checkpoint's lines, in UTF-8 (the one encoder an index's blocks are kept for). */
+function encodeKeyLines(keys: string[]): Uint8Array {
+  return keyLineEncoder.encode(keys.join("\n") + "\n");
+}
 
 /**
  * The checkpoint's text in parts that together are `encodeCheckpoint`'s, for
- * a writer that lets other work run between them.
+ * a writer that lets other work run between them: text, or for the event
+ * keys of a live index's snapshot its UTF-8 bytes (most of them encoded for
+ * an earlier checkpoint already, see `EventKeys.encodedBlocks`).
  */
-export function* encodeCheckpointParts(checkpoint: TrailCheckpoint): Generator<string> {
+export function* encodeCheckpointParts(
+  checkpoint: TrailCheckpoint,
+): Generator<string | Uint8Array> {
   const { state, ...rest } = checkpoint;
   yield JSON.stringify({
     format: CHECKPOINT_FORMAT,
@@ -89,8 +103,12 @@ export function* encodeCheckpointParts(checkpoint: TrailCheckpoint): Generator<s
     event_keys: state.eventKeys.length,
     open_orders: state.openOrders.length,
   }) + "\n";
-  for (let i = 0; i < state.eventKeys.length; i += LINES_PER_PART) {
-    yield state.eventKeys.slice(i, i + LINES_PER_PART).join("\n") + "\n";
+  const keys = state.eventKeys;
+  if (keys instanceof EventKeys) yield* keys.encodedBlocks(encodeKeyLines);
+  else {
+    for (let i = 0; i < keys.length; i += LINES_PER_PART) {
+      yield keys.slice(i, i + LINES_PER_PART).join("\n") + "\n";
+    }
   }
   for (let i = 0; i < state.openOrders.length; i += LINES_PER_PART) {
     yield state.openOrders.slice(i, i + LINES_PER_PART)

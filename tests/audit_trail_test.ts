@@ -21,6 +21,7 @@ import {
   encodeCheckpointParts,
   parseCheckpoint,
 } from "../lib/trail_checkpoint.ts";
+import { KEY_BLOCK_EVENTS } from "../lib/event_index.ts";
 
 const AT = Date.UTC(2026, 10, 25, 12, 0, 0);
 
@@ -226,6 +227,30 @@ Deno.test("an append made while later records are already planned writes no chec
     assert(await changed(5_000), "the rotation's checkpoint, once allowed");
     await assertReopensAsLeft(trail, options, { audited: 90, replayedLines: 0 });
   }, { segmentBytes: 64 * 1024 });
+});
+
+Deno.test("checkpoints of a state of several key blocks, the later ones reusing the earlier ones' bytes, read back as the state", async () => {
+  await withTrailDir(async (options) => {
+    const { trail } = await AuditTrail.open(options);
+    await trail.beginEpoch(epochOf);
+    // About 24 segments, each rotation a checkpoint (skipped while one is written).
+    for (let from = 0; from < 12_000; from += 500) {
+      const chunk = records(500, from);
+      for (const r of chunk) trail.state.apply(r);
+      await trail.append(chunk);
+    }
+    const expected = trail.state.snapshot();
+    const events = expected.eventKeys.length;
+    assert(events > 2 * KEY_BLOCK_EVENTS, `${events} events`);
+    await trail.close();
+    const reopened = await AuditTrail.open(options);
+    try {
+      assertEquals(reopened.report.replayedLines, 0, "the checkpoint was read, not rebuilt");
+      assertEquals(reopened.trail.state.snapshot(), expected);
+    } finally {
+      await reopened.trail.close();
+    }
+  });
 });
 
 Deno.test("retention deletes the oldest segments but never the newest closed one; totals stay", async () => {

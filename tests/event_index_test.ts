@@ -1,6 +1,6 @@
 /** Unit: the audited events index — lookups by order id, age order, capacity, checkpoint keys. */
 import { assert, assertEquals, assertThrows } from "./assert.ts";
-import { EventIndex, EventKeys, STATUS_BITS } from "../lib/event_index.ts";
+import { EventIndex, EventKeys, KEY_BLOCK_EVENTS, STATUS_BITS } from "../lib/event_index.ts";
 
 const { created, paid, delivered } = STATUS_BITS;
 
@@ -94,5 +94,68 @@ Deno.test({
       "an index rebuilds from a snapshot as from its keys",
     );
     assertThrows(() => new EventKeys(["a"], []), RangeError);
+  },
+});
+
+Deno.test({
+  name:
+    "a snapshot's encoded blocks are its keys, and a whole block is encoded once in its index's life",
+  permissions: "none",
+  fn() {
+    const B = KEY_BLOCK_EVENTS;
+    const index = new EventIndex(3 * B);
+    let next = 0;
+    const addEvents = (n: number) => {
+      for (const end = next + n; next < end; next++) index.add(`o-${next}`, created);
+    };
+    const encoded: string[][] = [];
+    const encode = (keys: string[]) => {
+      encoded.push(keys);
+      return new TextEncoder().encode(keys.map((k) => `${k}\n`).join(""));
+    };
+    const text = (blocks: Iterable<Uint8Array>) =>
+      [...blocks].map((b) => new TextDecoder().decode(b)).join("");
+    const expected = (snapshot: EventKeys) =>
+      snapshot.slice(0, snapshot.length).map((k) => `${k}\n`).join("");
+
+    assertEquals(text(index.snapshot().encodedBlocks(encode)), "", "no events, no blocks");
+    addEvents(B + 10);
+    const first = index.snapshot();
+    const firstBlocks = [...first.encodedBlocks(encode)];
+    assertEquals(text(firstBlocks), expected(first));
+    assertEquals(encoded.map((keys) => keys.length), [B, 10]);
+
+    // Later: the whole block is not encoded again; the partial one is, with what followed.
+    encoded.length = 0;
+    addEvents(B);
+    const second = index.snapshot();
+    const secondBlocks = [...second.encodedBlocks(encode)];
+    assertEquals(text(secondBlocks), expected(second));
+    assertEquals(encoded.map((keys) => keys.length), [B, 10], "block 1 now, and the last 10");
+    assert(secondBlocks[0] === firstBlocks[0], "block 0's bytes are reused");
+
+    // Past the capacity the oldest are forgotten: the first block is partial and encoded anew,
+    // the others are reused, and the snapshot still lists exactly what the index remembers.
+    encoded.length = 0;
+    addEvents(B + 7);
+    const third = index.snapshot();
+    assertEquals(third.length, 3 * B);
+    const thirdBlocks = [...third.encodedBlocks(encode)];
+    assertEquals(text(thirdBlocks), expected(third));
+    assertEquals(third.slice(0, 1), [`o-${next - 3 * B}/created`]);
+    assertEquals(encoded.map((keys) => keys.length), [B - (next - 3 * B), B, 17]);
+    assert(thirdBlocks[1] === secondBlocks[1], "block 1's bytes are reused");
+
+    // Another encoder starts afresh: nothing of the first one's bytes is mixed in.
+    const other = (keys: string[]) => new TextEncoder().encode(keys.join(";") + ";");
+    const fourth = index.snapshot();
+    assertEquals(
+      text(fourth.encodedBlocks(other)),
+      fourth.slice(0, fourth.length).map((k) => `${k};`).join(""),
+    );
+    // A snapshot keeps its events while the index goes on.
+    const kept = expected(fourth);
+    addEvents(2 * B);
+    assertEquals(text(fourth.encodedBlocks(other)), kept.replaceAll("\n", ";"));
   },
 });
