@@ -218,7 +218,7 @@ export const SETTINGS = {
     env: "ORDERS_PARTITIONS",
     flag: "partitions",
     default: "3",
-    help: "partitions of the orders topic",
+    help: "partitions of the orders topic when created; for a benchmark, of the topics it makes",
     commands: ["start", "topics", "bench:producer", "bench:tracker", "bench:e2e", "bench:compare"],
   },
   replicationFactor: {
