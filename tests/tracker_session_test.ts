@@ -2,8 +2,10 @@
  * Unit: the tracker's epoch check after a join that failed. Batches wait for
  * the check; when it fails with an error KafkaJS fetches again after (the
  * brokers restarting), the next batch must begin a new check, not fail on the
- * old rejection until KafkaJS gives up. No broker: the session's clients are
- * never connected and its check is stubbed.
+ * old rejection until KafkaJS gives up. And at a rebalance KafkaJS finds on
+ * its own, what is synced must be sent in a commit before it rejoins. No
+ * broker: the session's clients are never connected, and its check and commit
+ * calls are stubbed.
  */
 import { assertEquals, assertRejects } from "./assert.ts";
 import kafkaErrors from "kafkajs/src/errors.js";
@@ -115,5 +117,28 @@ Deno.test("the batch handler fails on a failed epoch check, and the next batch c
     await assertRejects(() => handle(payload), TypeError);
     await assertRejects(() => handle(payload), TypeError);
     assertEquals(checks(), 1);
+  });
+});
+
+Deno.test("at a rebalance KafkaJS found, what is synced is sent in a commit before it rejoins; then the generation ends", async () => {
+  await withSession(async (session) => {
+    const sent: unknown[] = [];
+    session.commitVia = (offsets) => {
+      sent.push(offsets);
+      return Promise.resolve();
+    };
+    const generation = session.commits.generation;
+    session.commits.submit({ topic: "orders", partition: 1, offset: 42 }, generation);
+    session.rebalancing();
+    // Sent before rebalancing() returned: KafkaJS's rejoin begins right after it.
+    assertEquals(sent, [{
+      topics: [{ topic: "orders", partitions: [{ partition: 1, offset: "42" }] }],
+    }]);
+    assertEquals(session.commits.generation, generation + 1);
+    session.commits.submit({ topic: "orders", partition: 1, offset: 50 }, generation);
+    assertEquals(session.commits.pending, [], "a batch taken before commits nothing more");
+    session.rebalancing();
+    await tick();
+    assertEquals(sent.length, 1, "nothing pending, no commit");
   });
 });
