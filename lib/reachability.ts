@@ -124,6 +124,23 @@ export class KafkaAccessError extends Error {
 const PROBE_TIMEOUT_MS = 3_000;
 
 /**
+ * A round of probes is begun only with at least this long left before the
+ * deadline: a round begun with a millisecond left cut its probes short, and
+ * an address that refuses read "timed out" (seen on a loaded machine).
+ */
+export const MIN_ROUND_MS = 500;
+
+/**
+ * After a failed round, `leftMs` before the deadline: how long to pause
+ * before the next round, or, when no full round fits any more (`last`), how
+ * long to wait before giving up with what the rounds so far found. Pure.
+ */
+export function nextRound(leftMs: number, intervalMs: number): { pauseMs: number; last: boolean } {
+  const pauseMs = Math.min(intervalMs, leftMs - MIN_ROUND_MS);
+  return pauseMs >= 0 ? { pauseMs, last: false } : { pauseMs: Math.max(0, leftMs), last: true };
+}
+
+/**
  * Waits until the cluster answers a metadata request: each round probes every
  * address (so a failure names each and why), then asks for metadata. Logs
  * nothing itself; `onWaiting` hears of each failed round.
@@ -184,15 +201,17 @@ export async function reachKafka(
         })`;
       }
     }
-    if (left() <= 0) {
-      throw new KafkaUnreachableError(
+    const unreachable = () =>
+      new KafkaUnreachableError(
         `Cannot reach Kafka at ${brokers.join(",")} within ${waitedText(timeoutMs)}: ${problem}${
           hint ? `. ${hint}` : ""
         }`,
       );
-    }
+    if (left() <= 0) throw unreachable();
     onWaiting?.({ attempt, elapsedMs: Date.now() - started, problem });
-    await abortableDelay(Math.min(intervalMs, left()), signal);
+    const next = nextRound(left(), intervalMs);
+    await abortableDelay(next.pauseMs, signal);
+    if (next.last) throw unreachable();
   }
 }
 

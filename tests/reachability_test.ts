@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { NO_SECURITY } from "../lib/kafka_security.ts";
 import {
   describeProbes,
   everyInterval,
+  KafkaUnreachableError,
+  MIN_ROUND_MS,
+  nextRound,
+  reachKafka,
   splitAddress,
   unreachableHint,
   waitedText,
@@ -47,3 +52,38 @@ Deno.test(
     assert.deepEqual(reported, [1, 11, 21, 31]);
   },
 );
+
+Deno.test(
+  "an address that refuses reads refused when the time runs out, however little a last round would have had",
+  { permissions: { net: ["127.0.0.1"] } },
+  async () => {
+    // A port that refuses: bound once, then released.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    const started = Date.now();
+    // The pause after the first round leaves about a millisecond: a round begun
+    // then could not finish its probe, which would read "timed out".
+    const error = await reachKafka(
+      { brokers: [`127.0.0.1:${port}`], kafkaSecurity: NO_SECURITY },
+      { timeoutMs: 300, intervalMs: 299 },
+    ).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof KafkaUnreachableError, String(error));
+    assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port} connection refused`));
+    assert.ok(Date.now() - started >= 290, "it waited out its time");
+  },
+);
+
+Deno.test("a round of probes is begun only when it can finish before the deadline", {
+  permissions: "none",
+}, () => {
+  assert.deepEqual(nextRound(Infinity, 1_000), { pauseMs: 1_000, last: false });
+  assert.deepEqual(nextRound(1_995, 1_000), { pauseMs: 1_000, last: false });
+  // The next round gets the last MIN_ROUND_MS, not a pause to the deadline.
+  assert.deepEqual(nextRound(995, 1_000), { pauseMs: 995 - MIN_ROUND_MS, last: false });
+  assert.deepEqual(nextRound(MIN_ROUND_MS, 1_000), { pauseMs: 0, last: false });
+  // No round fits: wait out the time, then give up with what was found.
+  assert.deepEqual(nextRound(MIN_ROUND_MS - 1, 1_000), { pauseMs: MIN_ROUND_MS - 1, last: true });
+  assert.deepEqual(nextRound(298, 299), { pauseMs: 298, last: true });
+  assert.deepEqual(nextRound(-5, 1_000), { pauseMs: 0, last: true });
+});
