@@ -236,6 +236,10 @@ export class TrackerSession {
       });
       return;
     }
+    this.#committedBeforeRejoin(partitions, started);
+  }
+
+  #committedBeforeRejoin(partitions: number, started: number): void {
     this.log.info(
       "Rebalance: committed what is synced before rejoining ({partitions} partition(s)), in {ms} ms",
       { partitions, ms: Math.round(performance.now() - started) },
@@ -260,11 +264,7 @@ export class TrackerSession {
     if (partitions > 0 && !this.commits.running) {
       const started = performance.now();
       this.commits.flush().then(
-        () =>
-          this.log.info(
-            "Rebalance: committed what is synced before rejoining ({partitions} partition(s)), in {ms} ms",
-            { partitions, ms: Math.round(performance.now() - started) },
-          ),
+        () => this.#committedBeforeRejoin(partitions, started),
         (error) => this.#commitFailed(error),
       );
     }
