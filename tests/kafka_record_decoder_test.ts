@@ -58,7 +58,11 @@ function randomBytes(next: () => number, max: number): Buffer {
 }
 
 function randomRecords(next: () => number, count: number): RecordSpec[] {
-  const keys = ["trace", "é-source", "", "x"];
+  // Repeated names, names of one length that differ ("trace", "track"), an
+  // ASCII name as long as a non-ASCII one's text ("x-source", "é-source"), and
+  // a name whose UTF-8 bytes are the character codes of another ("é" is
+  // C3 A9; "Ã©" is those two characters).
+  const keys = ["trace", "track", "é-source", "x-source", "é", "Ã©", "", "x"];
   let offsetDelta = 0;
   return Array.from({ length: count }, () => {
     const headers: Headers = {};
