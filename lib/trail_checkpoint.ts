@@ -80,9 +80,14 @@ const LINES_PER_PART = KEY_BLOCK_EVENTS;
 
 const keyLineEncoder = new TextEncoder();
 
+/** Event keys as the checkpoint's lines. */
+function keyLines(keys: string[]): string {
+  return keys.join("\n") + "\n";
+}
+
 /** Event keys as the checkpoint's lines, in UTF-8 (the one encoder an index's blocks are kept for). */
 function encodeKeyLines(keys: string[]): Uint8Array {
-  return keyLineEncoder.encode(keys.join("\n") + "\n");
+  return keyLineEncoder.encode(keyLines(keys));
 }
 
 /**
@@ -107,7 +112,7 @@ export function* encodeCheckpointParts(
   if (keys instanceof EventKeys) yield* keys.encodedBlocks(encodeKeyLines);
   else {
     for (let i = 0; i < keys.length; i += LINES_PER_PART) {
-      yield keys.slice(i, i + LINES_PER_PART).join("\n") + "\n";
+      yield keyLines(keys.slice(i, i + LINES_PER_PART));
     }
   }
   for (let i = 0; i < state.openOrders.length; i += LINES_PER_PART) {
