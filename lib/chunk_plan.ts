@@ -212,6 +212,21 @@ export function planChunk(
   };
 }
 
+/**
+ * Whether every offset of a batch from `firstOffset` on lies beyond the last
+ * one the trail audited in its partition. Planning such a batch never finds
+ * that the partition's offsets went back: a message is only checked against
+ * the trail at an offset up to the last audited one, and the high watermark
+ * is past the batch's own offsets. Pure.
+ */
+export function beyondTrail(
+  state: Pick<TrackerState, "lastOffset">,
+  { topic, partition, firstOffset }: { topic: string; partition: number; firstOffset: number },
+): boolean {
+  const last = state.lastOffset(topic, partition);
+  return last === undefined || firstOffset > last;
+}
+
 /** The accepted order of a parse the state decided to record (it only decides so on one). */
 function accepted(parsed: ParseResult<OrderSummary>): AcceptedOrder {
   if (!parsed.ok) throw new TypeError("Cannot record an order: its message was rejected");

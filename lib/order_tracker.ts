@@ -5,12 +5,15 @@
  * (dead_letter_publisher.ts), appends the audit lines and fdatasyncs
  * (audit_trail.ts) for the chunks ready together; only then hand the
  * batch's offset to the committer (offset_committer.ts), which commits off
- * the fetch path. A batch goes back to KafkaJS once planned, so the next
- * fetch is taken while it is written. Before consuming and after every
- * rejoin the trail's epoch is checked against the cluster (epoch_check.ts). A metrics record goes to the health
- * log every few seconds, with the liveness verdict acted on. `runTracker` is
- * the order of things; `TrackerSession` (tracker_session.ts) holds what a run
- * shares and how it closes.
+ * the fetch path. A batch beyond the trail's last audited offset goes back
+ * to KafkaJS before it is planned, so that the next fetch is taken and parsed
+ * while it is planned; any other (a redelivery, a replay) once planned, so
+ * that the next fetch is taken while it is written. Before consuming and
+ * after every rejoin the trail's epoch is checked against the cluster
+ * (epoch_check.ts). A metrics record goes to the health log every few
+ * seconds, with the liveness verdict acted on. `runTracker` is the order of
+ * things; `TrackerSession` (tracker_session.ts) holds what a run shares and
+ * how it closes.
  */
 import type { Config } from "./config.ts";
 import { MAX_ORDER_BYTES } from "./constants.ts";
@@ -23,7 +26,7 @@ import {
 } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
-import { type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
+import { beyondTrail, type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
 import type { OrderSummary, ParseResult } from "./order.ts";
 import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic } from "./dead_letter_publisher.ts";
@@ -169,8 +172,11 @@ async function writeChunk(
  * dead letters, append and fdatasync run while the next chunk is planned
  * (together with other partitions' chunks handed to the writer meanwhile).
  * Writes keep their order, and none starts after one failed. All of the
- * batch's messages go to the parsing thread at once. Stops between chunks
- * when the run stops, fails, restarts or the batch goes stale.
+ * batch's messages go to the parsing thread at once; planning begins once
+ * `wentAhead` settles. Stops between chunks when the run stops, fails or
+ * the batch goes stale (KafkaJS then fetches again from the committed or
+ * sought offsets), and, unless the batch went ahead, while an epoch check
+ * runs (KafkaJS fetches on from the chunks resolved).
  *
  * Returns once the chunks are planned and handed to the writer, with what
  * settles once they are synced and the batch's last committable offset is
@@ -178,13 +184,19 @@ async function writeChunk(
  */
 async function auditBatch(
   payload: EachBatchPayload,
-  { session, signal, inHand, generation }: {
+  { session, signal, inHand, generation, wentAhead }: {
     session: TrackerSession;
     signal: AbortSignal;
     /** This batch in `session.batchesInHand`. */
     inHand: Promise<void>;
     /** The committer's generation when KafkaJS handed the batch over. */
     generation: number;
+    /**
+     * Settles before planning begins: true when the handler resolved the
+     * whole batch and gave it back to KafkaJS unplanned (`goesAhead`); false
+     * when each chunk's offset is resolved once it is planned.
+     */
+    wentAhead: Promise<boolean>;
   },
 ): Promise<{ synced: Promise<void> }> {
   const { batch } = payload;
@@ -192,6 +204,7 @@ async function auditBatch(
   const sizes = messages.map((m) => m.value?.byteLength ?? 0);
   const bounds = chunkBounds(sizes);
   const parses = parseChunks(session, messages, bounds);
+  const ahead = await wentAhead;
   const highWatermark = Number(batch.highWatermark);
   const { topic, partition } = batch;
   // After a rebalance began, nothing more of the batch is resolved or
@@ -202,7 +215,7 @@ async function auditBatch(
   let commitOffset: number | null = null;
   for (const [i, [start, end]] of bounds.entries()) {
     if (
-      failed || session.failure || session.restarting || !payload.isRunning() ||
+      failed || session.failure || (session.restarting && !ahead) || !payload.isRunning() ||
       payload.isStale() || signal.aborted || !current()
     ) {
       break;
@@ -246,7 +259,7 @@ async function auditBatch(
       following: end < messages.length ? messages[end] : undefined,
     };
     // KafkaJS fetches on from here; nothing is committed before the sync.
-    if (current()) payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
+    if (!ahead && current()) payload.resolveOffset(String(chunk.messages.at(-1)!.offset));
     let bytes = 0;
     for (let k = start; k < end; k++) bytes += sizes[k]!;
     session.unsyncedBytes += bytes;
@@ -368,6 +381,42 @@ async function planInParts(
  */
 const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Bytes planned and not yet synced up to which a batch may go ahead
+ * (`goesAhead`). Beyond it the writer is behind, and batches are planned
+ * before they go back to KafkaJS (and wait for their sync past
+ * MAX_UNSYNCED_BYTES), so that fetching slows down to the disk's pace.
+ */
+const AHEAD_MAX_UNSYNCED_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Whether a batch goes back to KafkaJS before it is planned (its parses sent,
+ * the previous batch of its partition planned): the next fetch then arrives
+ * and is parsed while this one is planned, instead of the parsing thread
+ * waiting for each fetch and the main thread for each parse. Only a batch
+ * whose planning cannot find that the partition's offsets went back (that
+ * must reach KafkaJS as the handler's error), of the current generation, no
+ * epoch check running, the writer not behind. Such a batch is then planned
+ * to its end unless the run stops or fails, or KafkaJS reads the partition
+ * again (a rejoin or a seek): its offsets are resolved already.
+ */
+function goesAhead(
+  session: TrackerSession,
+  payload: EachBatchPayload,
+  generation: number,
+): boolean {
+  const { batch } = payload;
+  const first = batch.messages[0];
+  return first !== undefined && session.unsyncedBytes <= AHEAD_MAX_UNSYNCED_BYTES &&
+    session.commits.generation === generation && !session.restarting &&
+    session.failure === undefined && payload.isRunning() && !payload.isStale() &&
+    beyondTrail(session.trail.state, {
+      topic: batch.topic,
+      partition: batch.partition,
+      firstOffset: Number(first.offset),
+    });
+}
+
 /** The eachBatch handler: a batch's chunks, until stopping or a failed write. Exported for tests. */
 export function batchHandler(
   session: TrackerSession,
@@ -388,6 +437,12 @@ export function batchHandler(
       new TrackerFailure(`Cannot audit a batch: ${error.message}`, { cause: error }),
     );
   };
+  /**
+   * Per partition, the planning of its latest batch: a batch that went ahead
+   * is still planned when KafkaJS hands over the next one, which is planned
+   * after it.
+   */
+  const planning = new Map<number, Promise<void>>();
   return async (payload) => {
     // Read before any wait: a rebalance may begin meanwhile.
     const generation = session.commits.generation;
@@ -416,26 +471,59 @@ export function batchHandler(
       inHand.resolve();
       session.batchesInHand.delete(inHand.promise);
     };
-    let synced: Promise<void>;
-    try {
-      if (session.commits.generation === generation) {
-        session.commitVia = payload.commitOffsetsIfNecessary;
-      }
-      ({ synced } = await auditBatch(payload, {
-        session,
-        signal,
-        inHand: inHand.promise,
-        generation,
-      }));
-    } catch (error) {
-      release();
-      // A group error (a rebalance, a moved coordinator) goes back to
-      // KafkaJS, which rejoins; redelivered offsets are then recognised.
-      if (!(error instanceof AuditWriteError)) throw error;
-      writeFailed(error, partition);
-      return;
+    if (session.commits.generation === generation) {
+      session.commitVia = payload.commitOffsetsIfNecessary;
     }
-    const settled = synced.then(
+    const wentAhead = Promise.withResolvers<boolean>();
+    // Its messages go to the parsing thread now; planning waits for the decision.
+    const audit = auditBatch(payload, {
+      session,
+      signal,
+      inHand: inHand.promise,
+      generation,
+      wentAhead: wentAhead.promise,
+    });
+    audit.catch(() => {}); // Handled below, either way.
+    const before = planning.get(partition);
+    planning.set(partition, audit.then(() => {}, () => {}));
+    await before;
+    const ahead = goesAhead(session, payload, generation);
+    // KafkaJS fetches on from here; nothing is committed before the sync.
+    if (ahead) payload.resolveOffset(String(payload.batch.messages.at(-1)!.offset));
+    wentAhead.resolve(ahead);
+    if (ahead) {
+      // Its errors stop the run (an offset that went back cannot happen here).
+      audit.then(({ synced }) => settle(synced, partition, release), (error) => {
+        release();
+        failed(error, partition);
+      });
+    } else {
+      let synced: Promise<void>;
+      try {
+        ({ synced } = await audit);
+      } catch (error) {
+        release();
+        // A group error (a rebalance, a moved coordinator) goes back to
+        // KafkaJS, which rejoins; redelivered offsets are then recognised.
+        if (!(error instanceof AuditWriteError)) throw error;
+        writeFailed(error, partition);
+        return;
+      }
+      const settled = settle(synced, partition, release);
+      if (session.unsyncedBytes > MAX_UNSYNCED_BYTES) await settled;
+    }
+    try {
+      await payload.heartbeat();
+    } catch (error) {
+      // The member rejoins once this reaches KafkaJS; what is synced is committed first.
+      if (rebalanceBegun(error)) await session.commitBeforeRejoin();
+      throw error;
+    }
+  };
+
+  /** A batch's chunks are synced (or failed): its listeners are told, and it leaves the hand. */
+  function settle(synced: Promise<void>, partition: number, release: () => void): Promise<void> {
+    return synced.then(
       () => {
         try {
           onAudited?.(session.metrics.counters);
@@ -445,26 +533,19 @@ export function batchHandler(
           });
         }
       },
-      (error) => {
-        if (error instanceof AuditWriteError) writeFailed(error, partition);
-        else {
-          session.fail(
-            new TrackerFailure(`Cannot audit a batch: ${(error as Error).message}`, {
-              cause: error,
-            }),
-          );
-        }
-      },
+      (error) => failed(error, partition),
     ).finally(release);
-    if (session.unsyncedBytes > MAX_UNSYNCED_BYTES) await settled;
-    try {
-      await payload.heartbeat();
-    } catch (error) {
-      // The member rejoins once this reaches KafkaJS; what is synced is committed first.
-      if (rebalanceBegun(error)) await session.commitBeforeRejoin();
-      throw error;
+  }
+
+  /** A batch failed after KafkaJS could be told: the run stops. */
+  function failed(error: unknown, partition: number): void {
+    if (error instanceof AuditWriteError) writeFailed(error, partition);
+    else {
+      session.fail(
+        new TrackerFailure(`Cannot audit a batch: ${(error as Error).message}`, { cause: error }),
+      );
     }
-  };
+  }
 }
 
 /**

@@ -217,7 +217,7 @@ async function main(): Promise<number> {
           FETCH_MAX_BYTES_PER_PARTITION / 1024 / 1024
         } MiB each) audited in chunks of ≤ ${CHUNK_MAX_MESSAGES} messages / ${
           CHUNK_MAX_BYTES / 1024 / 1024
-        } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); the next fetch taken while they are synced; commits off the fetch path, ≥ 50 ms apart`,
+        } MiB, parsed on ${PARSE_THREADS} thread(s); a fetch's batches at once, their chunks written together (one append and fdatasync for those ready, the next planned meanwhile); the next fetch taken and parsed while a batch beyond the trail is planned; commits off the fetch path, ≥ 50 ms apart`,
       ].join("\n"),
     );
     return EXIT.ok;

@@ -1,10 +1,11 @@
 /** Unit: what a chunk of consumed messages produces, without a broker. */
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { chunkBounds, type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
+import { beyondTrail, chunkBounds, type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
 import { encodeOrder, EVENT_TYPES, type OrderEvent, type OrderStatus } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
 import { TrackerState } from "../lib/tracker_state.ts";
+import { seededRandom } from "./random.ts";
 
 const NOW = Date.UTC(2026, 10, 26, 12);
 const encoder = new TextEncoder();
@@ -246,5 +247,62 @@ Deno.test({
     for (const [name, sizes, limits, expected] of cases) {
       await t.step(name, () => assertEquals(chunkBounds(sizes, limits), expected));
     }
+  },
+});
+
+Deno.test({
+  name: "a batch beyond the trail (beyondTrail) is never planned as offsets that went back",
+  permissions: "none",
+  fn() {
+    const random = seededRandom(33);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const orders = createOrderGenerator({ seed: 33, now: () => NOW });
+    const sent: OrderEvent[] = [];
+    // A value: a new event, one sent before (a duplicate), another step of a
+    // sent order (maybe a break of its lifecycle), or bad input.
+    const value = (): Uint8Array | string | null => {
+      const roll = random();
+      if (roll < 0.1 || sent.length === 0) return pick(["not json", "{}", null]);
+      if (roll < 0.3) return encodeOrder(pick(sent));
+      if (roll < 0.45) return encodeOrder(withStatus(pick(sent), pick(["paid", "cancelled"])));
+      const order = orders.next();
+      sent.push(order);
+      return encodeOrder(order);
+    };
+    let plans = 0;
+    for (let round = 0; round < 40; round++) {
+      const state = new TrackerState();
+      const next = [0, 0];
+      const batch = (partition: number, from: number, length: number) => {
+        const messages = Array.from({ length }, (_, i) => {
+          const v = value();
+          const key = typeof v === "object" && v !== null && random() < 0.7
+            ? JSON.parse(new TextDecoder().decode(v)).order_id
+            : null;
+          // Sometimes the same time as an earlier offset's message.
+          return { ...message(from + i, v, key), timestamp: NOW + Math.floor(random() * 50) };
+        });
+        const highWatermark = from + length + Math.floor(random() * 10);
+        return { topic: "orders", partition, highWatermark, messages };
+      };
+      for (let step = 0; step < 12; step++) {
+        const partition = random() < 0.5 ? 0 : 1;
+        const first = next[partition]! + (random() < 0.3 ? Math.floor(random() * 5) : 0);
+        const chunk = batch(partition, first, 1 + Math.floor(random() * 20));
+        const beyond = beyondTrail(state, { ...chunk, firstOffset: first });
+        const last = state.lastOffset("orders", partition);
+        assertEquals(beyond, last === undefined || first > last);
+        const plan = planChunk(state, chunk, options);
+        plans++;
+        assert(plan.kind === "write", `beyond the trail, planned as ${JSON.stringify(plan)}`);
+        next[partition] = chunk.messages.at(-1)!.offset + 1;
+      }
+      // Not beyond: a batch from the last audited offset on (a redelivery).
+      const last = state.lastOffset("orders", 0);
+      if (last !== undefined) {
+        assert(!beyondTrail(state, { topic: "orders", partition: 0, firstOffset: last }));
+      }
+    }
+    assertEquals(plans, 480);
   },
 });

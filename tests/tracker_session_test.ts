@@ -3,18 +3,23 @@
  * the check; when it fails with an error KafkaJS fetches again after (the
  * brokers restarting), the next batch must begin a new check, not fail on the
  * old rejection until KafkaJS gives up. And at a rebalance KafkaJS finds on
- * its own, what is synced must be sent in a commit before it rejoins. No
+ * its own, what is synced must be sent in a commit before it rejoins. A
+ * batch beyond the trail goes back to KafkaJS before it is planned, any
+ * other once planned, and a partition's batches are planned in turn. No
  * broker: the session's clients are never connected, and its check and commit
  * calls are stubbed.
  */
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { Buffer } from "node:buffer";
 import kafkaErrors from "kafkajs/src/errors.js";
 import { loadConfig, pipelinePaths } from "../lib/config.ts";
 import { AuditTrail } from "../lib/audit_trail.ts";
 import { TrackerMetrics } from "../lib/tracker_metrics.ts";
 import { TrackerFailure, TrackerSession } from "../lib/tracker_session.ts";
 import { batchHandler } from "../lib/order_tracker.ts";
-import type { EachBatchPayload } from "../lib/kafka.ts";
+import type { EachBatchPayload, KafkaMessage } from "../lib/kafka.ts";
+import { encodeOrder, type OrderEvent } from "../lib/order.ts";
+import { createOrderGenerator } from "../lib/order_generator.ts";
 import { logger } from "../lib/logging.ts";
 
 /** A session on a trail in a temporary directory, its epoch check counted and answering "same". */
@@ -140,5 +145,92 @@ Deno.test("at a rebalance KafkaJS found, what is synced is sent in a commit befo
     session.rebalancing();
     await tick();
     assertEquals(sent.length, 1, "nothing pending, no commit");
+  });
+});
+
+const SENT_AT = Date.now();
+
+/** Generated orders as KafkaJS hands them over, at offsets `from` on (the same offset, the same time). */
+function kafkaMessages(orders: readonly OrderEvent[], from: number): KafkaMessage[] {
+  return orders.map((order, i) => ({
+    key: Buffer.from(order.order_id),
+    value: Buffer.from(encodeOrder(order)),
+    timestamp: String(SENT_AT + from + i),
+    attributes: 0,
+    offset: String(from + i),
+    headers: { event_type: order.metadata.event_type },
+  }));
+}
+
+/**
+ * A batch of partition 0 ending at `highWatermark`, whose resolved offsets
+ * are told to `onResolve` (with the partition's last offset the trail had
+ * planned then, if any).
+ */
+function batchOf(
+  session: TrackerSession,
+  messages: KafkaMessage[],
+  highWatermark: number,
+  onResolve: (offset: number, plannedTo: number | undefined) => void,
+): EachBatchPayload {
+  const topic = session.config.topic;
+  return {
+    batch: {
+      topic,
+      partition: 0,
+      highWatermark: String(highWatermark),
+      messages,
+      isEmpty: () => messages.length === 0,
+      firstOffset: () => messages[0]?.offset ?? null,
+      lastOffset: () => messages.at(-1)!.offset,
+      offsetLag: () => "0",
+      offsetLagLow: () => "0",
+    },
+    resolveOffset: (offset) => onResolve(Number(offset), session.trail.state.lastOffset(topic, 0)),
+    heartbeat: () => Promise.resolve(),
+    pause: () => () => {},
+    commitOffsetsIfNecessary: () => Promise.resolve(),
+    uncommittedOffsets: () => ({ topics: [] }),
+    isRunning: () => true,
+    isStale: () => false,
+  };
+}
+
+Deno.test("a batch beyond the trail goes back to KafkaJS before it is planned; one that overlaps it after, and in turn", async () => {
+  await withSession(async (session) => {
+    const handle = batchHandler(session, {
+      signal: new AbortController().signal,
+      onAudited: undefined,
+    });
+    const orders = createOrderGenerator({ seed: 31, now: () => Date.now() });
+    const events = Array.from({ length: 1_500 }, () => orders.next());
+    const resolved: Array<[number, number | undefined]> = [];
+    const onResolve = (offset: number, plannedTo: number | undefined) => {
+      resolved.push([offset, plannedTo]);
+    };
+
+    // Offsets 0..999: nothing audited yet, so the whole batch is resolved at
+    // once, before any of it is planned, and the handler returns unplanned.
+    await handle(batchOf(session, kafkaMessages(events.slice(0, 1_000), 0), 1_500, onResolve));
+    assertEquals(resolved, [[999, undefined]]);
+    assertEquals(session.batchesInHand.size, 1, "still being planned and written");
+
+    // KafkaJS's next fetch overlaps it (offsets 500..1499, as after a retried
+    // fetch): planned after the batch before it, so 500..999 are known as
+    // redeliveries; resolved chunk by chunk, each once planned.
+    resolved.length = 0;
+    await handle(batchOf(session, kafkaMessages(events.slice(500), 500), 1_500, onResolve));
+    assert(resolved.length > 0);
+    for (const [offset, plannedTo] of resolved) {
+      assert(plannedTo !== undefined && plannedTo >= offset, `${offset} resolved before planned`);
+    }
+    assertEquals(resolved.at(-1)![0], 1_499);
+    await Promise.all([...session.batchesInHand]);
+    const { counters } = session.metrics;
+    assertEquals([counters.audited, counters.duplicates, session.trail.totals.lines], [
+      1_500,
+      0,
+      1_500,
+    ]);
   });
 });
