@@ -385,9 +385,11 @@ const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
  * Bytes planned and not yet synced up to which a batch may go ahead
  * (`goesAhead`). Beyond it the writer is behind, and batches are planned
  * before they go back to KafkaJS (and wait for their sync past
- * MAX_UNSYNCED_BYTES), so that fetching slows down to the disk's pace.
+ * MAX_UNSYNCED_BYTES), so that fetching slows down to the disk's pace. On
+ * 300k orders, 16 MiB was as fast as 32 MiB or faster, and its peak RSS
+ * 0.5 GB to 32 MiB's 0.6 GB (without going ahead: 0.42 GB).
  */
-const AHEAD_MAX_UNSYNCED_BYTES = 32 * 1024 * 1024;
+const AHEAD_MAX_UNSYNCED_BYTES = 16 * 1024 * 1024;
 
 /**
  * Whether a batch goes back to KafkaJS before it is planned (its parses sent,
