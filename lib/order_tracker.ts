@@ -215,8 +215,8 @@ async function auditBatch(
   let commitOffset: number | null = null;
   for (const [i, [start, end]] of bounds.entries()) {
     if (
-      failed || session.failure || (session.restarting && !ahead) || !payload.isRunning() ||
-      payload.isStale() || signal.aborted || !current()
+      failed || !batchLive(session, payload, { generation, signal }) ||
+      (session.restarting && !ahead)
     ) {
       break;
     }
@@ -382,6 +382,20 @@ async function planInParts(
 const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
 
 /**
+ * Whether a batch may still be planned and resolved: the run neither stopped
+ * nor failed, KafkaJS still runs and has not sought past the batch, and no
+ * rebalance began since KafkaJS handed it over (`generation`).
+ */
+function batchLive(
+  session: TrackerSession,
+  payload: EachBatchPayload,
+  { generation, signal }: { generation: number; signal: AbortSignal },
+): boolean {
+  return session.failure === undefined && !signal.aborted && payload.isRunning() &&
+    !payload.isStale() && session.commits.generation === generation;
+}
+
+/**
  * Bytes planned and not yet synced up to which a batch may go ahead
  * (`goesAhead`). Beyond it the writer is behind, and batches are planned
  * before they go back to KafkaJS (and wait for their sync past
@@ -405,13 +419,12 @@ const AHEAD_MAX_UNSYNCED_BYTES = 16 * 1024 * 1024;
 function goesAhead(
   session: TrackerSession,
   payload: EachBatchPayload,
-  generation: number,
+  live: { generation: number; signal: AbortSignal },
 ): boolean {
   const { batch } = payload;
   const first = batch.messages[0];
   return first !== undefined && session.unsyncedBytes <= AHEAD_MAX_UNSYNCED_BYTES &&
-    session.commits.generation === generation && !session.restarting &&
-    session.failure === undefined && payload.isRunning() && !payload.isStale() &&
+    !session.restarting && batchLive(session, payload, live) &&
     beyondTrail(session.trail.state, {
       topic: batch.topic,
       partition: batch.partition,
@@ -485,11 +498,11 @@ export function batchHandler(
       generation,
       wentAhead: wentAhead.promise,
     });
-    audit.catch(() => {}); // Handled below, either way.
     const before = planning.get(partition);
+    // Its failure is handled below, either way.
     planning.set(partition, audit.then(() => {}, () => {}));
     await before;
-    const ahead = goesAhead(session, payload, generation);
+    const ahead = goesAhead(session, payload, { generation, signal });
     // KafkaJS fetches on from here; nothing is committed before the sync.
     if (ahead) payload.resolveOffset(String(payload.batch.messages.at(-1)!.offset));
     wentAhead.resolve(ahead);
