@@ -24,7 +24,11 @@ import type { TrackerState } from "./tracker_state.ts";
 export interface Chunk {
   topic: string;
   partition: number;
-  /** The partition's high watermark when the batch was fetched. */
+  /**
+   * Where the partition ends at least, as its fetch showed: its high
+   * watermark, or past the batch's last message when that lies beyond it
+   * (`fetchedEnd`).
+   */
   highWatermark: number;
   messages: readonly SourceMessage[];
 }
@@ -94,6 +98,20 @@ export function chunkBounds(
   return bounds;
 }
 
+/**
+ * Where a fetched batch shows its partition to end at least: at its high
+ * watermark, and past its own last message. The high watermark a fetch
+ * reports is read before its records are (Kafka's `Partition.readRecords`),
+ * so records appended meanwhile can lie at or past it. Right after a broker's
+ * unclean restart one fetch reported 1707 with records past 1761 (the
+ * watermark a broker loads then is its last checkpoint's, seconds old). Pure.
+ */
+export function fetchedEnd(
+  { highWatermark, lastOffset }: { highWatermark: number; lastOffset: number | undefined },
+): number {
+  return lastOffset === undefined ? highWatermark : Math.max(highWatermark, lastOffset + 1);
+}
+
 const keyDecoder = new TextDecoder();
 
 /**
@@ -157,11 +175,12 @@ export function planChunk(
     );
   }
   const audited = state.lastOffset(chunk.topic, chunk.partition);
-  if (audited !== undefined && chunk.highWatermark <= audited) {
+  const end = fetchedEnd({ highWatermark: chunk.highWatermark, lastOffset: last.offset });
+  if (audited !== undefined && end <= audited) {
     return {
       kind: "offsets-went-back",
       reason:
-        `partition ${chunk.partition} ends at offset ${chunk.highWatermark}, but the trail has audited it up to offset ${audited}`,
+        `partition ${chunk.partition} ends at offset ${end}, but the trail has audited it up to offset ${audited}`,
       definite: false,
     };
   }
@@ -216,8 +235,8 @@ export function planChunk(
  * Whether every offset of a batch from `firstOffset` on lies beyond the last
  * one the trail audited in its partition. Planning such a batch never finds
  * that the partition's offsets went back: a message is only checked against
- * the trail at an offset up to the last audited one, and the high watermark
- * is past the batch's own offsets. Pure.
+ * the trail at an offset up to the last audited one, and the end its chunks
+ * are checked against (`fetchedEnd`) is past the batch's own offsets. Pure.
  */
 export function beyondTrail(
   state: Pick<TrackerState, "lastOffset">,

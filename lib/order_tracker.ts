@@ -26,7 +26,14 @@ import {
 } from "./kafka.ts";
 import { AuditTrail } from "./audit_trail.ts";
 import type { AuditRecord } from "./audit_record.ts";
-import { beyondTrail, type Chunk, chunkBounds, type ChunkPlan, planChunk } from "./chunk_plan.ts";
+import {
+  beyondTrail,
+  type Chunk,
+  chunkBounds,
+  type ChunkPlan,
+  fetchedEnd,
+  planChunk,
+} from "./chunk_plan.ts";
 import type { OrderSummary, ParseResult } from "./order.ts";
 import type { SourceMessage } from "./dead_letter.ts";
 import { ensureDeadLetterTopic } from "./dead_letter_publisher.ts";
@@ -205,7 +212,10 @@ async function auditBatch(
   const bounds = chunkBounds(sizes);
   const parses = parseChunks(session, messages, bounds);
   const ahead = await wentAhead;
-  const highWatermark = Number(batch.highWatermark);
+  const highWatermark = fetchedEnd({
+    highWatermark: Number(batch.highWatermark),
+    lastOffset: messages.length === 0 ? undefined : Number(messages.at(-1)!.offset),
+  });
   const { topic, partition } = batch;
   // After a rebalance began, nothing more of the batch is resolved or
   // committed: the offsets KafkaJS fetches on from belong to the next join.

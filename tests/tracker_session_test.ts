@@ -234,3 +234,41 @@ Deno.test("a batch beyond the trail goes back to KafkaJS before it is planned; o
     ]);
   });
 });
+
+Deno.test("a fetch whose high watermark lies below its own records is audited, ahead or not", async () => {
+  // Kafka reads a fetch's high watermark before its records, so records
+  // appended meanwhile come with a lower one; after a broker's unclean restart
+  // the one it loaded from its checkpoint, seconds old, with records far past it.
+  await withSession(async (session) => {
+    const handle = batchHandler(session, {
+      signal: new AbortController().signal,
+      onAudited: undefined,
+    });
+    const orders = createOrderGenerator({ seed: 37, now: () => Date.now() });
+    const events = Array.from({ length: 1_500 }, () => orders.next());
+    const resolved: number[] = [];
+    const onResolve = (offset: number) => resolved.push(offset);
+
+    await handle(batchOf(session, kafkaMessages(events.slice(0, 600), 0), 600, onResolve));
+    // Offsets 600..1199 with a high watermark of 300: beyond the trail, so it
+    // goes ahead; its records show the partition reaches past 1199.
+    await handle(batchOf(session, kafkaMessages(events.slice(600, 1_200), 600), 300, onResolve));
+    assertEquals(resolved, [599, 1_199]);
+    await Promise.all([...session.batchesInHand]);
+    assertEquals(session.failure, undefined);
+    // Offsets 500..1499 with a high watermark of 800 (a redelivery, so planned
+    // before it is resolved): its first part, 500..999, holds redeliveries
+    // only, and the partition still reaches past the trail's 1199.
+    resolved.length = 0;
+    await handle(batchOf(session, kafkaMessages(events.slice(500), 500), 800, onResolve));
+    assertEquals(resolved.at(-1), 1_499);
+    await Promise.all([...session.batchesInHand]);
+    assertEquals(session.failure, undefined);
+    const { counters } = session.metrics;
+    assertEquals([counters.audited, counters.duplicates, session.trail.totals.lines], [
+      1_500,
+      0,
+      1_500,
+    ]);
+  });
+});
