@@ -102,9 +102,9 @@ export function chunkBounds(
  * Where a fetched batch shows its partition to end at least: at its high
  * watermark, and past its own last message. The high watermark a fetch
  * reports is read before its records are (Kafka's `Partition.readRecords`),
- * so records appended meanwhile can lie at or past it. Right after a broker's
- * unclean restart one fetch reported 1707 with records past 1761 (the
- * watermark a broker loads then is its last checkpoint's, seconds old). Pure.
+ * so records appended meanwhile can lie at or past it (in CI, right after a
+ * broker's unclean restart, one fetch reported 1707 with records past 1761).
+ * Pure.
  */
 export function fetchedEnd(
   { highWatermark, lastOffset }: { highWatermark: number; lastOffset: number | undefined },
