@@ -44,12 +44,14 @@ async function scrape(port: number) {
 }
 
 Deno.test("a tracker started late sees its backlog's age and drains it in about the time it estimated", async () => {
-  // 400,000 orders as fast as they go: a tracker audits a few thousand a second on a
-  // busy 2-core machine, 35,000 or more on an idle one, so the drain takes 10-100 s, long
-  // enough that the metrics' one-second samples and the tracker's first seconds (slower,
-  // before the JIT has warmed up: at 240,000 the estimate once missed by 32%) do not
-  // decide the comparison.
-  const count = 400_000;
+  // The tracker runs without V8's compilers (--jitless; the same code, interpreted). A
+  // compiled tracker drains 400,000 orders in 4-5 s on an idle machine, inside the 5 s
+  // window its drain rate is fitted over, and speeds up by a third in its first second
+  // as V8 optimizes it: the comparison then judged V8's warm-up, not the estimate (CI:
+  // 3,444 ms estimated, 2,576 ms real). Interpreted, it drains at a steady 20,000-odd a
+  // second, so 300,000 orders take 10 s or more and the estimate at two fifths drained
+  // comes from a window of the drain itself.
+  const count = 300_000;
   const { work, env, acksLog } = await setupPipeline("lag");
   const producedFrom = Date.now();
   const producer = spawnEntry("producer", {
@@ -61,7 +63,7 @@ Deno.test("a tracker started late sees its backlog's age and drains it in about 
     assertEquals((await producer.exited).code, 0, producer.output());
     const producedUntil = Date.now();
     tracker = spawnEntry("tracker", {
-      env: { ...env, METRICS_PORT: String(DRAIN_METRICS_PORT) },
+      env: { ...env, METRICS_PORT: String(DRAIN_METRICS_PORT), DENO_V8_FLAGS: "--jitless" },
     });
     // Scraped every 100 ms: the estimate once the drain is well under way (two fifths
     // done, every partition seen), then the moment the lag is gone.
@@ -87,7 +89,9 @@ Deno.test("a tracker started late sees its backlog's age and drains it in about 
       `drained in ${realMs} ms`;
     console.log(report);
     assert(realMs >= 2_000, `the drain after the estimate is long enough to judge it: ${report}`);
-    assert(Math.abs(estimate.drainMs - realMs) <= 0.3 * realMs, report);
+    // Within a quarter: the drains seen here came within 10%, and a rate half as high
+    // again as the real one puts the estimate a third short.
+    assert(Math.abs(estimate.drainMs - realMs) <= 0.25 * realMs, report);
 
     // The health log's records: the backlog's age is the wall-clock wait of its oldest
     // unaudited record (produced between the producer's start and end), not a guess from counts.
