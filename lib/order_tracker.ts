@@ -182,12 +182,14 @@ async function writeChunk(
  * batch's messages go to the parsing thread at once; planning begins once
  * `wentAhead` settles. Stops between chunks when the run stops, fails or
  * the batch goes stale (KafkaJS then fetches again from the committed or
- * sought offsets), and, unless the batch went ahead, while an epoch check
- * runs (KafkaJS fetches on from the chunks resolved).
+ * sought offsets; a batch that went ahead and stopped at a join has its
+ * partition sought back, `TrackerSession.resumeAt`), and, unless the batch
+ * went ahead, while an epoch check runs (KafkaJS fetches on from the chunks
+ * resolved).
  *
  * Returns once the chunks are planned and handed to the writer, with what
- * settles once they are synced and the batch's last committable offset is
- * handed to the committer (which commits it off the fetch path).
+ * settles once they are synced. Each chunk's committable offset is handed
+ * to the committer (which commits it off the fetch path) once it is synced.
  */
 async function auditBatch(
   payload: EachBatchPayload,
@@ -222,12 +224,15 @@ async function auditBatch(
   const current = () => session.commits.generation === generation;
   let writing: Promise<void> = Promise.resolve();
   let failed = false;
-  let commitOffset: number | null = null;
+  /** Chunks planned so far. */
+  let planned = 0;
+  const live = () => !failed && batchLive(session, payload, { generation, signal });
   for (const [i, [start, end]] of bounds.entries()) {
-    if (
-      failed || !batchLive(session, payload, { generation, signal }) ||
-      (session.restarting && !ahead)
-    ) {
+    if (!live() || (session.restarting && !ahead)) break;
+    const slot = await session.writer.slot();
+    // The writer may have been busy for long (a checkpoint, a dead-letter send).
+    if (!live()) {
+      slot.unused();
       break;
     }
     const now = Date.now();
@@ -237,7 +242,6 @@ async function auditBatch(
       highWatermark,
       messages: messages.slice(start, end).map(sourceMessage),
     };
-    const slot = await session.writer.slot();
     let plan: ChunkPlan;
     try {
       plan = await planInParts(chunk, { now, session, parses: parses[i]! });
@@ -255,14 +259,12 @@ async function auditBatch(
       // What was planned before is written and committed first; nothing
       // skipped so far was committed. After a new epoch the consumer fetches
       // from the committed offsets again and audits what it skipped.
-      await writing;
-      if (commitOffset !== null) {
-        session.commits.submit({ topic, partition, offset: commitOffset }, generation);
-        await session.commits.flush().catch(() => {}); // Kept for the next commit if refused.
-      }
+      await writing; // Its chunks' offsets are handed to the committer as each is synced.
+      await session.commits.flush().catch(() => {}); // Kept for the next commit if refused.
       throw await restartConsumer(session, plan, inHand);
     }
-    const planned: PlannedChunk = {
+    planned++;
+    const plannedChunk: PlannedChunk = {
       chunk,
       plan,
       now,
@@ -273,25 +275,32 @@ async function auditBatch(
     let bytes = 0;
     for (let k = start; k < end; k++) bytes += sizes[k]!;
     session.unsyncedBytes += bytes;
-    const written = writeChunk(planned, { session, slot }).finally(() => {
+    const written = writeChunk(plannedChunk, { session, slot }).finally(() => {
       session.unsyncedBytes -= bytes;
     });
     written.catch(() => {}); // Awaited in turn below; it may fail before its turn.
     writing = writing.then(async () => {
       await written;
-      if (plan.commitOffset !== null) commitOffset = plan.commitOffset;
+      // Each chunk's as soon as it is synced: a rebalance found meanwhile
+      // commits it before the rejoin, and its next owner does not audit it again.
+      const offset = plan.commitOffset;
+      if (offset !== null) session.commits.submit({ topic, partition, offset }, generation);
     });
     writing.catch(() => {
       failed = true;
     });
   }
-  const synced = writing.then(() => {
-    if (commitOffset !== null) {
-      session.commits.submit({ topic, partition, offset: commitOffset }, generation);
-    }
-  });
-  synced.catch(() => {}); // Handled by the caller.
-  return { synced };
+  // Stopped early, but KafkaJS had resolved the whole batch: after a join
+  // that gave the partition back, it fetches the unplanned part again (else
+  // the run ended, KafkaJS stopped, or it seeks elsewhere itself).
+  if (
+    ahead && planned < bounds.length && !failed && session.failure === undefined &&
+    !signal.aborted && payload.isRunning() && !payload.isStale()
+  ) {
+    session.resumeAt(partition, Number(messages[bounds[planned]![0]]!.offset));
+  }
+  writing.catch(() => {}); // Handled by the caller.
+  return { synced: writing };
 }
 
 /**
@@ -393,8 +402,10 @@ const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
 
 /**
  * Whether a batch may still be planned and resolved: the run neither stopped
- * nor failed, KafkaJS still runs and has not sought past the batch, and no
- * rebalance began since KafkaJS handed it over (`generation`).
+ * nor failed, KafkaJS still runs and has not sought past the batch, no
+ * rebalance began since KafkaJS handed it over (`generation`), and the
+ * latest join gave this member its partition (KafkaJS hands over what a fetch
+ * sent before a join brings, even of a partition that went to another member).
  */
 function batchLive(
   session: TrackerSession,
@@ -402,7 +413,8 @@ function batchLive(
   { generation, signal }: { generation: number; signal: AbortSignal },
 ): boolean {
   return session.failure === undefined && !signal.aborted && payload.isRunning() &&
-    !payload.isStale() && session.commits.generation === generation;
+    !payload.isStale() && session.commits.generation === generation &&
+    session.holds(payload.batch.partition);
 }
 
 /**

@@ -111,6 +111,8 @@ export class TrackerSession {
   #runConfig: ConsumerRunConfig | undefined;
   /** The partitions of the topic given at the latest join. */
   #assigned: number[] = [];
+  /** The committer's generation the latest join began (a rebalance or rewind since ends it). */
+  #joinedGeneration: number | undefined;
   /** The latest batch's commit call (one attempt, to the current generation). */
   commitVia: EachBatchPayload["commitOffsetsIfNecessary"] | undefined;
   /** The commit before rejoining of the latest rebalance, by the committer's generation. */
@@ -244,6 +246,46 @@ export class TrackerSession {
       "Rebalance: committed what is synced before rejoining ({partitions} partition(s)), in {ms} ms",
       { partitions, ms: Math.round(performance.now() - started) },
     );
+  }
+
+  /**
+   * The group was joined (KafkaJS's GROUP_JOIN) with `partitions` of the
+   * topic: the state and metrics of the others are forgotten, and offsets not
+   * yet committed too (the consumer fetches from the committed ones again,
+   * maybe of another cluster).
+   */
+  joined(partitions: readonly number[]): void {
+    this.#assigned = [...partitions];
+    this.trail.state.keepPartitions(new Set(partitions));
+    this.metrics.keepPartitions(new Set(partitions));
+    this.commits.newGeneration();
+    this.#joinedGeneration = this.commits.generation;
+  }
+
+  /** Whether the latest join gave this member `partition` of the topic. */
+  holds(partition: number): boolean {
+    return this.#assigned.includes(partition);
+  }
+
+  /**
+   * A batch that went back to KafkaJS before it was planned stopped at
+   * `offset` because the group was joined again: KafkaJS fetches its partition
+   * again from there. Without this, a fetch sent before the join (from the
+   * batch's end, which KafkaJS had resolved) would still be handed over, and
+   * the offsets between would be skipped; a seek makes that batch stale. Only
+   * when the latest join gave the partition back and nothing came since (a
+   * rebalance KafkaJS found stops every fetch first, and a rewind seeks
+   * itself). Returns whether it sought.
+   */
+  resumeAt(partition: number, offset: number): boolean {
+    if (this.commits.generation !== this.#joinedGeneration || !this.holds(partition)) return false;
+    this.seek(partition, offset);
+    return true;
+  }
+
+  /** KafkaJS fetches `partition` of the topic from `offset` next (replaced in tests). */
+  seek(partition: number, offset: number): void {
+    this.consumer.seek({ topic: this.config.topic, partition, offset: String(offset) });
   }
 
   /**
@@ -393,7 +435,7 @@ export class TrackerSession {
     try {
       for (const partition of partitions) {
         const offset = starts.get(partition) ?? 0;
-        this.consumer.seek({ topic, partition, offset: String(offset) });
+        this.seek(partition, offset);
         this.commits.submit({ topic, partition, offset }, generation);
       }
     } catch (error) {
@@ -524,18 +566,13 @@ export class TrackerSession {
 
   /** Liveness, rebalances and crashes, from the consumer's events. */
   watchConsumer(): void {
-    const { consumer, liveness, trail, metrics, config, log } = this;
+    const { consumer, liveness, config, log } = this;
     const { FETCH_START, HEARTBEAT, CRASH, GROUP_JOIN } = consumer.events;
     consumer.on(FETCH_START, () => liveness.activity(Date.now()));
     consumer.on(HEARTBEAT, () => liveness.activity(Date.now()));
     consumer.on(GROUP_JOIN, (event) => {
       const partitions = event.payload.memberAssignment[config.topic] ?? [];
-      this.#assigned = [...partitions];
-      trail.state.keepPartitions(new Set(partitions));
-      metrics.keepPartitions(new Set(partitions));
-      // Offsets not yet committed are forgotten: the consumer fetches from
-      // the committed ones again (maybe of another cluster).
-      this.commits.newGeneration();
+      this.joined(partitions);
       // After a rejoin the brokers may be another cluster (a wiped local broker).
       // Batches await this check; a failure reaches KafkaJS through them.
       this.#checkEpochAfterBatches();

@@ -5,7 +5,9 @@
  * old rejection until KafkaJS gives up. And at a rebalance KafkaJS finds on
  * its own, what is synced must be sent in a commit before it rejoins. A
  * batch beyond the trail goes back to KafkaJS before it is planned, any
- * other once planned, and a partition's batches are planned in turn. No
+ * other once planned, and a partition's batches are planned in turn; one that
+ * stops at a rejoin has its partition fetched again from where it stopped,
+ * and a batch of a partition the member no longer holds is not planned. No
  * broker: the session's clients are never connected, and its check and commit
  * calls are stubbed.
  */
@@ -17,6 +19,7 @@ import { AuditTrail } from "../lib/audit_trail.ts";
 import { TrackerMetrics } from "../lib/tracker_metrics.ts";
 import { TrackerFailure, TrackerSession } from "../lib/tracker_session.ts";
 import { batchHandler } from "../lib/order_tracker.ts";
+import { chunkBounds } from "../lib/chunk_plan.ts";
 import type { EachBatchPayload, KafkaMessage } from "../lib/kafka.ts";
 import { encodeOrder, type OrderEvent } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -41,6 +44,7 @@ async function withSession(
     new TrackerMetrics({ startedAt: Date.now() }),
     logger("test"),
   );
+  session.joined([0]); // As at KafkaJS's GROUP_JOIN: the batches below are of partition 0.
   let checks = 0;
   session.checkEpoch = () => {
     checks++;
@@ -172,6 +176,7 @@ function batchOf(
   messages: KafkaMessage[],
   highWatermark: number,
   onResolve: (offset: number, plannedTo: number | undefined) => void,
+  isStale: () => boolean = () => false,
 ): EachBatchPayload {
   const topic = session.config.topic;
   return {
@@ -192,7 +197,7 @@ function batchOf(
     commitOffsetsIfNecessary: () => Promise.resolve(),
     uncommittedOffsets: () => ({ topics: [] }),
     isRunning: () => true,
-    isStale: () => false,
+    isStale,
   };
 }
 
@@ -272,5 +277,107 @@ Deno.test("a fetch whose high watermark lies below its own records is audited, a
     assertEquals(resolved.at(-1), 1_499);
     await assertAuditedOnce(session, 1_500);
     assertEquals(session.failure, undefined);
+  });
+});
+
+/** Sizes of the chunks `messages` are planned in. */
+function chunkSizes(messages: readonly KafkaMessage[]): number[] {
+  return chunkBounds(messages.map((m) => m.value?.byteLength ?? 0)).map(([a, b]) => b - a);
+}
+
+/** Calls `fn` when the batches in hand ask the writer for their `n`th chunk slot (awaited before it is given). */
+function atSlot(session: TrackerSession, n: number, fn: () => void | Promise<void>): void {
+  const slot = session.writer.slot.bind(session.writer);
+  let asked = 0;
+  session.writer.slot = async () => {
+    if (++asked === n) await fn();
+    return slot();
+  };
+}
+
+Deno.test("a batch that went ahead and stopped at a rejoin has its partition fetched again from there; a fetch sent before is not planned", async () => {
+  // KafkaJS rejoins inside one broker's fetch when that fetch finds stale
+  // metadata (a leader moved); another broker's fetch, sent before from the
+  // end of the batch that went ahead, is still handed over after the join.
+  await withSession(async (session) => {
+    const handle = handlerOf(session);
+    const events = orderEvents(41, 4_000);
+    const first = kafkaMessages(events.slice(0, 3_000), 0);
+    const [kept] = chunkSizes(first);
+    assert(kept! < 3_000);
+    const sought: number[] = [];
+    session.seek = (partition, offset) => {
+      assertEquals(partition, 0);
+      sought.push(offset);
+    };
+    const stale = () => sought.length > 0; // A seek holds until KafkaJS's next fetch.
+    const resolved: number[] = [];
+    const onResolve = (offset: number) => resolved.push(offset);
+    // The join comes while the second chunk waits for its slot.
+    atSlot(session, 2, () => session.joined([0]));
+
+    await handle(batchOf(session, first, 4_000, onResolve, stale));
+    assertEquals(resolved, [2_999], "it went ahead");
+    await Promise.all([...session.batchesInHand]);
+    assertEquals(session.trail.totals.lines, kept, "nothing planned after the join");
+    assertEquals(sought, [kept]);
+
+    // The fetch sent before the join, from 3000: stale, neither planned nor resolved.
+    resolved.length = 0;
+    await handle(
+      batchOf(session, kafkaMessages(events.slice(3_000), 3_000), 4_000, onResolve, stale),
+    );
+    await Promise.all([...session.batchesInHand]);
+    assertEquals(resolved, []);
+    assertEquals(session.trail.totals.lines, kept);
+
+    // KafkaJS's next fetch is from the offset sought: every order audited once.
+    sought.length = 0;
+    await handle(batchOf(session, kafkaMessages(events.slice(kept), kept!), 4_000, onResolve));
+    await assertAuditedOnce(session, 4_000);
+    assertEquals(session.failure, undefined);
+  });
+});
+
+Deno.test("a batch of a partition the latest join gave to another member is neither planned nor resolved", async () => {
+  await withSession(async (session) => {
+    const handle = handlerOf(session);
+    session.joined([1, 2]);
+    const resolved: number[] = [];
+    await handle(batchOf(
+      session,
+      kafkaMessages(orderEvents(43, 300), 0),
+      300,
+      (offset) => resolved.push(offset),
+    ));
+    await Promise.all([...session.batchesInHand]);
+    assertEquals(resolved, []);
+    assertEquals(session.trail.totals.lines, 0);
+  });
+});
+
+Deno.test("each chunk is handed to the committer once synced: a rebalance found mid-batch has it committed", async () => {
+  await withSession(async (session) => {
+    const handle = handlerOf(session);
+    const messages = kafkaMessages(orderEvents(47, 3_000), 0);
+    const [kept] = chunkSizes(messages);
+    // Once the first chunk is synced, KafkaJS finds a rebalance (a heartbeat of its own).
+    atSlot(session, 2, async () => {
+      while (session.metrics.counters.audited < kept!) await tick();
+      session.rebalancing();
+    });
+    const committed: string[] = [];
+    const payload = batchOf(session, messages, 3_000, () => {});
+    payload.commitOffsetsIfNecessary = (offsets) => {
+      for (const { partitions } of offsets!.topics) {
+        committed.push(...partitions.map((p) => `${p.partition}@${p.offset}`));
+      }
+      return Promise.resolve();
+    };
+    await handle(payload);
+    await Promise.all([...session.batchesInHand]);
+    // What was synced before the rebalance, and nothing of the batch after it.
+    assertEquals(committed, [`0@${kept}`]);
+    assertEquals(session.trail.totals.lines, kept);
   });
 });
