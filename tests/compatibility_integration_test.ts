@@ -13,6 +13,7 @@ import {
   spawnEntry,
   stopEntry,
   testConnection,
+  waitFor,
   waitForAuditLines,
 } from "./support.ts";
 import { createKafka } from "../lib/kafka.ts";
@@ -60,13 +61,15 @@ Deno.test("the original system's orders, sent without keys to three partitions, 
     assertEquals(records.filter((r) => r.status === "pending").length, expected - 1);
     assert(records.every((r) => r.status !== "pending" || r.lifecycle === "created"));
 
-    // The metrics record says where the latency came from; the monitor shows it.
-    await new Promise((resolve) => setTimeout(resolve, 5_500));
-    const health = (await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"))).split("\n");
-    const metrics = health.map((l) => parseHealthLine(l)).flatMap((p) =>
-      p.ok && p.entry.kind === "metrics" ? [p.entry.metrics] : []
-    ).at(-1);
-    assert(metrics, "a metrics record");
+    // The metrics record says where the latency came from; the monitor shows it. Records
+    // come every 5 s: the first one that counts the orders (a timer may come late).
+    const metrics = await waitFor("a metrics record that counts the orders", async () => {
+      const health = (await Deno.readTextFile(join(env.DATA_DIR, "tracker.log"))).split("\n");
+      const last = health.map((l) => parseHealthLine(l)).flatMap((p) =>
+        p.ok && p.entry.kind === "metrics" ? [p.entry.metrics] : []
+      ).at(-1);
+      return last !== undefined && last.latency_sources.kafka_timestamp > 0 ? last : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 250, running: [tracker] });
     assertEquals(metrics.latency_sources.produced_at, 0);
     assert(metrics.latency_sources.kafka_timestamp > 0);
     assert(metrics.latency_ms.p50 !== null);
