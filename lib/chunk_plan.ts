@@ -25,11 +25,11 @@ export interface Chunk {
   topic: string;
   partition: number;
   /**
-   * Where the partition ends at least, as its fetch showed: its high
-   * watermark, or past the batch's last message when that lies beyond it
-   * (`fetchedEnd`).
+   * Where the partition ends at least, as its fetch showed (`fetchedEnd`):
+   * its high watermark, or past the batch's last message when that lies
+   * beyond it.
    */
-  highWatermark: number;
+  end: number;
   messages: readonly SourceMessage[];
 }
 
@@ -175,7 +175,7 @@ export function planChunk(
     );
   }
   const audited = state.lastOffset(chunk.topic, chunk.partition);
-  const end = fetchedEnd({ highWatermark: chunk.highWatermark, lastOffset: last.offset });
+  const end = Math.max(chunk.end, last.offset + 1); // As `fetchedEnd`, for a chunk built otherwise.
   if (audited !== undefined && end <= audited) {
     return {
       kind: "offsets-went-back",

@@ -163,7 +163,7 @@ async function writeChunk(
   reportDeadLetters(plan.records, log);
   const last = chunk.messages.at(-1)!;
   metrics.setLag(chunk.partition, {
-    highWatermark: chunk.highWatermark,
+    highWatermark: chunk.end,
     nextOffset: last.offset + 1,
     // The next record's time when this batch holds it; else the last audited
     // one's, an upper bound of the age until the next fetch (lag_time.ts).
@@ -214,7 +214,7 @@ async function auditBatch(
   const bounds = chunkBounds(sizes);
   const parses = parseChunks(session, messages, bounds);
   const ahead = await wentAhead;
-  const highWatermark = fetchedEnd({
+  const partitionEnd = fetchedEnd({
     highWatermark: Number(batch.highWatermark),
     lastOffset: messages.length === 0 ? undefined : Number(messages.at(-1)!.offset),
   });
@@ -239,7 +239,7 @@ async function auditBatch(
     const chunk: Chunk = {
       topic,
       partition,
-      highWatermark,
+      end: partitionEnd,
       messages: messages.slice(start, end).map(sourceMessage),
     };
     let plan: ChunkPlan;

@@ -37,7 +37,7 @@ Deno.test({
     const chunk = {
       topic: "orders",
       partition: 0,
-      highWatermark: 5,
+      end: 5,
       messages: events.map((e, i) => message(i, encodeOrder(e), keys[i]!)),
     };
     const plan = written(planChunk(new TrackerState(), chunk, options));
@@ -64,7 +64,7 @@ Deno.test({
     const chunk = {
       topic: "orders",
       partition: 1,
-      highWatermark: 14,
+      end: 14,
       messages: [
         message(10, encodeOrder(first), first.order_id),
         message(11, "not json", "poison-1"),
@@ -113,7 +113,7 @@ Deno.test({
     const chunk = (from: number, to = values.length) => ({
       topic: "orders",
       partition: 0,
-      highWatermark: 3,
+      end: 3,
       messages: values.slice(from, to).map((v, i) => message(from + i, v)),
     });
     assertEquals(written(planChunk(state, chunk(0), options)).records.length, 3);
@@ -136,7 +136,7 @@ Deno.test({
     const chunk = (key: string | null) => ({
       topic: "orders",
       partition: 0,
-      highWatermark: 4,
+      end: 4,
       messages: events.map((e, offset) => message(offset, encodeOrder(e), key)),
     });
     // Keyed by the order id: every event of the order on this partition, in order.
@@ -168,7 +168,7 @@ Deno.test({
       () =>
         planChunk(
           new TrackerState(),
-          { topic: "t", partition: 0, highWatermark: 0, messages: [] },
+          { topic: "t", partition: 0, end: 0, messages: [] },
           options,
         ),
       RangeError,
@@ -185,7 +185,7 @@ Deno.test({
       const state = new TrackerState();
       const messages = [0, 1, 2].map((offset) => message(offset, encodeOrder(orders.next())));
       written(
-        planChunk(state, { topic: "orders", partition: 0, highWatermark: 3, messages }, options),
+        planChunk(state, { topic: "orders", partition: 0, end: 3, messages }, options),
       );
       return state;
     };
@@ -195,7 +195,7 @@ Deno.test({
         const plan = planChunk(audited(), {
           topic: "orders",
           partition: 0,
-          highWatermark: 2,
+          end: 2,
           messages: [
             message(0, encodeOrder(orders.next())),
             message(1, encodeOrder(orders.next())),
@@ -211,7 +211,7 @@ Deno.test({
         const plan = planChunk(audited(), {
           topic: "orders",
           partition: 0,
-          highWatermark: 1,
+          end: 1,
           messages: [3, 4, 5].map((offset) => message(offset, encodeOrder(orders.next()))),
         }, options);
         assert(plan.kind === "write", JSON.stringify(plan));
@@ -227,7 +227,7 @@ Deno.test({
         }));
         const plan = planChunk(
           audited(),
-          { topic: "orders", partition: 0, highWatermark: 4, messages: newer },
+          { topic: "orders", partition: 0, end: 4, messages: newer },
           options,
         );
         assert(plan.kind === "offsets-went-back" && plan.definite);
@@ -298,10 +298,10 @@ Deno.test({
         // Mostly past the batch; sometimes below its records, as a fetch's
         // high watermark, read before them, can be (seconds old after a
         // broker's unclean restart).
-        const highWatermark = random() < 0.3
+        const end = random() < 0.3
           ? Math.floor(random() * (from + length))
           : from + length + Math.floor(random() * 10);
-        return { topic: "orders", partition, highWatermark, messages };
+        return { topic: "orders", partition, end, messages };
       };
       for (let step = 0; step < 12; step++) {
         const partition = random() < 0.5 ? 0 : 1;
