@@ -25,9 +25,9 @@ export interface Chunk {
   topic: string;
   partition: number;
   /**
-   * Where the partition ends at least, as its fetch showed (`fetchedEnd`):
-   * its high watermark, or past the batch's last message when that lies
-   * beyond it.
+   * Where the partition ends at least, as its batch's fetch showed
+   * (`fetchedEnd`): its high watermark, or past the batch's last message
+   * when that lies beyond it; so never before this chunk's last message.
    */
   end: number;
   messages: readonly SourceMessage[];
@@ -175,7 +175,7 @@ export function planChunk(
     );
   }
   const audited = state.lastOffset(chunk.topic, chunk.partition);
-  const end = Math.max(chunk.end, last.offset + 1); // As `fetchedEnd`, for a chunk built otherwise.
+  const { end } = chunk;
   if (audited !== undefined && end <= audited) {
     return {
       kind: "offsets-went-back",

@@ -290,12 +290,13 @@ async function auditBatch(
       failed = true;
     });
   }
-  // Stopped early, but KafkaJS had resolved the whole batch: after a join
-  // that gave the partition back, it fetches the unplanned part again (else
-  // the run ended, KafkaJS stopped, or it seeks elsewhere itself).
+  // Stopped early, but KafkaJS had resolved the whole batch. Live but for
+  // the generation: a join that gave the partition back came, and KafkaJS
+  // fetches the unplanned part again (else the run ended, KafkaJS stopped, or
+  // it seeks elsewhere itself).
   if (
-    ahead && planned < bounds.length && !failed && session.failure === undefined &&
-    !signal.aborted && payload.isRunning() && !payload.isStale()
+    ahead && planned < bounds.length && !failed &&
+    batchLive(session, payload, { generation: session.commits.generation, signal })
   ) {
     session.resumeAt(partition, Number(messages[bounds[planned]![0]]!.offset));
   }

@@ -1,6 +1,13 @@
 /** Unit: what a chunk of consumed messages produces, without a broker. */
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
-import { beyondTrail, chunkBounds, type ChunkPlan, planChunk } from "../lib/chunk_plan.ts";
+import {
+  beyondTrail,
+  type Chunk,
+  chunkBounds,
+  type ChunkPlan,
+  fetchedEnd,
+  planChunk,
+} from "../lib/chunk_plan.ts";
 import { parseDeadLetterHeaders } from "../lib/dead_letter.ts";
 import { encodeOrder, EVENT_TYPES, type OrderEvent, type OrderStatus } from "../lib/order.ts";
 import { createOrderGenerator } from "../lib/order_generator.ts";
@@ -181,26 +188,22 @@ Deno.test({
   permissions: "none",
   async fn(t) {
     const orders = createOrderGenerator({ seed: 12, now: () => NOW });
+    /** A chunk of partition 0 with new orders at `offsets`, fetched with `highWatermark`. */
+    const fetched = (offsets: number[], highWatermark: number): Chunk => ({
+      topic: "orders",
+      partition: 0,
+      end: fetchedEnd({ highWatermark, lastOffset: offsets.at(-1) }),
+      messages: offsets.map((offset) => message(offset, encodeOrder(orders.next()))),
+    });
     const audited = () => {
       const state = new TrackerState();
-      const messages = [0, 1, 2].map((offset) => message(offset, encodeOrder(orders.next())));
-      written(
-        planChunk(state, { topic: "orders", partition: 0, end: 3, messages }, options),
-      );
+      written(planChunk(state, fetched([0, 1, 2], 3), options));
       return state;
     };
     await t.step(
       "the partition now ends before the last audited offset (a smaller recreated topic)",
       () => {
-        const plan = planChunk(audited(), {
-          topic: "orders",
-          partition: 0,
-          end: 2,
-          messages: [
-            message(0, encodeOrder(orders.next())),
-            message(1, encodeOrder(orders.next())),
-          ],
-        }, options);
+        const plan = planChunk(audited(), fetched([0, 1], 2), options);
         assert(plan.kind === "offsets-went-back" && !plan.definite);
         assertMatch(plan.reason, /ends at offset 2, but the trail has audited it up to offset 2/);
       },
@@ -208,12 +211,7 @@ Deno.test({
     await t.step(
       "not when the batch's records reach past a high watermark read before them",
       () => {
-        const plan = planChunk(audited(), {
-          topic: "orders",
-          partition: 0,
-          end: 1,
-          messages: [3, 4, 5].map((offset) => message(offset, encodeOrder(orders.next()))),
-        }, options);
+        const plan = planChunk(audited(), fetched([3, 4, 5], 1), options);
         assert(plan.kind === "write", JSON.stringify(plan));
         assertEquals([plan.records.length, plan.redelivered, plan.commitOffset], [3, 0, 6]);
       },
@@ -298,9 +296,10 @@ Deno.test({
         // Mostly past the batch; sometimes below its records, as a fetch's
         // high watermark, read before them, can be (seconds old after a
         // broker's unclean restart).
-        const end = random() < 0.3
+        const highWatermark = random() < 0.3
           ? Math.floor(random() * (from + length))
           : from + length + Math.floor(random() * 10);
+        const end = fetchedEnd({ highWatermark, lastOffset: from + length - 1 });
         return { topic: "orders", partition, end, messages };
       };
       for (let step = 0; step < 12; step++) {
