@@ -62,9 +62,10 @@ export type ChunkPlan =
   };
 
 /**
- * Messages per chunk at most: one audit write and fdatasync each. A fetched
- * batch (up to 4 MiB) makes a few chunks, so that one chunk's write and sync
- * run while the next is planned; the batch is committed once.
+ * Messages per chunk at most: one audit write and fdatasync each (the chunks
+ * ready together share them). A fetched batch (up to 1 MiB) of orders is one
+ * or two chunks; one of many small messages makes more, so that one chunk's
+ * write and sync run while the next is planned.
  */
 export const CHUNK_MAX_MESSAGES = 1_000;
 /** Message bytes per chunk at most: bounds a write, and what waits for its sync. */

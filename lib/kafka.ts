@@ -558,8 +558,15 @@ export function consumerRestart(message: string): Error {
   return Object.assign(new Error(message), { name: "ConsumerRestart", retriable: true });
 }
 
-/** Bytes a consumer fetches per partition at most (KafkaJS's default is 1 MiB). */
-export const FETCH_MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+/**
+ * Bytes a consumer fetches per partition at most (KafkaJS's default). With
+ * fetches going ahead of the planning (order_tracker.ts), 1 MiB audited
+ * 100k orders faster than the 4 MiB used before: a median of 72k msg/s to
+ * 59k over 8 interleaved runs, with 18% less CPU per order. A fetch's
+ * messages, their copies and their parse results then fit the caches and
+ * the young generation better; 512 KiB was as fast, 256 KiB slower.
+ */
+export const FETCH_MAX_BYTES_PER_PARTITION = 1024 * 1024;
 
 /** A consumer-group member that never auto-commits. */
 export function createConsumer(
@@ -577,7 +584,7 @@ export function createConsumer(
     heartbeatInterval: 3_000,
     // Idle cost: a longer fetch wait means fewer empty fetch round trips.
     maxWaitTimeInMs: 1_000,
-    // Large fetches make large chunks: fewer fdatasyncs and commits per order.
+    // The fetch-ahead pipeline overlaps fetches: see FETCH_MAX_BYTES_PER_PARTITION.
     maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
     maxBytes: FETCH_MAX_BYTES_PER_PARTITION * 4,
     ...rest,

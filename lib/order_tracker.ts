@@ -397,7 +397,7 @@ async function planInParts(
  * KafkaJS before its own chunks are synced: the next fetch is then planned
  * while this one is written, and an fdatasync or commit that takes long
  * does not hold the orders behind it. Beyond it (a backlog), a batch waits for
- * its sync: about one fetch (4 MiB per partition) is in the writer's hands.
+ * its sync: a few fetches (1 MiB per partition each) are in the writer's hands.
  */
 const MAX_UNSYNCED_BYTES = 4 * 1024 * 1024;
 
