@@ -275,12 +275,11 @@ export class TrackerSession {
    * the offsets between would be skipped; a seek makes that batch stale. Only
    * when the latest join gave the partition back and nothing came since (a
    * rebalance KafkaJS found stops every fetch first, and a rewind seeks
-   * itself). Returns whether it sought.
+   * itself).
    */
-  resumeAt(partition: number, offset: number): boolean {
-    if (this.commits.generation !== this.#joinedGeneration || !this.holds(partition)) return false;
+  resumeAt(partition: number, offset: number): void {
+    if (this.commits.generation !== this.#joinedGeneration || !this.holds(partition)) return;
     this.seek(partition, offset);
-    return true;
   }
 
   /** KafkaJS fetches `partition` of the topic from `offset` next (replaced in tests). */
